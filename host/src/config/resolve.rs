@@ -1,0 +1,606 @@
+//! Merging layers into a [`Config`]: each layer's values are checked as they are merged (so an
+//! error names the file that holds it), then the result is checked as a whole.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use miette::SourceSpan;
+use toml::Spanned;
+
+use super::command::{TemplateError, TemplateErrorKind};
+use super::layer::{AgentLayer, Layer, LayerFile, PolicyLayer, SpannedStrings};
+use super::{
+    AgentProfile, BuiltinPolicy, CommandTemplate, Config, ConfigError, DEFAULT_AGENT_TIMEOUT,
+    DEFAULT_TEST_TIMEOUT, HostPath, Origin, Placeholder, PolicyConfig, PolicyMode, PolicySource,
+    SandboxConfig, SandboxMode, Sha256, TestConfig, WorktreeConfig,
+};
+use crate::duration::parse as parse_duration;
+use crate::suggest::nearest;
+
+/// Parses and merges `files`, lowest precedence first.
+pub(crate) fn resolve(files: &[LayerFile]) -> Result<Config, ConfigError> {
+    let mut draft = Draft::default();
+    for (index, file) in files.iter().enumerate() {
+        let layer = file.parse()?;
+        draft.apply(Checker { index, file }, layer)?;
+    }
+    draft.finish(files)
+}
+
+/// A place in one of the layers.
+#[derive(Debug, Clone)]
+struct Loc {
+    layer: usize,
+    span: Range<usize>,
+}
+
+/// Everything merged so far, before the whole-config checks.
+#[derive(Debug, Default)]
+struct Draft {
+    default_agent: Option<Spanned<String>>,
+    default_agent_layer: usize,
+    agents: BTreeMap<String, AgentDraft>,
+    sandbox_mode: Option<SandboxMode>,
+    sandbox_read: Option<Vec<HostPath>>,
+    test_command: Option<String>,
+    test_timeout: Option<Duration>,
+    worktree_base: Option<String>,
+    worktree_copy: Option<Vec<PathBuf>>,
+    policies: BTreeMap<String, PolicyDraft>,
+}
+
+#[derive(Debug)]
+struct AgentDraft {
+    /// Where the profile is first configured.
+    defined: Loc,
+    origin: Origin,
+    command: Option<CommandTemplate>,
+    continue_command: Option<CommandTemplate>,
+    pass_env: Option<Vec<String>>,
+    env: BTreeMap<String, String>,
+    read: Option<Vec<HostPath>>,
+    write: Option<Vec<HostPath>>,
+    ports: Option<Vec<u16>>,
+    timeout: Option<Duration>,
+    description: Option<String>,
+}
+
+#[derive(Debug)]
+struct PolicyDraft {
+    /// Where the policy is first configured (or last given a `path`).
+    defined: Loc,
+    origin: Origin,
+    path: Option<PathBuf>,
+    sha256: Option<(Sha256, Loc)>,
+    mode: Option<PolicyMode>,
+    enabled: Option<bool>,
+    config: toml::Table,
+}
+
+impl Draft {
+    /// Merges one layer over what is already here.
+    fn apply(&mut self, at: Checker<'_>, layer: Layer) -> Result<(), ConfigError> {
+        if let Some(name) = layer.default_agent {
+            self.default_agent = Some(name);
+            self.default_agent_layer = at.index;
+        }
+        for (name, agent) in layer.agents {
+            let defined = at.loc(name.span());
+            let name = name.into_inner();
+            let draft = self
+                .agents
+                .entry(name.clone())
+                .or_insert_with(|| AgentDraft::new(defined));
+            draft.apply(&at, &name, agent)?;
+        }
+        if let Some(sandbox) = layer.sandbox {
+            self.sandbox_mode = sandbox.mode.or(self.sandbox_mode);
+            if let Some(read) = sandbox.read {
+                self.sandbox_read = Some(at.host_paths("sandbox.read", read)?);
+            }
+        }
+        if let Some(test) = layer.test {
+            self.test_command = test.command.or(self.test_command.take());
+            if let Some(timeout) = test.timeout {
+                self.test_timeout = Some(at.duration("test.timeout", timeout)?);
+            }
+        }
+        if let Some(worktree) = layer.worktree {
+            self.worktree_base = worktree.base.or(self.worktree_base.take());
+            if let Some(copy) = worktree.copy {
+                self.worktree_copy = Some(at.copy_paths(copy)?);
+            }
+        }
+        for (name, policy) in layer.policies {
+            let defined = at.loc(name.span());
+            let name = name.into_inner();
+            if policy.path.is_some() {
+                // A path replaces the policy: nothing configured below this layer carries over.
+                self.policies.remove(&name);
+            }
+            let draft = self
+                .policies
+                .entry(name.clone())
+                .or_insert_with(|| PolicyDraft::new(defined));
+            draft.apply(&at, &name, policy)?;
+        }
+        Ok(())
+    }
+
+    /// Checks the merged whole and builds the [`Config`].
+    fn finish(self, files: &[LayerFile]) -> Result<Config, ConfigError> {
+        let sources = files
+            .iter()
+            .filter_map(|file| file.origin.path().map(Path::to_path_buf))
+            .collect();
+        let named_agents: Vec<&str> = self
+            .agents
+            .iter()
+            .filter(|(_, agent)| agent.command.is_some())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let mut agents = BTreeMap::new();
+        for (name, draft) in &self.agents {
+            let Some(command) = draft.command.clone() else {
+                let (src, span) = draft.defined.locate(files);
+                let example = format!(
+                    "give it one: command = [\"{name}\", \"{{prompt}}\"] under [agents.{}]",
+                    key_part(name)
+                );
+                let help = match nearest(name, named_agents.iter().copied()) {
+                    Some(close) => format!("did you mean `{close}`? Otherwise {example}"),
+                    None => example,
+                };
+                return Err(ConfigError::MissingCommand {
+                    agent: name.clone(),
+                    src,
+                    span,
+                    help,
+                });
+            };
+            agents.insert(name.clone(), draft.finish(command));
+        }
+
+        let Some(default_agent) = self.default_agent else {
+            return Err(ConfigError::NoDefaultAgent);
+        };
+        if !agents.contains_key(default_agent.as_ref()) {
+            let loc = Loc {
+                layer: self.default_agent_layer,
+                span: default_agent.span(),
+            };
+            let (src, span) = loc.locate(files);
+            let agent = default_agent.into_inner();
+            let list = quoted_list(agents.keys().map(String::as_str));
+            let help = match nearest(&agent, agents.keys().map(String::as_str)) {
+                Some(close) => format!("did you mean `{close}`? Agent profiles: {list}"),
+                None => format!(
+                    "name one of the agent profiles ({list}), or define [agents.{}]",
+                    key_part(&agent)
+                ),
+            };
+            return Err(ConfigError::UnknownDefaultAgent {
+                agent,
+                src,
+                span,
+                help,
+            });
+        }
+
+        let mut policies = BTreeMap::new();
+        for (name, draft) in self.policies {
+            let policy = draft.finish(&name, files)?;
+            policies.insert(name, policy);
+        }
+
+        Ok(Config {
+            default_agent: default_agent.into_inner(),
+            agents,
+            sandbox: SandboxConfig {
+                mode: self.sandbox_mode.unwrap_or_default(),
+                read: self.sandbox_read.unwrap_or_default(),
+            },
+            test: TestConfig {
+                command: self.test_command,
+                timeout: self.test_timeout.unwrap_or(DEFAULT_TEST_TIMEOUT),
+            },
+            worktree: WorktreeConfig {
+                base: self.worktree_base,
+                copy: self.worktree_copy.unwrap_or_default(),
+            },
+            policies,
+            sources,
+        })
+    }
+}
+
+impl AgentDraft {
+    fn new(defined: Loc) -> AgentDraft {
+        AgentDraft {
+            defined,
+            origin: Origin::Builtin,
+            command: None,
+            continue_command: None,
+            pass_env: None,
+            env: BTreeMap::new(),
+            read: None,
+            write: None,
+            ports: None,
+            timeout: None,
+            description: None,
+        }
+    }
+
+    fn apply(
+        &mut self,
+        at: &Checker<'_>,
+        name: &str,
+        agent: AgentLayer,
+    ) -> Result<(), ConfigError> {
+        let key = |field: &str| format!("agents.{}.{field}", key_part(name));
+        self.origin = at.file.origin.clone();
+        if let Some(command) = agent.command {
+            self.command = Some(at.command(&key("command"), command)?);
+        }
+        if let Some(command) = agent.continue_command {
+            self.continue_command = Some(at.command(&key("continue"), command)?);
+        }
+        if let Some(names) = agent.pass_env {
+            let names = names
+                .into_iter()
+                .map(|name| at.env_name(&key("pass_env"), name))
+                .collect::<Result<_, _>>()?;
+            self.pass_env = Some(names);
+        }
+        for (variable, value) in agent.env.unwrap_or_default() {
+            let variable = at.env_name(&key("env"), variable)?;
+            self.env.insert(variable, value);
+        }
+        if let Some(read) = agent.read {
+            self.read = Some(at.host_paths(&key("read"), read)?);
+        }
+        if let Some(write) = agent.write {
+            self.write = Some(at.host_paths(&key("write"), write)?);
+        }
+        self.ports = agent.ports.or(self.ports.take());
+        if let Some(timeout) = agent.timeout {
+            self.timeout = Some(at.duration(&key("timeout"), timeout)?);
+        }
+        self.description = agent.description.or(self.description.take());
+        Ok(())
+    }
+
+    fn finish(&self, command: CommandTemplate) -> AgentProfile {
+        AgentProfile {
+            command,
+            continue_command: self.continue_command.clone(),
+            pass_env: self.pass_env.clone().unwrap_or_default(),
+            env: self.env.clone(),
+            read: self.read.clone().unwrap_or_default(),
+            write: self.write.clone().unwrap_or_default(),
+            ports: self.ports.clone().unwrap_or_default(),
+            timeout: self.timeout.unwrap_or(DEFAULT_AGENT_TIMEOUT),
+            description: self.description.clone(),
+            origin: self.origin.clone(),
+        }
+    }
+}
+
+impl PolicyDraft {
+    fn new(defined: Loc) -> PolicyDraft {
+        PolicyDraft {
+            defined,
+            origin: Origin::Builtin,
+            path: None,
+            sha256: None,
+            mode: None,
+            enabled: None,
+            config: toml::Table::new(),
+        }
+    }
+
+    fn apply(
+        &mut self,
+        at: &Checker<'_>,
+        name: &str,
+        policy: PolicyLayer,
+    ) -> Result<(), ConfigError> {
+        self.origin = at.file.origin.clone();
+        if let Some(path) = policy.path {
+            let path = PathBuf::from(path);
+            self.path = Some(match at.file.dir() {
+                Some(dir) if path.is_relative() => dir.join(path),
+                _ => path,
+            });
+        }
+        if let Some(digest) = policy.sha256 {
+            let loc = at.loc(digest.span());
+            let parsed = Sha256::parse(digest.as_ref()).map_err(|reason| {
+                let (src, span) = at.locate(digest.span());
+                ConfigError::BadSha256 {
+                    policy: name.to_string(),
+                    reason,
+                    src,
+                    span,
+                }
+            })?;
+            self.sha256 = Some((parsed, loc));
+        }
+        self.mode = policy.mode.or(self.mode);
+        self.enabled = policy.enabled.or(self.enabled);
+        if let Some(config) = policy.config {
+            merge_tables(&mut self.config, config);
+        }
+        Ok(())
+    }
+
+    fn finish(self, name: &str, files: &[LayerFile]) -> Result<PolicyConfig, ConfigError> {
+        let source = match (self.path, self.sha256) {
+            (Some(path), sha256) => PolicySource::Plugin {
+                path,
+                sha256: sha256.map(|(digest, _)| digest),
+            },
+            (None, Some((_, loc))) => {
+                let (src, span) = loc.locate(files);
+                return Err(ConfigError::Sha256WithoutPath {
+                    policy: name.to_string(),
+                    src,
+                    span,
+                });
+            }
+            (None, None) => match BuiltinPolicy::from_name(name) {
+                Some(builtin) => PolicySource::Builtin(builtin),
+                None => {
+                    let (src, span) = self.defined.locate(files);
+                    let names = BuiltinPolicy::ALL.map(BuiltinPolicy::name);
+                    let list = quoted_list(names);
+                    let plugin = "for your own plugin, add `path = \"policies/name.wasm\"`";
+                    let help = match nearest(name, names) {
+                        Some(close) => {
+                            format!("did you mean `{close}`? Built-in policies: {list}; {plugin}")
+                        }
+                        None => format!("built-in policies are {list}; {plugin}"),
+                    };
+                    return Err(ConfigError::UnknownPolicy {
+                        policy: name.to_string(),
+                        src,
+                        span,
+                        help,
+                    });
+                }
+            },
+        };
+        Ok(PolicyConfig {
+            source,
+            mode: self.mode.unwrap_or_default(),
+            enabled: self.enabled.unwrap_or(true),
+            config: self.config,
+            origin: self.origin,
+        })
+    }
+}
+
+impl Loc {
+    fn locate(&self, files: &[LayerFile]) -> (Arc<miette::NamedSource<String>>, SourceSpan) {
+        let src = match files.get(self.layer) {
+            Some(file) => file.src(),
+            None => Arc::new(miette::NamedSource::new("<unknown>", String::new())),
+        };
+        (src, self.span.clone().into())
+    }
+}
+
+/// Checks values from one layer, turning problems into diagnostics that point into it.
+#[derive(Debug, Clone, Copy)]
+struct Checker<'a> {
+    index: usize,
+    file: &'a LayerFile,
+}
+
+impl Checker<'_> {
+    fn loc(&self, span: Range<usize>) -> Loc {
+        Loc {
+            layer: self.index,
+            span,
+        }
+    }
+
+    fn locate(&self, span: Range<usize>) -> (Arc<miette::NamedSource<String>>, SourceSpan) {
+        (self.file.src(), span.into())
+    }
+
+    fn command(
+        &self,
+        key: &str,
+        args: Spanned<SpannedStrings>,
+    ) -> Result<CommandTemplate, ConfigError> {
+        let whole = args.span();
+        let args = args.into_inner();
+        if args.is_empty() {
+            let (src, span) = self.locate(whole);
+            return Err(ConfigError::EmptyCommand {
+                key: key.to_string(),
+                src,
+                span,
+            });
+        }
+        let spans: Vec<Range<usize>> = args.iter().map(Spanned::span).collect();
+        let args: Vec<String> = args.into_iter().map(Spanned::into_inner).collect();
+        CommandTemplate::parse(args.clone()).map_err(|TemplateError { arg, range, kind }| {
+            let (arg, arg_span) = match (args.get(arg), spans.get(arg)) {
+                (Some(arg), Some(span)) => (arg.as_str(), span.clone()),
+                _ => ("", whole),
+            };
+            let span = self.within_string(arg_span, arg, range);
+            let (src, span) = self.locate(span);
+            let key = key.to_string();
+            match kind {
+                TemplateErrorKind::Unknown(name) => {
+                    let names = Placeholder::ALL.map(Placeholder::name);
+                    let list = names.map(|n| format!("`{{{n}}}`")).join(", ");
+                    let literal = "write `{{` and `}}` for literal braces";
+                    let help = match nearest(&name, names) {
+                        Some(close) => {
+                            format!("did you mean `{{{close}}}`? Placeholders: {list}; {literal}")
+                        }
+                        None => format!("placeholders are {list}; {literal}"),
+                    };
+                    ConfigError::UnknownPlaceholder {
+                        name,
+                        key,
+                        src,
+                        span,
+                        help,
+                    }
+                }
+                TemplateErrorKind::Unmatched(brace) => ConfigError::UnmatchedBrace {
+                    brace,
+                    key,
+                    src,
+                    span,
+                },
+            }
+        })
+    }
+
+    /// Narrows `span`, the span of a TOML string whose value is `value`, to the byte `range`
+    /// of the value, when the string is written without escapes; otherwise the whole string.
+    fn within_string(&self, span: Range<usize>, value: &str, range: Range<usize>) -> Range<usize> {
+        let literal = self.file.text().get(span.clone()).unwrap_or_default();
+        let unescaped = literal.len() == value.len() + 2
+            && literal.get(1..literal.len() - 1) == Some(value)
+            && (literal.starts_with('"') || literal.starts_with('\''));
+        if unescaped {
+            span.start + 1 + range.start..span.start + 1 + range.end
+        } else {
+            span
+        }
+    }
+
+    fn duration(&self, key: &str, value: Spanned<String>) -> Result<Duration, ConfigError> {
+        parse_duration(value.as_ref()).map_err(|reason| {
+            let (src, span) = self.locate(value.span());
+            ConfigError::BadDuration {
+                value: value.into_inner(),
+                key: key.to_string(),
+                reason,
+                src,
+                span,
+            }
+        })
+    }
+
+    fn host_paths(&self, key: &str, paths: SpannedStrings) -> Result<Vec<HostPath>, ConfigError> {
+        paths
+            .into_iter()
+            .map(|path| {
+                HostPath::parse(path.as_ref()).map_err(|reason| {
+                    let (src, span) = self.locate(path.span());
+                    ConfigError::BadHostPath {
+                        path: path.into_inner(),
+                        key: key.to_string(),
+                        reason: reason.to_string(),
+                        src,
+                        span,
+                    }
+                })
+            })
+            .collect()
+    }
+
+    fn copy_paths(&self, paths: SpannedStrings) -> Result<Vec<PathBuf>, ConfigError> {
+        paths
+            .into_iter()
+            .map(|path| {
+                let reason = copy_path_problem(path.as_ref());
+                match reason {
+                    None => Ok(PathBuf::from(path.into_inner())),
+                    Some(reason) => {
+                        let (src, span) = self.locate(path.span());
+                        Err(ConfigError::BadCopyPath {
+                            path: path.into_inner(),
+                            reason: reason.to_string(),
+                            src,
+                            span,
+                        })
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn env_name(&self, key: &str, name: Spanned<String>) -> Result<String, ConfigError> {
+        let mut chars = name.as_ref().chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            return Ok(name.into_inner());
+        }
+        let (src, span) = self.locate(name.span());
+        Err(ConfigError::BadEnvName {
+            name: name.into_inner(),
+            key: key.to_string(),
+            src,
+            span,
+        })
+    }
+}
+
+/// Why `path` cannot be a `[worktree] copy` entry, if it cannot.
+fn copy_path_problem(path: &str) -> Option<&'static str> {
+    if path.is_empty() {
+        return Some("is empty");
+    }
+    let path = Path::new(path);
+    if path.is_absolute() || path.starts_with("~") {
+        return Some("is absolute");
+    }
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Some("goes up with `..`");
+    }
+    if path.components().next() == Some(Component::Normal(".git".as_ref())) {
+        return Some("is inside `.git`");
+    }
+    None
+}
+
+/// Merges `over` into `base`: tables merge key by key, recursively; anything else in `over`
+/// replaces what `base` has.
+fn merge_tables(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base)), toml::Value::Table(over)) => merge_tables(base, over),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// `name` as it would be written in a dotted TOML key.
+fn key_part(name: &str) -> Cow<'_, str> {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if bare {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(format!("{name:?}"))
+    }
+}
+
+/// "`a`, `b`, `c`".
+fn quoted_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names
+        .into_iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

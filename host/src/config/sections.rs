@@ -1,0 +1,54 @@
+//! The single-table sections of the config: `[sandbox]`, `[test]` and `[worktree]`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::HostPath;
+
+/// How long the test command may run when `[test] timeout` is not set.
+pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// What agenthost does when the kernel cannot give the sandbox's guarantees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxMode {
+    /// Refuse to run an agent unless every restriction is enforced.
+    #[default]
+    Enforce,
+    /// Run anyway, and say loudly which restrictions are not enforced.
+    BestEffort,
+    /// No sandbox at all.
+    Off,
+}
+
+/// `[sandbox]`: settings for every agent's sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SandboxConfig {
+    /// What to do when the kernel cannot enforce the sandbox.
+    pub mode: SandboxMode,
+    /// Extra host paths every agent may read (toolchains, SDKs).
+    pub read: Vec<HostPath>,
+}
+
+/// `[test]`: the repository's test command, run in the sandbox after the agent stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestConfig {
+    /// The command, run with `sh -c` in the task's worktree; `None` when the repository has
+    /// none (a spec may still give one).
+    pub command: Option<String>,
+    /// How long the test command may run.
+    pub timeout: Duration,
+}
+
+/// `[worktree]`: how each task's git worktree is made.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WorktreeConfig {
+    /// The branch task branches start from; `None` means the branch checked out when the task
+    /// is launched.
+    pub base: Option<String>,
+    /// Untracked files (such as `.env`) copied from the checkout into each worktree, relative
+    /// to the repository root.
+    pub copy: Vec<PathBuf>,
+}

@@ -1,0 +1,173 @@
+#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
+//! End-to-end tests of the `agenthost` binary: one test binary, one module per verb.
+//!
+//! Every test runs the real binary in its own temp directory, with `HOME` and the XDG
+//! directories pointing inside it, so no test reads or writes the user's real config.
+
+mod check;
+mod help;
+mod init;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+/// The agenthost source tree (for the examples).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+/// One run of the binary: build it up, then [`Test::run`].
+pub struct Test {
+    dir: TempDir,
+    args: Vec<String>,
+    cwd: Option<PathBuf>,
+    env: Vec<(String, String)>,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Default for Test {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Test {
+    pub fn new() -> Self {
+        Test {
+            dir: tempfile::tempdir().expect("temp dir"),
+            args: Vec::new(),
+            cwd: None,
+            env: Vec::new(),
+        }
+    }
+
+    /// The test's temp directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<str>) -> Self {
+        self.args.push(arg.as_ref().to_string());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_string()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Runs in this directory (relative to the temp dir) instead of the temp dir itself.
+    pub fn current_dir(mut self, relative: &str) -> Self {
+        self.cwd = Some(self.dir.path().join(relative));
+        self
+    }
+
+    /// Writes a file (relative to the temp dir), creating parent directories.
+    pub fn file(self, relative: &str, contents: impl AsRef<[u8]>) -> Self {
+        let path = self.dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+        std::fs::write(&path, contents).expect("write");
+        self
+    }
+
+    /// Makes `relative` (created if needed) a git repository and commits everything in it.
+    pub fn git_repo(self, relative: &str) -> Self {
+        let root = self.dir.path().join(relative);
+        std::fs::create_dir_all(&root).expect("mkdir");
+        commit_all(&root);
+        self
+    }
+
+    pub fn run(self) -> Run {
+        let home = self.dir.path().join(".test-home");
+        std::fs::create_dir_all(&home).expect("mkdir home");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agenthost"));
+        command
+            .args(&self.args)
+            .current_dir(self.cwd.as_deref().unwrap_or(self.dir.path()))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_STATE_HOME", home.join("state"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100");
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        let output = command.output().expect("run agenthost");
+        let clean = |bytes: &[u8]| {
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let temp = self.dir.path().display().to_string();
+            let workspace = workspace().display().to_string();
+            text.replace(&temp, "[TEMP]")
+                .replace(&workspace, "[WORKSPACE]")
+        };
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: clean(&output.stdout),
+            stderr: clean(&output.stderr),
+        }
+    }
+}
+
+impl Run {
+    /// Everything, for snapshots: exit code, stdout, stderr.
+    pub fn transcript(&self) -> String {
+        format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Initializes a git repository at `root` (if needed) and commits every file in it.
+pub fn commit_all(root: &Path) {
+    let repo = git2::Repository::open(root)
+        .or_else(|_| git2::Repository::init(root))
+        .expect("git init");
+    let mut index = repo.index().expect("index");
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .expect("git add");
+    index.write().expect("write index");
+    let tree = repo
+        .find_tree(index.write_tree().expect("write tree"))
+        .expect("tree");
+    let signature = git2::Signature::now("Test", "test@example.invalid").expect("signature");
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(
+        Some("HEAD"),
+        &signature,
+        &signature,
+        "test commit",
+        &tree,
+        &parents,
+    )
+    .expect("commit");
+}

@@ -176,12 +176,16 @@ pub fn run(args: &CheckArgs, output: &Output) -> miette::Result<Exit> {
             warnings,
         };
         let json = serde_json::to_string_pretty(&report).into_diagnostic()?;
-        println!("{json}");
+        output.print(&format!("{json}\n"))?;
     } else {
-        print!("{human}");
         if args.specs.len() > 1 {
-            println!("{}", summary(errors, warnings));
+            human.push_str(&format!(
+                "{} specs: {}\n",
+                args.specs.len(),
+                summary(errors, warnings)
+            ));
         }
+        output.print(&human)?;
     }
     Ok(exit)
 }

@@ -3,7 +3,7 @@
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
 
-use super::{Cli, Exit};
+use super::{Cli, Exit, Output};
 
 /// Arguments of `agenthost completions`.
 #[derive(Debug, Args)]
@@ -17,13 +17,10 @@ pub struct CompletionsArgs {
 }
 
 /// Writes the completion script for `args.shell` to stdout.
-pub fn run(args: &CompletionsArgs) -> miette::Result<Exit> {
+pub fn run(args: &CompletionsArgs, output: &Output) -> miette::Result<Exit> {
     let mut command = Cli::command();
-    clap_complete::generate(
-        args.shell,
-        &mut command,
-        "agenthost",
-        &mut std::io::stdout(),
-    );
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "agenthost", &mut script);
+    output.print(&String::from_utf8_lossy(&script))?;
     Ok(Exit::Success)
 }

@@ -55,12 +55,9 @@ pub enum InitError {
 
 /// Writes `agenthost.toml` at the root of the repository containing `args.repo` (or the
 /// current directory), and makes sure `.gitignore` ignores `agenthost.local.toml`.
-pub fn run(args: &InitArgs, _output: &Output) -> miette::Result<Exit> {
+pub fn run(args: &InitArgs, output: &Output) -> miette::Result<Exit> {
     let report = init(args.repo.as_deref())?;
-    let mut stdout = std::io::stdout().lock();
-    // A closed stdout (`agenthost init | head -0`) is not a failure of init: the files are
-    // written either way.
-    let _ = stdout.write_all(report.as_bytes());
+    output.print(&report)?;
     Ok(Exit::Success)
 }
 

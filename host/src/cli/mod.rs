@@ -62,7 +62,7 @@ pub fn run(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::Check(args) => check::run(&args, &output),
         Command::Init(args) => init::run(&args, &output),
-        Command::Completions(args) => completions::run(&args),
+        Command::Completions(args) => completions::run(&args, &output),
     };
     match result {
         Ok(exit) => exit,

@@ -192,7 +192,11 @@ fn several_specs_worst_exit_wins() {
         .args(["check", "web/specs/date-range.md", "web/specs/bad.md"])
         .run();
     assert_eq!(run.code, 1, "{}", run.transcript());
-    assert!(run.stdout.ends_with("invalid: 1 error\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.ends_with("2 specs: invalid: 1 error\n"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -227,4 +231,41 @@ fn examples_are_valid() {
         .args(specs)
         .run();
     assert_eq!(run.code, 0, "{}", run.transcript());
+}
+
+/// A reader that stops early (`| head`) is not an error, and nothing panics.
+#[test]
+fn closed_pipe_is_quiet() {
+    // A pipe whose reading end is closed before agenthost starts: every write gets EPIPE.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    for args in [
+        vec!["completions".to_string(), "bash".to_string()],
+        vec![
+            "check".to_string(),
+            "--repo".to_string(),
+            workspace()
+                .join("examples/sample-repo")
+                .display()
+                .to_string(),
+            workspace()
+                .join("examples/specs/status-filter.md")
+                .display()
+                .to_string(),
+        ],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_agenthost"))
+            .args(&args)
+            .env("HOME", workspace().join("target/nonexistent-home"))
+            .env(
+                "XDG_CONFIG_HOME",
+                workspace().join("target/nonexistent-home"),
+            )
+            .stdout(writer.try_clone().expect("clone pipe"))
+            .output()
+            .expect("run agenthost");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
 }

@@ -6,7 +6,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod digest;
 pub mod duration;
 pub mod spec;
+pub mod state_dir;
 pub mod suggest;
+pub mod supervisor;
+pub mod task;
 pub mod toml_error;

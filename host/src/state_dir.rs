@@ -1,0 +1,132 @@
+//! Where agenthost keeps its per-user state: the SQLite database, task worktrees, logs, and
+//! the supervisor's control socket. Nothing of this lives in the user's repositories.
+//!
+//! | what | where |
+//! |---|---|
+//! | root | `$AGENTHOST_STATE_DIR`, else `$XDG_STATE_HOME/agenthost`, else `$HOME/.local/state/agenthost` |
+//! | database | `<root>/state.db` (SQLite, WAL) |
+//! | worktrees | `<root>/worktrees/<task-id>` |
+//! | logs | `<root>/logs/<task-id>/attempt-<n>.log` |
+//! | control socket | `$XDG_RUNTIME_DIR/agenthost/control.sock`, else `<root>/run/control.sock` |
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// The state directory could not be determined.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error(
+    "cannot tell where to keep agenthost's state: none of AGENTHOST_STATE_DIR, XDG_STATE_HOME or HOME is set to an absolute path"
+)]
+pub struct NoStateDir;
+
+/// The locations of agenthost's per-user state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateDirs {
+    /// The root of everything below.
+    pub root: PathBuf,
+    /// Where the control socket lives.
+    pub runtime: PathBuf,
+}
+
+impl StateDirs {
+    /// Reads `AGENTHOST_STATE_DIR`, `XDG_STATE_HOME`, `XDG_RUNTIME_DIR` and `HOME`.
+    pub fn discover() -> Result<StateDirs, NoStateDir> {
+        Self::discover_with(|name| std::env::var_os(name))
+    }
+
+    /// [`StateDirs::discover`] with the environment given as a function.
+    pub fn discover_with(env: impl Fn(&str) -> Option<OsString>) -> Result<StateDirs, NoStateDir> {
+        let absolute = |name: &str| {
+            env(name)
+                .map(PathBuf::from)
+                .filter(|path| path.is_absolute())
+        };
+        let root = absolute("AGENTHOST_STATE_DIR")
+            .or_else(|| absolute("XDG_STATE_HOME").map(|p| p.join("agenthost")))
+            .or_else(|| absolute("HOME").map(|p| p.join(".local/state/agenthost")))
+            .ok_or(NoStateDir)?;
+        let runtime = absolute("XDG_RUNTIME_DIR")
+            .map(|p| p.join("agenthost"))
+            .unwrap_or_else(|| root.join("run"));
+        Ok(StateDirs { root, runtime })
+    }
+
+    /// The SQLite database.
+    pub fn database(&self) -> PathBuf {
+        self.root.join("state.db")
+    }
+
+    /// The worktree of a task.
+    pub fn worktree(&self, task_id: &str) -> PathBuf {
+        self.root.join("worktrees").join(task_id)
+    }
+
+    /// The log of one attempt of a task.
+    pub fn attempt_log(&self, task_id: &str, attempt: i64) -> PathBuf {
+        self.root
+            .join("logs")
+            .join(task_id)
+            .join(format!("attempt-{attempt}.log"))
+    }
+
+    /// The supervisor's control socket.
+    pub fn control_socket(&self) -> PathBuf {
+        self.runtime.join("control.sock")
+    }
+
+    /// Whether `path` is inside the state root.
+    pub fn contains(&self, path: &Path) -> bool {
+        path.starts_with(&self.root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn precedence() {
+        let dirs = StateDirs::discover_with(env(&[
+            ("AGENTHOST_STATE_DIR", "/a"),
+            ("XDG_STATE_HOME", "/x"),
+            ("HOME", "/h"),
+        ]))
+        .unwrap();
+        assert_eq!(dirs.root, PathBuf::from("/a"));
+        assert_eq!(dirs.runtime, PathBuf::from("/a/run"));
+        let dirs = StateDirs::discover_with(env(&[
+            ("XDG_STATE_HOME", "/x"),
+            ("XDG_RUNTIME_DIR", "/run/user/1"),
+            ("HOME", "/h"),
+        ]))
+        .unwrap();
+        assert_eq!(dirs.root, PathBuf::from("/x/agenthost"));
+        assert_eq!(
+            dirs.control_socket(),
+            PathBuf::from("/run/user/1/agenthost/control.sock")
+        );
+        let dirs = StateDirs::discover_with(env(&[("XDG_STATE_HOME", "relative"), ("HOME", "/h")]))
+            .unwrap();
+        assert_eq!(dirs.root, PathBuf::from("/h/.local/state/agenthost"));
+        assert_eq!(
+            dirs.database(),
+            PathBuf::from("/h/.local/state/agenthost/state.db")
+        );
+        assert_eq!(
+            dirs.attempt_log("t", 2),
+            PathBuf::from("/h/.local/state/agenthost/logs/t/attempt-2.log")
+        );
+        assert_eq!(StateDirs::discover_with(env(&[])), Err(NoStateDir));
+    }
+}

@@ -1,0 +1,6 @@
+//! Tasks: their lifecycle states and the worktree each runs in.
+
+pub mod state;
+pub mod worktree;
+
+pub use state::TaskState;

@@ -1,0 +1,473 @@
+//! A git worktree and branch per task, made and committed by the host with git2.
+//!
+//! The worktree lives under agenthost's state directory, never inside the user's checkout,
+//! on branch `agenthost/<task-id>` from the task's base commit. The user's checkout (its
+//! working tree, index and HEAD) is never touched.
+//!
+//! The agent can write inside the worktree but never its `.git` pointer file; even so, the
+//! host does not trust that file: it opens the worktree through the administrative
+//! directory in the main repository (`.git/worktrees/<name>`), which the agent cannot
+//! write, and sets the working directory to the path it recorded itself.
+
+use std::path::{Path, PathBuf};
+
+use git2::{BranchType, Repository, WorktreeAddOptions};
+use thiserror::Error;
+
+/// The prefix of every task branch.
+pub const BRANCH_PREFIX: &str = "agenthost/";
+
+/// Something went wrong making, committing or removing a task worktree.
+#[derive(Debug, Error)]
+pub enum WorktreeError {
+    /// The repository could not be opened.
+    #[error("cannot open the git repository at {path}: {source}")]
+    Open {
+        /// Where we looked.
+        path: PathBuf,
+        /// What git2 said.
+        source: git2::Error,
+    },
+    /// The base branch or commit does not exist.
+    #[error("base `{base}` is not a branch or commit of {repo}")]
+    UnknownBase {
+        /// The base as configured.
+        base: String,
+        /// The repository.
+        repo: PathBuf,
+    },
+    /// The repository has no commit to start from.
+    #[error("the repository at {repo} has no commits yet: a task needs a base commit")]
+    NoCommits {
+        /// The repository.
+        repo: PathBuf,
+    },
+    /// A task branch or worktree of this name exists already.
+    #[error("a task branch or worktree named `{name}` exists already")]
+    Exists {
+        /// The name.
+        name: String,
+    },
+    /// A file listed in `worktree.copy` could not be copied.
+    #[error("cannot copy {path} into the task worktree: {source}")]
+    Copy {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Any other git operation failed.
+    #[error("git: {action}: {source}")]
+    Git {
+        /// What we were doing.
+        action: &'static str,
+        /// What git2 said.
+        source: git2::Error,
+    },
+}
+
+impl WorktreeError {
+    /// What to do about it, for the `help:` line.
+    pub fn help(&self) -> &'static str {
+        match self {
+            WorktreeError::Open { .. } => "run agenthost inside a git repository",
+            WorktreeError::UnknownBase { .. } => {
+                "set `base` in the spec's front matter or `worktree.base` in agenthost.toml to an existing branch"
+            }
+            WorktreeError::NoCommits { .. } => "make a first commit, then launch again",
+            WorktreeError::Exists { .. } => {
+                "a task id is unique per repository: reject or accept the old task first"
+            }
+            WorktreeError::Copy { .. } => {
+                "check the file's permissions, or remove it from `worktree.copy` in agenthost.toml"
+            }
+            WorktreeError::Git { .. } => {
+                "check the repository with `git status` and `git worktree list`"
+            }
+        }
+    }
+}
+
+fn git(action: &'static str) -> impl FnOnce(git2::Error) -> WorktreeError {
+    move |source| WorktreeError::Git { action, source }
+}
+
+/// Which commit a task starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    /// The branch name, if the base is a branch (what accept merges into).
+    pub branch: Option<String>,
+    /// The commit id.
+    pub commit: String,
+}
+
+/// Resolves the base: `explicit` (front matter, then config) when given, else the
+/// repository's current HEAD.
+pub fn resolve_base(repo_root: &Path, explicit: Option<&str>) -> Result<Base, WorktreeError> {
+    let repo = open(repo_root)?;
+    match explicit {
+        Some(name) => {
+            if let Ok(branch) = repo.find_branch(name, BranchType::Local) {
+                let commit = branch
+                    .get()
+                    .peel_to_commit()
+                    .map_err(git("read the base branch"))?;
+                return Ok(Base {
+                    branch: Some(name.to_string()),
+                    commit: commit.id().to_string(),
+                });
+            }
+            let object = repo
+                .revparse_single(name)
+                .map_err(|_| WorktreeError::UnknownBase {
+                    base: name.to_string(),
+                    repo: repo_root.to_path_buf(),
+                })?;
+            let commit = object
+                .peel_to_commit()
+                .map_err(|_| WorktreeError::UnknownBase {
+                    base: name.to_string(),
+                    repo: repo_root.to_path_buf(),
+                })?;
+            Ok(Base {
+                branch: None,
+                commit: commit.id().to_string(),
+            })
+        }
+        None => {
+            let head = repo.head().map_err(|_| WorktreeError::NoCommits {
+                repo: repo_root.to_path_buf(),
+            })?;
+            let commit = head
+                .peel_to_commit()
+                .map_err(|_| WorktreeError::NoCommits {
+                    repo: repo_root.to_path_buf(),
+                })?;
+            let branch = if head.is_branch() {
+                head.shorthand().ok().map(str::to_string)
+            } else {
+                None
+            };
+            Ok(Base {
+                branch,
+                commit: commit.id().to_string(),
+            })
+        }
+    }
+}
+
+/// A task's worktree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskWorktree {
+    /// The main repository's working tree root.
+    pub repo_root: PathBuf,
+    /// The worktree's name in git (the task id).
+    pub name: String,
+    /// Where the worktree is.
+    pub path: PathBuf,
+    /// The task branch, `agenthost/<task-id>`.
+    pub branch: String,
+}
+
+impl TaskWorktree {
+    /// Creates branch `agenthost/<task_id>` at `base` and a worktree for it at `path` (which
+    /// must not exist yet), then copies the `copy` files (paths relative to the repository
+    /// root) from the user's checkout into it.
+    ///
+    /// Returns the worktree and the `copy` entries that did not exist (for the caller to
+    /// report).
+    pub fn create(
+        repo_root: &Path,
+        task_id: &str,
+        base: &Base,
+        path: &Path,
+        copy: &[PathBuf],
+    ) -> Result<(TaskWorktree, Vec<PathBuf>), WorktreeError> {
+        let repo = open(repo_root)?;
+        let branch_name = format!("{BRANCH_PREFIX}{task_id}");
+        if repo.find_branch(&branch_name, BranchType::Local).is_ok()
+            || repo.find_worktree(task_id).is_ok()
+            || path.exists()
+        {
+            return Err(WorktreeError::Exists {
+                name: task_id.to_string(),
+            });
+        }
+        let oid = git2::Oid::from_str(&base.commit).map_err(git("parse the base commit"))?;
+        let commit = repo.find_commit(oid).map_err(git("find the base commit"))?;
+        let branch = repo
+            .branch(&branch_name, &commit, false)
+            .map_err(git("create the task branch"))?;
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent).map_err(|source| WorktreeError::Copy {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let mut options = WorktreeAddOptions::new();
+        options.reference(Some(branch.get()));
+        repo.worktree(task_id, path, Some(&options))
+            .map_err(git("add the worktree"))?;
+
+        let root = repo
+            .workdir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| repo_root.to_path_buf());
+        let mut missing = Vec::new();
+        for relative in copy {
+            let from = root.join(relative);
+            if !from.is_file() {
+                missing.push(relative.clone());
+                continue;
+            }
+            let to = path.join(relative);
+            if let Some(parent) = to.parent() {
+                fs_err::create_dir_all(parent).map_err(|source| WorktreeError::Copy {
+                    path: relative.clone(),
+                    source,
+                })?;
+            }
+            fs_err::copy(&from, &to).map_err(|source| WorktreeError::Copy {
+                path: relative.clone(),
+                source,
+            })?;
+        }
+        Ok((
+            TaskWorktree {
+                repo_root: root,
+                name: task_id.to_string(),
+                path: path.to_path_buf(),
+                branch: branch_name,
+            },
+            missing,
+        ))
+    }
+
+    /// Opens the worktree's repository through the main repository's administrative
+    /// directory, with the working directory set to the recorded path: nothing the agent
+    /// wrote (such as a replaced `.git` file) decides where git looks.
+    pub fn open(&self) -> Result<Repository, WorktreeError> {
+        let main = open(&self.repo_root)?;
+        let admin = main.path().join("worktrees").join(&self.name);
+        let repo = Repository::open(&admin).map_err(|source| WorktreeError::Open {
+            path: admin.clone(),
+            source,
+        })?;
+        repo.set_workdir(&self.path, false)
+            .map_err(git("set the worktree's working directory"))?;
+        Ok(repo)
+    }
+
+    /// Commits everything in the worktree (except what the repository ignores) on the task
+    /// branch, with `message` and the trailers appended. Returns the new commit id, or `None`
+    /// if nothing changed.
+    pub fn commit_all(
+        &self,
+        message: &str,
+        trailers: &[(&str, &str)],
+    ) -> Result<Option<String>, WorktreeError> {
+        let repo = self.open()?;
+        let mut index = repo.index().map_err(git("read the worktree index"))?;
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .map_err(git("stage new and changed files"))?;
+        index
+            .update_all(["*"], None)
+            .map_err(git("stage deleted files"))?;
+        index.write().map_err(git("write the worktree index"))?;
+        let tree_id = index.write_tree().map_err(git("write the tree"))?;
+        let reference = format!("refs/heads/{}", self.branch);
+        let parent = repo
+            .find_reference(&reference)
+            .and_then(|r| r.peel_to_commit())
+            .map_err(git("read the task branch"))?;
+        if parent.tree_id() == tree_id {
+            return Ok(None);
+        }
+        let tree = repo.find_tree(tree_id).map_err(git("read the tree"))?;
+        let signature = git2::Signature::now("agenthost", "agenthost@localhost")
+            .map_err(git("make the commit signature"))?;
+        let mut full = message.trim_end().to_string();
+        if !trailers.is_empty() {
+            full.push_str("\n\n");
+            for (key, value) in trailers {
+                full.push_str(&format!("{key}: {value}\n"));
+            }
+        }
+        let oid = repo
+            .commit(
+                Some(&reference),
+                &signature,
+                &signature,
+                &full,
+                &tree,
+                &[&parent],
+            )
+            .map_err(git("commit"))?;
+        Ok(Some(oid.to_string()))
+    }
+
+    /// Removes the worktree directory, its administrative entry and the task branch.
+    pub fn remove(&self) -> Result<(), WorktreeError> {
+        let repo = open(&self.repo_root)?;
+        if self.path.exists() {
+            fs_err::remove_dir_all(&self.path).map_err(|source| WorktreeError::Copy {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        if let Ok(worktree) = repo.find_worktree(&self.name) {
+            let mut options = git2::WorktreePruneOptions::new();
+            options.valid(true).working_tree(true);
+            worktree
+                .prune(Some(&mut options))
+                .map_err(git("prune the worktree"))?;
+        }
+        if let Ok(mut branch) = repo.find_branch(&self.branch, BranchType::Local) {
+            branch.delete().map_err(git("delete the task branch"))?;
+        }
+        Ok(())
+    }
+}
+
+fn open(repo_root: &Path) -> Result<Repository, WorktreeError> {
+    Repository::open(repo_root).map_err(|source| WorktreeError::Open {
+        path: repo_root.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_with_commit(dir: &Path) -> Repository {
+        let repo = Repository::init(dir).unwrap();
+        fs_err::write(dir.join("a.txt"), "one\n").unwrap();
+        fs_err::write(dir.join(".gitignore"), "target/\n").unwrap();
+        fs_err::write(dir.join(".env"), "SECRET=1\n").unwrap();
+        let mut index = repo.index().unwrap();
+        index.add_path(Path::new("a.txt")).unwrap();
+        index.add_path(Path::new(".gitignore")).unwrap();
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("T", "t@example.invalid").unwrap();
+        repo.commit(Some("HEAD"), &sig, &sig, "init", &tree, &[])
+            .unwrap();
+        drop(tree);
+        repo
+    }
+
+    #[test]
+    fn create_commit_remove() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("repo");
+        fs_err::create_dir_all(&root).unwrap();
+        let repo = repo_with_commit(&root);
+        let head_before = repo.head().unwrap().target().unwrap();
+
+        let base = resolve_base(&root, None).unwrap();
+        assert!(base.branch.is_some());
+        let path = temp.path().join("state/worktrees/t1");
+        let (wt, missing) = TaskWorktree::create(
+            &root,
+            "t1",
+            &base,
+            &path,
+            &[PathBuf::from(".env"), PathBuf::from("nope.txt")],
+        )
+        .unwrap();
+        assert_eq!(missing, vec![PathBuf::from("nope.txt")]);
+        assert_eq!(
+            fs_err::read_to_string(path.join(".env")).unwrap(),
+            "SECRET=1\n"
+        );
+        assert_eq!(fs_err::read_to_string(path.join("a.txt")).unwrap(), "one\n");
+
+        // Nothing changed yet (the copied .env is untracked and would be committed, so
+        // ignore it for this check by removing it).
+        fs_err::remove_file(path.join(".env")).unwrap();
+        assert_eq!(wt.commit_all("nothing", &[]).unwrap(), None);
+
+        fs_err::write(path.join("a.txt"), "two\n").unwrap();
+        fs_err::write(path.join("b.txt"), "new\n").unwrap();
+        fs_err::create_dir_all(path.join("target")).unwrap();
+        fs_err::write(path.join("target/out"), "build output\n").unwrap();
+        let commit = wt
+            .commit_all("Change a", &[("Agenthost-Task", "t1")])
+            .unwrap()
+            .expect("a commit");
+        let commit = repo
+            .find_commit(git2::Oid::from_str(&commit).unwrap())
+            .unwrap();
+        assert_eq!(
+            commit.message().unwrap(),
+            "Change a\n\nAgenthost-Task: t1\n"
+        );
+        let tree = commit.tree().unwrap();
+        assert!(tree.get_path(Path::new("b.txt")).is_ok());
+        assert!(
+            tree.get_path(Path::new("target/out")).is_err(),
+            "ignored files stay out"
+        );
+
+        // The user's checkout is untouched.
+        assert_eq!(repo.head().unwrap().target().unwrap(), head_before);
+        assert_eq!(fs_err::read_to_string(root.join("a.txt")).unwrap(), "one\n");
+
+        // A second task of the same name is refused.
+        assert!(matches!(
+            TaskWorktree::create(&root, "t1", &base, &temp.path().join("other"), &[]),
+            Err(WorktreeError::Exists { .. })
+        ));
+
+        wt.remove().unwrap();
+        assert!(!path.exists());
+        assert!(repo.find_branch("agenthost/t1", BranchType::Local).is_err());
+        assert!(repo.find_worktree("t1").is_err());
+    }
+
+    #[test]
+    fn replaced_git_pointer_is_not_trusted() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("repo");
+        fs_err::create_dir_all(&root).unwrap();
+        let repo = repo_with_commit(&root);
+        let decoy = temp.path().join("decoy");
+        fs_err::create_dir_all(&decoy).unwrap();
+        let decoy_repo = repo_with_commit(&decoy);
+        let decoy_head = decoy_repo.head().unwrap().target().unwrap();
+
+        let base = resolve_base(&root, None).unwrap();
+        let path = temp.path().join("wt");
+        let (wt, _) = TaskWorktree::create(&root, "t2", &base, &path, &[]).unwrap();
+        // The "agent" points the worktree's .git file at another repository.
+        fs_err::write(
+            path.join(".git"),
+            format!("gitdir: {}\n", decoy.join(".git").display()),
+        )
+        .unwrap();
+        fs_err::write(path.join("a.txt"), "changed\n").unwrap();
+        let commit = wt.commit_all("Change", &[]).unwrap().expect("a commit");
+        // The commit landed on the task branch of the real repository, not in the decoy.
+        let branch = repo.find_branch("agenthost/t2", BranchType::Local).unwrap();
+        assert_eq!(branch.get().target().unwrap().to_string(), commit);
+        assert_eq!(decoy_repo.head().unwrap().target().unwrap(), decoy_head);
+    }
+
+    #[test]
+    fn unknown_base_is_an_error() {
+        let temp = tempfile::tempdir().unwrap();
+        repo_with_commit(temp.path());
+        assert!(matches!(
+            resolve_base(temp.path(), Some("no-such-branch")),
+            Err(WorktreeError::UnknownBase { .. })
+        ));
+        let empty = tempfile::tempdir().unwrap();
+        Repository::init(empty.path()).unwrap();
+        assert!(matches!(
+            resolve_base(empty.path(), None),
+            Err(WorktreeError::NoCommits { .. })
+        ));
+    }
+}

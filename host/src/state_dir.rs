@@ -7,7 +7,7 @@
 //! | database | `<root>/state.db` (SQLite, WAL) |
 //! | worktrees | `<root>/worktrees/<task-id>` |
 //! | logs | `<root>/logs/<task-id>/attempt-<n>.log` |
-//! | control socket | `$XDG_RUNTIME_DIR/agenthost/control.sock`, else `<root>/run/control.sock` |
+//! | control socket | `$AGENTHOST_RUNTIME_DIR/control.sock`, else `$XDG_RUNTIME_DIR/agenthost/control.sock`, else `<root>/run/control.sock` |
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,8 @@ pub struct StateDirs {
 }
 
 impl StateDirs {
-    /// Reads `AGENTHOST_STATE_DIR`, `XDG_STATE_HOME`, `XDG_RUNTIME_DIR` and `HOME`.
+    /// Reads `AGENTHOST_STATE_DIR`, `XDG_STATE_HOME`, `AGENTHOST_RUNTIME_DIR`,
+    /// `XDG_RUNTIME_DIR` and `HOME`.
     pub fn discover() -> Result<StateDirs, NoStateDir> {
         Self::discover_with(|name| std::env::var_os(name))
     }
@@ -47,8 +48,8 @@ impl StateDirs {
             .or_else(|| absolute("XDG_STATE_HOME").map(|p| p.join("agenthost")))
             .or_else(|| absolute("HOME").map(|p| p.join(".local/state/agenthost")))
             .ok_or(NoStateDir)?;
-        let runtime = absolute("XDG_RUNTIME_DIR")
-            .map(|p| p.join("agenthost"))
+        let runtime = absolute("AGENTHOST_RUNTIME_DIR")
+            .or_else(|| absolute("XDG_RUNTIME_DIR").map(|p| p.join("agenthost")))
             .unwrap_or_else(|| root.join("run"));
         Ok(StateDirs { root, runtime })
     }

@@ -8,6 +8,8 @@ mod completions;
 mod exit;
 mod init;
 mod output;
+mod serve;
+mod status;
 
 use std::process::ExitCode;
 
@@ -38,6 +40,11 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Write a commented agenthost.toml into a repository.
     Init(init::InitArgs),
+    /// Show every task across your repositories: state, age, review wait, size, findings.
+    #[command(visible_alias = "ls")]
+    Status(status::StatusArgs),
+    /// Run the per-user supervisor in the foreground (or stop it with --stop).
+    Serve(serve::ServeArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
 }
@@ -62,6 +69,8 @@ pub fn run(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::Check(args) => check::run(&args, &output),
         Command::Init(args) => init::run(&args, &output),
+        Command::Status(args) => status::run(&args, &output),
+        Command::Serve(args) => serve::run(&args, &output),
         Command::Completions(args) => completions::run(&args, &output),
     };
     match result {

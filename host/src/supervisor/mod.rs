@@ -1,4 +1,11 @@
-//! The per-user supervisor: its durable state, and (as the lifecycle grows) the queue,
-//! admission and control socket.
+//! The per-user supervisor: its durable state ([`store`]), the control protocol
+//! ([`protocol`], [`client`]) and the process that serves it ([`server`]).
 
+pub mod client;
+pub mod error;
+pub mod protocol;
+pub mod server;
 pub mod store;
+
+pub use client::Client;
+pub use error::SupervisorError;

@@ -43,6 +43,8 @@ CREATE TABLE attempts (
     ended_ms    INTEGER,
     exit_code   INTEGER,
     commit_id   TEXT,
+    added       INTEGER,
+    removed     INTEGER,
     PRIMARY KEY (task_id, number)
 );
 CREATE TABLE events (
@@ -212,6 +214,10 @@ pub struct Attempt {
     pub exit_code: Option<i64>,
     /// The commit the host made of its work, if it changed anything.
     pub commit_id: Option<String>,
+    /// Lines added by the attempt's commit, once counted.
+    pub added: Option<i64>,
+    /// Lines removed by the attempt's commit, once counted.
+    pub removed: Option<i64>,
 }
 
 /// A review finding, as stored.
@@ -378,7 +384,7 @@ impl Store {
     pub fn tasks(&self, include_finished: bool) -> Result<Vec<Task>, StoreError> {
         let mut statement = self
             .conn
-            .prepare("SELECT * FROM tasks ORDER BY created_ms, id")
+            .prepare("SELECT * FROM tasks ORDER BY created_ms, rowid")
             .map_err(self.sqlite())?;
         let rows = statement
             .query_map([], task_from_row)
@@ -556,13 +562,41 @@ impl Store {
         Ok(())
     }
 
+    /// Records the size of an attempt's change.
+    pub fn set_attempt_lines(
+        &mut self,
+        task_id: &str,
+        number: i64,
+        added: i64,
+        removed: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE attempts SET added = ?3, removed = ?4 WHERE task_id = ?1 AND number = ?2",
+                params![task_id, number, added, removed],
+            )
+            .map_err(self.sqlite())?;
+        Ok(())
+    }
+
+    /// When the task last entered `state` (Unix milliseconds), if it ever did.
+    pub fn entered(&self, task_id: &str, state: TaskState) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT MAX(at_ms) FROM events WHERE task_id = ?1 AND to_state = ?2",
+                params![task_id, state.as_str()],
+                |row| row.get(0),
+            )
+            .map_err(self.sqlite())
+    }
+
     /// Every attempt of a task, in order.
     pub fn attempts(&self, task_id: &str) -> Result<Vec<Attempt>, StoreError> {
         let mut statement = self
             .conn
             .prepare(
                 "SELECT task_id, number, correction, log_path, started_ms, ended_ms, exit_code,
-                        commit_id
+                        commit_id, added, removed
                  FROM attempts WHERE task_id = ?1 ORDER BY number",
             )
             .map_err(self.sqlite())?;
@@ -577,6 +611,8 @@ impl Store {
                     ended_ms: row.get(5)?,
                     exit_code: row.get(6)?,
                     commit_id: row.get(7)?,
+                    added: row.get(8)?,
+                    removed: row.get(9)?,
                 })
             })
             .map_err(self.sqlite())?;

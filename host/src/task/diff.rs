@@ -98,10 +98,8 @@ fn collect(mut diff: git2::Diff<'_>) -> Result<Changes, git2::Error> {
             Delta::Typechange => ChangeKind::TypeChanged,
             _ => ChangeKind::Modified,
         };
-        let path_of = |file: git2::DiffFile<'_>| {
-            file.path()
-                .map(|p| p.to_string_lossy().replace('\\', "/"))
-        };
+        let path_of =
+            |file: git2::DiffFile<'_>| file.path().map(|p| p.to_string_lossy().replace('\\', "/"));
         let new_path = path_of(delta.new_file());
         let old_path = path_of(delta.old_file());
         let path = match kind {

@@ -2,19 +2,25 @@
 
 use crate::Test;
 
+/// Every verb, including ones added later, shows an example in its `--help`.
 #[test]
 fn every_verb_help_has_examples() {
-    for verb in [
-        &["--help"][..],
-        &["check", "--help"],
-        &["init", "--help"],
-        &["completions", "--help"],
-    ] {
-        let run = Test::new().args(verb).run();
-        assert_eq!(run.code, 0, "{verb:?}: {}", run.transcript());
+    use clap::CommandFactory;
+    let verbs: Vec<String> = agenthost::cli::Cli::command()
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name().to_string())
+        .filter(|name| name != "help")
+        .collect();
+    assert!(verbs.len() >= 5, "{verbs:?}");
+    let mut invocations = vec![vec!["--help".to_string()]];
+    invocations.extend(verbs.iter().map(|v| vec![v.clone(), "--help".to_string()]));
+    for args in invocations {
+        let run = Test::new().args(&args).run();
+        assert_eq!(run.code, 0, "{args:?}: {}", run.transcript());
         assert!(
             run.stdout.contains("Examples:\n  agenthost "),
-            "{verb:?}:\n{}",
+            "{args:?}:\n{}",
             run.stdout
         );
     }

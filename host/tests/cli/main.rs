@@ -7,6 +7,7 @@
 mod check;
 mod help;
 mod init;
+mod supervisor;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -100,12 +101,13 @@ impl Test {
         self
     }
 
-    pub fn run(self) -> Run {
+    /// The binary, with this test's environment: HOME and the XDG directories inside the
+    /// temp dir, no other variables but PATH, no colors, 100 columns.
+    pub fn command(&self) -> Command {
         let home = self.dir.path().join(".test-home");
         std::fs::create_dir_all(&home).expect("mkdir home");
         let mut command = Command::new(env!("CARGO_BIN_EXE_agenthost"));
         command
-            .args(&self.args)
             .current_dir(self.cwd.as_deref().unwrap_or(self.dir.path()))
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -119,7 +121,33 @@ impl Test {
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        let output = command.output().expect("run agenthost");
+        command
+    }
+
+    /// Where this test's agenthost keeps its state.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join(".test-home/state/agenthost")
+    }
+
+    /// Runs the binary with the arguments given so far.
+    pub fn run(self) -> Run {
+        let run = self.exec(&self.args);
+        drop(self);
+        run
+    }
+
+    /// Runs the binary with `args` (ignoring those given with `arg`), keeping the test.
+    pub fn exec<S: AsRef<str>>(&self, args: &[S]) -> Run {
+        let output = self
+            .command()
+            .args(args.iter().map(AsRef::as_ref))
+            .output()
+            .expect("run agenthost");
+        self.clean(output)
+    }
+
+    /// Turns process output into a [`Run`], temp paths filtered.
+    pub fn clean(&self, output: std::process::Output) -> Run {
         let clean = |bytes: &[u8]| {
             let text = String::from_utf8_lossy(bytes).into_owned();
             let temp = self.dir.path().display().to_string();

@@ -1,0 +1,177 @@
+//! `agenthost status` (alias `ls`): every task of the user, across repositories.
+
+use std::path::Path;
+
+use clap::Args;
+use comfy_table::{Table, presets};
+use serde::Serialize;
+
+use super::{Exit, Output};
+use crate::state_dir::StateDirs;
+use crate::supervisor::SupervisorError;
+use crate::supervisor::store::{Store, Task, now_ms};
+use crate::task::TaskState;
+
+/// Arguments of `agenthost status`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  agenthost status\n  agenthost ls --all\n  agenthost status --json"
+)]
+pub struct StatusArgs {
+    /// Include accepted, rejected and cancelled tasks.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One row of the status table.
+#[derive(Debug, Serialize)]
+struct Row {
+    #[serde(flatten)]
+    task: Task,
+    age_ms: i64,
+    waiting_for_review_ms: Option<i64>,
+    added: Option<i64>,
+    removed: Option<i64>,
+    blocking_findings: usize,
+    attempts: usize,
+}
+
+/// Runs `agenthost status`.
+pub fn run(args: &StatusArgs, output: &Output) -> miette::Result<Exit> {
+    let dirs = StateDirs::discover().map_err(SupervisorError::from)?;
+    let database = dirs.database();
+    let rows = if database.exists() {
+        let store = Store::open(&database).map_err(SupervisorError::from)?;
+        rows(&store, args.all).map_err(SupervisorError::from)?
+    } else {
+        Vec::new()
+    };
+    if args.json {
+        let json = serde_json::to_string_pretty(&rows)
+            .map_err(|err| miette::miette!("cannot encode the status as JSON: {err}"))?;
+        output.print(&format!("{json}\n"))?;
+        return Ok(Exit::Success);
+    }
+    if rows.is_empty() {
+        let more = if args.all {
+            ""
+        } else {
+            " (use --all to include finished ones)"
+        };
+        output.print(&format!("no tasks{more}\n"))?;
+        return Ok(Exit::Success);
+    }
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING).force_no_tty();
+    table.set_header(vec![
+        "ID",
+        "REPO",
+        "TITLE",
+        "STATE",
+        "AGE",
+        "REVIEW WAIT",
+        "+/-",
+        "BLOCKING",
+    ]);
+    for row in &rows {
+        table.add_row(vec![
+            row.task.id.clone(),
+            repo_name(&row.task.repo),
+            row.task.title.clone(),
+            row.task.state.to_string(),
+            short_duration(row.age_ms),
+            row.waiting_for_review_ms
+                .map(short_duration)
+                .unwrap_or_default(),
+            match (row.added, row.removed) {
+                (Some(a), Some(r)) => format!("+{a}/-{r}"),
+                _ => String::new(),
+            },
+            match row.blocking_findings {
+                0 => String::new(),
+                n => n.to_string(),
+            },
+        ]);
+    }
+    let text: String = table
+        .lines()
+        .map(|line| {
+            // The borderless style pads every line with one leading space; drop it.
+            let line = line
+                .strip_prefix(' ')
+                .unwrap_or(&line)
+                .trim_end()
+                .to_string();
+            format!("{line}\n")
+        })
+        .collect();
+    output.print(&text)?;
+    Ok(Exit::Success)
+}
+
+fn rows(store: &Store, all: bool) -> Result<Vec<Row>, crate::supervisor::store::StoreError> {
+    let now = now_ms();
+    let mut rows = Vec::new();
+    for task in store.tasks(all)? {
+        let attempts = store.attempts(&task.id)?;
+        let last = attempts.last();
+        let waiting = if task.state == TaskState::Ready {
+            store
+                .entered(&task.id, TaskState::Ready)?
+                .map(|at| now - at)
+        } else {
+            None
+        };
+        let blocking = store
+            .findings(&task.id)?
+            .iter()
+            .filter(|f| f.severity == "error")
+            .count();
+        rows.push(Row {
+            age_ms: now - task.created_ms,
+            waiting_for_review_ms: waiting,
+            added: last.and_then(|a| a.added),
+            removed: last.and_then(|a| a.removed),
+            blocking_findings: blocking,
+            attempts: attempts.len(),
+            task,
+        });
+    }
+    Ok(rows)
+}
+
+fn repo_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// "45s", "12m", "3h 5m", "2d 4h".
+fn short_duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(short_duration(-5), "0s");
+        assert_eq!(short_duration(59_999), "59s");
+        assert_eq!(short_duration(60_000), "1m");
+        assert_eq!(short_duration(3_723_000), "1h 2m");
+        assert_eq!(short_duration(90_000_000), "1d 1h");
+    }
+}

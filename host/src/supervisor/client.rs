@@ -1,0 +1,172 @@
+//! The client side of the control protocol, used by agenthost's commands. Blocking: a
+//! command sends one request and waits for one answer.
+
+use std::io::{BufRead, BufReader, Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::error::SupervisorError;
+use super::protocol::{Envelope, MAX_LINE, Request, Response, VERSION};
+use crate::state_dir::StateDirs;
+
+/// How long to wait for a supervisor started on demand to answer.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Talks to the user's supervisor.
+#[derive(Debug, Clone)]
+pub struct Client {
+    dirs: StateDirs,
+    exe: Option<PathBuf>,
+}
+
+impl Client {
+    /// A client for the supervisor that owns `dirs`; a supervisor it starts on demand is
+    /// this same agenthost binary.
+    pub fn new(dirs: StateDirs) -> Client {
+        Client { dirs, exe: None }
+    }
+
+    /// A client that starts supervisors on demand from the agenthost binary at `exe` (for
+    /// callers that are not the agenthost binary themselves, such as tests).
+    pub fn with_exe(dirs: StateDirs, exe: PathBuf) -> Client {
+        Client {
+            dirs,
+            exe: Some(exe),
+        }
+    }
+
+    /// The supervisor's log file (when started on demand).
+    pub fn log_path(&self) -> PathBuf {
+        self.dirs.root.join("supervisor.log")
+    }
+
+    /// Sends `request` to a running supervisor; an error if none is running.
+    pub fn request(&self, request: Request) -> Result<Response, SupervisorError> {
+        let response = self
+            .send(&request)
+            .map_err(|reason| self.unreachable(reason))?;
+        match response {
+            Response::Error { message, help } => Err(SupervisorError::Refused { message, help }),
+            other => Ok(other),
+        }
+    }
+
+    /// Sends `request`, starting a supervisor in the background first if none is running.
+    pub fn request_starting(&self, request: Request) -> Result<Response, SupervisorError> {
+        if self.send(&Request::Ping).is_err() {
+            self.start()?;
+        }
+        self.request(request)
+    }
+
+    /// Whether a supervisor answers.
+    pub fn is_running(&self) -> bool {
+        matches!(self.send(&Request::Ping), Ok(Response::Pong { .. }))
+    }
+
+    fn unreachable(&self, reason: String) -> SupervisorError {
+        SupervisorError::Unreachable {
+            socket: self.dirs.control_socket(),
+            reason,
+            log: self.log_path(),
+        }
+    }
+
+    /// Starts `agenthost serve` detached (its own process group, output to the log file),
+    /// and waits until it answers.
+    fn start(&self) -> Result<(), SupervisorError> {
+        super::server::private_dir(&self.dirs.root)?;
+        let log_path = self.log_path();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|source| SupervisorError::Io {
+                action: "cannot open",
+                path: log_path.clone(),
+                source,
+            })?;
+        let log_err = log.try_clone().map_err(|source| SupervisorError::Io {
+            action: "cannot open",
+            path: log_path.clone(),
+            source,
+        })?;
+        let exe = match &self.exe {
+            Some(exe) => exe.clone(),
+            None => std::env::current_exe().map_err(|source| SupervisorError::Io {
+                action: "cannot find the agenthost binary",
+                path: PathBuf::from("/proc/self/exe"),
+                source,
+            })?,
+        };
+        let mut child = {
+            use std::os::unix::process::CommandExt as _;
+            // The supervisor must use exactly the directories this client computed.
+            Command::new(&exe)
+                .arg("serve")
+                .env("AGENTHOST_STATE_DIR", &self.dirs.root)
+                .env("AGENTHOST_RUNTIME_DIR", &self.dirs.runtime)
+                .stdin(Stdio::null())
+                .stdout(log)
+                .stderr(log_err)
+                .process_group(0)
+                .spawn()
+                .map_err(|source| SupervisorError::Io {
+                    action: "cannot start",
+                    path: exe.clone(),
+                    source,
+                })?
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if self.is_running() {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                // It may have lost a race with another supervisor that is now up.
+                if self.is_running() {
+                    return Ok(());
+                }
+                return Err(self.unreachable(format!(
+                    "the supervisor started on demand exited ({status})"
+                )));
+            }
+            if Instant::now() > deadline {
+                return Err(self.unreachable(format!(
+                    "the supervisor started on demand did not answer within {}s",
+                    START_TIMEOUT.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// One round trip; the error is a reason in words.
+    fn send(&self, request: &Request) -> Result<Response, String> {
+        let token_path = self.dirs.runtime.join("token");
+        let token = std::fs::read_to_string(&token_path)
+            .map_err(|err| format!("no supervisor token ({}: {err})", token_path.display()))?;
+        let socket = self.dirs.control_socket();
+        let mut stream = UnixStream::connect(&socket).map_err(|err| err.to_string())?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .map_err(|err| err.to_string())?;
+        let envelope = Envelope {
+            version: VERSION,
+            token: token.trim().to_string(),
+            request: request.clone(),
+        };
+        let mut line = serde_json::to_string(&envelope).map_err(|err| err.to_string())?;
+        line.push('\n');
+        stream
+            .write_all(line.as_bytes())
+            .map_err(|err| format!("cannot send: {err}"))?;
+        let mut answer = String::new();
+        BufReader::new(stream.take(MAX_LINE as u64))
+            .read_line(&mut answer)
+            .map_err(|err| format!("cannot read the answer: {err}"))?;
+        serde_json::from_str(&answer).map_err(|err| format!("invalid answer: {err}"))
+    }
+}

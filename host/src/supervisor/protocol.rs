@@ -1,0 +1,100 @@
+//! The control protocol between agenthost commands and the supervisor: one JSON request
+//! line per connection, answered by one JSON response line, over a Unix socket that only
+//! the user can open, authenticated by a token that only the user can read.
+//!
+//! The token lives in the runtime directory (mode 0700, the token file 0600). A sandboxed
+//! agent can read neither, and its sandbox refuses it the socket too; the token is the
+//! second wall, not the only one.
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version; a mismatch is refused with a plain message.
+pub const VERSION: u32 = 1;
+
+/// The largest request or response line accepted, in bytes.
+pub const MAX_LINE: usize = 4 * 1024 * 1024;
+
+/// A request, with the credentials that authorize it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Envelope {
+    /// The protocol version the client speaks.
+    pub version: u32,
+    /// The contents of the token file.
+    pub token: String,
+    /// What to do.
+    pub request: Request,
+}
+
+/// What a client asks of the supervisor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Request {
+    /// Is the supervisor there? Answered with [`Response::Pong`].
+    Ping,
+    /// Stop the supervisor: running agents are stopped and their tasks become
+    /// `interrupted`, with worktrees intact.
+    Shutdown,
+}
+
+/// The supervisor's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Response {
+    /// The supervisor is alive.
+    Pong {
+        /// Its process id.
+        pid: u32,
+        /// Its agenthost version.
+        version: String,
+    },
+    /// Done.
+    Ok,
+    /// The request failed.
+    Error {
+        /// What went wrong.
+        message: String,
+        /// What to do about it.
+        help: String,
+    },
+}
+
+/// Compares two tokens in time independent of where they differ.
+pub fn tokens_match(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_format() {
+        let envelope = Envelope {
+            version: VERSION,
+            token: "t".into(),
+            request: Request::Ping,
+        };
+        let line = serde_json::to_string(&envelope).unwrap();
+        assert_eq!(line, r#"{"version":1,"token":"t","request":{"op":"ping"}}"#);
+        let response: Response =
+            serde_json::from_str(r#"{"result":"pong","pid":7,"version":"0.1.0"}"#).unwrap();
+        assert_eq!(
+            response,
+            Response::Pong {
+                pid: 7,
+                version: "0.1.0".into()
+            }
+        );
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(tokens_match("abc", "abc"));
+        assert!(!tokens_match("abc", "abd"));
+        assert!(!tokens_match("abc", "abcd"));
+    }
+}

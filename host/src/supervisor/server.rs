@@ -1,0 +1,246 @@
+//! The supervisor process: owns the state database, listens on the control socket, and
+//! (as the lifecycle grows) queues, admits and runs tasks across all of the user's
+//! repositories.
+//!
+//! One supervisor per user: it holds an exclusive lock on `<state>/supervisor.lock` for its
+//! whole life, so a second one refuses to start. On start it marks tasks that were running
+//! when the last one stopped as `interrupted` (their worktrees are left as they are).
+
+use std::fs::File;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Notify;
+
+use super::error::SupervisorError;
+use super::protocol::{Envelope, MAX_LINE, Request, Response, VERSION, tokens_match};
+use super::store::Store;
+use crate::state_dir::StateDirs;
+
+/// What every connection handler shares.
+struct Shared {
+    token: String,
+    store: Mutex<Store>,
+    shutdown: Notify,
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SupervisorError {
+    let path = path.to_path_buf();
+    move |source| SupervisorError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Creates `path` (and parents) with mode 0700, and tightens an existing one to 0700.
+pub fn private_dir(path: &Path) -> Result<(), SupervisorError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(io("cannot create", path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .map_err(io("cannot restrict", path))
+}
+
+/// Writes `contents` to `path` with mode 0600, atomically (write, then rename).
+fn write_private(path: &Path, contents: &str) -> Result<(), SupervisorError> {
+    let temp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temp)
+        .map_err(io("cannot write", &temp))?;
+    file.write_all(contents.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io("cannot write", &temp))?;
+    std::fs::rename(&temp, path).map_err(io("cannot write", path))
+}
+
+/// 32 random bytes from the kernel, as hex.
+fn new_token() -> Result<String, SupervisorError> {
+    let path = Path::new("/dev/urandom");
+    let mut bytes = [0u8; 32];
+    std::io::Read::read_exact(
+        &mut File::open(path).map_err(io("cannot open", path))?,
+        &mut bytes,
+    )
+    .map_err(io("cannot read", path))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Runs the supervisor until it is asked to stop (`agenthost serve --stop`, SIGTERM or
+/// Ctrl-C).
+pub fn serve(dirs: &StateDirs) -> Result<(), SupervisorError> {
+    private_dir(&dirs.root)?;
+    private_dir(&dirs.runtime)?;
+
+    let lock_path = dirs.root.join("supervisor.lock");
+    let mut lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(io("cannot open", &lock_path))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(SupervisorError::AlreadyRunning { lock: lock_path });
+        }
+        Err(std::fs::TryLockError::Error(source)) => {
+            return Err(io("cannot lock", &lock_path)(source));
+        }
+    }
+    lock.set_len(0)
+        .and_then(|()| writeln!(lock, "{}", std::process::id()))
+        .map_err(io("cannot write", &lock_path))?;
+
+    let mut store = Store::open(&dirs.database())?;
+    for id in store.recover()? {
+        log(&format!(
+            "task {id} was running when the supervisor stopped: now interrupted"
+        ));
+    }
+
+    let token = new_token()?;
+    let token_path = dirs.runtime.join("token");
+    write_private(&token_path, &token)?;
+
+    let socket_path = dirs.control_socket();
+    match std::fs::remove_file(&socket_path) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(io("cannot remove the stale socket", &socket_path)(err)),
+    }
+    let listener = std::os::unix::net::UnixListener::bind(&socket_path)
+        .map_err(io("cannot listen on", &socket_path))?;
+    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io("cannot restrict", &socket_path))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(io("cannot configure", &socket_path))?;
+
+    let shared = Arc::new(Shared {
+        token,
+        store: Mutex::new(store),
+        shutdown: Notify::new(),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io("cannot start the async runtime for", &socket_path))?;
+    log(&format!(
+        "supervisor {} listening on {}",
+        std::process::id(),
+        socket_path.display()
+    ));
+    let result = runtime.block_on(accept_loop(listener, shared, &socket_path));
+
+    // Whatever happened, leave no socket or token behind for clients to trip over.
+    let _ = std::fs::remove_file(&socket_path);
+    let _ = std::fs::remove_file(&token_path);
+    log("supervisor stopped");
+    drop(lock);
+    result
+}
+
+async fn accept_loop(
+    listener: std::os::unix::net::UnixListener,
+    shared: Arc<Shared>,
+    socket_path: &Path,
+) -> Result<(), SupervisorError> {
+    let listener = UnixListener::from_std(listener).map_err(io("cannot listen on", socket_path))?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(io("cannot handle signals for", socket_path))?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let shared = Arc::clone(&shared);
+                    tokio::spawn(async move { handle(stream, shared).await });
+                }
+                Err(err) => log(&format!("accept failed: {err}")),
+            },
+            () = shared.shutdown.notified() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+/// Serves one connection: one request, one response.
+async fn handle(stream: UnixStream, shared: Arc<Shared>) {
+    let (reader, mut writer) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(reader.take(MAX_LINE as u64));
+    let response = match reader.read_line(&mut line).await {
+        Ok(_) => answer(&line, &shared),
+        Err(err) => Response::Error {
+            message: format!("cannot read the request: {err}"),
+            help: "send one JSON request per line".into(),
+        },
+    };
+    let mut text = serde_json::to_string(&response).unwrap_or_else(|err| {
+        format!(r#"{{"result":"error","message":"cannot encode the response: {err}","help":""}}"#)
+    });
+    text.push('\n');
+    if let Err(err) = writer.write_all(text.as_bytes()).await {
+        log(&format!("cannot answer a client: {err}"));
+    }
+}
+
+/// Authenticates and carries out one request line.
+fn answer(line: &str, shared: &Shared) -> Response {
+    let envelope: Envelope = match serde_json::from_str(line) {
+        Ok(envelope) => envelope,
+        Err(err) => {
+            return Response::Error {
+                message: format!("invalid request: {err}"),
+                help: "send one JSON request per line".into(),
+            };
+        }
+    };
+    if !tokens_match(&envelope.token, &shared.token) {
+        log("refused a request with a wrong token");
+        return Response::Error {
+            message: "wrong token".into(),
+            help: "the token is in agenthost's runtime directory; only the user who started the supervisor can read it".into(),
+        };
+    }
+    if envelope.version != VERSION {
+        return Response::Error {
+            message: format!(
+                "this supervisor speaks protocol {VERSION}, the client {}",
+                envelope.version
+            ),
+            help: "restart the supervisor with the same agenthost: `agenthost serve --stop`, then run your command again".into(),
+        };
+    }
+    match envelope.request {
+        Request::Ping => Response::Pong {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        Request::Shutdown => {
+            log("shutdown requested");
+            shared.shutdown.notify_one();
+            // Keep the store alive until the loop ends; nothing else to do now.
+            let _ = shared.store.lock().map(|store| store.path().to_path_buf());
+            Response::Ok
+        }
+    }
+}
+
+/// One timestamped line on the supervisor's stderr (its log file when started on demand).
+fn log(message: &str) {
+    eprintln!("[{}] {message}", super::store::now_ms());
+}

@@ -8,6 +8,7 @@ mod completions;
 mod exit;
 mod init;
 mod output;
+mod scripted_agent;
 mod serve;
 mod status;
 
@@ -47,6 +48,10 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// The deterministic example agent: performs the edits in its prompt's
+    /// `agenthost-script` block.
+    #[command(hide = true)]
+    ScriptedAgent(scripted_agent::ScriptedAgentArgs),
 }
 
 /// Runs agenthost with the process's arguments and returns its exit code.
@@ -72,6 +77,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Status(args) => status::run(&args, &output),
         Command::Serve(args) => serve::run(&args, &output),
         Command::Completions(args) => completions::run(&args, &output),
+        Command::ScriptedAgent(args) => scripted_agent::run(&args, &output),
     };
     match result {
         Ok(exit) => exit,

@@ -5,7 +5,7 @@
 //! Four layers, lowest precedence first; each later layer overrides the ones before it:
 //!
 //! 1. the built-in defaults, `defaults.toml` embedded in the binary (agent profiles for
-//!    `claude`, `codex`, `aider` and `gemini`; the five built-in policies, in enforce mode;
+//!    `claude`, `codex`, `aider`, `gemini` and the scripted example agent `script`; the five built-in policies, in enforce mode;
 //!    sandbox mode `enforce`);
 //! 2. the user config: `$AGENTHOST_CONFIG` if set, else
 //!    `$XDG_CONFIG_HOME/agenthost/config.toml`, else `$HOME/.config/agenthost/config.toml`;

@@ -73,7 +73,7 @@ fn builtin_defaults_parse_and_hold_the_documented_values() {
     assert_eq!(config.default_agent, "claude");
     assert_eq!(
         config.agents.keys().collect::<Vec<_>>(),
-        ["aider", "claude", "codex", "gemini"]
+        ["aider", "claude", "codex", "gemini", "script"]
     );
     let claude = &config.agents["claude"];
     assert_eq!(
@@ -103,7 +103,15 @@ fn builtin_defaults_parse_and_hold_the_documented_values() {
     assert_eq!(claude.timeout, DEFAULT_AGENT_TIMEOUT);
     assert_eq!(claude.origin, Origin::Builtin);
     assert!(config.agents["aider"].command.uses(Placeholder::PromptFile));
-    assert!(config.agents.values().all(|a| !a.command.prompt_on_stdin()));
+    // The model-driven agents take the prompt as an argument or file; the scripted one reads
+    // it on stdin.
+    let on_stdin: Vec<&str> = config
+        .agents
+        .iter()
+        .filter(|(_, a)| a.command.prompt_on_stdin())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(on_stdin, ["script"]);
 
     assert_eq!(config.sandbox.mode, SandboxMode::Enforce);
     assert_eq!(config.test.command, None);

@@ -7,6 +7,7 @@
 mod check;
 mod help;
 mod init;
+mod scripted_agent;
 mod supervisor;
 
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod digest;
 pub mod duration;
+pub mod runner;
 pub mod scripted_agent;
 pub mod spec;
 pub mod state_dir;

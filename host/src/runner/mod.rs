@@ -1,0 +1,140 @@
+//! The runner boundary: where an agent (or a test command) actually runs.
+//!
+//! The supervisor decides *what* runs and *when*; a [`Runner`] decides *where*. Today there
+//! is one, [`local::LocalRunner`], which runs the job as a child process on this machine.
+//! A runner for CI engines or clusters (a GitHub Actions job, a Kubernetes Job) would take
+//! the same [`Job`] (the sandbox launcher's command line, environment and log) and report
+//! the same [`Outcome`], pushing the task branch to the shared remote instead of leaving it
+//! in a local worktree.
+
+pub mod local;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// One process to run to completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// The program and its arguments (for a sandboxed job, the sandbox launcher's).
+    pub argv: Vec<OsString>,
+    /// The complete environment: nothing else is inherited.
+    pub env: Vec<(OsString, OsString)>,
+    /// The working directory.
+    pub cwd: PathBuf,
+    /// Bytes for the job's stdin (then closed); `None` for an empty stdin.
+    pub stdin: Option<Vec<u8>>,
+    /// Where the job's stdout and stderr go (appended).
+    pub log: PathBuf,
+    /// How long the job may run before it is stopped.
+    pub timeout: Duration,
+    /// Whether the program starts its own session (the sandbox launcher does); otherwise
+    /// the runner puts it in a process group of its own, so that stopping it stops
+    /// everything it started.
+    pub own_session: bool,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal ended it.
+    Signalled(i32),
+    /// It ran past its time limit and was stopped.
+    TimedOut,
+    /// It was cancelled and stopped.
+    Cancelled,
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::Exited(code) => write!(f, "exited with code {code}"),
+            Ending::Signalled(signal) => write!(f, "killed by signal {signal}"),
+            Ending::TimedOut => f.write_str("ran past its time limit and was stopped"),
+            Ending::Cancelled => f.write_str("was cancelled"),
+        }
+    }
+}
+
+/// What came of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// How it ended.
+    pub ending: Ending,
+    /// How long it ran.
+    pub duration: Duration,
+}
+
+/// A job could not be run at all.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The program could not be started (not found, not executable, ...).
+    #[error("cannot start `{program}`: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The log file could not be opened.
+    #[error("cannot open the log {path}: {source}")]
+    Log {
+        /// The log file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Waiting for the job failed.
+    #[error("lost track of the job: {0}")]
+    Wait(std::io::Error),
+}
+
+/// Stops a running job from elsewhere (the supervisor's `cancel`).
+#[derive(Debug, Clone)]
+pub struct Canceller(tokio::sync::watch::Sender<bool>);
+
+/// The job's side of a [`Canceller`].
+#[derive(Debug, Clone)]
+pub struct Cancellation(tokio::sync::watch::Receiver<bool>);
+
+/// A connected canceller and cancellation.
+pub fn cancellation() -> (Canceller, Cancellation) {
+    let (sender, receiver) = tokio::sync::watch::channel(false);
+    (Canceller(sender), Cancellation(receiver))
+}
+
+impl Canceller {
+    /// Asks the job to stop.
+    pub fn cancel(&self) {
+        // No receiver left means the job is over already: nothing to cancel.
+        let _ = self.0.send(true);
+    }
+}
+
+impl Cancellation {
+    /// Resolves once cancellation is asked for (never, if the canceller is dropped unused).
+    pub async fn cancelled(&mut self) {
+        loop {
+            if *self.0.borrow() {
+                return;
+            }
+            if self.0.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// Where jobs run.
+pub trait Runner {
+    /// Runs `job` to completion, stopping it at its time limit or when `cancel` fires.
+    fn run(
+        &self,
+        job: Job,
+        cancel: Cancellation,
+    ) -> impl std::future::Future<Output = Result<Outcome, RunError>> + Send;
+}

@@ -1,5 +1,6 @@
 //! Tasks: their lifecycle states and the worktree each runs in.
 
+pub mod accept;
 pub mod diff;
 pub mod state;
 pub mod worktree;

@@ -5,12 +5,17 @@
 
 mod check;
 mod completions;
+mod diff;
 mod exit;
 mod init;
+mod logs;
 mod output;
+mod review;
 mod scripted_agent;
 mod serve;
 mod status;
+mod task_changes;
+mod task_lookup;
 
 use std::process::ExitCode;
 
@@ -44,6 +49,12 @@ pub enum Command {
     /// Show every task across your repositories: state, age, review wait, size, findings.
     #[command(visible_alias = "ls")]
     Status(status::StatusArgs),
+    /// Show a task's agent output (follow it with -f).
+    Logs(logs::LogsArgs),
+    /// Show a task's changes as a patch.
+    Diff(diff::DiffArgs),
+    /// Review a task: its scope, the review findings, the diffstat and the diff.
+    Review(review::ReviewArgs),
     /// Run the per-user supervisor in the foreground (or stop it with --stop).
     Serve(serve::ServeArgs),
     /// Print a shell completion script.
@@ -75,6 +86,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Check(args) => check::run(&args, &output),
         Command::Init(args) => init::run(&args, &output),
         Command::Status(args) => status::run(&args, &output),
+        Command::Logs(args) => logs::run(&args, &output),
+        Command::Diff(args) => diff::run(&args, &output),
+        Command::Review(args) => review::run(&args, &output),
         Command::Serve(args) => serve::run(&args, &output),
         Command::Completions(args) => completions::run(&args, &output),
         Command::ScriptedAgent(args) => scripted_agent::run(&args, &output),

@@ -9,6 +9,7 @@ mod help;
 mod init;
 mod scripted_agent;
 mod supervisor;
+mod task_verbs;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

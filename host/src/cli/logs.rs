@@ -1,0 +1,109 @@
+//! `agenthost logs ID [-f]`: the agent's output for a task.
+
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::task_lookup::{find_task, open_store};
+use super::{Exit, Output};
+use crate::supervisor::SupervisorError;
+
+/// Arguments of `agenthost logs`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  agenthost logs status-filter\n  agenthost logs -f status-filter\n  agenthost logs --attempt 1 status-filter"
+)]
+pub struct LogsArgs {
+    /// The task.
+    pub id: String,
+
+    /// Keep printing new output until the task stops running.
+    #[arg(short, long)]
+    pub follow: bool,
+
+    /// Show this attempt [default: the latest].
+    #[arg(long, value_name = "N")]
+    pub attempt: Option<i64>,
+}
+
+/// Runs `agenthost logs`.
+pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
+    let (_dirs, store) = open_store(&args.id)?;
+    let task = find_task(&store, &args.id)?;
+    let attempts = store.attempts(&task.id).map_err(SupervisorError::from)?;
+    let attempt = match args.attempt {
+        Some(n) => attempts.iter().find(|a| a.number == n).ok_or_else(|| {
+            miette::miette!(
+                code = "logs::attempt",
+                help = format!("task `{}` has {} attempt(s)", task.id, attempts.len()),
+                "task `{}` has no attempt {n}",
+                task.id
+            )
+        })?,
+        None => match attempts.last() {
+            Some(attempt) => attempt,
+            None => {
+                output.print(&format!(
+                    "task `{}` is {} and has not run yet: no log\n",
+                    task.id, task.state
+                ))?;
+                return Ok(Exit::Success);
+            }
+        },
+    };
+    let path = &attempt.log_path;
+    let mut file = match fs_err::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            output.print(&format!(
+                "attempt {} has written no output yet\n",
+                attempt.number
+            ))?;
+            if !args.follow {
+                return Ok(Exit::Success);
+            }
+            loop {
+                std::thread::sleep(Duration::from_millis(200));
+                if let Ok(file) = fs_err::File::open(path) {
+                    break file;
+                }
+                if !still_running(&store, &task.id)? {
+                    return Ok(Exit::Success);
+                }
+            }
+        }
+        Err(err) => {
+            return Err(miette::miette!(
+                help = "check the permissions of agenthost's state directory",
+                "cannot read the log: {err}"
+            ));
+        }
+    };
+    let mut position = 0u64;
+    loop {
+        let mut chunk = Vec::new();
+        file.seek(SeekFrom::Start(position))
+            .and_then(|_| file.read_to_end(&mut chunk))
+            .map_err(|err| miette::miette!("cannot read the log: {err}"))?;
+        position += chunk.len() as u64;
+        if !chunk.is_empty() {
+            output.print(&String::from_utf8_lossy(&chunk))?;
+        }
+        if !args.follow || !still_running(&store, &task.id)? {
+            if args.follow {
+                // One last read: output written just before the task stopped.
+                let mut rest = Vec::new();
+                let _ = file.read_to_end(&mut rest);
+                output.print(&String::from_utf8_lossy(&rest))?;
+            }
+            return Ok(Exit::Success);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn still_running(store: &crate::supervisor::store::Store, id: &str) -> miette::Result<bool> {
+    let task = find_task(store, id)?;
+    Ok(task.state.is_active() || task.state == crate::task::TaskState::Queued)
+}

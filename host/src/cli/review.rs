@@ -1,0 +1,96 @@
+//! `agenthost review ID`: everything a reviewer needs in one place: the spec's scope, the
+//! review findings, the diffstat and the diff.
+
+use clap::Args;
+
+use super::task_changes::{changes, diffstat, page, patch};
+use super::task_lookup::{find_task, open_store};
+use super::{Exit, Output};
+use crate::spec;
+use crate::supervisor::SupervisorError;
+
+/// Arguments of `agenthost review`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  agenthost review status-filter\n  agenthost review status-filter --no-pager\n\nThen: agenthost accept ID, agenthost correct ID -m \"...\", or agenthost reject ID."
+)]
+pub struct ReviewArgs {
+    /// The task.
+    pub id: String,
+
+    /// Print instead of using the pager.
+    #[arg(long)]
+    pub no_pager: bool,
+}
+
+/// Runs `agenthost review`.
+pub fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
+    let (_dirs, store) = open_store(&args.id)?;
+    let task = find_task(&store, &args.id)?;
+    let attempts = store.attempts(&task.id).map_err(SupervisorError::from)?;
+    let findings = store.findings(&task.id).map_err(SupervisorError::from)?;
+    let mut text = String::new();
+    text.push_str(&format!("{}  ({})\n", task.title, task.id));
+    text.push_str(&format!(
+        "  state     {}, attempt {}\n  agent     {}\n  spec      {}\n  branch    {}\n",
+        task.state,
+        attempts.len(),
+        task.agent,
+        task.spec_path.display(),
+        task.branch
+    ));
+    if let Some(last) = attempts.last()
+        && let Some(correction) = &last.correction
+    {
+        text.push_str(&format!("  correction  {correction}\n"));
+    }
+
+    let parsed = spec::parse(
+        &task.spec_path.display().to_string(),
+        task.spec_text.as_bytes(),
+    );
+    if let Some(spec) = &parsed.spec {
+        text.push_str("\nScope\n");
+        for entry in spec.scope.entries() {
+            text.push_str(&format!("  {:<14} {}\n", entry.kind.name(), entry.pattern));
+        }
+        for constraint in &spec.scope.constraints {
+            text.push_str(&format!("  {:<14} {}\n", "constraint", constraint.text));
+        }
+    }
+
+    text.push_str("\nFindings\n");
+    if findings.is_empty() {
+        text.push_str("  none\n");
+    }
+    for finding in &findings {
+        let mark = match finding.severity.as_str() {
+            "error" => "✗ error  ",
+            "warning" => "⚠ warning",
+            _ => "· info   ",
+        };
+        let place = match (&finding.path, finding.line) {
+            (Some(path), Some(line)) => format!("{path}:{line}: "),
+            (Some(path), None) => format!("{path}: "),
+            _ => String::new(),
+        };
+        text.push_str(&format!(
+            "  {mark} {}/{}  {place}{}\n",
+            finding.policy, finding.rule, finding.message
+        ));
+    }
+
+    text.push_str("\nChanges\n");
+    match changes(&task) {
+        Ok(changes) => {
+            for line in diffstat(&changes, output).lines() {
+                text.push_str(&format!("  {line}\n"));
+            }
+            text.push('\n');
+            text.push_str(&patch(&changes, output));
+        }
+        Err(report) => text.push_str(&format!("  {report}\n")),
+    }
+    page(&text, args.no_pager, output)?;
+    Ok(Exit::Success)
+}

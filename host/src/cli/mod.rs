@@ -13,6 +13,7 @@ mod output;
 mod review;
 mod scripted_agent;
 mod serve;
+mod stats;
 mod status;
 mod task_changes;
 mod task_lookup;
@@ -55,6 +56,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Review a task: its scope, the review findings, the diffstat and the diff.
     Review(review::ReviewArgs),
+    /// Review statistics: accepted per day, median review wait, acceptance rate, attempts.
+    Stats(stats::StatsArgs),
     /// Run the per-user supervisor in the foreground (or stop it with --stop).
     Serve(serve::ServeArgs),
     /// Print a shell completion script.
@@ -89,6 +92,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Logs(args) => logs::run(&args, &output),
         Command::Diff(args) => diff::run(&args, &output),
         Command::Review(args) => review::run(&args, &output),
+        Command::Stats(args) => stats::run(&args, &output),
         Command::Serve(args) => serve::run(&args, &output),
         Command::Completions(args) => completions::run(&args, &output),
         Command::ScriptedAgent(args) => scripted_agent::run(&args, &output),

@@ -4,6 +4,7 @@ pub mod accept;
 pub mod diff;
 pub mod prompt;
 pub mod state;
+pub mod stats;
 pub mod worktree;
 
 pub use state::TaskState;

@@ -163,3 +163,26 @@ fn unknown_task_suggests_the_nearest() {
         fresh.stderr
     );
 }
+
+#[test]
+fn stats_from_the_event_log() {
+    let test = seeded();
+    let run = test.exec(&["stats", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let stats: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(stats["accepted"], 0);
+    assert_eq!(stats["reviews"], 0);
+    let human = test.exec(&["stats"]);
+    assert!(
+        human.stdout.starts_with("Last 14 days\n"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("acceptance rate     -\n"),
+        "{}",
+        human.stdout
+    );
+    let empty = Test::new().args(["stats"]).run();
+    assert_eq!(empty.code, 0, "{}", empty.transcript());
+}

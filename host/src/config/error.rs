@@ -262,4 +262,34 @@ pub enum ConfigError {
         #[label("not a variable name")]
         span: SourceSpan,
     },
+
+    /// A setting that runs commands on the user's machine, in the repository's shared config.
+    #[error("`{key}` cannot be set in the repository's agenthost.toml")]
+    #[diagnostic(help(
+        "a repository must not make your machine run commands: set it in your user config (~/.config/agenthost/config.toml) or in agenthost.local.toml"
+    ))]
+    PersonalOnly {
+        /// The dotted key.
+        key: String,
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// The setting.
+        #[label("personal setting")]
+        span: SourceSpan,
+    },
+
+    /// An `on_ready` command with no program.
+    #[error("`{key}` is an empty command")]
+    #[diagnostic(help("give the program and its arguments, such as [\"notify-me\", \"--task\"]"))]
+    EmptyHook {
+        /// The dotted key.
+        key: String,
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// The setting.
+        #[label("empty")]
+        span: SourceSpan,
+    },
 }

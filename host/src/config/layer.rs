@@ -111,6 +111,7 @@ pub(crate) struct Layer {
     pub(crate) sandbox: Option<SandboxLayer>,
     pub(crate) test: Option<TestLayer>,
     pub(crate) worktree: Option<WorktreeLayer>,
+    pub(crate) notify: Option<NotifyLayer>,
     #[serde(default)]
     pub(crate) policies: BTreeMap<Spanned<String>, PolicyLayer>,
 }
@@ -153,6 +154,15 @@ pub(crate) struct TestLayer {
 pub(crate) struct WorktreeLayer {
     pub(crate) base: Option<String>,
     pub(crate) copy: Option<SpannedStrings>,
+}
+
+/// `[notify]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NotifyLayer {
+    pub(crate) on_ready: Option<Spanned<SpannedStrings>>,
+    pub(crate) desktop: Option<bool>,
+    pub(crate) bell: Option<bool>,
 }
 
 /// `[policies.<name>]`.

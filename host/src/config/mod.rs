@@ -58,7 +58,9 @@ pub use command::{CommandTemplate, Placeholder, PlaceholderValues};
 pub use error::ConfigError;
 pub use host_path::HostPath;
 pub use policy::{BuiltinPolicy, PolicyConfig, PolicyMode, PolicySource, Sha256};
-pub use sections::{DEFAULT_TEST_TIMEOUT, SandboxConfig, SandboxMode, TestConfig, WorktreeConfig};
+pub use sections::{
+    DEFAULT_TEST_TIMEOUT, NotifyConfig, SandboxConfig, SandboxMode, TestConfig, WorktreeConfig,
+};
 pub use sources::{ConfigSources, LOCAL_FILE, Origin, REPO_FILE};
 
 use layer::LayerFile;
@@ -79,6 +81,8 @@ pub struct Config {
     pub test: TestConfig,
     /// How task worktrees are made.
     pub worktree: WorktreeConfig,
+    /// How agenthost says a task is done.
+    pub notify: NotifyConfig,
     /// Policies by name, enabled or not.
     pub policies: BTreeMap<String, PolicyConfig>,
     /// The files that were read, lowest precedence first (the built-in defaults are not a

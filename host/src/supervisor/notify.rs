@@ -1,0 +1,147 @@
+//! Saying a task is done: a desktop notification (`notify-send`, where present) and the
+//! user's `on_ready` hook. The terminal bell is rung by attached clients, not here.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::config::NotifyConfig;
+use crate::supervisor::store::Task;
+
+/// What happened when notifying, for the supervisor's log.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Notified {
+    /// Whether a desktop notification was sent.
+    pub desktop: bool,
+    /// Whether the hook was started.
+    pub hook: bool,
+    /// Problems, in words (a missing hook program, ...).
+    pub problems: Vec<String>,
+}
+
+/// Notifies that `task` is done (its state says how). Never blocks on the notifiers: they
+/// run detached, and their failures are reported, not raised.
+pub fn task_done(config: &NotifyConfig, task: &Task, path_var: Option<&str>) -> Notified {
+    let mut notified = Notified::default();
+    let summary = format!("agenthost: {} is {}", task.id, task.state);
+    if config.desktop
+        && let Some(notify_send) = find_program("notify-send", path_var)
+    {
+        let started = Command::new(notify_send)
+            .args(["--app-name=agenthost", &summary, &task.title])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match started {
+            Ok(mut child) => {
+                notified.desktop = true;
+                // Reap it in the background so it does not linger as a zombie.
+                std::thread::spawn(move || child.wait());
+            }
+            Err(err) => notified
+                .problems
+                .push(format!("notify-send did not start: {err}")),
+        }
+    }
+    if let Some(hook) = &config.on_ready
+        && let Some((program, args)) = hook.split_first()
+    {
+        let started = Command::new(program)
+            .args(args)
+            .env("AGENTHOST_TASK", &task.id)
+            .env("AGENTHOST_STATE", task.state.as_str())
+            .env("AGENTHOST_TITLE", &task.title)
+            .env("AGENTHOST_REPO", &task.repo)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match started {
+            Ok(mut child) => {
+                notified.hook = true;
+                std::thread::spawn(move || child.wait());
+            }
+            Err(err) => notified.problems.push(format!(
+                "the on_ready hook `{program}` did not start: {err}"
+            )),
+        }
+    }
+    notified
+}
+
+/// The first `name` on `path_var` (a `PATH`-style list) that is a file.
+fn find_program(name: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
+    path_var?
+        .split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| Path::new(dir).join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskState;
+
+    fn task() -> Task {
+        Task {
+            id: "t1".into(),
+            repo: "/repo".into(),
+            spec_path: "/repo/spec.md".into(),
+            spec_text: String::new(),
+            spec_digest: String::new(),
+            title: "Do the thing".into(),
+            agent: "script".into(),
+            base_branch: None,
+            base_commit: "abc".into(),
+            branch: "agenthost/t1".into(),
+            worktree: "/wt".into(),
+            state: TaskState::Ready,
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    #[test]
+    fn runs_the_hook_with_the_task_in_its_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("hook.out");
+        let config = NotifyConfig {
+            on_ready: Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!(
+                    "echo \"$AGENTHOST_TASK $AGENTHOST_STATE $AGENTHOST_TITLE\" > {}",
+                    out.display()
+                ),
+            ]),
+            desktop: false,
+            bell: true,
+        };
+        let notified = task_done(&config, &task(), Some("/usr/bin:/bin"));
+        assert!(notified.hook && !notified.desktop, "{notified:?}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !out.exists() || std::fs::read_to_string(&out).unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the hook did not run");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "t1 ready Do the thing\n"
+        );
+    }
+
+    #[test]
+    fn a_missing_hook_is_reported_not_raised() {
+        let config = NotifyConfig {
+            on_ready: Some(vec!["/nonexistent/hook".into()]),
+            desktop: true,
+            bell: false,
+        };
+        // No notify-send on an empty PATH: silently no desktop notification.
+        let notified = task_done(&config, &task(), Some(""));
+        assert!(!notified.desktop && !notified.hook);
+        assert_eq!(notified.problems.len(), 1);
+        assert!(notified.problems[0].contains("/nonexistent/hook"));
+    }
+}

@@ -9,6 +9,8 @@ fn every_verb_help_has_examples() {
         &["check", "--help"],
         &["init", "--help"],
         &["completions", "--help"],
+        &["sandbox", "--help"],
+        &["doctor", "--help"],
     ] {
         let run = Test::new().args(verb).run();
         assert_eq!(run.code, 0, "{verb:?}: {}", run.transcript());

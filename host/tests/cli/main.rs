@@ -7,6 +7,7 @@
 mod check;
 mod help;
 mod init;
+mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -101,6 +102,16 @@ impl Test {
     }
 
     pub fn run(self) -> Run {
+        self.run_keep().0
+    }
+
+    /// Runs, and hands back the temp directory so the test can look at the disk afterwards.
+    pub fn run_keep(self) -> (Run, TempDir) {
+        let run = self.execute();
+        (run, self.dir)
+    }
+
+    fn execute(&self) -> Run {
         let home = self.dir.path().join(".test-home");
         std::fs::create_dir_all(&home).expect("mkdir home");
         let mut command = Command::new(env!("CARGO_BIN_EXE_agenthost"));

@@ -9,6 +9,7 @@ pub mod config;
 pub mod digest;
 pub mod duration;
 pub mod runner;
+pub mod sandbox;
 pub mod scripted_agent;
 pub mod spec;
 pub mod state_dir;

@@ -6,11 +6,13 @@
 mod check;
 mod completions;
 mod diff;
+mod doctor;
 mod exit;
 mod init;
 mod logs;
 mod output;
 mod review;
+mod sandbox;
 mod scripted_agent;
 mod serve;
 mod stats;
@@ -29,7 +31,9 @@ pub use output::{ColorChoice, Output};
 /// sandbox built from its task spec's Scope.
 #[derive(Debug, Parser)]
 #[command(name = "agenthost", version, about, propagate_version = true)]
-#[command(after_help = "Examples:\n  agenthost check examples/specs/*.md\n  agenthost init")]
+#[command(
+    after_help = "Examples:\n  agenthost check examples/specs/*.md\n  agenthost init\n  agenthost sandbox --spec task.md -- make test\n  agenthost doctor"
+)]
 pub struct Cli {
     /// When to use colors.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
@@ -60,6 +64,10 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Run the per-user supervisor in the foreground (or stop it with --stop).
     Serve(serve::ServeArgs),
+    /// Run a command in the kernel sandbox a spec's Scope defines.
+    Sandbox(sandbox::SandboxArgs),
+    /// Report what this kernel's sandbox can enforce, and prove it.
+    Doctor(doctor::DoctorArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
     /// The deterministic example agent: performs the edits in its prompt's
@@ -70,6 +78,13 @@ pub enum Command {
 
 /// Runs agenthost with the process's arguments and returns its exit code.
 pub fn main() -> ExitCode {
+    let mut args = std::env::args_os();
+    if args
+        .nth(1)
+        .is_some_and(|a| a == crate::sandbox::LAUNCHER_VERB)
+    {
+        return launcher(args.collect());
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -94,6 +109,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::Review(args) => review::run(&args, &output),
         Command::Stats(args) => stats::run(&args, &output),
         Command::Serve(args) => serve::run(&args, &output),
+        Command::Sandbox(args) => sandbox::run(&args, &output),
+        Command::Doctor(args) => doctor::run(&args, &output),
         Command::Completions(args) => completions::run(&args, &output),
         Command::ScriptedAgent(args) => scripted_agent::run(&args, &output),
     };
@@ -104,4 +121,28 @@ pub fn run(cli: Cli) -> Exit {
             Exit::Error
         }
     }
+}
+
+/// `agenthost __sandbox-exec FD -- CMD...`: the sandbox launcher (see
+/// `agenthost_sandbox`). Parsed by hand, before clap, so that it stays small and fast; it
+/// returns only when the sandbox could not be set up or the command not executed.
+fn launcher(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let fd = args
+        .first()
+        .and_then(|a| a.to_str())
+        .and_then(|a| a.parse::<i32>().ok());
+    let (Some(fd), Some(sep)) = (fd, args.get(1)) else {
+        eprintln!(
+            "agenthost: {} is internal: agenthost starts it itself\n  help: run `agenthost sandbox --help`",
+            crate::sandbox::LAUNCHER_VERB
+        );
+        return Exit::Error.into();
+    };
+    if sep != "--" {
+        eprintln!("agenthost: sandbox launcher: expected `--` after the plan descriptor");
+        return Exit::Error.into();
+    }
+    let error = agenthost_sandbox::exec_from_fd(fd, &args[2..]);
+    eprintln!("agenthost: sandbox: {error}");
+    ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(125))
 }

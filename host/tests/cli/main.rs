@@ -7,6 +7,7 @@
 mod check;
 mod help;
 mod init;
+mod sandbox;
 mod scripted_agent;
 mod supervisor;
 mod task_verbs;
@@ -133,9 +134,13 @@ impl Test {
 
     /// Runs the binary with the arguments given so far.
     pub fn run(self) -> Run {
+        self.run_keep().0
+    }
+
+    /// Runs, and hands back the temp directory so the test can look at the disk afterwards.
+    pub fn run_keep(self) -> (Run, TempDir) {
         let run = self.exec(&self.args);
-        drop(self);
-        run
+        (run, self.dir)
     }
 
     /// Runs the binary with `args` (ignoring those given with `arg`), keeping the test.

@@ -1,0 +1,170 @@
+//! `agenthost doctor`: what this kernel can enforce, proven with a throwaway sandbox.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use agenthost_sandbox::{
+    Enforcement, FsRule, Guarantee, NetPlan, Provenance, SandboxPlan, Support, Target, rights,
+};
+use clap::Args;
+use miette::IntoDiagnostic;
+
+use super::{Exit, Output};
+use crate::sandbox;
+
+/// Arguments of `agenthost doctor`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  agenthost doctor\n\nExit status: 0 = every guarantee holds and the proof passed, 1 = something is not\nenforced on this kernel, 2 = agenthost itself failed."
+)]
+pub struct DoctorArgs {}
+
+/// Runs `agenthost doctor`.
+pub fn run(_args: &DoctorArgs, _output: &Output) -> miette::Result<Exit> {
+    let support = Support::probe();
+    let mut out = String::new();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let _ = writeln!(out, "Kernel: Linux {}", release.trim());
+    if support.landlock_abi > 0 {
+        let _ = writeln!(out, "Landlock: ABI {}", support.landlock_abi);
+    } else {
+        let _ = writeln!(
+            out,
+            "Landlock: unavailable ({})",
+            support.landlock_note.as_deref().unwrap_or("unknown reason")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "seccomp: {}",
+        if support.seccomp {
+            "available"
+        } else {
+            "unavailable"
+        }
+    );
+    if support.root {
+        let _ = writeln!(
+            out,
+            "Running as root: the sandbox drops every capability; the command keeps uid 0, so\n  root-owned files are writable where Landlock grants write (nowhere else)"
+        );
+    }
+    let _ = writeln!(out, "\nGuarantees:");
+    let mut all = true;
+    for guarantee in Guarantee::ALL {
+        let holds = support.holds(guarantee);
+        all &= holds;
+        let _ = writeln!(
+            out,
+            "  {} {guarantee}: {} ({})",
+            if holds { "ok     " } else { "MISSING" },
+            guarantee.describe(),
+            guarantee.feature()
+        );
+    }
+
+    let _ = writeln!(
+        out,
+        "\nProof (a throwaway sandbox that may write only in allowed/):"
+    );
+    let proof = prove().into_diagnostic()?;
+    for (ok, line) in &proof {
+        all &= *ok;
+        let _ = writeln!(out, "  {} {line}", if *ok { "ok     " } else { "FAILED " });
+    }
+    print!("{out}");
+    Ok(if all { Exit::Success } else { Exit::Findings })
+}
+
+/// Runs `sh` in a sandbox that may write only `allowed/`, tries a write outside, and looks
+/// at the disk.
+fn prove() -> std::io::Result<Vec<(bool, String)>> {
+    let dir = tempfile::Builder::new()
+        .prefix("agenthost-doctor-")
+        .tempdir()?;
+    let root = dir.path().canonicalize()?;
+    let allowed = root.join("allowed");
+    let tmp = root.join("tmp");
+    std::fs::create_dir(&allowed)?;
+    std::fs::create_dir(&tmp)?;
+    let forbidden = root.join("forbidden");
+    let ok = allowed.join("ok");
+
+    let why = |reason: &str| Provenance::new("doctor", reason);
+    let mut fs: Vec<FsRule> = ["/usr", "/bin", "/lib", "/lib64", "/etc"]
+        .into_iter()
+        .map(|p| FsRule {
+            path: PathBuf::from(p),
+            target: Target::Tree,
+            rights: rights::READ_EXEC.to_vec(),
+            provenance: why("system"),
+            optional: true,
+        })
+        .collect();
+    fs.push(FsRule {
+        path: root.clone(),
+        target: Target::Tree,
+        rights: rights::READ.to_vec(),
+        provenance: why("read the test directory"),
+        optional: false,
+    });
+    fs.push(FsRule {
+        path: allowed.clone(),
+        target: Target::Tree,
+        rights: rights::WRITE_TREE.to_vec(),
+        provenance: why("the one writable directory"),
+        optional: false,
+    });
+    let plan = SandboxPlan {
+        enforcement: Enforcement::BestEffort,
+        fs,
+        net: NetPlan::default(),
+        scope_signals_and_abstract_sockets: true,
+        env: BTreeMap::from([
+            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+            ("TMPDIR".to_string(), tmp.display().to_string()),
+        ]),
+        cwd: root.clone(),
+        tmpdir: tmp,
+        parent_pid: std::process::id(),
+    };
+    let argv: Vec<OsString> = [
+        "/bin/sh",
+        "-c",
+        "{ echo escaped > \"$1\"; } 2>/dev/null; echo fine > \"$2\"",
+        "sh",
+    ]
+    .into_iter()
+    .map(OsString::from)
+    .chain([
+        forbidden.clone().into_os_string(),
+        ok.clone().into_os_string(),
+    ])
+    .collect();
+    let status = sandbox::run(&plan, &argv).map_err(std::io::Error::other)?;
+    let mut lines = Vec::new();
+    lines.push((
+        sandbox::exit_code(status) == 0 || ok.exists(),
+        "the sandboxed shell ran".to_string(),
+    ));
+    lines.push((
+        !forbidden.exists(),
+        format!(
+            "a write outside allowed/ was refused and {} does not exist",
+            shown(&forbidden, &root)
+        ),
+    ));
+    lines.push((
+        std::fs::read_to_string(&ok).is_ok_and(|s| s == "fine\n"),
+        format!("a write inside allowed/ landed in {}", shown(&ok, &root)),
+    ));
+    Ok(lines)
+}
+
+fn shown(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| path.display().to_string())
+}

@@ -1,0 +1,951 @@
+//! Scope + worktree + agent profile + sandbox config → [`SandboxPlan`].
+//!
+//! # Why the rules look the way they do
+//!
+//! Landlock rights are *per path beneath*: a right on a directory holds for every file under
+//! it, and it cannot be taken back lower down. Creating, renaming and deleting a file are
+//! rights on its *directory*. So:
+//!
+//! - **Modify `dir/file`** gets file-level `write_file` + `truncate` on the file (in-place
+//!   edits), and, so that atomic-rename saves (`file.tmp.<pid>` then `rename` over `file`)
+//!   work, `make_reg` + `write_file` + `truncate` + `remove_file` on `dir/`: every file in
+//!   `dir/` (and beneath) may then be created, rewritten or deleted. The kernel rule is per
+//!   directory; the review's scope check is per file and blocks anything outside Modify and
+//!   Create. No `refer` (nothing moves between directories), no `make_dir`.
+//! - **The worktree root never gets a directory rule with write rights.** With `make_reg` +
+//!   `remove_file` on the root, the agent could replace the `.git` pointer file (a linked
+//!   worktree's `.git` is a file naming the git dir) with one pointing at a git dir it wrote,
+//!   whose hooks and config the *host* would later run outside the sandbox; with
+//!   `write_file` it could rewrite the pointer in place. So a Modify file at the root gets
+//!   only its file-level rights (tools fall back to writing in place: Claude Code does when
+//!   creating its temp file fails with EACCES), and a Create target at the root is
+//!   pre-created empty by the host and granted file-level rights (removed again after the run
+//!   if it is still empty).
+//! - **Create `dir/new`** gets the same directory rights on `dir/`; missing parent
+//!   directories are created by the host first (git does not track empty directories, so
+//!   they never reach the diff, and they are removed after the run if still empty).
+//! - **`dir/` (a Scope directory)** gets the full tree grant on `dir/`.
+//! - **Do NOT modify** cannot be a kernel rule (Landlock only grants). When such a path lies
+//!   under a directory grant, the plan says so: the review enforces it.
+//! - **`.git`**: the plan refuses to build if any write rule covers the worktree root, its
+//!   `.git`, the git dir or the common git dir (a profile granting `~` on a repository under
+//!   the home directory would). The git dirs are granted read-only so that `git status` and
+//!   `git diff` work inside.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use agenthost_sandbox::{
+    Enforcement, FsRight, FsRule, NetPlan, PortRule, Provenance, SandboxPlan, Target, rights,
+};
+
+use crate::config::{AgentProfile, SandboxConfig};
+use crate::spec::{ScopeEntry, Spec};
+
+/// Everything the plan is built from.
+#[derive(Debug)]
+pub struct PlanInput<'a> {
+    /// The spec whose Scope becomes the write rules.
+    pub spec: &'a Spec,
+    /// How the spec is named in provenance labels (`task.md`).
+    pub spec_name: String,
+    /// The worktree the agent works in (absolute, canonical).
+    pub root: PathBuf,
+    /// The agent profile and its name, if any.
+    pub profile: Option<(&'a str, &'a AgentProfile)>,
+    /// `[sandbox]` from the config.
+    pub sandbox: &'a SandboxConfig,
+    /// The host's environment (only the variables the plan passes on are used).
+    pub host_env: BTreeMap<String, String>,
+    /// The home directory (for `~` in grants, and `HOME`).
+    pub home: PathBuf,
+    /// The private temp directory (created by the caller).
+    pub tmpdir: PathBuf,
+    /// Enforce or best effort.
+    pub enforcement: Enforcement,
+}
+
+/// A built plan, with what must happen on disk before it can run and what it cannot enforce.
+#[derive(Debug, Clone)]
+pub struct BuiltPlan {
+    /// The plan.
+    pub plan: SandboxPlan,
+    /// Directories the host creates before the run (missing parents of Create targets,
+    /// profile directories), in creation order.
+    pub mkdirs: Vec<PathBuf>,
+    /// Empty files the host creates before the run (Create targets at the worktree root).
+    pub touch: Vec<PathBuf>,
+    /// What the kernel cannot enforce here, and other things the user should know.
+    pub notes: Vec<String>,
+}
+
+/// The plan cannot be built.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PlanError {
+    /// A grant would make `.git` writable.
+    #[error("the sandbox would let the agent write {what}: {path} is covered by {provenance}")]
+    #[diagnostic(
+        code(agenthost::sandbox::git_writable),
+        help(
+            "`.git` must never be writable by the agent (its hooks and config run outside the sandbox later); narrow the grant so it does not contain the repository"
+        )
+    )]
+    GitWritable {
+        /// What would be writable.
+        what: &'static str,
+        /// Its path.
+        path: PathBuf,
+        /// The rule that covers it.
+        provenance: String,
+    },
+    /// A Create glob would need a directory grant on the worktree root.
+    #[error("{spec}:{line}: Create `{written}` would need write rights on the whole worktree root")]
+    #[diagnostic(
+        code(agenthost::sandbox::root_glob),
+        help(
+            "name the files to create, or put them in a directory (`Create: `newdir/``); a directory grant at the root would make the `.git` pointer replaceable"
+        )
+    )]
+    RootGlob {
+        /// The spec.
+        spec: String,
+        /// The line.
+        line: usize,
+        /// The entry as written.
+        written: String,
+    },
+}
+
+/// Names of files never granted when a toolchain or config directory is granted as a whole.
+const SECRET_NAMES: &[&str] = &[
+    "credentials",
+    "credentials.toml",
+    ".credentials.json",
+    ".netrc",
+    ".git-credentials",
+    ".npmrc",
+    ".pypirc",
+    "shadow",
+    "shadow-",
+    "gshadow",
+    "gshadow-",
+    "sudoers",
+    "sudoers.d",
+    "ssh",
+];
+
+/// Variables that locate toolchains: passed on when set, and their directories readable.
+const TOOLCHAIN_VARS: &[&str] = &[
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "PYENV_ROOT",
+    "PYENV_VERSION",
+    "GOROOT",
+    "JAVA_HOME",
+    "NVM_DIR",
+];
+
+/// System directories, readable and executable.
+const SYSTEM_TREES: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt",
+];
+
+struct Builder<'a> {
+    input: &'a PlanInput<'a>,
+    rules: Vec<FsRule>,
+    mkdirs: Vec<PathBuf>,
+    touch: Vec<PathBuf>,
+    notes: Vec<String>,
+}
+
+/// Builds the plan.
+pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
+    let mut b = Builder {
+        input,
+        rules: Vec::new(),
+        mkdirs: Vec::new(),
+        touch: Vec::new(),
+        notes: Vec::new(),
+    };
+    b.reads();
+    b.scope()?;
+    b.grants();
+    b.tmpdir();
+    b.check_git()?;
+    let env = b.env();
+    let net = b.net();
+    Ok(BuiltPlan {
+        plan: SandboxPlan {
+            enforcement: input.enforcement,
+            fs: b.rules,
+            net,
+            scope_signals_and_abstract_sockets: true,
+            env,
+            cwd: input.root.clone(),
+            tmpdir: input.tmpdir.clone(),
+            parent_pid: std::process::id(),
+        },
+        mkdirs: b.mkdirs,
+        touch: b.touch,
+        notes: b.notes,
+    })
+}
+
+impl Builder<'_> {
+    fn rule(&mut self, path: PathBuf, target: Target, rights: &[FsRight], why: Provenance) {
+        self.rules.push(FsRule {
+            path,
+            target,
+            rights: rights.to_vec(),
+            provenance: why,
+            optional: false,
+        });
+    }
+
+    fn optional_rule(
+        &mut self,
+        path: PathBuf,
+        target: Target,
+        rights: &[FsRight],
+        why: Provenance,
+    ) {
+        self.rules.push(FsRule {
+            path,
+            target,
+            rights: rights.to_vec(),
+            provenance: why,
+            optional: true,
+        });
+    }
+
+    fn root(&self) -> &Path {
+        &self.input.root
+    }
+
+    fn at_line(&self, entry: &ScopeEntry) -> String {
+        format!("{}:{}", self.input.spec_name, entry.line)
+    }
+
+    /// Reads: the worktree, its git dirs, the system, devices, toolchains.
+    fn reads(&mut self) {
+        let root = self.root().to_path_buf();
+        self.rule(
+            root.clone(),
+            Target::Tree,
+            rights::READ_EXEC,
+            Provenance::new("worktree", "read and run what is in the worktree"),
+        );
+        if let Ok(repo) = git2::Repository::open(&root) {
+            let mut dirs = vec![repo.path().to_path_buf(), repo.commondir().to_path_buf()];
+            dirs.dedup();
+            for dir in dirs {
+                let dir = dir.canonicalize().unwrap_or(dir);
+                if !dir.starts_with(&root) {
+                    self.rule(
+                        dir,
+                        Target::Tree,
+                        rights::READ,
+                        Provenance::new("worktree", "git dir, read-only (git status, git diff)"),
+                    );
+                }
+            }
+        }
+        for dir in SYSTEM_TREES {
+            self.optional_rule(
+                PathBuf::from(dir),
+                Target::Tree,
+                rights::READ_EXEC,
+                Provenance::new("system", "system programs and libraries"),
+            );
+        }
+        self.etc();
+        for (dir, why) in [
+            (
+                "/proc",
+                "process information (other processes' memory and environment stay protected by Landlock's ptrace rule)",
+            ),
+            ("/sys", "hardware information (CPU count)"),
+        ] {
+            self.optional_rule(
+                PathBuf::from(dir),
+                Target::Tree,
+                rights::READ,
+                Provenance::new("system", why),
+            );
+        }
+        for dev in ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"] {
+            self.optional_rule(
+                PathBuf::from(dev),
+                Target::File,
+                rights::DEVICE_RW,
+                Provenance::new("system", "standard device"),
+            );
+        }
+        for dev in ["/dev/random", "/dev/urandom"] {
+            self.optional_rule(
+                PathBuf::from(dev),
+                Target::File,
+                rights::READ_FILE,
+                Provenance::new("system", "randomness"),
+            );
+        }
+        self.toolchains();
+        for name in [".gitconfig", ".config/git"] {
+            let path = self.input.home.join(name);
+            if path.exists() {
+                let target = if path.is_dir() {
+                    Target::Tree
+                } else {
+                    Target::File
+                };
+                let rights = if path.is_dir() {
+                    rights::READ
+                } else {
+                    rights::READ_FILE
+                };
+                self.rule(
+                    path,
+                    target,
+                    rights,
+                    Provenance::new(
+                        "home",
+                        "git's user configuration, read-only (git stops when it exists but cannot be read)",
+                    ),
+                );
+            }
+        }
+    }
+
+    /// `/etc`, entry by entry, without shadow passwords and sudoers: as root those are
+    /// readable by their owner without any capability.
+    fn etc(&mut self) {
+        let Ok(entries) = std::fs::read_dir("/etc") else {
+            return;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| !SECRET_NAMES.contains(&e.file_name().to_string_lossy().as_ref()))
+            .map(|e| e.path())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let target = if path.is_dir() {
+                Target::Tree
+            } else {
+                Target::File
+            };
+            let rights = if target == Target::Tree {
+                rights::READ
+            } else {
+                rights::READ_FILE
+            };
+            self.optional_rule(
+                path,
+                target,
+                rights,
+                Provenance::new(
+                    "system",
+                    "configuration in /etc (not shadow, gshadow, sudoers)",
+                ),
+            );
+        }
+        // /etc/resolv.conf and friends often point into /run.
+        for link in ["/etc/resolv.conf", "/etc/hosts"] {
+            if let Ok(target) = std::fs::canonicalize(link)
+                && !target.starts_with("/etc")
+            {
+                self.optional_rule(
+                    target,
+                    Target::File,
+                    rights::READ_FILE,
+                    Provenance::new("system", format!("target of {link}")),
+                );
+            }
+        }
+    }
+
+    fn covered_by_read(&self, path: &Path) -> bool {
+        self.rules.iter().any(|r| {
+            r.target == Target::Tree
+                && path.starts_with(&r.path)
+                && r.rights.contains(&FsRight::Execute)
+        })
+    }
+
+    /// Toolchains on PATH: each entry, and for `.../bin` or `.../shims` its parent (the
+    /// toolchain's home: rustup's toolchains, pyenv's versions), without secret files.
+    fn toolchains(&mut self) {
+        let home = self.input.home.clone();
+        let path = self.input.host_env.get("PATH").cloned().unwrap_or_default();
+        let mut roots: Vec<(PathBuf, String)> = Vec::new();
+        for entry in std::env::split_paths(&path) {
+            let Ok(entry) = entry.canonicalize() else {
+                continue;
+            };
+            let why = format!("PATH entry {}", entry.display());
+            let parent = entry
+                .file_name()
+                .filter(|n| *n == "bin" || *n == "shims")
+                .and(entry.parent())
+                .filter(|p| *p != Path::new("/") && *p != home && *p != Path::new("/usr"))
+                .map(Path::to_path_buf);
+            roots.push((parent.unwrap_or(entry), why));
+        }
+        for var in TOOLCHAIN_VARS {
+            if let Some(value) = self.input.host_env.get(*var)
+                && Path::new(value).is_absolute()
+                && let Ok(path) = Path::new(value).canonicalize()
+            {
+                roots.push((path, format!("${var}")));
+            }
+        }
+        roots.sort_by_key(|(root, _)| root.as_os_str().len());
+        for (root, why) in roots {
+            if self.covered_by_read(&root) || root == home || root == Path::new("/") {
+                continue;
+            }
+            self.tree_without_secrets(&root, rights::READ_EXEC, Provenance::new("toolchain", why));
+        }
+    }
+
+    /// A directory granted as a whole, unless it holds a secret file: then entry by entry.
+    fn tree_without_secrets(&mut self, root: &Path, rights: &[FsRight], why: Provenance) {
+        let entries: Vec<PathBuf> = std::fs::read_dir(root)
+            .map(|e| e.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        let is_secret = |p: &PathBuf| {
+            p.file_name()
+                .is_some_and(|n| SECRET_NAMES.contains(&n.to_string_lossy().as_ref()))
+        };
+        if !entries.iter().any(is_secret) {
+            self.rule(root.to_path_buf(), Target::Tree, rights, why);
+            return;
+        }
+        let mut kept: Vec<PathBuf> = entries.into_iter().filter(|p| !is_secret(p)).collect();
+        kept.sort();
+        for path in kept {
+            let target = if path.is_dir() {
+                Target::Tree
+            } else {
+                Target::File
+            };
+            let rights: Vec<FsRight> = rights
+                .iter()
+                .copied()
+                .filter(|r| target == Target::Tree || !r.is_directory_only())
+                .collect();
+            let reason = format!("{} (secrets such as credentials left out)", why.reason);
+            self.optional_rule(
+                path,
+                target,
+                &rights,
+                Provenance::new(why.source.clone(), reason),
+            );
+        }
+    }
+
+    /// Writes from the Scope.
+    fn scope(&mut self) -> Result<(), PlanError> {
+        let spec = self.input.spec;
+        let files = if spec
+            .scope
+            .modify
+            .iter()
+            .any(|e| e.is_glob && !is_dir_pattern(&e.pattern))
+        {
+            worktree_files(self.root())
+        } else {
+            Vec::new()
+        };
+        for entry in &spec.scope.modify {
+            let why = self.at_line(entry);
+            if let Some(dir) = dir_pattern(&entry.pattern) {
+                self.dir_grant(entry, dir, format!("Modify `{}`", entry.written))?;
+            } else if entry.is_glob {
+                let matcher = entry.scope_path().matcher();
+                let matched: Vec<&String> = files.iter().filter(|f| matcher.is_match(f)).collect();
+                if matched.is_empty() {
+                    self.notes.push(format!(
+                        "{why}: Modify `{}` matches no file in the worktree: nothing granted",
+                        entry.written
+                    ));
+                }
+                for file in matched {
+                    self.modify_file(
+                        file,
+                        Provenance::new(
+                            why.clone(),
+                            format!("Modify `{}` matches `{file}`", entry.written),
+                        ),
+                    );
+                }
+            } else {
+                let path = self.root().join(&entry.pattern);
+                if path.is_file() {
+                    self.modify_file(
+                        &entry.pattern,
+                        Provenance::new(why, format!("Modify `{}`", entry.written)),
+                    );
+                } else {
+                    self.notes.push(format!(
+                        "{why}: Modify `{}` does not exist yet: granted as if it were a Create",
+                        entry.written
+                    ));
+                    self.create_file(
+                        &entry.pattern,
+                        Provenance::new(
+                            why,
+                            format!("Modify `{}` (missing, treated as Create)", entry.written),
+                        ),
+                    );
+                }
+            }
+        }
+        for entry in &spec.scope.create {
+            let why = self.at_line(entry);
+            if let Some(dir) = dir_pattern(&entry.pattern) {
+                self.dir_grant(entry, dir, format!("Create `{}`", entry.written))?;
+            } else if entry.is_glob {
+                let prefix = literal_prefix(&entry.pattern);
+                if prefix.is_empty() {
+                    return Err(PlanError::RootGlob {
+                        spec: self.input.spec_name.clone(),
+                        line: entry.line,
+                        written: entry.written.clone(),
+                    });
+                }
+                let rest = &entry.pattern[prefix.len() + 1..];
+                let dir = self.root().join(&prefix);
+                self.ensure_dir(&dir);
+                let (rights, reason) = if rest.contains('/') || rest.contains("**") {
+                    (
+                        rights::WRITE_TREE,
+                        format!(
+                            "Create `{}`: files may be created anywhere under `{prefix}/`",
+                            entry.written
+                        ),
+                    )
+                } else {
+                    (
+                        rights::SAVE_IN_DIR,
+                        format!(
+                            "Create `{}`: creating files needs rights on `{prefix}/` (per directory; review checks each file)",
+                            entry.written
+                        ),
+                    )
+                };
+                self.rule(dir, Target::Tree, rights, Provenance::new(why, reason));
+            } else {
+                self.create_file(
+                    &entry.pattern,
+                    Provenance::new(why, format!("Create `{}`", entry.written)),
+                );
+            }
+        }
+        self.do_not_modify();
+        Ok(())
+    }
+
+    fn dir_grant(
+        &mut self,
+        entry: &ScopeEntry,
+        dir: &str,
+        reason: String,
+    ) -> Result<(), PlanError> {
+        if dir.is_empty() {
+            return Err(PlanError::RootGlob {
+                spec: self.input.spec_name.clone(),
+                line: entry.line,
+                written: entry.written.clone(),
+            });
+        }
+        let path = self.root().join(dir);
+        self.ensure_dir(&path);
+        let why = Provenance::new(
+            self.at_line(entry),
+            format!("{reason}: the whole directory"),
+        );
+        self.rule(path, Target::Tree, rights::WRITE_TREE, why);
+        Ok(())
+    }
+
+    fn modify_file(&mut self, relative: &str, why: Provenance) {
+        let path = self.root().join(relative);
+        self.rule(path.clone(), Target::File, rights::EDIT_FILE, why.clone());
+        self.save_rights_on_parent(&path, relative, why);
+    }
+
+    fn create_file(&mut self, relative: &str, why: Provenance) {
+        let path = self.root().join(relative);
+        let parent = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root().to_path_buf());
+        if parent == self.root() {
+            if !path.exists() {
+                self.touch.push(path.clone());
+            }
+            let reason = format!(
+                "{}: at the worktree root, so pre-created empty with file-level rights only (a directory grant at the root would make `.git` replaceable)",
+                why.reason
+            );
+            self.rule(
+                path,
+                Target::File,
+                rights::EDIT_FILE,
+                Provenance::new(why.source, reason),
+            );
+            return;
+        }
+        self.ensure_dir(&parent);
+        if path.is_file() {
+            self.rule(path.clone(), Target::File, rights::EDIT_FILE, why.clone());
+        }
+        self.save_rights_on_parent(&path, relative, why);
+    }
+
+    fn save_rights_on_parent(&mut self, path: &Path, relative: &str, why: Provenance) {
+        let Some(parent) = path.parent() else { return };
+        if parent == self.root() {
+            self.notes.push(format!(
+                "{}: `{relative}` is at the worktree root: in-place writes only, no atomic-rename saves (a directory grant at the root would make `.git` replaceable)",
+                why.source
+            ));
+            return;
+        }
+        let dir = parent
+            .strip_prefix(self.root())
+            .unwrap_or(parent)
+            .display()
+            .to_string();
+        let reason = format!(
+            "{}: creating or replacing `{relative}` (atomic-rename saves) needs rights on `{dir}/`, so every file beneath `{dir}/` may be created, rewritten or deleted; the review's scope check is per file",
+            why.reason
+        );
+        if let Some(existing) = self.rules.iter_mut().find(|r| {
+            r.path == parent && r.target == Target::Tree && r.rights == rights::SAVE_IN_DIR
+        }) {
+            existing
+                .provenance
+                .source
+                .push_str(&format!(", {}", why.source));
+            existing
+                .provenance
+                .reason
+                .push_str(&format!("; also {}", why.reason));
+            return;
+        }
+        self.rule(
+            parent.to_path_buf(),
+            Target::Tree,
+            rights::SAVE_IN_DIR,
+            Provenance::new(why.source, reason),
+        );
+    }
+
+    /// Records the missing directories of `dir` for the host to create.
+    fn ensure_dir(&mut self, dir: &Path) {
+        let mut missing = Vec::new();
+        let mut cur = dir;
+        while !cur.exists() && cur.starts_with(self.root()) && cur != self.root() {
+            missing.push(cur.to_path_buf());
+            match cur.parent() {
+                Some(p) => cur = p,
+                None => break,
+            }
+        }
+        for d in missing.into_iter().rev() {
+            if !self.mkdirs.contains(&d) {
+                self.mkdirs.push(d);
+            }
+        }
+    }
+
+    fn writes(&self) -> impl Iterator<Item = &FsRule> {
+        self.rules.iter().filter(|r| {
+            r.rights
+                .iter()
+                .any(|x| !matches!(x, FsRight::Execute | FsRight::ReadFile | FsRight::ReadDir))
+        })
+    }
+
+    fn do_not_modify(&mut self) {
+        let root = self.root().to_path_buf();
+        let mut notes = Vec::new();
+        for entry in &self.input.spec.scope.do_not_modify {
+            let literal = literal_prefix_or_all(&entry.pattern);
+            let path = root.join(&literal);
+            let covering = self.writes().find(|r| {
+                (r.target == Target::Tree
+                    && (path.starts_with(&r.path) || (entry.is_glob && r.path.starts_with(&path))))
+                    || (r.target == Target::File
+                        && (r.path == path || (entry.is_glob && r.path.starts_with(&path))))
+            });
+            let Some(rule) = covering else {
+                notes.push(format!(
+                    "{}:{}: Do NOT modify `{}`: enforced by the kernel (no write rule covers it)",
+                    self.input.spec_name, entry.line, entry.written
+                ));
+                continue;
+            };
+            {
+                notes.push(format!(
+                    "{}:{}: Do NOT modify `{}` is not enforced by the kernel: it overlaps the write grant on {} ({}); the review's scope check blocks changes to it",
+                    self.input.spec_name,
+                    entry.line,
+                    entry.written,
+                    rule.path.display(),
+                    rule.provenance.source
+                ));
+            }
+        }
+        self.notes.extend(notes);
+    }
+
+    /// The profile's and the config's grants.
+    fn grants(&mut self) {
+        let home = self.input.home.clone();
+        for path in &self.input.sandbox.read {
+            let expanded = path.expand(&home);
+            self.grant_read(
+                expanded,
+                Provenance::new("config [sandbox] read", format!("`{path}`")),
+            );
+        }
+        if let Some((name, profile)) = self.input.profile {
+            for path in &profile.read {
+                let expanded = path.expand(&home);
+                self.grant_read(
+                    expanded,
+                    Provenance::new(format!("profile {name}"), format!("read `{path}`")),
+                );
+            }
+            for path in &profile.write {
+                let expanded = path.expand(&home);
+                let why = Provenance::new(format!("profile {name}"), format!("write `{path}`"));
+                if expanded.is_file() {
+                    self.rule(expanded, Target::File, rights::EDIT_FILE, why);
+                } else if expanded.is_dir() {
+                    self.rule(expanded, Target::Tree, rights::WRITE_TREE, why);
+                } else if expanded.extension().is_none()
+                    && expanded.parent().is_some_and(Path::is_dir)
+                {
+                    // A missing directory such as `~/.claude` on first use: the host creates it.
+                    self.mkdirs.push(expanded.clone());
+                    self.rule(expanded, Target::Tree, rights::WRITE_TREE, why);
+                } else {
+                    self.notes.push(format!(
+                        "profile {name}: write `{path}` ({}) does not exist: not granted",
+                        expanded.display()
+                    ));
+                }
+            }
+        }
+    }
+
+    fn grant_read(&mut self, path: PathBuf, why: Provenance) {
+        if path.is_dir() {
+            self.tree_without_secrets(&path, rights::READ_EXEC, why);
+        } else if path.exists() {
+            self.rule(path, Target::File, rights::READ_FILE, why);
+        } else {
+            self.notes.push(format!(
+                "{}: {} does not exist: not granted",
+                why.source,
+                path.display()
+            ));
+        }
+    }
+
+    fn tmpdir(&mut self) {
+        self.rule(
+            self.input.tmpdir.clone(),
+            Target::Tree,
+            rights::SCRATCH_TREE,
+            Provenance::new(
+                "sandbox",
+                "private temp dir (TMPDIR), removed after the run",
+            ),
+        );
+    }
+
+    /// Refuses a plan in which `.git` would be writable.
+    fn check_git(&self) -> Result<(), PlanError> {
+        let root = self.root();
+        let mut protected: Vec<(&'static str, PathBuf)> = vec![
+            ("the worktree root", root.to_path_buf()),
+            ("the worktree's .git", root.join(".git")),
+        ];
+        if let Ok(repo) = git2::Repository::open(root) {
+            protected.push((
+                "the git dir",
+                repo.path()
+                    .canonicalize()
+                    .unwrap_or_else(|_| repo.path().to_path_buf()),
+            ));
+            protected.push((
+                "the common git dir",
+                repo.commondir()
+                    .canonicalize()
+                    .unwrap_or_else(|_| repo.commondir().to_path_buf()),
+            ));
+        }
+        for (what, path) in protected {
+            for rule in self.writes() {
+                let covers = match rule.target {
+                    Target::Tree => path.starts_with(&rule.path),
+                    Target::File => path == rule.path,
+                };
+                if covers {
+                    return Err(PlanError::GitWritable {
+                        what,
+                        path,
+                        provenance: rule.provenance.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn env(&mut self) -> BTreeMap<String, String> {
+        let host = &self.input.host_env;
+        let mut env = BTreeMap::new();
+        env.insert(
+            "PATH".to_string(),
+            host.get("PATH")
+                .cloned()
+                .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_string()),
+        );
+        env.insert("HOME".to_string(), self.input.home.display().to_string());
+        env.insert(
+            "TMPDIR".to_string(),
+            self.input.tmpdir.display().to_string(),
+        );
+        env.insert(
+            "LANG".to_string(),
+            host.get("LANG")
+                .cloned()
+                .unwrap_or_else(|| "C.UTF-8".to_string()),
+        );
+        if let Some(term) = host.get("TERM") {
+            env.insert("TERM".to_string(), term.clone());
+        }
+        for var in TOOLCHAIN_VARS {
+            if let Some(value) = host.get(*var) {
+                env.insert((*var).to_string(), value.clone());
+            }
+        }
+        if let Some((name, profile)) = self.input.profile {
+            for var in &profile.pass_env {
+                match host.get(var) {
+                    Some(value) => {
+                        env.insert(var.clone(), value.clone());
+                    }
+                    None => self.notes.push(format!(
+                        "profile {name}: pass_env `{var}` is not set in agenthost's environment"
+                    )),
+                }
+            }
+            for (key, value) in &profile.env {
+                env.insert(key.clone(), value.clone());
+            }
+        }
+        env
+    }
+
+    fn net(&self) -> NetPlan {
+        let mut net = NetPlan::default();
+        if let Some((name, profile)) = self.input.profile {
+            for port in &profile.ports {
+                net.connect_tcp.push(PortRule {
+                    port: *port,
+                    provenance: Provenance::new(format!("profile {name}"), "ports"),
+                });
+            }
+        }
+        net.inet_sockets = !net.connect_tcp.is_empty();
+        net
+    }
+}
+
+/// `dir/**` → `dir`; `**` → `` (the root).
+fn dir_pattern(pattern: &str) -> Option<&str> {
+    if pattern == "**" {
+        return Some("");
+    }
+    let dir = pattern.strip_suffix("/**")?;
+    (!dir.contains(['*', '?', '[', '{'])).then_some(dir)
+}
+
+fn is_dir_pattern(pattern: &str) -> bool {
+    dir_pattern(pattern).is_some()
+}
+
+/// The directories of a glob before its first glob character: `src/**/*.py` → `src`.
+fn literal_prefix(pattern: &str) -> String {
+    let mut parts = Vec::new();
+    for part in pattern.split('/') {
+        if part.contains(['*', '?', '[', '{']) {
+            break;
+        }
+        parts.push(part);
+    }
+    if parts.len() == pattern.split('/').count() {
+        parts.pop();
+    }
+    parts.join("/")
+}
+
+fn literal_prefix_or_all(pattern: &str) -> String {
+    if pattern.contains(['*', '?', '[', '{']) {
+        literal_prefix(pattern)
+    } else {
+        pattern.to_string()
+    }
+}
+
+/// Files in the worktree, repository-relative, `.git` skipped.
+fn worktree_files(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file()
+                && let Ok(rel) = path.strip_prefix(root)
+            {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_prefixes() {
+        assert_eq!(literal_prefix("src/**/*.py"), "src");
+        assert_eq!(literal_prefix("tests/test_*.py"), "tests");
+        assert_eq!(literal_prefix("*.md"), "");
+        assert_eq!(dir_pattern("docs/**"), Some("docs"));
+        assert_eq!(dir_pattern("**"), Some(""));
+        assert_eq!(dir_pattern("src/**/*.py"), None);
+    }
+}

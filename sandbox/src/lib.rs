@@ -1,0 +1,65 @@
+//! agenthost's kernel sandbox.
+//!
+//! A [`SandboxPlan`] is plain data: Landlock filesystem rules (each a path, file or tree,
+//! its exact rights, and the scope line or grant that produced it), TCP port rules, the
+//! scoping flag, socket families, the command's whole environment, its working directory
+//! and its private temp dir. The host builds the plan; this crate only carries it out.
+//!
+//! # The launcher
+//!
+//! The host starts itself as a launcher (`agenthost __sandbox-exec FD -- CMD...`) with the
+//! plan in an inherited memfd ([`handoff`]); the launcher calls [`exec_from_fd`], which,
+//! in this order:
+//!
+//! 1. sets `PR_SET_PDEATHSIG` to SIGKILL and checks that the parent is still the host
+//!    (the sandbox dies with agenthost);
+//! 2. starts a new session (`setsid`: no controlling terminal, so no `TIOCSTI` into the
+//!    user's shell, and signals to the host's process group do not reach it);
+//! 3. closes every descriptor above stderr (`close_range`);
+//! 4. builds the Landlock ruleset: every filesystem right up to ABI 5 handled (denied unless
+//!    granted), TCP bind and connect handled (ABI 4), signals and abstract unix sockets
+//!    scoped (ABI 6);
+//! 5. sets `no_new_privs` (setuid and file capabilities stop working);
+//! 6. drops every capability (bounding, ambient, effective, permitted, inheritable): as root
+//!    the command runs as uid 0 with no capabilities at all;
+//! 7. enforces the ruleset (`landlock_restrict_self`);
+//! 8. installs the seccomp filters ([`seccomp`] documents each entry);
+//! 9. `execve`s the command with exactly the plan's environment.
+//!
+//! Landlock domains, seccomp filters and no_new_privs survive `fork` and `execve` and can
+//! never be lifted, so the restriction covers the command's whole process tree. Nothing runs
+//! between `fork` and `exec` in the host (no `pre_exec`).
+//!
+//! # Enforcement
+//!
+//! [`Enforcement::Enforce`] fails before exec (exit 125) if the kernel lacks any guarantee
+//! the plan needs ([`Guarantee`]), and asks Landlock for a hard requirement on every right.
+//! [`Enforcement::BestEffort`] applies what the kernel has. [`Support::probe`] tells which
+//! guarantees hold, without sandboxing anything.
+//!
+//! # What is not enforced here
+//!
+//! - Landlock cannot *deny* inside a granted tree: a write right on a directory holds for
+//!   every file beneath it. Creating a file needs rights on its directory, so a Create target
+//!   or an atomic-rename save opens the whole directory; the host's review check is per file.
+//! - Files opened before the sandbox (stdin, stdout, stderr) keep their rights.
+//! - UDP is not controlled by Landlock before ABI 10; the seccomp filter stops all IP
+//!   sockets when no TCP port is granted.
+//! - Connecting to pathname unix sockets is controlled by Landlock only from ABI 9; the
+//!   seccomp filter refuses creating `AF_UNIX` sockets unless the plan allows them.
+//! - As root the command keeps uid 0: files owned by root are writable by their owner
+//!   without capabilities wherever Landlock grants write, and readable where it grants read.
+
+mod launch;
+pub mod plan;
+mod probe;
+pub mod seccomp;
+
+pub use launch::{
+    EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SETUP_FAILED, LaunchError, exec, exec_from_fd,
+    fd_number, handoff,
+};
+pub use plan::{
+    Enforcement, FsRight, FsRule, NetPlan, PortRule, Provenance, SandboxPlan, Target, rights,
+};
+pub use probe::{Guarantee, Support, required};

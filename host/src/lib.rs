@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod digest;
 pub mod duration;
 pub mod runner;

@@ -5,10 +5,12 @@
 
 mod check;
 mod completions;
+mod demo;
 mod diff;
 mod doctor;
 mod exit;
 mod init;
+mod launch;
 mod logs;
 mod output;
 mod review;
@@ -17,6 +19,7 @@ mod scripted_agent;
 mod serve;
 mod stats;
 mod status;
+mod task_actions;
 mod task_changes;
 mod task_lookup;
 
@@ -51,6 +54,11 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Write a commented agenthost.toml into a repository.
     Init(init::InitArgs),
+    /// Run the whole flow on a sample repository: three tasks, the scripted agent, the real
+    /// sandbox and policies, no model, no network.
+    Demo(demo::DemoArgs),
+    /// Check specs and queue them as background tasks (the supervisor starts on demand).
+    Launch(launch::LaunchArgs),
     /// Show every task across your repositories: state, age, review wait, size, findings.
     #[command(visible_alias = "ls")]
     Status(status::StatusArgs),
@@ -60,6 +68,16 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Review a task: its scope, the review findings, the diffstat and the diff.
     Review(review::ReviewArgs),
+    /// Merge a ready task into its base branch (squash by default), all or nothing.
+    Accept(task_actions::AcceptArgs),
+    /// Send a task back to its agent with a correction: attempt N+1, checks rerun.
+    Correct(task_actions::CorrectArgs),
+    /// Throw a task's work away: worktree and branch removed, record and logs kept.
+    Reject(task_actions::IdArgs),
+    /// Stop a queued or running task and throw its work away.
+    Cancel(task_actions::IdArgs),
+    /// Queue an interrupted task again.
+    Resume(task_actions::IdArgs),
     /// Review statistics: accepted per day, median review wait, acceptance rate, attempts.
     Stats(stats::StatsArgs),
     /// Run the per-user supervisor in the foreground (or stop it with --stop).
@@ -103,10 +121,17 @@ pub fn run(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::Check(args) => check::run(&args, &output),
         Command::Init(args) => init::run(&args, &output),
+        Command::Demo(args) => demo::run(&args, &output),
+        Command::Launch(args) => launch::run(&args, &output),
         Command::Status(args) => status::run(&args, &output),
         Command::Logs(args) => logs::run(&args, &output),
         Command::Diff(args) => diff::run(&args, &output),
         Command::Review(args) => review::run(&args, &output),
+        Command::Accept(args) => task_actions::accept(&args, &output),
+        Command::Correct(args) => task_actions::correct(&args, &output),
+        Command::Reject(args) => task_actions::reject(&args, &output),
+        Command::Cancel(args) => task_actions::cancel(&args, &output),
+        Command::Resume(args) => task_actions::resume(&args, &output),
         Command::Stats(args) => stats::run(&args, &output),
         Command::Serve(args) => serve::run(&args, &output),
         Command::Sandbox(args) => sandbox::run(&args, &output),

@@ -63,6 +63,8 @@ impl Runner for LocalRunner {
             program: program.to_string_lossy().into_owned(),
             source,
         })?;
+        // The child has its copy of any inherited descriptor now.
+        drop(job.inherit);
         let pid = child.id().and_then(|id| Pid::from_raw(id as i32));
         if let (Some(bytes), Some(mut stdin)) = (job.stdin, child.stdin.take()) {
             // The agent may exit without reading its stdin; that is its business.
@@ -128,6 +130,7 @@ mod tests {
             log: dir.join("logs/job.log"),
             timeout,
             own_session: false,
+            inherit: None,
         }
     }
 

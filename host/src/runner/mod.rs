@@ -16,7 +16,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 /// One process to run to completion.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Job {
     /// The program and its arguments (for a sandboxed job, the sandbox launcher's).
     pub argv: Vec<OsString>,
@@ -34,6 +34,9 @@ pub struct Job {
     /// the runner puts it in a process group of its own, so that stopping it stops
     /// everything it started.
     pub own_session: bool,
+    /// A descriptor the job must inherit (the sandbox plan's memfd), kept open until the job
+    /// has started.
+    pub inherit: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 /// How a job ended.
@@ -93,39 +96,60 @@ pub enum RunError {
     Wait(std::io::Error),
 }
 
-/// Stops a running job from elsewhere (the supervisor's `cancel`).
+/// Stops a running job from elsewhere (the supervisor's `cancel`, or its shutdown).
 #[derive(Debug, Clone)]
-pub struct Canceller(tokio::sync::watch::Sender<bool>);
+pub struct Canceller(tokio::sync::watch::Sender<Stop>);
 
 /// The job's side of a [`Canceller`].
 #[derive(Debug, Clone)]
-pub struct Cancellation(tokio::sync::watch::Receiver<bool>);
+pub struct Cancellation(tokio::sync::watch::Receiver<Stop>);
+
+/// Why a job is asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Not asked.
+    No,
+    /// The user cancelled the task.
+    Cancel,
+    /// The supervisor is shutting down: the task is interrupted, to be resumed later.
+    Interrupt,
+}
 
 /// A connected canceller and cancellation.
 pub fn cancellation() -> (Canceller, Cancellation) {
-    let (sender, receiver) = tokio::sync::watch::channel(false);
+    let (sender, receiver) = tokio::sync::watch::channel(Stop::No);
     (Canceller(sender), Cancellation(receiver))
 }
 
 impl Canceller {
-    /// Asks the job to stop.
+    /// Asks the job to stop because the user cancelled it.
     pub fn cancel(&self) {
-        // No receiver left means the job is over already: nothing to cancel.
-        let _ = self.0.send(true);
+        // No receiver left means the job is over already: nothing to stop.
+        let _ = self.0.send(Stop::Cancel);
+    }
+
+    /// Asks the job to stop because the supervisor is shutting down.
+    pub fn interrupt(&self) {
+        let _ = self.0.send(Stop::Interrupt);
     }
 }
 
 impl Cancellation {
-    /// Resolves once cancellation is asked for (never, if the canceller is dropped unused).
+    /// Resolves once a stop is asked for (never, if the canceller is dropped unused).
     pub async fn cancelled(&mut self) {
         loop {
-            if *self.0.borrow() {
+            if *self.0.borrow() != Stop::No {
                 return;
             }
             if self.0.changed().await.is_err() {
                 std::future::pending::<()>().await;
             }
         }
+    }
+
+    /// Why a stop was asked for, if it was.
+    pub fn reason(&self) -> Stop {
+        *self.0.borrow()
     }
 }
 

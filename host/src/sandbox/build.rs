@@ -745,8 +745,17 @@ impl Builder<'_> {
     }
 
     fn grant_read(&mut self, path: PathBuf, why: Provenance) {
+        use std::os::unix::fs::PermissionsExt as _;
         if path.is_dir() {
             self.tree_without_secrets(&path, rights::READ_EXEC, why);
+        } else if std::fs::metadata(&path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0) {
+            // Reading a program includes running it.
+            self.rule(
+                path,
+                Target::File,
+                &[FsRight::Execute, FsRight::ReadFile],
+                why,
+            );
         } else if path.exists() {
             self.rule(path, Target::File, rights::READ_FILE, why);
         } else {

@@ -19,13 +19,25 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Client {
     dirs: StateDirs,
     exe: Option<PathBuf>,
+    env: Vec<(String, PathBuf)>,
 }
 
 impl Client {
     /// A client for the supervisor that owns `dirs`; a supervisor it starts on demand is
     /// this same agenthost binary.
     pub fn new(dirs: StateDirs) -> Client {
-        Client { dirs, exe: None }
+        Client {
+            dirs,
+            exe: None,
+            env: Vec::new(),
+        }
+    }
+
+    /// Sets an environment variable for a supervisor this client starts on demand (the
+    /// demo points `AGENTHOST_CONFIG` at its own empty config, for example).
+    pub fn env(mut self, key: &str, value: PathBuf) -> Client {
+        self.env.push((key.to_string(), value));
+        self
     }
 
     /// A client that starts supervisors on demand from the agenthost binary at `exe` (for
@@ -34,6 +46,7 @@ impl Client {
         Client {
             dirs,
             exe: Some(exe),
+            env: Vec::new(),
         }
     }
 
@@ -108,6 +121,7 @@ impl Client {
                 .arg("serve")
                 .env("AGENTHOST_STATE_DIR", &self.dirs.root)
                 .env("AGENTHOST_RUNTIME_DIR", &self.dirs.runtime)
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(log)
                 .stderr(log_err)

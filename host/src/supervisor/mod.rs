@@ -2,9 +2,12 @@
 //! ([`protocol`], [`client`]) and the process that serves it ([`server`]).
 
 pub mod client;
+pub mod decide;
 pub mod error;
+pub mod lifecycle;
 pub mod notify;
 pub mod protocol;
+pub mod scheduler;
 pub mod server;
 pub mod store;
 

@@ -97,6 +97,7 @@ mod tests {
             branch: "agenthost/t1".into(),
             worktree: "/wt".into(),
             state: TaskState::Ready,
+            next_correction: None,
             created_ms: 0,
             updated_ms: 0,
         }

@@ -6,7 +6,11 @@
 //! agent can read neither, and its sandbox refuses it the socket too; the token is the
 //! second wall, not the only one.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
+
+use crate::task::accept::Strategy;
 
 /// The protocol version; a mismatch is refused with a plain message.
 pub const VERSION: u32 = 1;
@@ -34,6 +38,48 @@ pub enum Request {
     /// Stop the supervisor: running agents are stopped and their tasks become
     /// `interrupted`, with worktrees intact.
     Shutdown,
+    /// Queue a task (the client has run the acceptance policies already).
+    Launch {
+        /// The repository's working tree root.
+        repo: PathBuf,
+        /// The spec file.
+        spec_path: PathBuf,
+        /// Its text, as checked by the client.
+        spec_text: String,
+        /// The agent profile, overriding the spec's and the config's default.
+        agent: Option<String>,
+    },
+    /// Merge a ready task into its base branch.
+    Accept {
+        /// The task.
+        id: String,
+        /// How.
+        strategy: Strategy,
+        /// Accept despite blocking findings.
+        force: bool,
+    },
+    /// Send a task back to its agent with a correction (attempt N+1).
+    Correct {
+        /// The task.
+        id: String,
+        /// What to change.
+        message: String,
+    },
+    /// Throw a task's work away (its record and logs stay).
+    Reject {
+        /// The task.
+        id: String,
+    },
+    /// Stop a queued or running task and throw its work away.
+    Cancel {
+        /// The task.
+        id: String,
+    },
+    /// Queue an interrupted task again.
+    Resume {
+        /// The task.
+        id: String,
+    },
 }
 
 /// The supervisor's answer.
@@ -49,6 +95,20 @@ pub enum Response {
     },
     /// Done.
     Ok,
+    /// A task was queued.
+    Launched {
+        /// Its id.
+        id: String,
+    },
+    /// A task was accepted.
+    Accepted {
+        /// The base branch's new head.
+        commit: String,
+        /// The base branch.
+        base: String,
+        /// Whether the user's checkout was updated.
+        updated_checkout: bool,
+    },
     /// The request failed.
     Error {
         /// What went wrong.

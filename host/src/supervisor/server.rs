@@ -17,14 +17,19 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
 
 use super::error::SupervisorError;
+use super::lifecycle::Context;
 use super::protocol::{Envelope, MAX_LINE, Request, Response, VERSION, tokens_match};
+use super::scheduler::Scheduler;
 use super::store::Store;
 use crate::state_dir::StateDirs;
+
+/// How long running agents get to stop when the supervisor shuts down.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// What every connection handler shares.
 struct Shared {
     token: String,
-    store: Mutex<Store>,
+    scheduler: Arc<Scheduler>,
     shutdown: Notify,
 }
 
@@ -129,9 +134,18 @@ pub fn serve(dirs: &StateDirs) -> Result<(), SupervisorError> {
         .set_nonblocking(true)
         .map_err(io("cannot configure", &socket_path))?;
 
+    let exe = std::env::current_exe().map_err(io("cannot find", Path::new("/proc/self/exe")))?;
+    let ctx = Arc::new(Context {
+        dirs: dirs.clone(),
+        exe,
+        host_env: std::env::vars().collect(),
+        home: crate::sandbox::home_dir(),
+        store: Arc::new(Mutex::new(store)),
+    });
+    let scheduler = Scheduler::new(ctx);
     let shared = Arc::new(Shared {
         token,
-        store: Mutex::new(store),
+        scheduler: Arc::clone(&scheduler),
         shutdown: Notify::new(),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -143,7 +157,12 @@ pub fn serve(dirs: &StateDirs) -> Result<(), SupervisorError> {
         std::process::id(),
         socket_path.display()
     ));
-    let result = runtime.block_on(accept_loop(listener, shared, &socket_path));
+    let result = runtime.block_on(async {
+        tokio::spawn(Arc::clone(&scheduler).run());
+        let result = accept_loop(listener, shared, &socket_path).await;
+        scheduler.interrupt_all(SHUTDOWN_GRACE).await;
+        result
+    });
 
     // Whatever happened, leave no socket or token behind for clients to trip over.
     let _ = std::fs::remove_file(&socket_path);
@@ -233,10 +252,9 @@ fn answer(line: &str, shared: &Shared) -> Response {
         Request::Shutdown => {
             log("shutdown requested");
             shared.shutdown.notify_one();
-            // Keep the store alive until the loop ends; nothing else to do now.
-            let _ = shared.store.lock().map(|store| store.path().to_path_buf());
             Response::Ok
         }
+        request => shared.scheduler.handle(request),
     }
 }
 

@@ -30,6 +30,7 @@ CREATE TABLE tasks (
     branch       TEXT NOT NULL,
     worktree     TEXT NOT NULL,
     state        TEXT NOT NULL,
+    next_correction TEXT,
     created_ms   INTEGER NOT NULL,
     updated_ms   INTEGER NOT NULL
 );
@@ -172,6 +173,8 @@ pub struct Task {
     pub worktree: PathBuf,
     /// The current state.
     pub state: TaskState,
+    /// The correction the next attempt carries out, if a reviewer asked for one.
+    pub next_correction: Option<String>,
     /// When the task was created (Unix milliseconds).
     pub created_ms: i64,
     /// When it last changed.
@@ -451,6 +454,27 @@ impl Store {
             .ok_or_else(|| StoreError::UnknownTask { id: id.to_string() })
     }
 
+    /// Sets (or clears) the correction the task's next attempt carries out.
+    pub fn set_next_correction(
+        &mut self,
+        task_id: &str,
+        correction: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE tasks SET next_correction = ?2 WHERE id = ?1",
+                params![task_id, correction],
+            )
+            .map_err(self.sqlite())?;
+        if changed == 0 {
+            return Err(StoreError::UnknownTask {
+                id: task_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     /// After a supervisor restart: every task that was running or being checked becomes
     /// `interrupted` (its worktree is left as it was). Returns their ids.
     pub fn recover(&mut self) -> Result<Vec<String>, StoreError> {
@@ -703,6 +727,7 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Task, String>> {
         branch: row.get("branch")?,
         worktree: PathBuf::from(row.get::<_, String>("worktree")?),
         state,
+        next_correction: row.get("next_correction")?,
         created_ms: row.get("created_ms")?,
         updated_ms: row.get("updated_ms")?,
     }))

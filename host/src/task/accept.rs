@@ -14,7 +14,18 @@ use git2::{Commit, Oid, Repository, Signature};
 use thiserror::Error;
 
 /// How the task's commits reach the base branch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// One new commit on the base branch with all of the task's changes (the default).
     #[default]

@@ -85,7 +85,7 @@ impl TaskState {
         use TaskState::*;
         matches!(
             (self, to),
-            (Queued, Running | Cancelled)
+            (Queued, Running | Cancelled | Failed)
                 | (Running, Checking | Failed | Interrupted | Cancelled)
                 | (Checking, Ready | Failed | Interrupted | Cancelled)
                 | (Ready, Accepted | Rejected | Queued)

@@ -1,0 +1,220 @@
+//! `agenthost launch SPEC...`: check each spec, ask the acceptance policies, and queue the
+//! accepted ones with the per-user supervisor (started on demand). Returns at once, or with
+//! `--wait` when every task is done.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{Exit, Output};
+use crate::config::{Config, ConfigSources};
+use crate::spec::{self, ParsedSpec};
+use crate::state_dir::StateDirs;
+use crate::supervisor::protocol::{Request, Response};
+use crate::supervisor::store::Store;
+use crate::supervisor::{Client, SupervisorError, decide};
+use crate::task::TaskState;
+
+/// Arguments of `agenthost launch`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  agenthost launch specs/filter-bar.md\n  agenthost launch --agent codex specs/*.md\n  agenthost launch --wait --agent script examples/specs/demo/*.md\n\nEvery spec is checked and shown to the acceptance policies first; if any is refused,\nnothing is queued. Exit status: 0 queued (with --wait: every task ready without blocking\nfindings), 1 refused or (with --wait) a task failed or has blocking findings, 2 error."
+)]
+pub struct LaunchArgs {
+    /// Spec files to launch, one task each.
+    #[arg(required = true, value_name = "SPEC")]
+    pub specs: Vec<PathBuf>,
+
+    /// The agent profile to run [default: the spec's `agent`, else `default_agent`].
+    #[arg(long, value_name = "PROFILE")]
+    pub agent: Option<String>,
+
+    /// Wait until every launched task is done, then report.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// The repository the specs are for [default: the git repository containing each spec,
+    /// else the one containing the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+}
+
+/// A spec ready to be queued.
+struct Ready {
+    repo: PathBuf,
+    path: PathBuf,
+    text: String,
+}
+
+/// Runs `agenthost launch`.
+pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
+    let mut ready = Vec::new();
+    let mut refused = false;
+    for path in &args.specs {
+        let parsed = spec::read(path).map_err(|err| {
+            miette::miette!(
+                code = "launch::unreadable",
+                help = "check that the file exists and is readable",
+                "cannot read spec {}: {err}",
+                path.display()
+            )
+        })?;
+        let repo = repo_root(args.repo.as_deref(), path)?;
+        let config = Config::load(&ConfigSources::discover(Some(&repo)))?;
+        if let Some(agent) = &args.agent
+            && !config.agents.contains_key(agent)
+        {
+            let known: Vec<&str> = config.agents.keys().map(String::as_str).collect();
+            return Err(miette::miette!(
+                code = "launch::unknown_agent",
+                help = format!("known profiles: {}", known.join(", ")),
+                "no agent profile `{agent}`"
+            ));
+        }
+        if !report_problems(&parsed, output)? {
+            refused = true;
+            continue;
+        }
+        let Some(spec) = &parsed.spec else {
+            refused = true;
+            continue;
+        };
+        let verdict = decide::acceptance(&config, spec);
+        if !verdict.text.is_empty() {
+            output.print(&verdict.text)?;
+        }
+        if !verdict.accepted {
+            output.print(&format!(
+                "{}: refused by the acceptance policies; nothing queued\n",
+                path.display()
+            ))?;
+            refused = true;
+            continue;
+        }
+        let absolute = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        ready.push(Ready {
+            repo,
+            path: absolute,
+            text: parsed.source.text().to_string(),
+        });
+    }
+    if refused {
+        output.print("nothing was queued: fix the specs above and launch again\n")?;
+        return Ok(Exit::Findings);
+    }
+
+    let dirs = StateDirs::discover().map_err(SupervisorError::from)?;
+    let client = Client::new(dirs.clone());
+    let mut ids = Vec::new();
+    for spec in ready {
+        let response = client.request_starting(Request::Launch {
+            repo: spec.repo.clone(),
+            spec_path: spec.path.clone(),
+            spec_text: spec.text,
+            agent: args.agent.clone(),
+        })?;
+        match response {
+            Response::Launched { id } => {
+                output.print(&format!("queued {id} ({})\n", spec.path.display()))?;
+                ids.push(id);
+            }
+            other => {
+                return Err(SupervisorError::Protocol {
+                    detail: format!("unexpected answer to launch: {other:?}"),
+                }
+                .into());
+            }
+        }
+    }
+    if !args.wait {
+        output.print("follow with `agenthost status`; review with `agenthost review ID`\n")?;
+        return Ok(Exit::Success);
+    }
+    wait_for(&dirs, &ids, output)
+}
+
+/// Prints the spec's problems; returns whether it has no errors.
+fn report_problems(parsed: &ParsedSpec, output: &Output) -> miette::Result<bool> {
+    for diagnostic in parsed.diagnostics() {
+        output.print(&output.render(diagnostic.as_ref()))?;
+    }
+    Ok(!parsed.has_errors())
+}
+
+/// The repository a spec is for.
+fn repo_root(explicit: Option<&Path>, spec: &Path) -> miette::Result<PathBuf> {
+    let discover = |dir: &Path| {
+        git2::Repository::discover(dir)
+            .ok()
+            .and_then(|repo| repo.workdir().map(Path::to_path_buf))
+    };
+    let found = match explicit {
+        Some(dir) => git2::Repository::open(dir)
+            .ok()
+            .and_then(|repo| repo.workdir().map(Path::to_path_buf)),
+        None => {
+            let dir = spec
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            discover(dir).or_else(|| discover(Path::new(".")))
+        }
+    };
+    let root = found.ok_or_else(|| {
+        miette::miette!(
+            code = "launch::no_repository",
+            help = "a task runs in a git worktree of its repository: keep the spec in the repository, run from inside it, or pass --repo DIR",
+            "{} is not inside a git repository",
+            spec.display()
+        )
+    })?;
+    Ok(root.canonicalize().unwrap_or(root))
+}
+
+/// Waits until every task is done; rings the bell; reports.
+fn wait_for(dirs: &StateDirs, ids: &[String], output: &Output) -> miette::Result<Exit> {
+    let store = Store::open(&dirs.database()).map_err(SupervisorError::from)?;
+    loop {
+        let mut done = Vec::new();
+        for id in ids {
+            if let Some(task) = store.task(id).map_err(SupervisorError::from)?
+                && !matches!(
+                    task.state,
+                    TaskState::Queued | TaskState::Running | TaskState::Checking
+                )
+            {
+                done.push(task);
+            }
+        }
+        if done.len() == ids.len() {
+            let mut exit = Exit::Success;
+            let mut text = String::new();
+            for task in &done {
+                let blocking = store
+                    .findings(&task.id)
+                    .map_err(SupervisorError::from)?
+                    .iter()
+                    .filter(|f| f.severity == "error")
+                    .count();
+                if task.state != TaskState::Ready || blocking > 0 {
+                    exit = Exit::Findings;
+                }
+                let note = match blocking {
+                    0 => String::new(),
+                    n => format!(", {n} blocking finding(s)"),
+                };
+                text.push_str(&format!("{} is {}{note}\n", task.id, task.state));
+            }
+            let config = done
+                .first()
+                .and_then(|t| Config::load(&ConfigSources::discover(Some(&t.repo))).ok());
+            if config.is_none_or(|c| c.notify.bell) {
+                text.push('\u{7}');
+            }
+            output.print(&text)?;
+            return Ok(exit);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,187 @@
+//! The verbs that change one task through the supervisor: `accept`, `correct`, `reject`,
+//! `cancel`, `resume`.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args};
+
+use super::{Exit, Output};
+use crate::state_dir::StateDirs;
+use crate::supervisor::protocol::{Request, Response};
+use crate::supervisor::{Client, SupervisorError};
+use crate::task::accept::Strategy;
+
+/// Arguments of `agenthost accept`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("strategy").args(["squash", "merge", "rebase"])))]
+#[command(
+    after_help = "Examples:\n  agenthost accept status-filter\n  agenthost accept --rebase status-filter\n  agenthost accept --force status-filter   # despite blocking findings\n\nOn a conflict, or uncommitted changes in your checkout to files the task changed,\nnothing is changed."
+)]
+pub struct AcceptArgs {
+    /// The task.
+    pub id: String,
+    /// One new commit with all of the task's changes (the default).
+    #[arg(long)]
+    pub squash: bool,
+    /// A merge commit, keeping the task's commits.
+    #[arg(long)]
+    pub merge: bool,
+    /// The task's commits replayed onto the base branch.
+    #[arg(long)]
+    pub rebase: bool,
+    /// Accept despite blocking findings.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Arguments of `agenthost correct`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("correction").required(true).args(["message", "file"])))]
+#[command(
+    after_help = "Examples:\n  agenthost correct status-filter -m \"also handle an empty list\"\n  agenthost correct status-filter --file review-notes.md"
+)]
+pub struct CorrectArgs {
+    /// The task.
+    pub id: String,
+    /// The correction.
+    #[arg(short, long, value_name = "MSG")]
+    pub message: Option<String>,
+    /// Read the correction from a file.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// Arguments of `agenthost reject`, `cancel` and `resume`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  agenthost reject status-filter\n  agenthost cancel status-filter\n  agenthost resume status-filter"
+)]
+pub struct IdArgs {
+    /// The task.
+    pub id: String,
+}
+
+fn client() -> miette::Result<Client> {
+    Ok(Client::new(
+        StateDirs::discover().map_err(SupervisorError::from)?,
+    ))
+}
+
+fn expect_ok(response: Response, what: &str) -> miette::Result<()> {
+    match response {
+        Response::Ok => Ok(()),
+        other => Err(SupervisorError::Protocol {
+            detail: format!("unexpected answer to {what}: {other:?}"),
+        }
+        .into()),
+    }
+}
+
+/// Runs `agenthost accept`.
+pub fn accept(args: &AcceptArgs, output: &Output) -> miette::Result<Exit> {
+    let strategy = if args.merge {
+        Strategy::Merge
+    } else if args.rebase {
+        Strategy::Rebase
+    } else {
+        Strategy::Squash
+    };
+    let response = client()?.request_starting(Request::Accept {
+        id: args.id.clone(),
+        strategy,
+        force: args.force,
+    })?;
+    match response {
+        Response::Accepted {
+            commit,
+            base,
+            updated_checkout,
+        } => {
+            let short = &commit[..commit.len().min(12)];
+            let checkout = if updated_checkout {
+                "; your checkout is updated"
+            } else {
+                ""
+            };
+            output.print(&format!(
+                "accepted {} into {base} as {short}{checkout}\n",
+                args.id
+            ))?;
+            Ok(Exit::Success)
+        }
+        other => Err(SupervisorError::Protocol {
+            detail: format!("unexpected answer to accept: {other:?}"),
+        }
+        .into()),
+    }
+}
+
+/// Runs `agenthost correct`.
+pub fn correct(args: &CorrectArgs, output: &Output) -> miette::Result<Exit> {
+    let message = match (&args.message, &args.file) {
+        (Some(message), _) => message.clone(),
+        (None, Some(file)) => fs_err::read_to_string(file).map_err(|err| {
+            miette::miette!(
+                help = "pass a readable file, or the correction itself with -m",
+                "cannot read the correction: {err}"
+            )
+        })?,
+        (None, None) => String::new(),
+    };
+    if message.trim().is_empty() {
+        return Err(miette::miette!(
+            code = "correct::empty",
+            help = "say what the agent should change",
+            "the correction is empty"
+        ));
+    }
+    let response = client()?.request_starting(Request::Correct {
+        id: args.id.clone(),
+        message,
+    })?;
+    expect_ok(response, "correct")?;
+    output.print(&format!(
+        "{} queued again with the correction; it runs as the next attempt\n",
+        args.id
+    ))?;
+    Ok(Exit::Success)
+}
+
+/// Runs `agenthost reject`.
+pub fn reject(args: &IdArgs, output: &Output) -> miette::Result<Exit> {
+    expect_ok(
+        client()?.request_starting(Request::Reject {
+            id: args.id.clone(),
+        })?,
+        "reject",
+    )?;
+    output.print(&format!(
+        "rejected {}: worktree and branch removed, record and logs kept\n",
+        args.id
+    ))?;
+    Ok(Exit::Success)
+}
+
+/// Runs `agenthost cancel`.
+pub fn cancel(args: &IdArgs, output: &Output) -> miette::Result<Exit> {
+    expect_ok(
+        client()?.request_starting(Request::Cancel {
+            id: args.id.clone(),
+        })?,
+        "cancel",
+    )?;
+    output.print(&format!("cancelling {}\n", args.id))?;
+    Ok(Exit::Success)
+}
+
+/// Runs `agenthost resume`.
+pub fn resume(args: &IdArgs, output: &Output) -> miette::Result<Exit> {
+    expect_ok(
+        client()?.request_starting(Request::Resume {
+            id: args.id.clone(),
+        })?,
+        "resume",
+    )?;
+    output.print(&format!("{} queued again\n", args.id))?;
+    Ok(Exit::Success)
+}

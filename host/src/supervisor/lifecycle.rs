@@ -1,0 +1,566 @@
+//! One attempt of a task, from start to "ready": worktree, prompt, sandbox, agent, commit,
+//! tests, review. Runs inside the supervisor; every state change goes through the store.
+//!
+//! ```text
+//! running:  worktree (first attempt) -> prompt -> sandbox plan -> agent (runner)
+//! checking: commit on the task branch -> test command in the same sandbox -> review policies
+//! ready (or failed, with the reason)
+//! ```
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agenthost_sandbox::{Enforcement, Support};
+
+use super::decide;
+use super::store::{Store, StoredFinding, Task};
+use crate::config::{Config, ConfigSources, HostPath, Placeholder, PlaceholderValues, SandboxMode};
+use crate::digest;
+use crate::runner::{Cancellation, Ending, Job, Outcome, Runner, Stop, local::LocalRunner};
+use crate::sandbox::{self, PlanInput};
+use crate::spec::{self, Spec};
+use crate::state_dir::StateDirs;
+use crate::task::TaskState;
+use crate::task::diff::{self, Changes};
+use crate::task::prompt;
+use crate::task::worktree::{Base, TaskWorktree};
+
+/// What every task run shares: where state lives, who we are, the environment agents may
+/// draw on.
+#[derive(Debug)]
+pub struct Context {
+    /// The state directories.
+    pub dirs: StateDirs,
+    /// This agenthost binary: the sandbox launcher and `agenthost` in agent commands.
+    pub exe: PathBuf,
+    /// The supervisor's environment (profiles' `pass_env` draws from it).
+    pub host_env: BTreeMap<String, String>,
+    /// The user's home directory.
+    pub home: PathBuf,
+    /// The state database.
+    pub store: Arc<Mutex<Store>>,
+}
+
+impl Context {
+    /// Runs `f` with the store locked.
+    pub fn store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let mut store = match self.store.lock() {
+            Ok(store) => store,
+            // A panic while holding the lock leaves SQLite consistent (transactions), so
+            // the data is still good.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut store)
+    }
+}
+
+/// The outcome of the test command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRun {
+    /// The command.
+    pub command: String,
+    /// Whether it passed (exit 0).
+    pub passed: bool,
+    /// Its exit code, when it exited.
+    pub exit_code: Option<i32>,
+    /// How long it ran.
+    pub duration: Duration,
+    /// The end of its output.
+    pub output_tail: String,
+}
+
+/// Everything the review policies are told about a finished attempt.
+#[derive(Debug, Clone)]
+pub struct AttemptReport {
+    /// The attempt number.
+    pub attempt: i64,
+    /// How the agent ended.
+    pub agent: Outcome,
+    /// What changed, from the task's base commit to the task branch.
+    pub changes: Changes,
+    /// The test command's result, if there is a test command.
+    pub test: Option<TestRun>,
+}
+
+/// Runs one attempt of `task` (already `running`) to `ready` or `failed`. A correction
+/// message makes it a correction attempt.
+pub async fn run_attempt(
+    ctx: Arc<Context>,
+    task: Task,
+    correction: Option<String>,
+    cancel: Cancellation,
+) -> TaskState {
+    let id = task.id.clone();
+    let result = attempt(&ctx, &task, correction, cancel.clone()).await;
+    let (state, detail) = match (result, cancel.reason()) {
+        (_, Stop::Interrupt) => (
+            TaskState::Interrupted,
+            "the supervisor stopped; resume with `agenthost resume`".to_string(),
+        ),
+        (Ok(Step::Cancelled), _) | (_, Stop::Cancel) => {
+            (TaskState::Cancelled, "cancelled".to_string())
+        }
+        (Ok(Step::Ready(detail)), Stop::No) => (TaskState::Ready, detail),
+        (Err(reason), Stop::No) => (TaskState::Failed, reason),
+    };
+    let moved = ctx.store(|store| store.transition(&id, state, &detail));
+    match moved {
+        Ok(task) => task.state,
+        // Someone moved it meanwhile (cancel): the store has the truth.
+        Err(_) => ctx
+            .store(|store| store.task(&id))
+            .ok()
+            .flatten()
+            .map_or(state, |t| t.state),
+    }
+}
+
+enum Step {
+    Ready(String),
+    Cancelled,
+}
+
+async fn attempt(
+    ctx: &Context,
+    task: &Task,
+    correction: Option<String>,
+    cancel: Cancellation,
+) -> Result<Step, String> {
+    let parsed = spec::parse(
+        &task.spec_path.display().to_string(),
+        task.spec_text.as_bytes(),
+    );
+    let spec = parsed
+        .spec
+        .filter(|_| !parsed.problems.iter().any(spec::SpecProblem::is_error))
+        .ok_or_else(|| {
+            format!(
+                "the spec recorded at launch is no longer valid ({})",
+                task.spec_path.display()
+            )
+        })?;
+    let config = Config::load(&ConfigSources::discover(Some(&task.repo)))
+        .map_err(|err| format!("the repository's configuration is invalid: {err}"))?;
+    let (profile_name, profile) = config
+        .agents
+        .get_key_value(&task.agent)
+        .map(|(name, profile)| (name.clone(), profile.clone()))
+        .ok_or_else(|| format!("no agent profile `{}` in the configuration", task.agent))?;
+    let profile = &profile;
+
+    // The worktree: made on the first attempt, reused by corrections.
+    let worktree = TaskWorktree {
+        repo_root: task.repo.clone(),
+        name: task.id.clone(),
+        path: task.worktree.clone(),
+        branch: task.branch.clone(),
+    };
+    if !worktree.path.exists() {
+        let base = Base {
+            branch: task.base_branch.clone(),
+            commit: task.base_commit.clone(),
+        };
+        let (_, missing) = TaskWorktree::create(
+            &task.repo,
+            &task.id,
+            &base,
+            &task.worktree,
+            &config.worktree.copy,
+        )
+        .map_err(|err| format!("cannot make the worktree: {err}"))?;
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+            log(&format!(
+                "task {}: worktree.copy files not found in the checkout: {}",
+                task.id,
+                list.join(", ")
+            ));
+        }
+    }
+    let root = worktree
+        .path
+        .canonicalize()
+        .map_err(|err| format!("the worktree {} is gone: {err}", worktree.path.display()))?;
+
+    // The attempt and its private temp dir (the prompt file lives there too).
+    let number = ctx
+        .store(|s| s.attempts(&task.id))
+        .map_err(|e| e.to_string())?
+        .len() as i64
+        + 1;
+    let log_path = ctx.dirs.attempt_log(&task.id, number);
+    let tmpdir = ctx
+        .dirs
+        .root
+        .join("tmp")
+        .join(format!("{}-{number}", task.id));
+    let _ = std::fs::remove_dir_all(&tmpdir);
+    fs_err::create_dir_all(&tmpdir).map_err(|err| err.to_string())?;
+    let tmpdir = tmpdir.canonicalize().map_err(|err| err.to_string())?;
+    ctx.store(|s| s.start_attempt(&task.id, correction.as_deref(), &log_path))
+        .map_err(|err| err.to_string())?;
+
+    let test_command = spec
+        .test_command()
+        .map(str::to_string)
+        .or_else(|| config.test.command.clone());
+    let continuing = correction.is_some() && profile.continue_command.is_some();
+    let prompt_text = match &correction {
+        None => prompt::first(&task.spec_text, &spec.scope, test_command.as_deref()),
+        Some(message) => prompt::correction(
+            &task.spec_text,
+            &spec.scope,
+            test_command.as_deref(),
+            message,
+            continuing,
+        ),
+    };
+    let prompt_file = tmpdir.join("prompt.md");
+    fs_err::write(&prompt_file, &prompt_text).map_err(|err| err.to_string())?;
+    let template = match (&correction, &profile.continue_command) {
+        (Some(_), Some(continue_command)) => continue_command,
+        _ => &profile.command,
+    };
+    let mut argv = template.render(&PlaceholderValues {
+        prompt: &prompt_text,
+        prompt_file: &prompt_file,
+        worktree: &root,
+        task_id: &task.id,
+    });
+    let mut config = config;
+    if argv.first().is_some_and(|program| program == "agenthost") {
+        // `agenthost` in a profile's command is this binary (the scripted agent lives in
+        // it); the sandbox must let it be read and run.
+        argv[0] = ctx.exe.clone().into_os_string();
+        if let Ok(exe) = HostPath::parse(&ctx.exe.display().to_string()) {
+            config.sandbox.read.push(exe);
+        }
+    }
+    let profile = config
+        .agents
+        .get(profile_name.as_str())
+        .ok_or_else(|| format!("no agent profile `{}` in the configuration", task.agent))?
+        .clone();
+    let profile = &profile;
+    let stdin = (!template.uses(Placeholder::Prompt) && !template.uses(Placeholder::PromptFile))
+        .then(|| prompt_text.clone().into_bytes());
+
+    // The sandbox.
+    let sandboxed = Sandboxed::new(
+        ctx,
+        &config,
+        &spec,
+        task,
+        Some((profile_name.as_str(), profile)),
+        &root,
+        &tmpdir,
+    )?;
+    let timeout = spec.front_matter.timeout.unwrap_or(profile.timeout);
+    let job = sandboxed.job(argv, stdin, &log_path, timeout)?;
+    append_log(
+        &log_path,
+        &format!("== agenthost: attempt {number}, agent `{profile_name}`\n"),
+    );
+    let outcome = LocalRunner
+        .run(job, cancel.clone())
+        .await
+        .map_err(|err| format!("the agent could not run: {err}"))?;
+    sandboxed.cleanup();
+    append_log(
+        &log_path,
+        &format!("== agenthost: the agent {}\n", outcome.ending),
+    );
+    let exit_code = match outcome.ending {
+        Ending::Exited(code) => Some(i64::from(code)),
+        _ => None,
+    };
+    if outcome.ending == Ending::Cancelled {
+        ctx.store(|s| s.finish_attempt(&task.id, number, exit_code, None))
+            .map_err(|err| err.to_string())?;
+        return Ok(Step::Cancelled);
+    }
+
+    // Checking: commit, test, review.
+    ctx.store(|s| {
+        s.transition(
+            &task.id,
+            TaskState::Checking,
+            &format!("the agent {}", outcome.ending),
+        )
+    })
+    .map_err(|err| err.to_string())?;
+    let title = spec.title.clone();
+    let trailers = [
+        ("Agenthost-Task", task.id.clone()),
+        ("Agenthost-Attempt", number.to_string()),
+        ("Agenthost-Spec", spec_label(task)),
+        (
+            "Agenthost-Spec-Digest",
+            digest::sha256(task.spec_text.as_bytes()),
+        ),
+    ];
+    let committed = {
+        let worktree = worktree.clone();
+        tokio::task::spawn_blocking(move || {
+            let trailers: Vec<(&str, &str)> =
+                trailers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            worktree.commit_all(&title, &trailers)
+        })
+        .await
+        .map_err(|err| format!("the commit step failed: {err}"))?
+        .map_err(|err| format!("cannot commit the agent's work: {err}"))?
+    };
+    let head = match &committed {
+        Some(commit) => commit.clone(),
+        None => branch_head(&task.repo, &task.branch)?,
+    };
+    let changes = diff::between_commits(&task.repo, &task.base_commit, &head)
+        .map_err(|err| format!("cannot read the task's changes: {}", err.message()))?;
+    let (added, removed) = changes.line_counts();
+    ctx.store(|s| {
+        s.finish_attempt(&task.id, number, exit_code, committed.as_deref())?;
+        s.set_attempt_lines(&task.id, number, added as i64, removed as i64)
+    })
+    .map_err(|err| err.to_string())?;
+
+    let test = match &test_command {
+        Some(command) => {
+            append_log(&log_path, &format!("== agenthost: test `{command}`\n"));
+            let sandboxed = Sandboxed::new(
+                ctx,
+                &config,
+                &spec,
+                task,
+                Some((profile_name.as_str(), profile)),
+                &root,
+                &tmpdir,
+            )?;
+            let job = sandboxed.job(
+                vec!["/bin/sh".into(), "-c".into(), command.into()],
+                None,
+                &log_path,
+                config.test.timeout,
+            )?;
+            let before = std::fs::metadata(&log_path).map_or(0, |m| m.len());
+            let outcome = LocalRunner
+                .run(job, cancel)
+                .await
+                .map_err(|err| format!("the test command could not run: {err}"))?;
+            sandboxed.cleanup();
+            append_log(
+                &log_path,
+                &format!("== agenthost: the test command {}\n", outcome.ending),
+            );
+            Some(TestRun {
+                command: command.clone(),
+                passed: outcome.ending == Ending::Exited(0),
+                exit_code: match outcome.ending {
+                    Ending::Exited(code) => Some(code),
+                    _ => None,
+                },
+                duration: outcome.duration,
+                output_tail: log_tail(&log_path, before, 4096),
+            })
+        }
+        None => None,
+    };
+    let _ = std::fs::remove_dir_all(&tmpdir);
+
+    let report = AttemptReport {
+        attempt: number,
+        agent: outcome,
+        changes,
+        test,
+    };
+    let findings: Vec<StoredFinding> = decide::review(&config, &spec, task, &report);
+    let blocking = findings.iter().filter(|f| f.severity == "error").count();
+    ctx.store(|s| s.set_findings(&task.id, number, &findings))
+        .map_err(|err| err.to_string())?;
+    Ok(Step::Ready(format!(
+        "checks done: {} finding(s), {blocking} blocking; +{added} -{removed}",
+        findings.len()
+    )))
+}
+
+/// A sandbox plan made ready to run, and what to clean up after.
+struct Sandboxed {
+    built: Option<sandbox::BuiltPlan>,
+    created: Vec<PathBuf>,
+    exe: PathBuf,
+    root: PathBuf,
+}
+
+impl Sandboxed {
+    fn new(
+        ctx: &Context,
+        config: &Config,
+        spec: &Spec,
+        task: &Task,
+        profile: Option<(&str, &crate::config::AgentProfile)>,
+        root: &Path,
+        tmpdir: &Path,
+    ) -> Result<Sandboxed, String> {
+        let mode = config.sandbox.mode;
+        let input = PlanInput {
+            spec,
+            spec_name: spec_label(task),
+            root: root.to_path_buf(),
+            profile,
+            sandbox: &config.sandbox,
+            host_env: ctx.host_env.clone(),
+            home: ctx.home.clone(),
+            tmpdir: tmpdir.to_path_buf(),
+            enforcement: if mode == SandboxMode::Enforce {
+                Enforcement::Enforce
+            } else {
+                Enforcement::BestEffort
+            },
+        };
+        let built =
+            sandbox::build(&input).map_err(|err| format!("cannot build the sandbox: {err}"))?;
+        let missing = Support::probe().missing(&built.plan);
+        match mode {
+            SandboxMode::Enforce if !missing.is_empty() => {
+                let list: Vec<String> = missing
+                    .iter()
+                    .map(|g| format!("{g} (needs {})", g.feature()))
+                    .collect();
+                return Err(format!(
+                    "the kernel cannot enforce this sandbox (mode enforce): {}; run `agenthost doctor`",
+                    list.join(", ")
+                ));
+            }
+            SandboxMode::BestEffort if !missing.is_empty() => {
+                let list: Vec<String> = missing.iter().map(ToString::to_string).collect();
+                log(&format!(
+                    "task {}: WARNING: best-effort sandbox; NOT enforced: {}",
+                    task.id,
+                    list.join(", ")
+                ));
+            }
+            SandboxMode::Off => log(&format!(
+                "task {}: WARNING: sandbox mode is off: the agent runs with all of your rights",
+                task.id
+            )),
+            _ => {}
+        }
+        let created = sandbox::prepare(&built).map_err(|err| err.to_string())?;
+        Ok(Sandboxed {
+            built: Some(built),
+            created,
+            exe: ctx.exe.clone(),
+            root: root.to_path_buf(),
+        })
+        .map(|mut s| {
+            if mode == SandboxMode::Off {
+                // Keep the plan for its environment and directory; no launcher.
+                s.exe = PathBuf::new();
+            }
+            s
+        })
+    }
+
+    /// The job that runs `argv` in this sandbox (or, with mode off, directly).
+    fn job(
+        &self,
+        argv: Vec<OsString>,
+        stdin: Option<Vec<u8>>,
+        log: &Path,
+        timeout: Duration,
+    ) -> Result<Job, String> {
+        let built = self.built.as_ref().ok_or("the sandbox is gone")?;
+        let plan = &built.plan;
+        if self.exe.as_os_str().is_empty() {
+            return Ok(Job {
+                argv,
+                env: plan.env.iter().map(|(k, v)| (k.into(), v.into())).collect(),
+                cwd: self.root.clone(),
+                stdin,
+                log: log.to_path_buf(),
+                timeout,
+                own_session: false,
+                inherit: None,
+            });
+        }
+        let fd = agenthost_sandbox::handoff(plan)
+            .map_err(|err| format!("cannot hand the sandbox plan to the launcher: {err}"))?;
+        let mut launcher: Vec<OsString> = vec![
+            self.exe.clone().into_os_string(),
+            sandbox::LAUNCHER_VERB.into(),
+            agenthost_sandbox::fd_number(&fd).to_string().into(),
+            "--".into(),
+        ];
+        launcher.extend(argv);
+        Ok(Job {
+            argv: launcher,
+            env: Vec::new(),
+            cwd: self.root.clone(),
+            stdin,
+            log: log.to_path_buf(),
+            timeout,
+            own_session: true,
+            inherit: Some(Arc::new(fd)),
+        })
+    }
+
+    fn cleanup(&self) {
+        sandbox::cleanup(&self.created);
+    }
+}
+
+/// How the spec is named in provenance and trailers: its path relative to the repository
+/// when it is inside it, else its file name.
+fn spec_label(task: &Task) -> String {
+    task.spec_path
+        .strip_prefix(&task.repo)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| {
+            task.spec_path.file_name().map_or_else(
+                || task.spec_path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+}
+
+fn branch_head(repo: &Path, branch: &str) -> Result<String, String> {
+    let read = || -> Result<String, git2::Error> {
+        let repo = git2::Repository::open(repo)?;
+        let commit = repo
+            .find_reference(&format!("refs/heads/{branch}"))?
+            .peel_to_commit()?;
+        Ok(commit.id().to_string())
+    };
+    read().map_err(|err| format!("cannot read the task branch: {}", err.message()))
+}
+
+fn append_log(path: &Path, text: &str) {
+    use std::io::Write as _;
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = file.write_all(text.as_bytes());
+    }
+}
+
+/// The last `max` bytes written to `path` after byte `from`.
+fn log_tail(path: &Path, from: u64, max: u64) -> String {
+    let Ok(bytes) = std::fs::read(path) else {
+        return String::new();
+    };
+    let start = (from as usize).min(bytes.len());
+    let slice = &bytes[start..];
+    let cut = slice.len().saturating_sub(max as usize);
+    String::from_utf8_lossy(&slice[cut..]).into_owned()
+}
+
+fn log(message: &str) {
+    eprintln!("[{}] {message}", super::store::now_ms());
+}

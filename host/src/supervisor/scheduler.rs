@@ -1,0 +1,492 @@
+//! The queue: which queued task starts when (the admission policies decide, asked again
+//! whenever any task changes state), and the requests that change tasks (launch, accept,
+//! correct, reject, cancel, resume).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+use super::decide::{self, Admission};
+use super::lifecycle::{self, Context};
+use super::notify;
+use super::protocol::{Request, Response};
+use super::store::{NewTask, Task};
+use crate::config::{Config, ConfigSources};
+use crate::digest;
+use crate::runner::{Canceller, cancellation};
+use crate::spec;
+use crate::task::TaskState;
+use crate::task::accept::{self, Strategy};
+use crate::task::worktree::{BRANCH_PREFIX, TaskWorktree, resolve_base};
+
+/// The supervisor's scheduler: owns the running tasks.
+#[derive(Debug)]
+pub struct Scheduler {
+    ctx: Arc<Context>,
+    running: Mutex<HashMap<String, Canceller>>,
+    holds: Mutex<HashMap<String, String>>,
+    wake: Notify,
+}
+
+fn refused(message: impl Into<String>, help: impl Into<String>) -> Response {
+    Response::Error {
+        message: message.into(),
+        help: help.into(),
+    }
+}
+
+impl Scheduler {
+    /// A scheduler over `ctx`'s store.
+    pub fn new(ctx: Arc<Context>) -> Arc<Scheduler> {
+        Arc::new(Scheduler {
+            ctx,
+            running: Mutex::new(HashMap::new()),
+            holds: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+        })
+    }
+
+    /// Asks for the queue to be looked at again.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Looks at the queue whenever woken, forever.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            self.schedule();
+            self.wake.notified().await;
+        }
+    }
+
+    /// Stops every running task (supervisor shutdown); their tasks become `interrupted`,
+    /// worktrees intact. Waits up to `grace` for them to stop.
+    pub async fn interrupt_all(&self, grace: std::time::Duration) {
+        for canceller in lock(&self.running).values() {
+            canceller.interrupt();
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while !lock(&self.running).is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Why a queued task is held, if it is.
+    pub fn hold_reason(&self, id: &str) -> Option<String> {
+        lock(&self.holds).get(id).cloned()
+    }
+
+    /// Starts queued tasks, oldest first, as long as admission says so.
+    fn schedule(self: &Arc<Self>) {
+        let tasks = match self.ctx.store(|s| s.tasks(false)) {
+            Ok(tasks) => tasks,
+            Err(err) => {
+                log(&format!("cannot read the queue: {err}"));
+                return;
+            }
+        };
+        for task in tasks.iter().filter(|t| t.state == TaskState::Queued) {
+            match decide::admission(&self.ctx, task, &tasks) {
+                Admission::Start => {
+                    lock(&self.holds).remove(&task.id);
+                    self.start(task.clone());
+                    // The picture changed; ask again from scratch for the next one.
+                    self.wake();
+                    return;
+                }
+                Admission::Hold(reason) => {
+                    let mut holds = lock(&self.holds);
+                    if holds.get(&task.id) != Some(&reason) {
+                        log(&format!("task {} held: {reason}", task.id));
+                        holds.insert(task.id.clone(), reason);
+                    }
+                    // First in, first out: nothing behind a held task overtakes it.
+                    return;
+                }
+                Admission::Reject(reason) => {
+                    let detail = format!("refused by admission: {reason}");
+                    if let Err(err) = self
+                        .ctx
+                        .store(|s| s.transition(&task.id, TaskState::Failed, &detail))
+                    {
+                        log(&format!("task {}: {err}", task.id));
+                    }
+                }
+            }
+        }
+    }
+
+    fn start(self: &Arc<Self>, task: Task) {
+        let correction = task.next_correction.clone();
+        let started = self.ctx.store(|s| {
+            s.set_next_correction(&task.id, None)?;
+            s.transition(&task.id, TaskState::Running, "admitted")
+        });
+        let task = match started {
+            Ok(task) => task,
+            Err(err) => {
+                log(&format!("task {} cannot start: {err}", task.id));
+                return;
+            }
+        };
+        let (canceller, cancel) = cancellation();
+        lock(&self.running).insert(task.id.clone(), canceller);
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let id = task.id.clone();
+            log(&format!("task {id} started"));
+            let state =
+                lifecycle::run_attempt(Arc::clone(&this.ctx), task, correction, cancel).await;
+            lock(&this.running).remove(&id);
+            log(&format!("task {id} is {state}"));
+            if let Ok(Some(task)) = this.ctx.store(|s| s.task(&id)) {
+                if matches!(task.state, TaskState::Ready | TaskState::Failed) {
+                    this.notify_done(&task);
+                }
+                if task.state == TaskState::Cancelled {
+                    remove_work(&task);
+                }
+            }
+            this.wake();
+        });
+    }
+
+    fn notify_done(&self, task: &Task) {
+        let config = Config::load(&ConfigSources::discover(Some(&task.repo)))
+            .map(|c| c.notify)
+            .unwrap_or_default();
+        let path = self.ctx.host_env.get("PATH").map(String::as_str);
+        for problem in notify::task_done(&config, task, path).problems {
+            log(&format!("task {}: {problem}", task.id));
+        }
+    }
+
+    /// Carries out one request that changes tasks.
+    pub fn handle(self: &Arc<Self>, request: Request) -> Response {
+        let response = match request {
+            Request::Launch {
+                repo,
+                spec_path,
+                spec_text,
+                agent,
+            } => self.launch(&repo, &spec_path, spec_text, agent),
+            Request::Accept {
+                id,
+                strategy,
+                force,
+            } => self.accept(&id, strategy, force),
+            Request::Correct { id, message } => self.correct(&id, &message),
+            Request::Reject { id } => self.reject(&id),
+            Request::Cancel { id } => self.cancel(&id),
+            Request::Resume { id } => self.resume(&id),
+            Request::Ping | Request::Shutdown => refused(
+                "not a task request",
+                "this is a bug in agenthost: please report it",
+            ),
+        };
+        self.wake();
+        response
+    }
+
+    fn task(&self, id: &str) -> Result<Task, Response> {
+        match self.ctx.store(|s| s.task(id)) {
+            Ok(Some(task)) => Ok(task),
+            Ok(None) => Err(refused(
+                format!("no task `{id}`"),
+                "`agenthost status --all` lists every task",
+            )),
+            Err(err) => Err(refused(
+                err.to_string(),
+                "check agenthost's state directory",
+            )),
+        }
+    }
+
+    fn launch(
+        &self,
+        repo: &Path,
+        spec_path: &Path,
+        spec_text: String,
+        agent: Option<String>,
+    ) -> Response {
+        let parsed = spec::parse(&spec_path.display().to_string(), spec_text.as_bytes());
+        let Some(spec) = parsed
+            .spec
+            .filter(|_| !parsed.problems.iter().any(spec::SpecProblem::is_error))
+        else {
+            return refused(
+                format!("{} is not a valid spec", spec_path.display()),
+                format!("run `agenthost check {}`", spec_path.display()),
+            );
+        };
+        let config = match Config::load(&ConfigSources::discover(Some(repo))) {
+            Ok(config) => config,
+            Err(err) => return refused(err.to_string(), "run `agenthost check` in the repository"),
+        };
+        let agent = agent
+            .or_else(|| spec.front_matter.agent.clone())
+            .unwrap_or_else(|| config.default_agent.clone());
+        if !config.agents.contains_key(&agent) {
+            let known: Vec<&str> = config.agents.keys().map(String::as_str).collect();
+            return refused(
+                format!("no agent profile `{agent}`"),
+                format!("known profiles: {}", known.join(", ")),
+            );
+        }
+        let base_name = spec
+            .front_matter
+            .base
+            .clone()
+            .or_else(|| config.worktree.base.clone());
+        let base = match resolve_base(repo, base_name.as_deref()) {
+            Ok(base) => base,
+            Err(err) => return refused(err.to_string(), err.help()),
+        };
+        let id = match self.ctx.store(|s| s.unique_id(&spec.id)) {
+            Ok(id) => id,
+            Err(err) => return refused(err.to_string(), "check agenthost's state directory"),
+        };
+        let new = NewTask {
+            id: id.clone(),
+            repo: repo.to_path_buf(),
+            spec_path: spec_path.to_path_buf(),
+            spec_digest: digest::sha256(spec_text.as_bytes()),
+            spec_text,
+            title: spec.title.clone(),
+            agent,
+            base_branch: base.branch,
+            base_commit: base.commit,
+            branch: format!("{BRANCH_PREFIX}{id}"),
+            worktree: self.ctx.dirs.worktree(&id),
+        };
+        match self.ctx.store(|s| s.insert_task(&new)) {
+            Ok(task) => {
+                log(&format!(
+                    "task {} queued ({})",
+                    task.id,
+                    task.repo.display()
+                ));
+                Response::Launched { id: task.id }
+            }
+            Err(err) => refused(err.to_string(), "check agenthost's state directory"),
+        }
+    }
+
+    fn accept(&self, id: &str, strategy: Strategy, force: bool) -> Response {
+        let task = match self.task(id) {
+            Ok(task) => task,
+            Err(response) => return response,
+        };
+        if task.state != TaskState::Ready {
+            return refused(
+                format!("task `{id}` is {}, not ready", task.state),
+                "only a ready task can be accepted; `agenthost status` shows where it is",
+            );
+        }
+        let blocking = match self.ctx.store(|s| s.findings(id)) {
+            Ok(findings) => findings
+                .into_iter()
+                .filter(|f| f.severity == "error")
+                .collect::<Vec<_>>(),
+            Err(err) => return refused(err.to_string(), "check agenthost's state directory"),
+        };
+        if !blocking.is_empty() && !force {
+            let list: Vec<String> = blocking
+                .iter()
+                .map(|f| format!("{}/{}: {}", f.policy, f.rule, f.message))
+                .collect();
+            return refused(
+                format!(
+                    "task `{id}` has {} blocking finding(s): {}",
+                    blocking.len(),
+                    list.join("; ")
+                ),
+                format!(
+                    "correct it (`agenthost correct {id} -m ...`), reject it, or accept anyway with --force"
+                ),
+            );
+        }
+        let Some(base) = task.base_branch.clone() else {
+            return refused(
+                format!("task `{id}` started from a detached commit, not a branch"),
+                format!(
+                    "merge its branch `{}` by hand, then reject the task",
+                    task.branch
+                ),
+            );
+        };
+        let message = squash_message(&task);
+        match accept::accept(&task.repo, &base, &task.branch, strategy, &message) {
+            Ok(done) => {
+                let detail = format!(
+                    "accepted into {base} ({strategy:?}{}) as {}",
+                    if force && !blocking.is_empty() {
+                        ", forced"
+                    } else {
+                        ""
+                    },
+                    &done.commit[..done.commit.len().min(12)]
+                );
+                if let Err(err) = self
+                    .ctx
+                    .store(|s| s.transition(id, TaskState::Accepted, &detail))
+                {
+                    return refused(err.to_string(), "check agenthost's state directory");
+                }
+                remove_work(&task);
+                Response::Accepted {
+                    commit: done.commit,
+                    base,
+                    updated_checkout: done.updated_checkout,
+                }
+            }
+            Err(err) => refused(err.to_string(), err.help()),
+        }
+    }
+
+    fn correct(&self, id: &str, message: &str) -> Response {
+        let task = match self.task(id) {
+            Ok(task) => task,
+            Err(response) => return response,
+        };
+        if !matches!(task.state, TaskState::Ready | TaskState::Failed) {
+            return refused(
+                format!("task `{id}` is {}", task.state),
+                "a correction goes to a ready or failed task; wait for it, or cancel it",
+            );
+        }
+        if !task.worktree.exists() {
+            return refused(
+                format!("task `{id}` has no worktree any more"),
+                "launch the spec again",
+            );
+        }
+        let result = self.ctx.store(|s| {
+            s.set_next_correction(id, Some(message))?;
+            s.transition(id, TaskState::Queued, &format!("correction: {message}"))
+        });
+        match result {
+            Ok(_) => Response::Ok,
+            Err(err) => refused(err.to_string(), "check agenthost's state directory"),
+        }
+    }
+
+    fn reject(&self, id: &str) -> Response {
+        let task = match self.task(id) {
+            Ok(task) => task,
+            Err(response) => return response,
+        };
+        if !matches!(
+            task.state,
+            TaskState::Ready | TaskState::Failed | TaskState::Interrupted
+        ) {
+            return refused(
+                format!("task `{id}` is {}", task.state),
+                "only a ready, failed or interrupted task can be rejected; cancel a queued or running one",
+            );
+        }
+        match self
+            .ctx
+            .store(|s| s.transition(id, TaskState::Rejected, "rejected"))
+        {
+            Ok(_) => {
+                remove_work(&task);
+                Response::Ok
+            }
+            Err(err) => refused(err.to_string(), "check agenthost's state directory"),
+        }
+    }
+
+    fn cancel(&self, id: &str) -> Response {
+        let task = match self.task(id) {
+            Ok(task) => task,
+            Err(response) => return response,
+        };
+        match task.state {
+            TaskState::Running | TaskState::Checking => {
+                match lock(&self.running).get(id) {
+                    Some(canceller) => canceller.cancel(),
+                    None => {
+                        return refused(
+                            format!("task `{id}` is {} but not running here", task.state),
+                            "restart the supervisor (`agenthost serve --stop`), then cancel it",
+                        );
+                    }
+                }
+                Response::Ok
+            }
+            TaskState::Queued | TaskState::Interrupted => {
+                match self
+                    .ctx
+                    .store(|s| s.transition(id, TaskState::Cancelled, "cancelled"))
+                {
+                    Ok(_) => {
+                        remove_work(&task);
+                        Response::Ok
+                    }
+                    Err(err) => refused(err.to_string(), "check agenthost's state directory"),
+                }
+            }
+            state => refused(
+                format!("task `{id}` is {state}"),
+                "only a queued, running or interrupted task can be cancelled; reject a finished one",
+            ),
+        }
+    }
+
+    fn resume(&self, id: &str) -> Response {
+        let task = match self.task(id) {
+            Ok(task) => task,
+            Err(response) => return response,
+        };
+        if task.state != TaskState::Interrupted {
+            return refused(
+                format!("task `{id}` is {}, not interrupted", task.state),
+                "resume relaunches a task that was running when the supervisor stopped",
+            );
+        }
+        match self
+            .ctx
+            .store(|s| s.transition(id, TaskState::Queued, "resumed"))
+        {
+            Ok(_) => Response::Ok,
+            Err(err) => refused(err.to_string(), "check agenthost's state directory"),
+        }
+    }
+}
+
+/// The squash commit's message: the title, then the trailers that tie it to its task.
+fn squash_message(task: &Task) -> String {
+    format!(
+        "{}\n\nAgenthost-Task: {}\nAgenthost-Spec-Digest: {}\n",
+        task.title, task.id, task.spec_digest
+    )
+}
+
+/// Removes a finished task's worktree and branch; its record and logs stay.
+fn remove_work(task: &Task) {
+    let worktree = TaskWorktree {
+        repo_root: task.repo.clone(),
+        name: task.id.clone(),
+        path: task.worktree.clone(),
+        branch: task.branch.clone(),
+    };
+    if let Err(err) = worktree.remove() {
+        log(&format!(
+            "task {}: cannot remove its worktree: {err}",
+            task.id
+        ));
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn log(message: &str) {
+    eprintln!("[{}] {message}", super::store::now_ms());
+}

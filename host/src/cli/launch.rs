@@ -72,6 +72,33 @@ pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
                 "no agent profile `{agent}`"
             ));
         }
+        let profile_name = args
+            .agent
+            .clone()
+            .or_else(|| {
+                parsed
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.front_matter.agent.clone())
+            })
+            .unwrap_or_else(|| config.default_agent.clone());
+        if let Some(profile) = config.agents.get(&profile_name)
+            && let Some(program) = profile.command.args().first()
+            && program != "agenthost"
+            && crate::supervisor::notify::find_program(
+                program,
+                std::env::var("PATH").ok().as_deref(),
+            )
+            .is_none()
+        {
+            return Err(miette::miette!(
+                code = "launch::agent_missing",
+                help = format!(
+                    "install it, put it on PATH, or pick another profile with --agent (the `script` profile needs nothing)"
+                ),
+                "the agent program `{program}` of profile `{profile_name}` is not installed or not on PATH"
+            ));
+        }
         if !report_problems(&parsed, output)? {
             refused = true;
             continue;

@@ -245,6 +245,16 @@ async fn attempt(
         .ok_or_else(|| format!("no agent profile `{}` in the configuration", task.agent))?
         .clone();
     let profile = &profile;
+    let program = argv
+        .first()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if super::notify::find_program(&program, ctx.host_env.get("PATH").map(String::as_str)).is_none()
+    {
+        return Err(format!(
+            "the agent program `{program}` (profile `{profile_name}`) is not installed or not on the supervisor's PATH"
+        ));
+    }
     let stdin = (!template.uses(Placeholder::Prompt) && !template.uses(Placeholder::PromptFile))
         .then(|| prompt_text.clone().into_bytes());
 

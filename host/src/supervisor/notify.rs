@@ -69,13 +69,22 @@ pub fn task_done(config: &NotifyConfig, task: &Task, path_var: Option<&str>) -> 
     notified
 }
 
-/// The first `name` on `path_var` (a `PATH`-style list) that is a file.
-fn find_program(name: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
+/// Where `program` is: itself if it has a `/`, else the first match on `path_var` (a
+/// `PATH`-style list) that is an executable file.
+pub fn find_program(program: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let executable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let path = Path::new(program);
+        return executable(path).then(|| path.to_path_buf());
+    }
     path_var?
         .split(':')
         .filter(|dir| !dir.is_empty())
-        .map(|dir| Path::new(dir).join(name))
-        .find(|candidate| candidate.is_file())
+        .map(|dir| Path::new(dir).join(program))
+        .find(|candidate| executable(candidate))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 mod check;
 mod help;
 mod init;
+mod lifecycle;
 mod sandbox;
 mod scripted_agent;
 mod supervisor;

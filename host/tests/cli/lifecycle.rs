@@ -1,0 +1,317 @@
+//! The task lifecycle end to end: launch with the scripted agent under the real sandbox and
+//! policies, then accept, correct, reject, cancel, resume; crash recovery; clear errors.
+//! Every test has its own repository, state directory and supervisor.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::{Run, Test};
+
+/// Stops the test's supervisor when the test ends, pass or fail.
+struct StopSupervisor<'a>(&'a Test);
+
+impl Drop for StopSupervisor<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.exec(&["serve", "--stop"]);
+    }
+}
+
+/// A test with the sample repository at `repo/` (committed on `main`) and the demo specs
+/// in `repo/specs/`.
+fn sample() -> Test {
+    let mut test = Test::new();
+    for (path, text) in agenthost::demo::SAMPLE_REPO {
+        test = test.file(&format!("repo/{path}"), text);
+    }
+    for (name, text, _) in agenthost::demo::SPECS {
+        test = test.file(&format!("repo/specs/{name}"), text);
+    }
+    let test = test.git_repo("repo");
+    let repo = git2::Repository::open(test.path().join("repo")).expect("repo");
+    // Name the branch `main` whatever git's default is.
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    repo.branch("main", &head, true).expect("branch");
+    repo.set_head("refs/heads/main").expect("set head");
+    test
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|err| panic!("{err}: {}", run.transcript()))
+}
+
+fn task_state(test: &Test, id: &str) -> String {
+    let run = test.exec(&["status", "--all", "--json"]);
+    json(&run)
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|row| row["id"] == id)
+        .map(|row| row["state"].as_str().expect("state").to_string())
+        .unwrap_or_default()
+}
+
+fn wait_for_state(test: &Test, id: &str, states: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let state = task_state(test, id);
+        if states.contains(&state.as_str()) {
+            return state;
+        }
+        assert!(Instant::now() < deadline, "{id} stuck in `{state}`");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn file_in_head(repo: &Path, path: &str) -> Option<String> {
+    let repo = git2::Repository::open(repo).expect("repo");
+    let tree = repo.head().ok()?.peel_to_tree().ok()?;
+    let entry = tree.get_path(Path::new(path)).ok()?;
+    let blob = repo.find_blob(entry.id()).ok()?;
+    Some(String::from_utf8_lossy(blob.content()).into_owned())
+}
+
+#[test]
+fn launch_to_ready_then_accept_merges_the_change() {
+    let test = sample();
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", "repo/specs/csv-export.md"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("queued export-items-as-csv"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("export-items-as-csv is ready\n"),
+        "{}",
+        run.stdout
+    );
+
+    let worktree = test.state_dir().join("worktrees/export-items-as-csv");
+    assert!(worktree.join("inventory/export.py").exists());
+    let repo = test.path().join("repo");
+    assert!(
+        !repo.join("inventory/export.py").exists(),
+        "the checkout is untouched before accept"
+    );
+
+    let accept = test.exec(&["accept", "export-items-as-csv"]);
+    assert_eq!(accept.code, 0, "{}", accept.transcript());
+    assert!(
+        accept
+            .stdout
+            .starts_with("accepted export-items-as-csv into main as "),
+        "{}",
+        accept.stdout
+    );
+    let exported = file_in_head(&repo, "inventory/export.py").expect("merged");
+    assert!(exported.contains("def to_csv(items):"));
+    assert!(
+        repo.join("tests/test_export.py").exists(),
+        "the checkout is updated"
+    );
+    let git = git2::Repository::open(&repo).expect("repo");
+    let head = git.head().expect("head").peel_to_commit().expect("commit");
+    let message = head.message().expect("message").to_string();
+    assert!(
+        message.starts_with("Export items as CSV\n\nAgenthost-Task: export-items-as-csv\n"),
+        "{message}"
+    );
+    // Exactly the in-scope change: the two created files and nothing else.
+    let parent = head.parent(0).expect("parent");
+    let diff = git
+        .diff_tree_to_tree(
+            Some(&parent.tree().expect("tree")),
+            Some(&head.tree().expect("tree")),
+            None,
+        )
+        .expect("diff");
+    let changed: Vec<String> = diff
+        .deltas()
+        .filter_map(|d| d.new_file().path().map(|p| p.display().to_string()))
+        .collect();
+    assert_eq!(changed, ["inventory/export.py", "tests/test_export.py"]);
+    assert!(
+        !worktree.exists(),
+        "the worktree is thrown away after accept"
+    );
+    assert_eq!(task_state(&test, "export-items-as-csv"), "accepted");
+}
+
+#[test]
+fn correct_runs_attempt_two_and_reject_cleans_up() {
+    let test = sample();
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", "repo/specs/quantity-check.md"]);
+    let id = "refuse-negative-quantities-when-loading-items";
+    assert!(
+        run.stdout.contains(&format!("{id} is ready")),
+        "{}",
+        run.transcript()
+    );
+
+    let correct = test.exec(&[
+        "correct",
+        id,
+        "-m",
+        "The check is backwards: raise only below zero.",
+    ]);
+    assert_eq!(correct.code, 0, "{}", correct.transcript());
+    wait_for_state(&test, id, &["ready", "failed"]);
+    let rows = json(&test.exec(&["status", "--json"]));
+    let row = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["id"] == id)
+        .expect("row")
+        .clone();
+    assert_eq!(row["attempts"], 2);
+    let second = test.exec(&["logs", "--attempt", "2", id]);
+    assert!(
+        second.stdout.contains("== agenthost: attempt 2"),
+        "{}",
+        second.transcript()
+    );
+
+    let worktree = test.state_dir().join("worktrees").join(id);
+    assert!(worktree.exists());
+    let reject = test.exec(&["reject", id]);
+    assert_eq!(reject.code, 0, "{}", reject.transcript());
+    assert!(!worktree.exists());
+    let repo = git2::Repository::open(test.path().join("repo")).expect("repo");
+    assert!(
+        repo.find_branch(&format!("agenthost/{id}"), git2::BranchType::Local)
+            .is_err()
+    );
+    assert_eq!(task_state(&test, id), "rejected");
+    let logs = test.exec(&["logs", "--attempt", "1", id]);
+    assert!(
+        logs.stdout.contains("== agenthost: attempt 1"),
+        "logs are kept: {}",
+        logs.transcript()
+    );
+    let again = test.exec(&["reject", id]);
+    assert_eq!(again.code, 2, "{}", again.transcript());
+    assert!(again.stderr.contains("is rejected"), "{}", again.stderr);
+}
+
+#[test]
+fn accept_with_a_conflict_changes_nothing() {
+    let test = sample();
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", "repo/specs/csv-export.md"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    // Meanwhile, someone commits a different inventory/export.py on main.
+    let repo = test.path().join("repo");
+    std::fs::write(repo.join("inventory/export.py"), "# mine\n").expect("write");
+    crate::commit_all(&repo);
+    let before = git2::Repository::open(&repo)
+        .expect("repo")
+        .head()
+        .expect("head")
+        .target();
+
+    let accept = test.exec(&["accept", "export-items-as-csv"]);
+    assert_eq!(accept.code, 2, "{}", accept.transcript());
+    assert!(
+        accept
+            .stderr
+            .contains("conflict with `main` in: inventory/export.py"),
+        "{}",
+        accept.stderr
+    );
+    let after = git2::Repository::open(&repo)
+        .expect("repo")
+        .head()
+        .expect("head")
+        .target();
+    assert_eq!(before, after);
+    assert_eq!(
+        std::fs::read_to_string(repo.join("inventory/export.py")).expect("read"),
+        "# mine\n"
+    );
+    assert_eq!(task_state(&test, "export-items-as-csv"), "ready");
+}
+
+#[test]
+fn clear_errors() {
+    let test = sample()
+        .file("outside/task.md", agenthost::demo::SPECS[0].1)
+        .file(
+            "repo/agenthost.toml",
+            "[agents.ghost]\ncommand = [\"no-such-agent-binary\", \"{prompt}\"]\n",
+        );
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "outside/task.md"]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("is not inside a git repository"),
+        "{}",
+        run.stderr
+    );
+
+    let run = test.exec(&["launch", "--agent", "ghost", "repo/specs/csv-export.md"]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains(
+            "the agent program `no-such-agent-binary` of profile `ghost` is not installed"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    let run = test.exec(&["accept", "nope"]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(run.stderr.contains("no task `nope`"), "{}", run.stderr);
+}
+
+#[test]
+fn supervisor_killed_mid_run_keeps_state_and_worktrees() {
+    let test = sample().file(
+        "repo/agenthost.toml",
+        "[agents.slow]\ncommand = [\"sh\", \"-c\", \"echo started; exec sleep 60\"]\n",
+    );
+    crate::commit_all(&test.path().join("repo"));
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--agent", "slow", "repo/specs/csv-export.md"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let id = "export-items-as-csv";
+    wait_for_state(&test, id, &["running"]);
+    let worktree = test.state_dir().join("worktrees").join(id);
+    let log = test.state_dir().join(format!("logs/{id}/attempt-1.log"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("started")
+    {
+        assert!(Instant::now() < deadline, "the agent did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let lock = std::fs::read_to_string(test.state_dir().join("supervisor.lock")).expect("lock");
+    let pid: i32 = lock.trim().parse().expect("pid");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(300));
+
+    // The next command that needs a supervisor starts one; it finds the task interrupted.
+    let resume = test.exec(&["resume", id]);
+    assert_eq!(resume.code, 0, "{}", resume.transcript());
+    assert!(worktree.exists(), "the worktree survives the crash");
+    let events = test.exec(&["status", "--all", "--json"]);
+    assert!(events.code == 0);
+    let state = wait_for_state(&test, id, &["running"]);
+    assert_eq!(state, "running");
+    let cancel = test.exec(&["cancel", id]);
+    assert_eq!(cancel.code, 0, "{}", cancel.transcript());
+    wait_for_state(&test, id, &["cancelled"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while worktree.exists() {
+        assert!(Instant::now() < deadline, "cancel throws the work away");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -153,6 +153,8 @@ const SYSTEM_TREES: &[&str] = &[
 
 struct Builder<'a> {
     input: &'a PlanInput<'a>,
+    /// The worktree's git dir and common git dir (canonical), when it is a repository.
+    git_dirs: Vec<PathBuf>,
     rules: Vec<FsRule>,
     mkdirs: Vec<PathBuf>,
     touch: Vec<PathBuf>,
@@ -161,8 +163,16 @@ struct Builder<'a> {
 
 /// Builds the plan.
 pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
+    let git_dirs = git2::Repository::open(&input.root)
+        .map(|repo| {
+            [repo.path(), repo.commondir()]
+                .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()))
+                .to_vec()
+        })
+        .unwrap_or_default();
     let mut b = Builder {
         input,
+        git_dirs,
         rules: Vec::new(),
         mkdirs: Vec::new(),
         touch: Vec::new(),
@@ -236,19 +246,14 @@ impl Builder<'_> {
             rights::READ_EXEC,
             Provenance::new("worktree", "read and run what is in the worktree"),
         );
-        if let Ok(repo) = git2::Repository::open(&root) {
-            let mut dirs = vec![repo.path().to_path_buf(), repo.commondir().to_path_buf()];
-            dirs.dedup();
-            for dir in dirs {
-                let dir = dir.canonicalize().unwrap_or(dir);
-                if !dir.starts_with(&root) {
-                    self.rule(
-                        dir,
-                        Target::Tree,
-                        rights::READ,
-                        Provenance::new("worktree", "git dir, read-only (git status, git diff)"),
-                    );
-                }
+        for dir in self.git_dirs.clone() {
+            if !dir.starts_with(&root) {
+                self.rule(
+                    dir,
+                    Target::Tree,
+                    rights::READ,
+                    Provenance::new("worktree", "git dir, read-only (git status, git diff)"),
+                );
             }
         }
         for dir in SYSTEM_TREES {
@@ -323,18 +328,23 @@ impl Builder<'_> {
         let Ok(entries) = std::fs::read_dir("/etc") else {
             return;
         };
-        let mut paths: Vec<PathBuf> = entries
+        let mut paths: Vec<(PathBuf, bool)> = entries
             .filter_map(|e| e.ok())
             .filter(|e| !SECRET_NAMES.contains(&e.file_name().to_string_lossy().as_ref()))
-            .map(|e| e.path())
+            .map(|e| {
+                // The directory entry's type needs no extra stat; only symlinks are followed.
+                let path = e.path();
+                let is_dir = match e.file_type() {
+                    Ok(t) if t.is_symlink() => path.is_dir(),
+                    Ok(t) => t.is_dir(),
+                    Err(_) => path.is_dir(),
+                };
+                (path, is_dir)
+            })
             .collect();
         paths.sort();
-        for path in paths {
-            let target = if path.is_dir() {
-                Target::Tree
-            } else {
-                Target::File
-            };
+        for (path, is_dir) in paths {
+            let target = if is_dir { Target::Tree } else { Target::File };
             let rights = if target == Target::Tree {
                 rights::READ
             } else {
@@ -777,19 +787,9 @@ impl Builder<'_> {
             ("the worktree root", root.to_path_buf()),
             ("the worktree's .git", root.join(".git")),
         ];
-        if let Ok(repo) = git2::Repository::open(root) {
-            protected.push((
-                "the git dir",
-                repo.path()
-                    .canonicalize()
-                    .unwrap_or_else(|_| repo.path().to_path_buf()),
-            ));
-            protected.push((
-                "the common git dir",
-                repo.commondir()
-                    .canonicalize()
-                    .unwrap_or_else(|_| repo.commondir().to_path_buf()),
-            ));
+        let names = ["the git dir", "the common git dir"];
+        for (what, dir) in names.into_iter().zip(&self.git_dirs) {
+            protected.push((what, dir.clone()));
         }
         for (what, path) in protected {
             for rule in self.writes() {
@@ -866,6 +866,7 @@ impl Builder<'_> {
             }
         }
         net.inet_sockets = !net.connect_tcp.is_empty();
+        net.unix_sockets = self.input.profile.is_some_and(|(_, p)| p.unix_sockets);
         net
     }
 }

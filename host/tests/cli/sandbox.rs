@@ -1016,3 +1016,44 @@ fn doctor_proves_the_sandbox() {
     );
     assert!(!run.stdout.contains("FAILED"), "{}", run.stdout);
 }
+
+#[test]
+fn unix_socket_profile_serves_its_own_socket_but_cannot_reach_the_hosts_abstract_one() {
+    if !supported() {
+        return;
+    }
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("agenthost-test-uds-{}", std::process::id());
+    let addr =
+        std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).expect("abstract addr");
+    let listener = UnixListener::bind_addr(&addr).expect("bind abstract");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let test = fixture();
+    std::fs::write(
+        test.path().join("config.toml"),
+        "[agents.claude-like]\ncommand = [\"true\"]\nunix_sockets = true\n",
+    )
+    .expect("config");
+    let root = test.path().to_path_buf();
+    let script = format!(
+        "echo {}; python3 -c '\nimport socket,os\np=os.environ[\"TMPDIR\"]+\"/cc.sock\"\ns=socket.socket(socket.AF_UNIX); s.bind(p); s.listen()\nc=socket.socket(socket.AF_UNIX); c.connect(p); print(\"own socket ok\")\ntry:\n  h=socket.socket(socket.AF_UNIX); h.connect(\"\\0{name}\"); print(\"host reached\")\nexcept OSError as e: print(\"host refused\", e)\n'",
+        RAN.trim()
+    );
+    let (run, _dir) = ran(test
+        .env(
+            "AGENTHOST_CONFIG",
+            &root.join("config.toml").display().to_string(),
+        )
+        .args(["sandbox", "--profile", "claude-like", "--spec"])
+        .arg(root.join("task.md").display().to_string())
+        .arg("--root")
+        .arg(root.join("wt").display().to_string())
+        .args(["--", "sh", "-c", &script])
+        .run_keep());
+    assert!(run.stdout.contains("own socket ok"), "{}", run.transcript());
+    assert!(run.stdout.contains("host refused"), "{}", run.transcript());
+    assert!(
+        listener.accept().is_err(),
+        "the host's abstract socket got a connection"
+    );
+}

@@ -213,6 +213,7 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
         None => config.sandbox.mode,
     };
 
+    let support = Support::probe();
     let tmp = tempfile::Builder::new()
         .prefix("agenthost-sandbox-")
         .tempdir()
@@ -237,9 +238,9 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
         } else {
             Enforcement::BestEffort
         },
+        as_root: support.root,
     };
     let built = sandbox::build(&input)?;
-    let support = Support::probe();
 
     if args.explain {
         let header = header(spec, &display, &root, profile_name.as_deref(), mode);

@@ -63,6 +63,9 @@ pub struct PlanInput<'a> {
     pub tmpdir: PathBuf,
     /// Enforce or best effort.
     pub enforcement: Enforcement,
+    /// Whether agenthost runs as root (uid 0 owns `/etc/shadow`, so `/etc` is then granted
+    /// entry by entry without it).
+    pub as_root: bool,
 }
 
 /// A built plan, with what must happen on disk before it can run and what it cannot enforce.
@@ -325,6 +328,18 @@ impl Builder<'_> {
     /// `/etc`, entry by entry, without shadow passwords and sudoers: as root those are
     /// readable by their owner without any capability.
     fn etc(&mut self) {
+        if !self.input.as_root {
+            // File permissions keep shadow passwords and sudoers from a normal user; one rule
+            // instead of one per entry keeps the launcher fast.
+            self.optional_rule(
+                PathBuf::from("/etc"),
+                Target::Tree,
+                rights::READ,
+                Provenance::new("system", "configuration in /etc"),
+            );
+            self.etc_links();
+            return;
+        }
         let Ok(entries) = std::fs::read_dir("/etc") else {
             return;
         };
@@ -360,7 +375,11 @@ impl Builder<'_> {
                 ),
             );
         }
-        // /etc/resolv.conf and friends often point into /run.
+        self.etc_links();
+    }
+
+    /// `/etc/resolv.conf` and friends often point into /run.
+    fn etc_links(&mut self) {
         for link in ["/etc/resolv.conf", "/etc/hosts"] {
             if let Ok(target) = std::fs::canonicalize(link)
                 && !target.starts_with("/etc")
@@ -939,6 +958,123 @@ fn worktree_files(root: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+
+    /// Builds the plan for `scope` (Scope lines) in a fresh worktree holding `files`.
+    fn plan_for(
+        scope: &str,
+        files: &[&str],
+        as_root: bool,
+    ) -> (tempfile::TempDir, Result<BuiltPlan, PlanError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        for file in files {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x\n").unwrap();
+        }
+        let text = format!("# Task\n\n## What\nIt.\n\n### Scope\n{scope}");
+        let parsed = crate::spec::parse("task.md", text.as_bytes());
+        let spec = parsed.spec.unwrap();
+        let config = Config::builtin();
+        let input = PlanInput {
+            spec: &spec,
+            spec_name: "task.md".to_string(),
+            root: root.clone(),
+            profile: None,
+            sandbox: &config.sandbox,
+            host_env: BTreeMap::new(),
+            home: root.join("home"),
+            tmpdir: root.join("tmp"),
+            enforcement: Enforcement::Enforce,
+            as_root,
+        };
+        let built = build(&input);
+        (dir, built)
+    }
+
+    fn rules_at<'a>(built: &'a BuiltPlan, path: &Path) -> Vec<&'a FsRule> {
+        built.plan.fs.iter().filter(|r| r.path == path).collect()
+    }
+
+    #[test]
+    fn modify_in_a_directory_gets_file_rights_and_save_rights_on_the_directory() {
+        let (dir, built) = plan_for("- Modify: `src/app.py`\n", &["src/app.py"], true);
+        let built = built.unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let file = rules_at(&built, &root.join("src/app.py"));
+        assert_eq!(file.len(), 1);
+        assert_eq!(file[0].target, Target::File);
+        assert_eq!(file[0].rights, rights::EDIT_FILE);
+        assert_eq!(file[0].provenance.source, "task.md:7");
+        let parent = rules_at(&built, &root.join("src"));
+        assert_eq!(parent.len(), 1);
+        assert_eq!(parent[0].rights, rights::SAVE_IN_DIR);
+    }
+
+    #[test]
+    fn nothing_at_the_root_gets_directory_write_rights() {
+        let (dir, built) = plan_for(
+            "- Modify: `README.md`\n- Create: `NOTES.md`, `new/deep/file.py`\n",
+            &["README.md"],
+            true,
+        );
+        let built = built.unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        for rule in rules_at(&built, &root) {
+            assert_eq!(rule.rights, rights::READ_EXEC, "{rule:?}");
+        }
+        assert_eq!(built.touch, [root.join("NOTES.md")]);
+        assert_eq!(built.mkdirs, [root.join("new"), root.join("new/deep")]);
+        assert_eq!(
+            rules_at(&built, &root.join("new/deep"))[0].rights,
+            rights::SAVE_IN_DIR
+        );
+        assert!(
+            built
+                .notes
+                .iter()
+                .any(|n| n.contains("`README.md` is at the worktree root"))
+        );
+    }
+
+    #[test]
+    fn a_root_glob_create_is_refused() {
+        let (_dir, built) = plan_for("- Modify: `a.py`\n- Create: `*.md`\n", &["a.py"], true);
+        assert!(
+            matches!(built, Err(PlanError::RootGlob { line: 8, .. })),
+            "{built:?}"
+        );
+    }
+
+    #[test]
+    fn etc_is_one_rule_unless_root() {
+        let (_dir, built) = plan_for("- Modify: `a.py`\n", &["a.py"], false);
+        let built = built.unwrap();
+        assert_eq!(rules_at(&built, Path::new("/etc")).len(), 1);
+        let (_dir, built) = plan_for("- Modify: `a.py`\n", &["a.py"], true);
+        let built = built.unwrap();
+        assert!(rules_at(&built, Path::new("/etc")).is_empty());
+        assert!(rules_at(&built, Path::new("/etc/shadow")).is_empty());
+    }
+
+    #[test]
+    fn do_not_modify_under_a_grant_is_named_as_review_only() {
+        let (_dir, built) = plan_for(
+            "- Modify: `src/app.py`\n- Do NOT modify `src/other.py`, `docs/`\n",
+            &["src/app.py", "src/other.py", "docs/a.md"],
+            true,
+        );
+        let notes = built.unwrap().notes.join("\n");
+        assert!(
+            notes.contains("Do NOT modify `src/other.py` is not enforced by the kernel"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("Do NOT modify `docs/`: enforced by the kernel"),
+            "{notes}"
+        );
+    }
 
     #[test]
     fn glob_prefixes() {

@@ -27,6 +27,8 @@
 //! - **`dir/` (a Scope directory)** gets the full tree grant on `dir/`.
 //! - **Do NOT modify** cannot be a kernel rule (Landlock only grants). When such a path lies
 //!   under a directory grant, the plan says so: the review enforces it.
+//! - **Build outputs** (`target/`, `node_modules/.cache/`, ...) get the full tree grant
+//!   when the repository ignores them: ignored paths never reach the diff.
 //! - **`.git`**: the plan refuses to build if any write rule covers the worktree root, its
 //!   `.git`, the git dir or the common git dir (a profile granting `~` on a repository under
 //!   the home directory would). The git dirs are granted read-only so that `git status` and
@@ -149,6 +151,20 @@ const TOOLCHAIN_VARS: &[&str] = &[
     "NVM_DIR",
 ];
 
+/// Build-output directories granted as scratch space when the repository ignores them.
+const SCRATCH_DIRS: &[&str] = &[
+    "target",
+    "node_modules/.cache",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    ".venv",
+    "__pycache__",
+    "build",
+    "dist",
+];
+
 /// System directories, readable and executable.
 const SYSTEM_TREES: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt",
@@ -166,7 +182,9 @@ struct Builder<'a> {
 
 /// Builds the plan.
 pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
-    let git_dirs = git2::Repository::open(&input.root)
+    let repo = git2::Repository::open(&input.root).ok();
+    let git_dirs = repo
+        .as_ref()
         .map(|repo| {
             [repo.path(), repo.commondir()]
                 .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()))
@@ -184,6 +202,9 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
     b.reads();
     b.scope()?;
     b.grants();
+    if let Some(repo) = &repo {
+        b.scratch(repo);
+    }
     b.tmpdir();
     b.check_git()?;
     let env = b.env();
@@ -730,6 +751,34 @@ impl Builder<'_> {
             }
         }
         self.notes.extend(notes);
+    }
+
+    /// Build outputs: well-known scratch directories that the repository ignores (so they
+    /// never reach the diff) become writable trees; missing ones are created first.
+    fn scratch(&mut self, repo: &git2::Repository) {
+        for name in SCRATCH_DIRS {
+            let path = self.root().join(name);
+            // Only when git ignores it, and not already covered by a Scope tree grant.
+            if !repo.is_path_ignored(format!("{name}/")).unwrap_or(false)
+                || self
+                    .writes()
+                    .any(|r| r.target == Target::Tree && path.starts_with(&r.path))
+            {
+                continue;
+            }
+            self.ensure_dir(&path);
+            self.rule(
+                path,
+                Target::Tree,
+                rights::WRITE_TREE,
+                Provenance::new(
+                    "scratch",
+                    format!(
+                        "`{name}/` is ignored by the repository: build output, never in the diff"
+                    ),
+                ),
+            );
+        }
     }
 
     /// The profile's and the config's grants.

@@ -47,6 +47,7 @@ fn fixture() -> Test {
         .file("main/src/other.py", "other\n")
         .file("main/README.md", "readme\n")
         .file("main/other/keep.txt", KEEP)
+        .file("main/.gitignore", "target/\n")
         .git_repo("main")
         .file("outside/victim.txt", KEEP)
         .file(".test-home/.ssh/id_ed25519", SECRET_KEY)
@@ -1057,3 +1058,25 @@ fn unix_socket_profile_serves_its_own_socket_but_cannot_reach_the_hosts_abstract
         "the host's abstract socket got a connection"
     );
 }
+
+escape!(
+    ignored_build_output_is_scratch_space,
+    "set -e; mkdir -p target/debug; echo bin > target/debug/app; git status --short",
+    |dir, run| {
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert_unchanged(&dir, "wt/target/debug/app", "bin\n");
+        assert!(
+            !run.stdout.contains("target"),
+            "ignored output reached git status: {}",
+            run.stdout
+        );
+    }
+);
+
+escape!(
+    scratch_space_is_not_granted_unless_ignored,
+    "mkdir -p dist/x; echo x > dist/x/y",
+    |dir, _run| {
+        assert_absent(&dir, "wt/dist");
+    }
+);

@@ -103,6 +103,22 @@ pub enum PlanError {
         /// The rule that covers it.
         provenance: String,
     },
+    /// A scope path leads out of the worktree through a symlink.
+    #[error("{path} resolves to {resolved}, outside the worktree ({provenance})")]
+    #[diagnostic(
+        code(agenthost::sandbox::outside_worktree),
+        help(
+            "a symlink in the repository points out of it; the sandbox grants paths inside the worktree only: name the real file, or remove the symlink"
+        )
+    )]
+    OutsideWorktree {
+        /// The path as the Scope names it.
+        path: PathBuf,
+        /// Where it leads.
+        resolved: PathBuf,
+        /// The rule that named it.
+        provenance: String,
+    },
     /// A Create glob would need a directory grant on the worktree root.
     #[error("{spec}:{line}: Create `{written}` would need write rights on the whole worktree root")]
     #[diagnostic(
@@ -175,6 +191,7 @@ struct Builder<'a> {
     /// The worktree's git dir and common git dir (canonical), when it is a repository.
     git_dirs: Vec<PathBuf>,
     rules: Vec<FsRule>,
+    errors: Vec<PlanError>,
     mkdirs: Vec<PathBuf>,
     touch: Vec<PathBuf>,
     notes: Vec<String>,
@@ -195,6 +212,7 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
         input,
         git_dirs,
         rules: Vec::new(),
+        errors: Vec::new(),
         mkdirs: Vec::new(),
         touch: Vec::new(),
         notes: Vec::new(),
@@ -206,6 +224,9 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
         b.scratch(repo);
     }
     b.tmpdir();
+    if let Some(error) = b.errors.pop() {
+        return Err(error);
+    }
     b.check_git()?;
     let env = b.env();
     let net = b.net();
@@ -228,6 +249,22 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
 
 impl Builder<'_> {
     fn rule(&mut self, path: PathBuf, target: Target, rights: &[FsRight], why: Provenance) {
+        // A path in the worktree may be (or pass through) a symlink: Landlock would grant
+        // the symlink's target. Rules are made on the resolved path, which must stay inside.
+        let path = if path.starts_with(self.root()) {
+            let resolved = resolve(&path);
+            if !resolved.starts_with(self.root()) {
+                self.errors.push(PlanError::OutsideWorktree {
+                    path,
+                    resolved,
+                    provenance: why.to_string(),
+                });
+                return;
+            }
+            resolved
+        } else {
+            path
+        };
         self.rules.push(FsRule {
             path,
             target,
@@ -861,9 +898,12 @@ impl Builder<'_> {
         }
         for (what, path) in protected {
             for rule in self.writes() {
+                // A tree rule covers everything beneath it; anything on or inside `.git`
+                // (or a git dir) is refused, but the root itself only as a tree.
+                let inside = path != root && rule.path.starts_with(&path);
                 let covers = match rule.target {
-                    Target::Tree => path.starts_with(&rule.path),
-                    Target::File => path == rule.path,
+                    Target::Tree => path.starts_with(&rule.path) || inside,
+                    Target::File => inside,
                 };
                 if covers {
                     return Err(PlanError::GitWritable {
@@ -936,6 +976,24 @@ impl Builder<'_> {
         net.inet_sockets = !net.connect_tcp.is_empty();
         net.unix_sockets = self.input.profile.is_some_and(|(_, p)| p.unix_sockets);
         net
+    }
+}
+
+/// `path` with every symlink in its existing part resolved (the missing rest appended).
+fn resolve(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |acc, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
     }
 }
 
@@ -1084,6 +1142,70 @@ mod tests {
                 .notes
                 .iter()
                 .any(|n| n.contains("`README.md` is at the worktree root"))
+        );
+    }
+
+    #[test]
+    fn a_symlink_out_of_the_worktree_is_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("victim.txt"), "x").unwrap();
+        let (dir, _) = plan_for("- Modify: `a.py`\n", &["a.py"], true);
+        let root = dir.path().canonicalize().unwrap();
+        std::os::unix::fs::symlink(outside.path().join("victim.txt"), root.join("evil.py"))
+            .unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("linked")).unwrap();
+        for scope in [
+            "- Modify: `evil.py`\n",
+            "- Create: `linked/new.py`\n",
+            "- Create: `linked/`\n",
+        ] {
+            let text = format!("# Task\n\n## What\nIt.\n\n### Scope\n{scope}");
+            let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
+            let config = Config::builtin();
+            let input = PlanInput {
+                spec: &spec,
+                spec_name: "task.md".to_string(),
+                root: root.clone(),
+                profile: None,
+                sandbox: &config.sandbox,
+                host_env: BTreeMap::new(),
+                home: root.join("home"),
+                tmpdir: root.join("tmp"),
+                enforcement: Enforcement::Enforce,
+                as_root: true,
+            };
+            let built = build(&input);
+            assert!(
+                matches!(built, Err(PlanError::OutsideWorktree { .. })),
+                "{scope}: {built:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_symlink_into_git_is_refused() {
+        let (dir, _) = plan_for("- Modify: `a.py`\n", &["a.py", ".git/config"], true);
+        let root = dir.path().canonicalize().unwrap();
+        std::os::unix::fs::symlink(".git/config", root.join("cfg.txt")).unwrap();
+        let text = "# Task\n\n## What\nIt.\n\n### Scope\n- Modify: `cfg.txt`\n";
+        let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
+        let config = Config::builtin();
+        let input = PlanInput {
+            spec: &spec,
+            spec_name: "task.md".to_string(),
+            root: root.clone(),
+            profile: None,
+            sandbox: &config.sandbox,
+            host_env: BTreeMap::new(),
+            home: root.join("home"),
+            tmpdir: root.join("tmp"),
+            enforcement: Enforcement::Enforce,
+            as_root: true,
+        };
+        let built = build(&input);
+        assert!(
+            matches!(built, Err(PlanError::GitWritable { .. })),
+            "{built:?}"
         );
     }
 

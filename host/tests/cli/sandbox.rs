@@ -1080,3 +1080,28 @@ escape!(
         assert_absent(&dir, "wt/dist");
     }
 );
+
+#[test]
+fn a_scope_symlink_out_of_the_worktree_is_refused() {
+    let test = fixture().file(
+        "evil.md",
+        "# Evil\n\n## What\nIt.\n\n### Scope\n- Modify: `src/evil.py`\n",
+    );
+    let root = test.path().to_path_buf();
+    std::os::unix::fs::symlink("../../outside/victim.txt", root.join("wt/src/evil.py"))
+        .expect("symlink");
+    let (run, dir) = test
+        .args(["sandbox", "--spec"])
+        .arg(root.join("evil.md").display().to_string())
+        .arg("--root")
+        .arg(root.join("wt").display().to_string())
+        .args(["--", "sh", "-c", "echo pwned > src/evil.py"])
+        .run_keep();
+    assert_eq!(run.code, 125, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("agenthost::sandbox::outside_worktree"),
+        "{}",
+        run.stderr
+    );
+    assert_unchanged(&dir, "outside/victim.txt", KEEP);
+}

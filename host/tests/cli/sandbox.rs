@@ -1105,3 +1105,17 @@ fn a_scope_symlink_out_of_the_worktree_is_refused() {
     );
     assert_unchanged(&dir, "outside/victim.txt", KEEP);
 }
+
+#[test]
+fn background_jobs_die_with_the_command() {
+    if !supported() {
+        return;
+    }
+    let (run, dir) = sandboxed(
+        fixture(),
+        "(sleep 2; echo late > build/late) & echo started",
+    );
+    assert!(run.stdout.contains("started"), "{}", run.transcript());
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    assert_absent(&dir, "wt/build/late");
+}

@@ -1119,3 +1119,39 @@ fn background_jobs_die_with_the_command() {
     std::thread::sleep(std::time::Duration::from_millis(3000));
     assert_absent(&dir, "wt/build/late");
 }
+
+escape!(
+    signal_and_ptrace_the_agenthost_process,
+    "kill -USR1 $PPID; kill -TERM $PPID; python3 -c 'import ctypes,os; l=ctypes.CDLL(None,use_errno=True); print(\"ptrace\", l.ptrace(16, os.getppid(), 0, 0))'; echo after",
+    |_dir, run| {
+        // Had a signal reached agenthost it would have died (no exit code); had ptrace
+        // attached, agenthost would be stopped and never return.
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert!(run.stdout.contains("ptrace -1"), "{}", run.transcript());
+        assert!(run.stdout.contains("after"), "{}", run.transcript());
+    }
+);
+
+/// The control: with the sandbox off, the same scripts do escape, and the same disk checks
+/// see it. Proves the corpus's assertions can fail.
+#[test]
+fn control_without_the_sandbox_the_checks_see_the_escape() {
+    let test = fixture();
+    let root = test.path().to_path_buf();
+    let (run, dir) = test
+        .args(["sandbox", "--mode", "off", "--spec"])
+        .arg(root.join("task.md").display().to_string())
+        .arg("--root")
+        .arg(root.join("wt").display().to_string())
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo pwned > other/keep.txt; echo 'gitdir: /tmp/evil' > .git; echo x > ../outside/new.txt",
+        ])
+        .run_keep();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(read(&dir, "wt/other/keep.txt"), "pwned\n");
+    assert!(read(&dir, "wt/.git").contains("/tmp/evil"));
+    assert!(exists(&dir, "outside/new.txt"));
+}

@@ -1,4 +1,4 @@
-//! The sandbox, host side: a spec's Scope → a [`SandboxPlan`] ([`build`]), what it says
+//! The sandbox, host side: a spec's Scope → a [`SandboxPlan`] ([`build()`]), what it says
 //! (`--explain`, [`explain`]), and running a command under it ([`run`]) through the
 //! launcher in the `agenthost-sandbox` crate.
 //!

@@ -214,8 +214,10 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
     };
 
     let support = Support::probe();
+    // Private: only the agent's user may list or read it (tempfile's default follows umask).
     let tmp = tempfile::Builder::new()
         .prefix("agenthost-sandbox-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(SandboxError::TempDir)?;
     let tmpdir = tmp

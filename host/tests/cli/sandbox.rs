@@ -750,6 +750,8 @@ fn sandbox_dies_with_agenthost() {
         .arg(root.join("wt"))
         .args(["--", "sh", "-c", "sleep 2; echo x > build/survived"])
         .env("HOME", root.join(".test-home"))
+        // Killed with SIGKILL, agenthost cannot remove its private TMPDIR: keep it in here.
+        .env("TMPDIR", &root)
         .spawn()
         .expect("spawn");
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -903,9 +905,16 @@ escape!(
 
 escape!(
     private_tmpdir_is_removed,
-    "echo \"$TMPDIR\"",
+    "echo \"$TMPDIR\"; stat -c %a \"$TMPDIR\"",
     |_dir, run| {
-        let tmpdir = run.stdout.trim();
+        let mut lines = run.stdout.lines();
+        let tmpdir = lines.next().unwrap_or_default();
+        assert_eq!(
+            lines.next(),
+            Some("700"),
+            "TMPDIR must be private: {}",
+            run.stdout
+        );
         assert!(tmpdir.contains("agenthost-sandbox-"), "{tmpdir}");
         assert!(!Path::new(tmpdir).exists(), "{tmpdir} is still there");
     }

@@ -1164,3 +1164,23 @@ fn control_without_the_sandbox_the_checks_see_the_escape() {
     assert!(read(&dir, "wt/.git").contains("/tmp/evil"));
     assert!(exists(&dir, "outside/new.txt"));
 }
+
+#[test]
+fn default_root_is_the_specs_repository() {
+    if !supported() {
+        return;
+    }
+    let test = fixture().file("wt/specs/task.md", SPEC);
+    let root = test.path().to_path_buf();
+    let (run, dir) = test
+        .env(
+            "AGENTHOST_CONFIG",
+            &root.join("config.toml").display().to_string(),
+        )
+        .args(["sandbox", "--spec", "wt/specs/task.md", "--", "sh", "-c"])
+        .arg("pwd; printf 'print(5)\\n' > src/app.py")
+        .run_keep();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout.trim(), "[TEMP]/wt", "{}", run.transcript());
+    assert_unchanged(&dir, "wt/src/app.py", "print(5)\n");
+}

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod duration;
+pub mod policy;
 pub mod spec;
 pub mod suggest;
 pub mod toml_error;

@@ -8,6 +8,7 @@ mod completions;
 mod exit;
 mod init;
 mod output;
+mod policy;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Write a commented agenthost.toml into a repository.
     Init(init::InitArgs),
+    /// List, test and benchmark policies.
+    Policy(policy::PolicyArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
 }
@@ -62,6 +65,7 @@ pub fn run(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::Check(args) => check::run(&args, &output),
         Command::Init(args) => init::run(&args, &output),
+        Command::Policy(args) => policy::run(&args, &output),
         Command::Completions(args) => completions::run(&args),
     };
     match result {

@@ -9,6 +9,10 @@ fn every_verb_help_has_examples() {
         &["check", "--help"],
         &["init", "--help"],
         &["completions", "--help"],
+        &["policy", "--help"],
+        &["policy", "list", "--help"],
+        &["policy", "test", "--help"],
+        &["policy", "bench", "--help"],
     ] {
         let run = Test::new().args(verb).run();
         assert_eq!(run.code, 0, "{verb:?}: {}", run.transcript());

@@ -7,6 +7,7 @@
 mod check;
 mod help;
 mod init;
+mod policy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use agenthost_policy::{Admission, Finding, Findings, Hook, HostState, Severity, Spec, TaskView};
 
 use super::verdict::{self, FAILED_RULE};
+use super::view;
 use super::*;
 use crate::config::{PolicyMode, Sha256};
 
@@ -370,4 +371,181 @@ fn the_disk_cache_serves_a_second_engine() {
     drop(first);
     let second = Engine::new(Limits::default(), Some(dir.path().to_path_buf())).unwrap();
     assert_good_still_works(&second);
+}
+
+/// The built-ins, as embedded: wasip2 command components loaded like any plugin.
+mod builtins {
+    use agenthost_policy::{ChangeKind, ChangedFile, RunResult, TestOutcome, WaitingTask};
+
+    use super::*;
+    use crate::config::BuiltinPolicy;
+    use crate::policy::builtin;
+
+    fn load(engine: &Engine, policy: BuiltinPolicy) -> LoadedPolicy {
+        engine
+            .load(policy.name(), builtin::wasm(policy), None)
+            .unwrap()
+    }
+
+    #[test]
+    fn every_builtin_is_a_component_that_says_its_hooks() {
+        let engine = engine();
+        for (policy, hook) in [
+            (BuiltinPolicy::SpecQuality, Hook::Acceptance),
+            (BuiltinPolicy::ReviewBandwidth, Hook::Admission),
+            (BuiltinPolicy::ScopeGuard, Hook::Review),
+            (BuiltinPolicy::DiffSize, Hook::Review),
+            (BuiltinPolicy::Tests, Hook::Review),
+        ] {
+            let loaded = load(&engine, policy);
+            assert_eq!(loaded.kind(), PolicyKind::WasiP2Command, "{policy}");
+            let decisions: Vec<Hook> = loaded
+                .hooks()
+                .iter()
+                .copied()
+                .filter(|h| Hook::DECISIONS.contains(h))
+                .collect();
+            assert_eq!(decisions, [hook], "{policy}");
+        }
+    }
+
+    fn example_spec() -> Spec {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/specs/status-filter.md"
+        );
+        let parsed = crate::spec::read(std::path::Path::new(path)).unwrap();
+        view::spec(parsed.spec.as_ref().unwrap())
+    }
+
+    #[test]
+    fn spec_quality_accepts_the_example_and_rejects_a_vague_spec() {
+        let engine = engine();
+        let policy = load(&engine, BuiltinPolicy::SpecQuality);
+        let config = serde_json::json!({});
+        let good = verdict::acceptance(
+            &engine,
+            &policy,
+            PolicyMode::Enforce,
+            &config,
+            &example_spec(),
+        );
+        assert_eq!(good.findings, vec![]);
+        let mut vague = example_spec();
+        vague.sections[0].text = "Clean up the report, etc.".into();
+        let bad = verdict::acceptance(&engine, &policy, PolicyMode::Enforce, &config, &vague);
+        assert!(bad.blocks());
+        let rules: Vec<&str> = bad.findings.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(rules, ["spec-quality/vague", "spec-quality/vague"]);
+    }
+
+    fn run(files: &[(&str, u32)], tests: Option<bool>) -> RunResult {
+        RunResult {
+            changed_files: files
+                .iter()
+                .map(|(path, lines)| ChangedFile {
+                    path: path.to_string(),
+                    old_path: None,
+                    kind: ChangeKind::Modified,
+                    added_lines: *lines,
+                    removed_lines: 0,
+                })
+                .collect(),
+            tests: tests.map(|passed| TestOutcome {
+                command: "python3 -m unittest".into(),
+                passed,
+                exit_code: Some(if passed { 0 } else { 1 }),
+                duration_ms: 10,
+                output: "FAILED (failures=1)".into(),
+            }),
+            ..RunResult::default()
+        }
+    }
+
+    fn review_rules(engine: &Engine, policy: BuiltinPolicy, run: &RunResult) -> Vec<String> {
+        let loaded = load(engine, policy);
+        let report = verdict::review(
+            engine,
+            &loaded,
+            PolicyMode::Enforce,
+            &serde_json::json!({}),
+            &example_spec(),
+            run,
+        );
+        assert_eq!(report.failure, None);
+        report.findings.into_iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn review_builtins_on_good_and_bad_runs() {
+        let engine = engine();
+        let good = run(
+            &[("inventory/report.py", 20), ("tests/test_report.py", 30)],
+            Some(true),
+        );
+        for policy in [
+            BuiltinPolicy::ScopeGuard,
+            BuiltinPolicy::DiffSize,
+            BuiltinPolicy::Tests,
+        ] {
+            assert_eq!(
+                review_rules(&engine, policy, &good),
+                Vec::<String>::new(),
+                "{policy}"
+            );
+        }
+        let bad = run(
+            &[("inventory/report.py", 380), ("api/routes.py", 40)],
+            Some(false),
+        );
+        assert_eq!(
+            review_rules(&engine, BuiltinPolicy::ScopeGuard, &bad),
+            ["scope-guard/forbidden"]
+        );
+        assert_eq!(
+            review_rules(&engine, BuiltinPolicy::DiffSize, &bad),
+            ["diff-size/lines"]
+        );
+        assert_eq!(
+            review_rules(&engine, BuiltinPolicy::Tests, &bad),
+            ["tests/failed"]
+        );
+    }
+
+    #[test]
+    fn review_bandwidth_starts_and_holds() {
+        let engine = engine();
+        let policy = load(&engine, BuiltinPolicy::ReviewBandwidth);
+        let task = |id: &str| TaskView {
+            id: id.into(),
+            title: id.into(),
+            repo: "/r".into(),
+            scope_entries: 2,
+        };
+        let config = serde_json::json!({});
+        let mut state = HostState::default();
+        let admit = |state: &HostState| {
+            verdict::admission(
+                &engine,
+                &policy,
+                PolicyMode::Enforce,
+                &config,
+                &task("new"),
+                state,
+            )
+            .effective()
+        };
+        assert_eq!(admit(&state), Admission::Start);
+        state.awaiting_review.push(WaitingTask {
+            task: task("old"),
+            waited_secs: 3 * 3600,
+        });
+        let Admission::Hold(reason) = admit(&state) else {
+            panic!("expected a hold")
+        };
+        assert!(
+            reason.starts_with("`old` has waited 180 minutes"),
+            "{reason}"
+        );
+    }
 }

@@ -41,6 +41,34 @@ pub enum PolicyCommand {
         after_help = "Examples:\n  agenthost policy bench scope-guard --hook review --input run.json\n  agenthost policy bench spec-quality --hook acceptance --input request.json --iterations 500"
     )]
     Bench(BenchArgs),
+    /// Write a new policy project (Rust, with the SDK vendored) that builds and tests.
+    #[command(
+        after_help = "Examples:\n  agenthost policy new no-todo\n  agenthost policy new no-todo --lang rust --dir policies/no-todo\n\nThen: cd no-todo && cargo test && cargo build --release --target wasm32-wasip2"
+    )]
+    New(NewArgs),
+}
+
+/// The languages `agenthost policy new` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Rust, with the agenthost-policy SDK.
+    Rust,
+}
+
+/// Arguments of `agenthost policy new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The policy's name (lowercase letters, digits and `-`), also its crate's.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// The language to write it in.
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub lang: Lang,
+
+    /// Where to create it [default: ./NAME].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Arguments of `agenthost policy list`.
@@ -93,6 +121,7 @@ pub fn run(args: &PolicyArgs, output: &Output) -> miette::Result<Exit> {
         PolicyCommand::List(args) => list(args),
         PolicyCommand::Test(args) => test(args, output),
         PolicyCommand::Bench(args) => bench(args),
+        PolicyCommand::New(args) => new(args),
     }
 }
 
@@ -275,4 +304,48 @@ fn format_duration(duration: Duration) -> String {
     } else {
         format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
     }
+}
+
+fn new(args: &NewArgs) -> miette::Result<Exit> {
+    if !policy::scaffold::valid_name(&args.name) {
+        return Err(miette::miette!(
+            code = "policy::new::name",
+            help = "use lowercase letters, digits and `-`, starting with a letter (e.g. `no-todo`)",
+            "`{}` cannot name a policy",
+            args.name
+        ));
+    }
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
+    if dir.exists() {
+        return Err(miette::miette!(
+            code = "policy::new::exists",
+            help = "choose another name, or pass --dir with a path that does not exist yet",
+            "{} already exists",
+            dir.display()
+        ));
+    }
+    let Lang::Rust = args.lang;
+    for (path, text) in policy::scaffold::rust(&args.name) {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent).into_diagnostic()?;
+        }
+        fs_err::write(&path, text).into_diagnostic()?;
+    }
+    println!(
+        "created {} (Rust, SDK vendored in vendor/agenthost-policy)",
+        dir.display()
+    );
+    println!();
+    println!("  cd {}", dir.display());
+    println!("  cargo test");
+    println!("  cargo build --release --target wasm32-wasip2");
+    println!(
+        "  agenthost policy test target/wasm32-wasip2/release/{}.wasm --hook acceptance --input request.json",
+        args.name
+    );
+    Ok(Exit::Success)
 }

@@ -23,6 +23,7 @@ pub mod builtin;
 mod engine;
 mod error;
 mod limits;
+pub mod scaffold;
 mod set;
 pub mod verdict;
 pub mod view;

@@ -13,6 +13,7 @@ fn every_verb_help_has_examples() {
         &["policy", "list", "--help"],
         &["policy", "test", "--help"],
         &["policy", "bench", "--help"],
+        &["policy", "new", "--help"],
     ] {
         let run = Test::new().args(verb).run();
         assert_eq!(run.code, 0, "{verb:?}: {}", run.transcript());

@@ -288,3 +288,86 @@ fn bench_prints_a_latency_distribution() {
         assert!(run.stdout.contains(label), "{label}: {}", run.stdout);
     }
 }
+
+/// `policy new` writes a project whose own tests pass natively, which builds for
+/// wasm32-wasip2, and which agenthost then loads and runs. Slow-ish (two small cargo
+/// builds), so one test covers the whole loop.
+#[test]
+fn new_writes_a_policy_that_tests_builds_and_runs() {
+    let test = Test::new();
+    let dir = test.path().join("no-todo");
+    let run = Test::new()
+        .args(["policy", "new", "no-todo", "--dir"])
+        .arg(dir.to_str().unwrap())
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(dir.join("vendor/agenthost-policy/src/guest.rs").is_file());
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = test.path().join("target");
+    let cargo_run = |args: &[&str]| {
+        let output = std::process::Command::new(&cargo)
+            .args(args)
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .expect("run cargo");
+        assert!(
+            output.status.success(),
+            "cargo {args:?}:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let tested = cargo_run(&["test", "--quiet"]);
+    assert!(tested.contains("2 passed"), "{tested}");
+    cargo_run(&["build", "--release", "--target", "wasm32-wasip2", "--quiet"]);
+
+    let wasm = target.join("wasm32-wasip2/release/no-todo.wasm");
+    let request = serde_json::json!({
+        "spec": { "id": "t", "title": "T", "sections": [
+            { "heading": "What", "level": 2, "line": 3, "text": "FIXME: pick a name" }
+        ] }
+    });
+    let run = test
+        .file("request.json", request.to_string())
+        .args([
+            "policy",
+            "test",
+            wasm.to_str().unwrap(),
+            "--hook",
+            "acceptance",
+        ])
+        .args(["--input", "request.json"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("\"rule\": \"no-todo/word\""),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("(wasi-p2 command)"), "{}", run.stdout);
+}
+
+#[test]
+fn new_refuses_a_bad_name_and_an_existing_directory() {
+    let run = Test::new().args(["policy", "new", "No_Todo"]).run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("`No_Todo` cannot name a policy"),
+        "{}",
+        run.stderr
+    );
+    let run = Test::new()
+        .file("no-todo/keep.txt", "mine")
+        .args(["policy", "new", "no-todo"])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("no-todo already exists"),
+        "{}",
+        run.stderr
+    );
+}

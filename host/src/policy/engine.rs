@@ -151,6 +151,7 @@ impl Engine {
         .map_err(engine_error)?;
         let mut components = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut components).map_err(engine_error)?;
+        no_sleeping(&mut modules, &mut components).map_err(engine_error)?;
 
         let ticker = Arc::new(AtomicBool::new(true));
         spawn_ticker(engine.weak(), ticker.clone());
@@ -434,6 +435,56 @@ fn spawn_ticker(engine: wasmtime::EngineWeak, running: Arc<AtomicBool>) {
             // Without the ticker no deadline fires: say so loudly rather than hang later.
             eprintln!("agenthost: cannot start the policy deadline thread: {err}");
         });
+}
+
+/// Policies have no clock, so they cannot sleep: a sleep in the host would block the call
+/// past its deadline (epochs interrupt only running WebAssembly). Preview 1's `poll_oneoff`
+/// fails with ENOTSUP; preview 2's clock subscriptions are ready at once, so a guest that
+/// sleeps in a loop spins into its deadline instead.
+fn no_sleeping(
+    modules: &mut wasmtime::Linker<ModuleState>,
+    components: &mut wasmtime::component::Linker<ComponentState>,
+) -> wasmtime::Result<()> {
+    const ENOTSUP: i32 = 58;
+    modules.allow_shadowing(true);
+    modules.func_wrap(
+        "wasi_snapshot_preview1",
+        "poll_oneoff",
+        |_: wasmtime::Caller<'_, ModuleState>, _: i32, _: i32, _: i32, _: i32| ENOTSUP,
+    )?;
+    modules.allow_shadowing(false);
+
+    components.allow_shadowing(true);
+    let mut clock = components.instance("wasi:clocks/monotonic-clock@0.2.12")?;
+    clock.func_wrap(
+        "subscribe-duration",
+        |mut store: wasmtime::StoreContextMut<'_, ComponentState>, (_,): (u64,)| {
+            Ok((ready(&mut store.data_mut().table)?,))
+        },
+    )?;
+    clock.func_wrap(
+        "subscribe-instant",
+        |mut store: wasmtime::StoreContextMut<'_, ComponentState>, (_,): (u64,)| {
+            Ok((ready(&mut store.data_mut().table)?,))
+        },
+    )?;
+    components.allow_shadowing(false);
+    Ok(())
+}
+
+/// A pollable that is ready at once.
+fn ready(
+    table: &mut ResourceTable,
+) -> wasmtime::Result<wasmtime::component::Resource<wasmtime_wasi::p2::DynPollable>> {
+    let ready = table.push(Ready)?;
+    wasmtime_wasi::p2::subscribe(table, ready)
+}
+
+struct Ready;
+
+#[wasmtime_wasi::async_trait]
+impl wasmtime_wasi::p2::Pollable for Ready {
+    async fn ready(&mut self) {}
 }
 
 /// A component starts with `\0asm` and layer 1; a core module with version 1.

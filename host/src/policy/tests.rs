@@ -26,6 +26,7 @@ fn command(hook_body: &str, data: &str) -> Vec<u8> {
   (import "wasi_snapshot_preview1" "environ_sizes_get" (func $environ_sizes_get (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "sock_accept" (func $sock_accept (param i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "clock_time_get" (func $clock_time_get (param i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 2048) "{describe}")
   (data (i32.const 4096) "{data}")
@@ -174,6 +175,23 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             ),
             "non-zero exit",
         ),
+        (
+            // A 10-second sleep: a subscription (userdata 0, tag clock, monotonic, 10 s,
+            // relative) at 64. Sleeping is refused (ENOTSUP = 58): exits with 10 + errno.
+            "wasi-sleep",
+            command(
+                "(i64.store (i32.const 64) (i64.const 0)) \
+                 (i32.store8 (i32.const 72) (i32.const 0)) \
+                 (i32.store (i32.const 80) (i32.const 1)) \
+                 (i64.store (i32.const 88) (i64.const 10000000000)) \
+                 (i64.store (i32.const 96) (i64.const 0)) \
+                 (i32.store16 (i32.const 104) (i32.const 0)) \
+                 (call $proc_exit (i32.add (i32.const 10) (call $poll_oneoff (i32.const 64) \
+                 (i32.const 128) (i32.const 1) (i32.const 192))))",
+                "",
+            ),
+            "non-zero exit",
+        ),
     ]
 }
 
@@ -227,6 +245,7 @@ fn wasi_access_is_denied() {
     assert_eq!(exit_code("wasi-env"), 10, "no environment variables");
     assert_eq!(exit_code("wasi-socket"), 10 + 8, "EBADF: no sockets");
     assert_eq!(exit_code("wasi-clock"), 11, "the clock reads the epoch");
+    assert_eq!(exit_code("wasi-sleep"), 10 + 58, "ENOTSUP: no sleeping");
 }
 
 #[test]
@@ -371,6 +390,55 @@ fn the_disk_cache_serves_a_second_engine() {
     drop(first);
     let second = Engine::new(Limits::default(), Some(dir.path().to_path_buf())).unwrap();
     assert_good_still_works(&second);
+}
+
+/// A wasip2 command component that sleeps in a loop, compiled from Rust with the toolchain
+/// that runs the tests: the sleeps return at once, so it spins into its deadline instead of
+/// blocking the host.
+#[test]
+fn a_component_that_sleeps_forever_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("sleeper.rs");
+    std::fs::write(
+        &source,
+        r#"fn main() {
+            if std::env::args().nth(1).as_deref() == Some("describe") {
+                print!("{{\"abi\":\"0.1.0\",\"hooks\":[\"acceptance\"]}}");
+                return;
+            }
+            loop { std::thread::sleep(std::time::Duration::from_secs(3600)); }
+        }"#,
+    )
+    .unwrap();
+    let cargo = std::path::PathBuf::from(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let rustc = cargo.with_file_name("rustc");
+    let wasm = dir.path().join("sleeper.wasm");
+    let status = std::process::Command::new(&rustc)
+        .args(["--edition", "2024", "--target", "wasm32-wasip2", "-O", "-o"])
+        .arg(&wasm)
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "{} could not build the fixture",
+        rustc.display()
+    );
+
+    let engine = engine();
+    let policy = engine
+        .load("sleeper", &std::fs::read(&wasm).unwrap(), None)
+        .unwrap();
+    assert_eq!(policy.kind(), PolicyKind::WasiP2Command);
+    let started = Instant::now();
+    let err = accept(&engine, &policy).unwrap_err();
+    assert_eq!(err.kind(), "timeout", "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_good_still_works(&engine);
 }
 
 /// The built-ins, as embedded: wasip2 command components loaded like any plugin.

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod digest;
 pub mod duration;
+pub mod policy;
 pub mod runner;
 pub mod sandbox;
 pub mod scripted_agent;

@@ -11,6 +11,7 @@ mod exit;
 mod init;
 mod logs;
 mod output;
+mod policy;
 mod review;
 mod sandbox;
 mod scripted_agent;
@@ -68,6 +69,8 @@ pub enum Command {
     Sandbox(sandbox::SandboxArgs),
     /// Report what this kernel's sandbox can enforce, and prove it.
     Doctor(doctor::DoctorArgs),
+    /// List, test and benchmark policies.
+    Policy(policy::PolicyArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
     /// The deterministic example agent: performs the edits in its prompt's
@@ -113,6 +116,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Doctor(args) => doctor::run(&args, &output),
         Command::Completions(args) => completions::run(&args, &output),
         Command::ScriptedAgent(args) => scripted_agent::run(&args, &output),
+        Command::Policy(args) => policy::run(&args, &output),
     };
     match result {
         Ok(exit) => exit,

@@ -7,6 +7,7 @@
 mod check;
 mod help;
 mod init;
+mod policy;
 mod sandbox;
 mod scripted_agent;
 mod supervisor;

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod digest;
 pub mod duration;
+pub mod policy;
 pub mod runner;
 pub mod sandbox;
 pub mod scripted_agent;

@@ -354,6 +354,19 @@ fn build_ruleset(
     Ok(Some(created))
 }
 
+/// Kills what is left of a finished sandbox: the launcher starts a new session whose id is
+/// the launcher's pid, so its process group is everything the command started that did not
+/// leave it (background jobs, daemons that did not `setsid`). Call after waiting for the
+/// launcher; a group that is already empty is not an error.
+pub fn kill_leftovers(launcher_pid: u32) {
+    let pid = i32::try_from(launcher_pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(pid) = pid {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+}
+
 /// The descriptor number to put on the launcher's command line.
 pub fn fd_number(fd: &OwnedFd) -> RawFd {
     fd.as_raw_fd()

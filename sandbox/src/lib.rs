@@ -47,6 +47,12 @@
 //!   sockets when no TCP port is granted.
 //! - Connecting to pathname unix sockets is controlled by Landlock only from ABI 9; the
 //!   seccomp filter refuses creating `AF_UNIX` sockets unless the plan allows them.
+//! - File metadata: Landlock (up to ABI 7) does not control `chmod`, `chown` or `utime`;
+//!   the seccomp filter only refuses setting setuid and setgid bits.
+//! - Dying with agenthost: `PR_SET_PDEATHSIG` kills the command itself; its children are
+//!   killed with the session's process group when the command ends normally
+//!   ([`kill_leftovers`]), but a process that left the group survives agenthost being
+//!   killed (the supervisor will need a cgroup for that).
 //! - As root the command keeps uid 0: files owned by root are writable by their owner
 //!   without capabilities wherever Landlock grants write, and readable where it grants read.
 
@@ -57,7 +63,7 @@ pub mod seccomp;
 
 pub use launch::{
     EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SETUP_FAILED, LaunchError, exec, exec_from_fd,
-    fd_number, handoff,
+    fd_number, handoff, kill_leftovers,
 };
 pub use plan::{
     Enforcement, FsRight, FsRule, NetPlan, PortRule, Provenance, SandboxPlan, Target, rights,

@@ -2,7 +2,7 @@
 //!
 //! A plan is built by the host (from a spec's Scope, the worktree, the agent profile and the
 //! sandbox config), printed by `agenthost sandbox --explain`, serialized to JSON, handed to the
-//! launcher through an inherited file descriptor, and applied there ([`crate::apply`]). Every
+//! launcher through an inherited file descriptor, and applied there ([`crate::exec`]). Every
 //! rule carries its [`Provenance`]: the scope line or the grant that produced it.
 
 use std::collections::BTreeMap;

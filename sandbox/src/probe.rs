@@ -187,6 +187,40 @@ fn seccomp_by_prctl() -> bool {
 mod tests {
     use super::*;
 
+    fn plan(scoping: bool) -> SandboxPlan {
+        SandboxPlan {
+            enforcement: crate::Enforcement::Enforce,
+            fs: Vec::new(),
+            net: crate::NetPlan::default(),
+            scope_signals_and_abstract_sockets: scoping,
+            env: Default::default(),
+            cwd: "/".into(),
+            tmpdir: "/tmp".into(),
+            parent_pid: 1,
+        }
+    }
+
+    #[test]
+    fn older_kernels_miss_the_newer_guarantees() {
+        let kernel = |abi, seccomp| Support {
+            landlock_abi: abi,
+            landlock_note: None,
+            seccomp,
+            root: false,
+        };
+        assert_eq!(kernel(7, true).missing(&plan(true)), []);
+        assert_eq!(
+            kernel(3, true).missing(&plan(true)),
+            [
+                Guarantee::TcpPorts,
+                Guarantee::DeviceIoctl,
+                Guarantee::Scoping
+            ]
+        );
+        assert_eq!(kernel(5, false).missing(&plan(false)), [Guarantee::Seccomp]);
+        assert_eq!(kernel(0, true).missing(&plan(false)).len(), 5);
+    }
+
     #[test]
     fn probe_answers_consistently() {
         let support = Support::probe();

@@ -60,6 +60,17 @@ const S_ISGID: u64 = 0o2000;
 /// `fchmodat2` (Linux 6.6), the same number on every architecture.
 const SYS_FCHMODAT2: i64 = 452;
 
+/// Whether this kernel runs x32 system calls (`CONFIG_X86_X32_ABI`). When it does not, any
+/// number with the x32 bit fails with ENOSYS before a handler runs, and the filter can skip
+/// those duplicates (half its length, and a shorter walk on every system call).
+#[cfg(target_arch = "x86_64")]
+fn x32_enabled() -> bool {
+    // SAFETY: getpid takes no arguments and touches no memory; with the x32 bit set it is
+    // either x32's getpid or rejected with ENOSYS.
+    let pid = unsafe { libc::syscall(X32_BIT | libc::SYS_getpid) };
+    pid > 0
+}
+
 /// The two filters to install: the deny list (EPERM) and `clone3` (ENOSYS).
 pub fn filters(net: &NetPlan) -> Result<Vec<BpfProgram>, FilterError> {
     let mut deny: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
@@ -129,7 +140,7 @@ pub fn filters(net: &NetPlan) -> Result<Vec<BpfProgram>, FilterError> {
     deny.insert(libc::SYS_socket, socket_rules);
 
     #[cfg(target_arch = "x86_64")]
-    {
+    if x32_enabled() {
         let native: Vec<(i64, Vec<SeccompRule>)> =
             deny.iter().map(|(nr, r)| (*nr, r.clone())).collect();
         for (nr, rules) in native {

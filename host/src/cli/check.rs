@@ -11,7 +11,8 @@ use miette::{Diagnostic, IntoDiagnostic};
 use serde::Serialize;
 
 use super::{Exit, Output};
-use crate::config::{Config, ConfigSources};
+use crate::config::{Config, ConfigSources, PolicyMode};
+use crate::policy::{self, Engine, PolicySet, Report};
 use crate::spec::repo_check::{self, RepoFiles};
 use crate::spec::{self, ParsedSpec, Spec, SpecProblem};
 use crate::suggest::nearest;
@@ -80,6 +81,8 @@ struct RepoContext {
     note: Option<String>,
     files: Option<RepoFiles>,
     config: Config,
+    /// The configured policies, loaded when the first spec needs them.
+    policies: Option<PolicySet>,
 }
 
 /// Runs `agenthost check`.
@@ -90,6 +93,7 @@ pub fn run(args: &CheckArgs, output: &Output) -> miette::Result<Exit> {
     let mut human = String::new();
     let mut errors = 0;
     let mut warnings = 0;
+    let mut engine: Option<Engine> = None;
 
     for path in &args.specs {
         let display = path.display().to_string();
@@ -144,6 +148,23 @@ pub fn run(args: &CheckArgs, output: &Output) -> miette::Result<Exit> {
             }
             if let Some(problem) = unknown_agent(spec, &context.config) {
                 extra.push(problem);
+            }
+            if !parsed.has_parse_error() {
+                let engine = match &mut engine {
+                    Some(engine) => engine,
+                    None => engine.insert(policy::cli_engine()?),
+                };
+                let policies = context.policies.get_or_insert_with(|| {
+                    PolicySet::load_for(
+                        engine,
+                        &context.config.policies,
+                        Some(agenthost_policy::Hook::Acceptance),
+                    )
+                });
+                let view = policy::view::spec(spec);
+                for report in policies.acceptance(engine, &view) {
+                    extra.extend(policy_problems(&parsed.source, report));
+                }
             }
             for problem in extra {
                 parsed.push_problem(problem);
@@ -264,6 +285,7 @@ fn load_context(root: &Root) -> miette::Result<RepoContext> {
         note,
         files,
         config,
+        policies: None,
     })
 }
 
@@ -293,6 +315,51 @@ fn unknown_agent(spec: &Spec, config: &Config) -> Option<SpecProblem> {
     })
 }
 
+/// An acceptance policy's findings as spec problems, pointing at the lines they name. A
+/// policy in monitor mode only warns.
+pub(super) fn policy_problems(source: &spec::SpecSource, report: Report) -> Vec<SpecProblem> {
+    let monitor = report.mode == PolicyMode::Monitor;
+    report
+        .findings
+        .into_iter()
+        .map(|finding| {
+            let span = finding
+                .line
+                .and_then(|line| source.line_span(line as usize))
+                .map(|range| range.into());
+            let help = if monitor {
+                format!(
+                    "rule `{}` of policy `{}` (monitor mode: reported, not enforced)",
+                    finding.rule, report.policy
+                )
+            } else {
+                format!("rule `{}` of policy `{}`", finding.rule, report.policy)
+            };
+            let (message, rule) = (finding.message, finding.rule);
+            match finding.severity {
+                agenthost_policy::Severity::Error if !monitor => SpecProblem::PolicyError {
+                    message,
+                    help,
+                    span,
+                    rule,
+                },
+                agenthost_policy::Severity::Info => SpecProblem::PolicyNote {
+                    message,
+                    help,
+                    span,
+                    rule,
+                },
+                _ => SpecProblem::PolicyWarning {
+                    message,
+                    help,
+                    span,
+                    rule,
+                },
+            }
+        })
+        .collect()
+}
+
 /// The test command that would run for this spec.
 fn test_command(spec: Option<&Spec>, config: &Config) -> Option<TestCommand> {
     if let Some(command) = spec.and_then(Spec::test_command) {
@@ -320,8 +387,14 @@ fn json_report(
             let position = problem
                 .primary_span()
                 .map(|span| parsed.source.line_col(span.offset()));
+            let code = match problem {
+                SpecProblem::PolicyError { rule, .. }
+                | SpecProblem::PolicyWarning { rule, .. }
+                | SpecProblem::PolicyNote { rule, .. } => rule.clone(),
+                _ => problem.code().map(|c| c.to_string()).unwrap_or_default(),
+            };
             FindingJson {
-                code: problem.code().map(|c| c.to_string()).unwrap_or_default(),
+                code,
                 severity: if problem.is_error() {
                     "error"
                 } else {

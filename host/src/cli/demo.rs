@@ -13,7 +13,7 @@ use crate::spec;
 use crate::state_dir::StateDirs;
 use crate::supervisor::protocol::{Request, Response};
 use crate::supervisor::store::Store;
-use crate::supervisor::{Client, SupervisorError, decide};
+use crate::supervisor::{Client, SupervisorError};
 use crate::task::TaskState;
 
 /// How long the demo waits for its three tasks.
@@ -86,12 +86,9 @@ pub fn run(args: &DemoArgs, output: &Output) -> miette::Result<Exit> {
     let mut ids = Vec::new();
     for (name, _, shows) in demo::SPECS {
         let path = dirs.specs.join(name);
-        let parsed = spec::read(&path)
+        let mut parsed = spec::read(&path)
             .map_err(|err| miette::miette!("cannot read {}: {err}", path.display()))?;
-        let Some(spec) = parsed.spec.as_ref() else {
-            return Err(miette::miette!("the demo spec {name} does not parse"));
-        };
-        let verdict = decide::acceptance(&config, spec);
+        let verdict = super::launch::acceptance(&config, &mut parsed, output)?;
         if !verdict.accepted {
             output.print(&verdict.text)?;
             return Err(miette::miette!(
@@ -171,6 +168,14 @@ pub fn run(args: &DemoArgs, output: &Output) -> miette::Result<Exit> {
                 text.push_str(&format!("    why: {}\n", last.detail));
             }
         }
+        if let Some(last) = attempts.last() {
+            let log = std::fs::read_to_string(&last.log_path).unwrap_or_default();
+            for line in log.lines() {
+                if let Some(refused) = line.strip_prefix("scripted-agent: could not change ") {
+                    text.push_str(&format!("    ⊘ refused by the sandbox: {refused}\n"));
+                }
+            }
+        }
         let findings = store.findings(&task.id).map_err(SupervisorError::from)?;
         if findings.is_empty() && task.state == TaskState::Ready {
             text.push_str("    no findings: ready to accept\n");
@@ -181,11 +186,8 @@ pub fn run(args: &DemoArgs, output: &Output) -> miette::Result<Exit> {
                 "warning" => "⚠ warning ",
                 _ => "· info    ",
             };
-            let place = finding.path.map(|p| format!("{p}: ")).unwrap_or_default();
-            text.push_str(&format!(
-                "    {mark} {}/{}: {place}{}\n",
-                finding.policy, finding.rule, finding.message
-            ));
+            let first_line = finding.message.lines().next().unwrap_or_default();
+            text.push_str(&format!("    {mark} {}: {first_line}\n", finding.rule));
         }
     }
     let _ = client.request(Request::Shutdown);

@@ -83,6 +83,7 @@ pub fn run(_args: &DoctorArgs, _output: &Output) -> miette::Result<Exit> {
 fn prove() -> std::io::Result<Vec<(bool, String)>> {
     let dir = tempfile::Builder::new()
         .prefix("agenthost-doctor-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()?;
     let root = dir.path().canonicalize()?;
     let allowed = root.join("allowed");

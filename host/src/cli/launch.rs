@@ -99,15 +99,8 @@ pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
                 "the agent program `{program}` of profile `{profile_name}` is not installed or not on PATH"
             ));
         }
-        if !report_problems(&parsed, output)? {
-            refused = true;
-            continue;
-        }
-        let Some(spec) = &parsed.spec else {
-            refused = true;
-            continue;
-        };
-        let verdict = decide::acceptance(&config, spec);
+        let mut parsed = parsed;
+        let verdict = acceptance(&config, &mut parsed, output)?;
         if !verdict.text.is_empty() {
             output.print(&verdict.text)?;
         }
@@ -161,12 +154,37 @@ pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
     wait_for(&dirs, &ids, output)
 }
 
-/// Prints the spec's problems; returns whether it has no errors.
-fn report_problems(parsed: &ParsedSpec, output: &Output) -> miette::Result<bool> {
-    for diagnostic in parsed.diagnostics() {
-        output.print(&output.render(diagnostic.as_ref()))?;
+/// Asks the acceptance policies about a parsed spec; their findings join its own problems
+/// (pointing at the lines they name). Accepted when no problem is an error.
+pub(super) fn acceptance(
+    config: &Config,
+    parsed: &mut ParsedSpec,
+    output: &Output,
+) -> miette::Result<decide::AcceptanceVerdict> {
+    if let Some(spec) = parsed.spec.clone()
+        && !parsed.has_parse_error()
+    {
+        let engine = crate::policy::cli_engine()?;
+        let policies = crate::policy::PolicySet::load_for(
+            &engine,
+            &config.policies,
+            Some(agenthost_policy::Hook::Acceptance),
+        );
+        let view = crate::policy::view::spec(&spec);
+        for report in policies.acceptance(&engine, &view) {
+            for problem in super::check::policy_problems(&parsed.source, report) {
+                parsed.push_problem(problem);
+            }
+        }
     }
-    Ok(!parsed.has_errors())
+    let mut text = String::new();
+    for diagnostic in parsed.diagnostics() {
+        text.push_str(&output.render(diagnostic.as_ref()));
+    }
+    Ok(decide::AcceptanceVerdict {
+        accepted: parsed.spec.is_some() && !parsed.has_errors(),
+        text,
+    })
 }
 
 /// The repository a spec is for.

@@ -13,6 +13,7 @@ mod init;
 mod launch;
 mod logs;
 mod output;
+mod policy;
 mod review;
 mod sandbox;
 mod scripted_agent;
@@ -86,6 +87,8 @@ pub enum Command {
     Sandbox(sandbox::SandboxArgs),
     /// Report what this kernel's sandbox can enforce, and prove it.
     Doctor(doctor::DoctorArgs),
+    /// List, test and benchmark policies.
+    Policy(policy::PolicyArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
     /// The deterministic example agent: performs the edits in its prompt's
@@ -138,6 +141,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Doctor(args) => doctor::run(&args, &output),
         Command::Completions(args) => completions::run(&args, &output),
         Command::ScriptedAgent(args) => scripted_agent::run(&args, &output),
+        Command::Policy(args) => policy::run(&args, &output),
     };
     match result {
         Ok(exit) => exit,

@@ -74,10 +74,8 @@ pub fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
             (Some(path), None) => format!("{path}: "),
             _ => String::new(),
         };
-        text.push_str(&format!(
-            "  {mark} {}/{}  {place}{}\n",
-            finding.policy, finding.rule, finding.message
-        ));
+        let message = finding.message.replace('\n', "\n              ");
+        text.push_str(&format!("  {mark} {}  {place}{message}\n", finding.rule));
     }
 
     text.push_str("\nChanges\n");

@@ -213,8 +213,11 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
         None => config.sandbox.mode,
     };
 
+    let support = Support::probe();
+    // Private: only the agent's user may list or read it (tempfile's default follows umask).
     let tmp = tempfile::Builder::new()
         .prefix("agenthost-sandbox-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(SandboxError::TempDir)?;
     let tmpdir = tmp
@@ -237,9 +240,9 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
         } else {
             Enforcement::BestEffort
         },
+        as_root: support.root,
     };
     let built = sandbox::build(&input)?;
-    let support = Support::probe();
 
     if args.explain {
         let header = header(spec, &display, &root, profile_name.as_deref(), mode);

@@ -26,6 +26,10 @@ pub struct AgentProfile {
     pub write: Vec<HostPath>,
     /// TCP ports the agent may connect to.
     pub ports: Vec<u16>,
+    /// Whether the agent may create unix sockets (`socket(AF_UNIX)`): Claude Code serves its
+    /// tools on one under TMPDIR. On kernels before Landlock ABI 9 this also lets it connect
+    /// to any pathname unix socket it can reach, so it is off unless a profile needs it.
+    pub unix_sockets: bool,
     /// How long the agent may run ([`DEFAULT_AGENT_TIMEOUT`] unless set).
     pub timeout: Duration,
     /// One line saying what this profile is for.

@@ -128,6 +128,7 @@ pub(crate) struct AgentLayer {
     pub(crate) read: Option<SpannedStrings>,
     pub(crate) write: Option<SpannedStrings>,
     pub(crate) ports: Option<Vec<u16>>,
+    pub(crate) unix_sockets: Option<bool>,
     pub(crate) timeout: Option<Spanned<String>>,
     pub(crate) description: Option<String>,
 }

@@ -68,6 +68,7 @@ struct AgentDraft {
     read: Option<Vec<HostPath>>,
     write: Option<Vec<HostPath>>,
     ports: Option<Vec<u16>>,
+    unix_sockets: Option<bool>,
     timeout: Option<Duration>,
     description: Option<String>,
 }
@@ -268,6 +269,7 @@ impl AgentDraft {
             read: None,
             write: None,
             ports: None,
+            unix_sockets: None,
             timeout: None,
             description: None,
         }
@@ -305,6 +307,7 @@ impl AgentDraft {
             self.write = Some(at.host_paths(&key("write"), write)?);
         }
         self.ports = agent.ports.or(self.ports.take());
+        self.unix_sockets = agent.unix_sockets.or(self.unix_sockets.take());
         if let Some(timeout) = agent.timeout {
             self.timeout = Some(at.duration(&key("timeout"), timeout)?);
         }
@@ -321,6 +324,7 @@ impl AgentDraft {
             read: self.read.clone().unwrap_or_default(),
             write: self.write.clone().unwrap_or_default(),
             ports: self.ports.clone().unwrap_or_default(),
+            unix_sockets: self.unix_sockets.unwrap_or(false),
             timeout: self.timeout.unwrap_or(DEFAULT_AGENT_TIMEOUT),
             description: self.description.clone(),
             origin: self.origin.clone(),

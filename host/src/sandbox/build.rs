@@ -27,6 +27,8 @@
 //! - **`dir/` (a Scope directory)** gets the full tree grant on `dir/`.
 //! - **Do NOT modify** cannot be a kernel rule (Landlock only grants). When such a path lies
 //!   under a directory grant, the plan says so: the review enforces it.
+//! - **Build outputs** (`target/`, `node_modules/.cache/`, ...) get the full tree grant
+//!   when the repository ignores them: ignored paths never reach the diff.
 //! - **`.git`**: the plan refuses to build if any write rule covers the worktree root, its
 //!   `.git`, the git dir or the common git dir (a profile granting `~` on a repository under
 //!   the home directory would). The git dirs are granted read-only so that `git status` and
@@ -63,6 +65,9 @@ pub struct PlanInput<'a> {
     pub tmpdir: PathBuf,
     /// Enforce or best effort.
     pub enforcement: Enforcement,
+    /// Whether agenthost runs as root (uid 0 owns `/etc/shadow`, so `/etc` is then granted
+    /// entry by entry without it).
+    pub as_root: bool,
 }
 
 /// A built plan, with what must happen on disk before it can run and what it cannot enforce.
@@ -96,6 +101,22 @@ pub enum PlanError {
         /// Its path.
         path: PathBuf,
         /// The rule that covers it.
+        provenance: String,
+    },
+    /// A scope path leads out of the worktree through a symlink.
+    #[error("{path} resolves to {resolved}, outside the worktree ({provenance})")]
+    #[diagnostic(
+        code(agenthost::sandbox::outside_worktree),
+        help(
+            "a symlink in the repository points out of it; the sandbox grants paths inside the worktree only: name the real file, or remove the symlink"
+        )
+    )]
+    OutsideWorktree {
+        /// The path as the Scope names it.
+        path: PathBuf,
+        /// Where it leads.
+        resolved: PathBuf,
+        /// The rule that named it.
         provenance: String,
     },
     /// A Create glob would need a directory grant on the worktree root.
@@ -146,6 +167,20 @@ const TOOLCHAIN_VARS: &[&str] = &[
     "NVM_DIR",
 ];
 
+/// Build-output directories granted as scratch space when the repository ignores them.
+const SCRATCH_DIRS: &[&str] = &[
+    "target",
+    "node_modules/.cache",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    ".venv",
+    "__pycache__",
+    "build",
+    "dist",
+];
+
 /// System directories, readable and executable.
 const SYSTEM_TREES: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt",
@@ -153,7 +188,10 @@ const SYSTEM_TREES: &[&str] = &[
 
 struct Builder<'a> {
     input: &'a PlanInput<'a>,
+    /// The worktree's git dir and common git dir (canonical), when it is a repository.
+    git_dirs: Vec<PathBuf>,
     rules: Vec<FsRule>,
+    errors: Vec<PlanError>,
     mkdirs: Vec<PathBuf>,
     touch: Vec<PathBuf>,
     notes: Vec<String>,
@@ -161,9 +199,20 @@ struct Builder<'a> {
 
 /// Builds the plan.
 pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
+    let repo = git2::Repository::open(&input.root).ok();
+    let git_dirs = repo
+        .as_ref()
+        .map(|repo| {
+            [repo.path(), repo.commondir()]
+                .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()))
+                .to_vec()
+        })
+        .unwrap_or_default();
     let mut b = Builder {
         input,
+        git_dirs,
         rules: Vec::new(),
+        errors: Vec::new(),
         mkdirs: Vec::new(),
         touch: Vec::new(),
         notes: Vec::new(),
@@ -171,7 +220,13 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
     b.reads();
     b.scope()?;
     b.grants();
+    if let Some(repo) = &repo {
+        b.scratch(repo);
+    }
     b.tmpdir();
+    if let Some(error) = b.errors.pop() {
+        return Err(error);
+    }
     b.check_git()?;
     let env = b.env();
     let net = b.net();
@@ -194,6 +249,22 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
 
 impl Builder<'_> {
     fn rule(&mut self, path: PathBuf, target: Target, rights: &[FsRight], why: Provenance) {
+        // A path in the worktree may be (or pass through) a symlink: Landlock would grant
+        // the symlink's target. Rules are made on the resolved path, which must stay inside.
+        let path = if path.starts_with(self.root()) {
+            let resolved = resolve(&path);
+            if !resolved.starts_with(self.root()) {
+                self.errors.push(PlanError::OutsideWorktree {
+                    path,
+                    resolved,
+                    provenance: why.to_string(),
+                });
+                return;
+            }
+            resolved
+        } else {
+            path
+        };
         self.rules.push(FsRule {
             path,
             target,
@@ -236,19 +307,14 @@ impl Builder<'_> {
             rights::READ_EXEC,
             Provenance::new("worktree", "read and run what is in the worktree"),
         );
-        if let Ok(repo) = git2::Repository::open(&root) {
-            let mut dirs = vec![repo.path().to_path_buf(), repo.commondir().to_path_buf()];
-            dirs.dedup();
-            for dir in dirs {
-                let dir = dir.canonicalize().unwrap_or(dir);
-                if !dir.starts_with(&root) {
-                    self.rule(
-                        dir,
-                        Target::Tree,
-                        rights::READ,
-                        Provenance::new("worktree", "git dir, read-only (git status, git diff)"),
-                    );
-                }
+        for dir in self.git_dirs.clone() {
+            if !dir.starts_with(&root) {
+                self.rule(
+                    dir,
+                    Target::Tree,
+                    rights::READ,
+                    Provenance::new("worktree", "git dir, read-only (git status, git diff)"),
+                );
             }
         }
         for dir in SYSTEM_TREES {
@@ -320,21 +386,38 @@ impl Builder<'_> {
     /// `/etc`, entry by entry, without shadow passwords and sudoers: as root those are
     /// readable by their owner without any capability.
     fn etc(&mut self) {
+        if !self.input.as_root {
+            // File permissions keep shadow passwords and sudoers from a normal user; one rule
+            // instead of one per entry keeps the launcher fast.
+            self.optional_rule(
+                PathBuf::from("/etc"),
+                Target::Tree,
+                rights::READ,
+                Provenance::new("system", "configuration in /etc"),
+            );
+            self.etc_links();
+            return;
+        }
         let Ok(entries) = std::fs::read_dir("/etc") else {
             return;
         };
-        let mut paths: Vec<PathBuf> = entries
+        let mut paths: Vec<(PathBuf, bool)> = entries
             .filter_map(|e| e.ok())
             .filter(|e| !SECRET_NAMES.contains(&e.file_name().to_string_lossy().as_ref()))
-            .map(|e| e.path())
+            .map(|e| {
+                // The directory entry's type needs no extra stat; only symlinks are followed.
+                let path = e.path();
+                let is_dir = match e.file_type() {
+                    Ok(t) if t.is_symlink() => path.is_dir(),
+                    Ok(t) => t.is_dir(),
+                    Err(_) => path.is_dir(),
+                };
+                (path, is_dir)
+            })
             .collect();
         paths.sort();
-        for path in paths {
-            let target = if path.is_dir() {
-                Target::Tree
-            } else {
-                Target::File
-            };
+        for (path, is_dir) in paths {
+            let target = if is_dir { Target::Tree } else { Target::File };
             let rights = if target == Target::Tree {
                 rights::READ
             } else {
@@ -350,7 +433,11 @@ impl Builder<'_> {
                 ),
             );
         }
-        // /etc/resolv.conf and friends often point into /run.
+        self.etc_links();
+    }
+
+    /// `/etc/resolv.conf` and friends often point into /run.
+    fn etc_links(&mut self) {
         for link in ["/etc/resolv.conf", "/etc/hosts"] {
             if let Ok(target) = std::fs::canonicalize(link)
                 && !target.starts_with("/etc")
@@ -703,6 +790,34 @@ impl Builder<'_> {
         self.notes.extend(notes);
     }
 
+    /// Build outputs: well-known scratch directories that the repository ignores (so they
+    /// never reach the diff) become writable trees; missing ones are created first.
+    fn scratch(&mut self, repo: &git2::Repository) {
+        for name in SCRATCH_DIRS {
+            let path = self.root().join(name);
+            // Only when git ignores it, and not already covered by a Scope tree grant.
+            if !repo.is_path_ignored(format!("{name}/")).unwrap_or(false)
+                || self
+                    .writes()
+                    .any(|r| r.target == Target::Tree && path.starts_with(&r.path))
+            {
+                continue;
+            }
+            self.ensure_dir(&path);
+            self.rule(
+                path,
+                Target::Tree,
+                rights::WRITE_TREE,
+                Provenance::new(
+                    "scratch",
+                    format!(
+                        "`{name}/` is ignored by the repository: build output, never in the diff"
+                    ),
+                ),
+            );
+        }
+    }
+
     /// The profile's and the config's grants.
     fn grants(&mut self) {
         let home = self.input.home.clone();
@@ -786,25 +901,18 @@ impl Builder<'_> {
             ("the worktree root", root.to_path_buf()),
             ("the worktree's .git", root.join(".git")),
         ];
-        if let Ok(repo) = git2::Repository::open(root) {
-            protected.push((
-                "the git dir",
-                repo.path()
-                    .canonicalize()
-                    .unwrap_or_else(|_| repo.path().to_path_buf()),
-            ));
-            protected.push((
-                "the common git dir",
-                repo.commondir()
-                    .canonicalize()
-                    .unwrap_or_else(|_| repo.commondir().to_path_buf()),
-            ));
+        let names = ["the git dir", "the common git dir"];
+        for (what, dir) in names.into_iter().zip(&self.git_dirs) {
+            protected.push((what, dir.clone()));
         }
         for (what, path) in protected {
             for rule in self.writes() {
+                // A tree rule covers everything beneath it; anything on or inside `.git`
+                // (or a git dir) is refused, but the root itself only as a tree.
+                let inside = path != root && rule.path.starts_with(&path);
                 let covers = match rule.target {
-                    Target::Tree => path.starts_with(&rule.path),
-                    Target::File => path == rule.path,
+                    Target::Tree => path.starts_with(&rule.path) || inside,
+                    Target::File => inside,
                 };
                 if covers {
                     return Err(PlanError::GitWritable {
@@ -875,7 +983,26 @@ impl Builder<'_> {
             }
         }
         net.inet_sockets = !net.connect_tcp.is_empty();
+        net.unix_sockets = self.input.profile.is_some_and(|(_, p)| p.unix_sockets);
         net
+    }
+}
+
+/// `path` with every symlink in its existing part resolved (the missing rest appended).
+fn resolve(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |acc, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
     }
 }
 
@@ -947,6 +1074,187 @@ fn worktree_files(root: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+
+    /// Builds the plan for `scope` (Scope lines) in a fresh worktree holding `files`.
+    fn plan_for(
+        scope: &str,
+        files: &[&str],
+        as_root: bool,
+    ) -> (tempfile::TempDir, Result<BuiltPlan, PlanError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        for file in files {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x\n").unwrap();
+        }
+        let text = format!("# Task\n\n## What\nIt.\n\n### Scope\n{scope}");
+        let parsed = crate::spec::parse("task.md", text.as_bytes());
+        let spec = parsed.spec.unwrap();
+        let config = Config::builtin();
+        let input = PlanInput {
+            spec: &spec,
+            spec_name: "task.md".to_string(),
+            root: root.clone(),
+            profile: None,
+            sandbox: &config.sandbox,
+            host_env: BTreeMap::new(),
+            home: root.join("home"),
+            tmpdir: root.join("tmp"),
+            enforcement: Enforcement::Enforce,
+            as_root,
+        };
+        let built = build(&input);
+        (dir, built)
+    }
+
+    fn rules_at<'a>(built: &'a BuiltPlan, path: &Path) -> Vec<&'a FsRule> {
+        built.plan.fs.iter().filter(|r| r.path == path).collect()
+    }
+
+    #[test]
+    fn modify_in_a_directory_gets_file_rights_and_save_rights_on_the_directory() {
+        let (dir, built) = plan_for("- Modify: `src/app.py`\n", &["src/app.py"], true);
+        let built = built.unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let file = rules_at(&built, &root.join("src/app.py"));
+        assert_eq!(file.len(), 1);
+        assert_eq!(file[0].target, Target::File);
+        assert_eq!(file[0].rights, rights::EDIT_FILE);
+        assert_eq!(file[0].provenance.source, "task.md:7");
+        let parent = rules_at(&built, &root.join("src"));
+        assert_eq!(parent.len(), 1);
+        assert_eq!(parent[0].rights, rights::SAVE_IN_DIR);
+    }
+
+    #[test]
+    fn nothing_at_the_root_gets_directory_write_rights() {
+        let (dir, built) = plan_for(
+            "- Modify: `README.md`\n- Create: `NOTES.md`, `new/deep/file.py`\n",
+            &["README.md"],
+            true,
+        );
+        let built = built.unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        for rule in rules_at(&built, &root) {
+            assert_eq!(rule.rights, rights::READ_EXEC, "{rule:?}");
+        }
+        assert_eq!(built.touch, [root.join("NOTES.md")]);
+        assert_eq!(built.mkdirs, [root.join("new"), root.join("new/deep")]);
+        assert_eq!(
+            rules_at(&built, &root.join("new/deep"))[0].rights,
+            rights::SAVE_IN_DIR
+        );
+        assert!(
+            built
+                .notes
+                .iter()
+                .any(|n| n.contains("`README.md` is at the worktree root"))
+        );
+    }
+
+    #[test]
+    fn a_symlink_out_of_the_worktree_is_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("victim.txt"), "x").unwrap();
+        let (dir, _) = plan_for("- Modify: `a.py`\n", &["a.py"], true);
+        let root = dir.path().canonicalize().unwrap();
+        std::os::unix::fs::symlink(outside.path().join("victim.txt"), root.join("evil.py"))
+            .unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("linked")).unwrap();
+        for scope in [
+            "- Modify: `evil.py`\n",
+            "- Create: `linked/new.py`\n",
+            "- Create: `linked/`\n",
+        ] {
+            let text = format!("# Task\n\n## What\nIt.\n\n### Scope\n{scope}");
+            let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
+            let config = Config::builtin();
+            let input = PlanInput {
+                spec: &spec,
+                spec_name: "task.md".to_string(),
+                root: root.clone(),
+                profile: None,
+                sandbox: &config.sandbox,
+                host_env: BTreeMap::new(),
+                home: root.join("home"),
+                tmpdir: root.join("tmp"),
+                enforcement: Enforcement::Enforce,
+                as_root: true,
+            };
+            let built = build(&input);
+            assert!(
+                matches!(built, Err(PlanError::OutsideWorktree { .. })),
+                "{scope}: {built:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_symlink_into_git_is_refused() {
+        let (dir, _) = plan_for("- Modify: `a.py`\n", &["a.py", ".git/config"], true);
+        let root = dir.path().canonicalize().unwrap();
+        std::os::unix::fs::symlink(".git/config", root.join("cfg.txt")).unwrap();
+        let text = "# Task\n\n## What\nIt.\n\n### Scope\n- Modify: `cfg.txt`\n";
+        let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
+        let config = Config::builtin();
+        let input = PlanInput {
+            spec: &spec,
+            spec_name: "task.md".to_string(),
+            root: root.clone(),
+            profile: None,
+            sandbox: &config.sandbox,
+            host_env: BTreeMap::new(),
+            home: root.join("home"),
+            tmpdir: root.join("tmp"),
+            enforcement: Enforcement::Enforce,
+            as_root: true,
+        };
+        let built = build(&input);
+        assert!(
+            matches!(built, Err(PlanError::GitWritable { .. })),
+            "{built:?}"
+        );
+    }
+
+    #[test]
+    fn a_root_glob_create_is_refused() {
+        let (_dir, built) = plan_for("- Modify: `a.py`\n- Create: `*.md`\n", &["a.py"], true);
+        assert!(
+            matches!(built, Err(PlanError::RootGlob { line: 8, .. })),
+            "{built:?}"
+        );
+    }
+
+    #[test]
+    fn etc_is_one_rule_unless_root() {
+        let (_dir, built) = plan_for("- Modify: `a.py`\n", &["a.py"], false);
+        let built = built.unwrap();
+        assert_eq!(rules_at(&built, Path::new("/etc")).len(), 1);
+        let (_dir, built) = plan_for("- Modify: `a.py`\n", &["a.py"], true);
+        let built = built.unwrap();
+        assert!(rules_at(&built, Path::new("/etc")).is_empty());
+        assert!(rules_at(&built, Path::new("/etc/shadow")).is_empty());
+    }
+
+    #[test]
+    fn do_not_modify_under_a_grant_is_named_as_review_only() {
+        let (_dir, built) = plan_for(
+            "- Modify: `src/app.py`\n- Do NOT modify `src/other.py`, `docs/`\n",
+            &["src/app.py", "src/other.py", "docs/a.md"],
+            true,
+        );
+        let notes = built.unwrap().notes.join("\n");
+        assert!(
+            notes.contains("Do NOT modify `src/other.py` is not enforced by the kernel"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("Do NOT modify `docs/`: enforced by the kernel"),
+            "{notes}"
+        );
+    }
 
     #[test]
     fn glob_prefixes() {

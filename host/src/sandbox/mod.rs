@@ -1,4 +1,4 @@
-//! The sandbox, host side: a spec's Scope → a [`SandboxPlan`] ([`build`]), what it says
+//! The sandbox, host side: a spec's Scope → a [`SandboxPlan`] ([`build()`]), what it says
 //! (`--explain`, [`explain`]), and running a command under it ([`run`]) through the
 //! launcher in the `agenthost-sandbox` crate.
 //!
@@ -105,9 +105,11 @@ pub fn run(plan: &SandboxPlan, argv: &[OsString]) -> Result<ExitStatus, RunError
             source,
         })?;
     drop(fd);
-    child
+    let status = child
         .wait()
-        .map_err(|source| RunError::Spawn { exe, source })
+        .map_err(|source| RunError::Spawn { exe, source });
+    agenthost_sandbox::kill_leftovers(child.id());
+    status
 }
 
 /// Runs `argv` with no sandbox (mode `off`): the plan's environment and directory only.

@@ -371,6 +371,55 @@ pub enum SpecProblem {
         #[label("only a request to the agent here")]
         span: SourceSpan,
     },
+
+    /// An acceptance policy rejects the spec (an error finding, in enforce mode).
+    #[error("{message}")]
+    #[diagnostic(code(policy::rejected))]
+    PolicyError {
+        /// The finding's message.
+        message: String,
+        /// Which policy and rule said so.
+        #[help]
+        help: String,
+        /// The line it is about.
+        #[label("{rule}")]
+        span: Option<SourceSpan>,
+        /// The finding's rule.
+        rule: String,
+    },
+
+    /// An acceptance policy warns about the spec (a warning, or any finding of a policy in
+    /// monitor mode).
+    #[error("{message}")]
+    #[diagnostic(code(policy::warning), severity(Warning))]
+    PolicyWarning {
+        /// The finding's message.
+        message: String,
+        /// Which policy and rule said so.
+        #[help]
+        help: String,
+        /// The line it is about.
+        #[label("{rule}")]
+        span: Option<SourceSpan>,
+        /// The finding's rule.
+        rule: String,
+    },
+
+    /// An acceptance policy notes something about the spec (severity info).
+    #[error("{message}")]
+    #[diagnostic(code(policy::note), severity(Advice))]
+    PolicyNote {
+        /// The finding's message.
+        message: String,
+        /// Which policy and rule said so.
+        #[help]
+        help: String,
+        /// The line it is about.
+        #[label("{rule}")]
+        span: Option<SourceSpan>,
+        /// The finding's rule.
+        rule: String,
+    },
 }
 
 impl SpecProblem {

@@ -61,6 +61,18 @@ impl SpecSource {
         self.line_col(offset).0
     }
 
+    /// The byte range of 1-based `line` without its line break, if the text has that line.
+    pub fn line_span(&self, line: usize) -> Option<std::ops::Range<usize>> {
+        let start = *self.line_starts.get(line.checked_sub(1)?)?;
+        let end = self
+            .line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len());
+        let content = self.text.get(start..end)?.trim_end_matches(['\n', '\r']);
+        Some(start..start + content.len())
+    }
+
     /// A miette source for rendering diagnostics against this text.
     pub fn named_source(&self) -> NamedSource<String> {
         NamedSource::new(self.name.clone(), self.text.to_string()).with_language("markdown")

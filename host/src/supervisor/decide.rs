@@ -1,10 +1,86 @@
 //! The supervisor's questions to the policies: may this queued task start now, and what
-//! must a reviewer know about this attempt. (Filled in with the policy engine.)
+//! must a reviewer know about this attempt. Built-in and user policies alike, through the
+//! policy engine; every failure fails closed (admission holds, review adds an error).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use agenthost_policy::{self as sdk, Hook};
 
 use super::lifecycle::{AttemptReport, Context};
-use super::store::{StoredFinding, Task};
-use crate::config::Config;
-use crate::spec::Spec;
+use super::store::{StoredFinding, Task, now_ms};
+use crate::config::{Config, ConfigSources, PolicyMode, PolicySource};
+use crate::policy::{self, AdmissionVerdict, Engine, PolicySet, Report, verdict};
+use crate::spec::{self, Spec};
+use crate::task::TaskState;
+use crate::task::diff::ChangeKind;
+
+/// The largest patch handed to review policies; larger ones are cut (and say so), so a huge
+/// diff cannot push a request past the engine's input cap.
+const MAX_PATCH: usize = 512 * 1024;
+
+/// The engine and the policy sets loaded from each repository's configuration, kept
+/// between calls (loading compiles or deserializes each plugin).
+pub struct Policies {
+    engine: Result<Engine, String>,
+    sets: Mutex<HashMap<SetKey, Arc<PolicySet>>>,
+}
+
+/// A loaded set is reused for the same repository, policy configuration and hook.
+type SetKey = (PathBuf, String, &'static str);
+
+impl std::fmt::Debug for Policies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policies")
+            .field("engine", &self.engine.as_ref().map(|_| "ready"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policies {
+    /// The engine with the CLI's limits and on-disk cache.
+    pub fn new() -> Policies {
+        Policies {
+            engine: policy::cli_engine().map_err(|err| err.to_string()),
+            sets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The policies of `config` (for the repository at `repo`) that implement `hook`.
+    fn set(
+        &self,
+        repo: &std::path::Path,
+        config: &Config,
+        hook: Hook,
+    ) -> Result<(&Engine, Arc<PolicySet>), String> {
+        let engine = self
+            .engine
+            .as_ref()
+            .map_err(|err| format!("the policy engine failed to start: {err}"))?;
+        let name = match hook {
+            Hook::Admission => "admission",
+            Hook::Review => "review",
+            _ => "other",
+        };
+        let key = (repo.to_path_buf(), format!("{:?}", config.policies), name);
+        let mut sets = self
+            .sets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let set = sets
+            .entry(key)
+            .or_insert_with(|| Arc::new(PolicySet::load_for(engine, &config.policies, Some(hook))))
+            .clone();
+        Ok((engine, set))
+    }
+}
+
+impl Default for Policies {
+    fn default() -> Self {
+        Policies::new()
+    }
+}
 
 /// The admission answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,19 +93,222 @@ pub enum Admission {
     Reject(String),
 }
 
-/// Asks the admission policies about `task`, given every unfinished task.
-pub fn admission(_ctx: &Context, _task: &Task, _all: &[Task]) -> Admission {
-    Admission::Start // DEBUG-ONLY
+/// How a task looks to a policy.
+fn task_view(task: &Task) -> sdk::TaskView {
+    let parsed = spec::parse(
+        &task.spec_path.display().to_string(),
+        task.spec_text.as_bytes(),
+    );
+    let scope_entries = parsed
+        .spec
+        .map_or(0, |s| (s.scope.modify.len() + s.scope.create.len()) as u32);
+    sdk::TaskView {
+        id: task.id.clone(),
+        title: task.title.clone(),
+        repo: task.repo.display().to_string(),
+        scope_entries,
+    }
 }
 
-/// Asks the review policies about an attempt.
+/// Everything admission sees: what runs, what waits in the queue, what waits for review
+/// (and how long), across all of the user's repositories.
+pub fn host_state(ctx: &Context, all: &[Task]) -> sdk::HostState {
+    let now = now_ms();
+    let mut state = sdk::HostState {
+        now_unix_ms: now.max(0) as u64,
+        ..sdk::HostState::default()
+    };
+    for task in all {
+        match task.state {
+            TaskState::Running | TaskState::Checking => state.running.push(task_view(task)),
+            TaskState::Queued => state.queued.push(task_view(task)),
+            TaskState::Ready => {
+                let since = ctx
+                    .store(|s| s.entered(&task.id, TaskState::Ready))
+                    .ok()
+                    .flatten()
+                    .unwrap_or(task.updated_ms);
+                state.awaiting_review.push(sdk::WaitingTask {
+                    task: task_view(task),
+                    waited_secs: ((now - since).max(0) / 1000) as u64,
+                });
+            }
+            _ => {}
+        }
+    }
+    state
+}
+
+/// Asks the admission policies about `task`, given every unfinished task. The first policy
+/// (in name order) that holds or rejects decides.
+pub fn admission(ctx: &Context, task: &Task, all: &[Task]) -> Admission {
+    let config = match Config::load(&ConfigSources::discover(Some(&task.repo))) {
+        Ok(config) => config,
+        Err(err) => {
+            return Admission::Hold(format!("the repository's configuration is invalid: {err}"));
+        }
+    };
+    let (engine, set) = match ctx.policies.set(&task.repo, &config, Hook::Admission) {
+        Ok(found) => found,
+        Err(reason) => return Admission::Hold(reason),
+    };
+    let view = task_view(task);
+    let state = host_state(ctx, all);
+    for entry in set.entries() {
+        let verdict = match &entry.loaded {
+            Ok(policy) if policy.implements(Hook::Admission) => verdict::admission(
+                engine,
+                policy,
+                entry.config.mode,
+                &entry.config.config_json(),
+                &view,
+                &state,
+            ),
+            Ok(_) => continue,
+            Err(error) => {
+                if matches!(entry.config.source, PolicySource::Builtin(_))
+                    && entry.name != "review-bandwidth"
+                {
+                    continue;
+                }
+                AdmissionVerdict::failed(&entry.name, entry.config.mode, error)
+            }
+        };
+        match verdict.effective() {
+            sdk::Admission::Start => {}
+            sdk::Admission::Hold(reason) => {
+                return Admission::Hold(format!("{}: {reason}", entry.name));
+            }
+            sdk::Admission::Reject(reason) => {
+                return Admission::Reject(format!("{}: {reason}", entry.name));
+            }
+        }
+    }
+    Admission::Start
+}
+
+/// What the review policies are told about an attempt.
+pub fn run_result(report: &AttemptReport) -> sdk::RunResult {
+    let mut patch = report.changes.patch.clone();
+    if patch.len() > MAX_PATCH {
+        let mut cut = MAX_PATCH;
+        while !patch.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        patch.truncate(cut);
+        patch.push_str("\n[agenthost: patch cut at 512 KiB]\n");
+    }
+    sdk::RunResult {
+        changed_files: report
+            .changes
+            .files
+            .iter()
+            .map(|f| sdk::ChangedFile {
+                path: f.path.clone(),
+                old_path: f.old_path.clone(),
+                kind: match f.kind {
+                    ChangeKind::Added => sdk::ChangeKind::Added,
+                    ChangeKind::Deleted => sdk::ChangeKind::Deleted,
+                    ChangeKind::Renamed => sdk::ChangeKind::Renamed,
+                    ChangeKind::Modified | ChangeKind::TypeChanged => sdk::ChangeKind::Modified,
+                },
+                added_lines: f.added as u32,
+                removed_lines: f.removed as u32,
+            })
+            .collect(),
+        patch,
+        agent: sdk::AgentExit {
+            exit_code: match report.agent.ending {
+                crate::runner::Ending::Exited(code) => Some(code),
+                _ => None,
+            },
+            duration_ms: report.agent.duration.as_millis() as u64,
+        },
+        tests: report.test.as_ref().map(|t| sdk::TestOutcome {
+            command: t.command.clone(),
+            passed: t.passed,
+            exit_code: t.exit_code,
+            duration_ms: t.duration.as_millis() as u64,
+            output: t.output_tail.clone(),
+        }),
+    }
+}
+
+/// Asks the review policies about an attempt. A policy in monitor mode reports its errors
+/// as warnings, so they never block acceptance.
 pub fn review(
-    _config: &Config,
-    _spec: &Spec,
-    _task: &Task,
-    _report: &AttemptReport,
+    ctx: &Context,
+    config: &Config,
+    spec: &Spec,
+    task: &Task,
+    report: &AttemptReport,
 ) -> Vec<StoredFinding> {
-    Vec::new() // DEBUG-ONLY
+    let reports: Vec<Report> = match ctx.policies.set(&task.repo, config, Hook::Review) {
+        Err(reason) => vec![Report {
+            policy: "agenthost".into(),
+            mode: PolicyMode::Enforce,
+            findings: vec![sdk::Finding::new(
+                verdict::FAILED_RULE,
+                sdk::Severity::Error,
+                format!("{reason} (fails closed: accepting this run is blocked until it works)"),
+            )],
+            failure: Some(reason),
+        }],
+        Ok((engine, set)) => {
+            let view = policy::view::spec(spec);
+            let run = run_result(report);
+            set.entries()
+                .iter()
+                .filter_map(|entry| match &entry.loaded {
+                    Ok(policy) if policy.implements(Hook::Review) => Some(verdict::review(
+                        engine,
+                        policy,
+                        entry.config.mode,
+                        &entry.config.config_json(),
+                        &view,
+                        &run,
+                    )),
+                    Ok(_) => None,
+                    Err(error) => {
+                        let builtin_without_review =
+                            matches!(entry.config.source, PolicySource::Builtin(_))
+                                && matches!(
+                                    entry.name.as_str(),
+                                    "spec-quality" | "review-bandwidth"
+                                );
+                        (!builtin_without_review).then(|| {
+                            Report::failed(&entry.name, entry.config.mode, Hook::Review, error)
+                        })
+                    }
+                })
+                .collect()
+        }
+    };
+    reports
+        .into_iter()
+        .flat_map(|r| {
+            let monitor = r.mode == PolicyMode::Monitor;
+            let policy = r.policy;
+            r.findings.into_iter().map(move |f| StoredFinding {
+                attempt: report.attempt,
+                policy: policy.clone(),
+                rule: f.rule,
+                severity: match (f.severity, monitor) {
+                    (sdk::Severity::Error, false) => "error",
+                    (sdk::Severity::Info, _) => "info",
+                    _ => "warning",
+                }
+                .to_string(),
+                message: if monitor {
+                    format!("[monitor] {}", f.message)
+                } else {
+                    f.message
+                },
+                path: f.path,
+                line: f.line.map(i64::from),
+            })
+        })
+        .collect()
 }
 
 /// What the acceptance policies said about a spec.
@@ -39,12 +318,4 @@ pub struct AcceptanceVerdict {
     pub accepted: bool,
     /// The findings, rendered for the terminal (empty when there are none).
     pub text: String,
-}
-
-/// Asks the acceptance policies about `spec`.
-pub fn acceptance(_config: &Config, _spec: &Spec) -> AcceptanceVerdict {
-    AcceptanceVerdict {
-        accepted: true,
-        text: String::new(),
-    } // DEBUG-ONLY
 }

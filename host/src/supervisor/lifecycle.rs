@@ -42,6 +42,8 @@ pub struct Context {
     pub home: PathBuf,
     /// The state database.
     pub store: Arc<Mutex<Store>>,
+    /// The policy engine and the loaded policy sets.
+    pub policies: decide::Policies,
 }
 
 impl Context {
@@ -124,7 +126,7 @@ enum Step {
 }
 
 async fn attempt(
-    ctx: &Context,
+    ctx: &Arc<Context>,
     task: &Task,
     correction: Option<String>,
     cancel: Cancellation,
@@ -360,6 +362,7 @@ async fn attempt(
                 .await
                 .map_err(|err| format!("the test command could not run: {err}"))?;
             sandboxed.cleanup();
+            let output_tail = log_tail(&log_path, before, 4096);
             append_log(
                 &log_path,
                 &format!("== agenthost: the test command {}\n", outcome.ending),
@@ -372,7 +375,7 @@ async fn attempt(
                     _ => None,
                 },
                 duration: outcome.duration,
-                output_tail: log_tail(&log_path, before, 4096),
+                output_tail,
             })
         }
         None => None,
@@ -385,7 +388,19 @@ async fn attempt(
         changes,
         test,
     };
-    let findings: Vec<StoredFinding> = decide::review(&config, &spec, task, &report);
+    let findings: Vec<StoredFinding> = {
+        // On a blocking thread: the policy engine drives its own WASI runtime.
+        let (ctx, config, spec, task, report) = (
+            Arc::clone(ctx),
+            config.clone(),
+            spec.clone(),
+            task.clone(),
+            report.clone(),
+        );
+        tokio::task::spawn_blocking(move || decide::review(&ctx, &config, &spec, &task, &report))
+            .await
+            .map_err(|err| format!("the review step failed: {err}"))?
+    };
     let blocking = findings.iter().filter(|f| f.severity == "error").count();
     ctx.store(|s| s.set_findings(&task.id, number, &findings))
         .map_err(|err| err.to_string())?;
@@ -414,6 +429,7 @@ impl Sandboxed {
         tmpdir: &Path,
     ) -> Result<Sandboxed, String> {
         let mode = config.sandbox.mode;
+        let support = Support::probe();
         let input = PlanInput {
             spec,
             spec_name: spec_label(task),
@@ -428,10 +444,11 @@ impl Sandboxed {
             } else {
                 Enforcement::BestEffort
             },
+            as_root: support.root,
         };
         let built =
             sandbox::build(&input).map_err(|err| format!("cannot build the sandbox: {err}"))?;
-        let missing = Support::probe().missing(&built.plan);
+        let missing = support.missing(&built.plan);
         match mode {
             SandboxMode::Enforce if !missing.is_empty() => {
                 let list: Vec<String> = missing

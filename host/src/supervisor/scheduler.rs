@@ -56,7 +56,12 @@ impl Scheduler {
     /// Looks at the queue whenever woken, forever.
     pub async fn run(self: Arc<Self>) {
         loop {
-            self.schedule();
+            // Policies run on a blocking thread: the engine drives its own WASI runtime,
+            // which must not nest inside this one.
+            let this = Arc::clone(&self);
+            if let Err(err) = tokio::task::spawn_blocking(move || this.schedule()).await {
+                log(&format!("the scheduler failed: {err}"));
+            }
             self.wake.notified().await;
         }
     }
@@ -295,7 +300,13 @@ impl Scheduler {
         if !blocking.is_empty() && !force {
             let list: Vec<String> = blocking
                 .iter()
-                .map(|f| format!("{}/{}: {}", f.policy, f.rule, f.message))
+                .map(|f| {
+                    format!(
+                        "{}: {}",
+                        f.rule,
+                        f.message.lines().next().unwrap_or_default()
+                    )
+                })
                 .collect();
             return refused(
                 format!(

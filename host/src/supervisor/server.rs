@@ -141,6 +141,7 @@ pub fn serve(dirs: &StateDirs) -> Result<(), SupervisorError> {
         host_env: std::env::vars().collect(),
         home: crate::sandbox::home_dir(),
         store: Arc::new(Mutex::new(store)),
+        policies: super::decide::Policies::new(),
     });
     let scheduler = Scheduler::new(ctx);
     let shared = Arc::new(Shared {

@@ -8,6 +8,7 @@ mod check;
 mod help;
 mod init;
 mod lifecycle;
+mod policy;
 mod sandbox;
 mod scripted_agent;
 mod supervisor;

@@ -47,6 +47,7 @@ fn fixture() -> Test {
         .file("main/src/other.py", "other\n")
         .file("main/README.md", "readme\n")
         .file("main/other/keep.txt", KEEP)
+        .file("main/.gitignore", "target/\n")
         .git_repo("main")
         .file("outside/victim.txt", KEEP)
         .file(".test-home/.ssh/id_ed25519", SECRET_KEY)
@@ -749,6 +750,8 @@ fn sandbox_dies_with_agenthost() {
         .arg(root.join("wt"))
         .args(["--", "sh", "-c", "sleep 2; echo x > build/survived"])
         .env("HOME", root.join(".test-home"))
+        // Killed with SIGKILL, agenthost cannot remove its private TMPDIR: keep it in here.
+        .env("TMPDIR", &root)
         .spawn()
         .expect("spawn");
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -902,9 +905,16 @@ escape!(
 
 escape!(
     private_tmpdir_is_removed,
-    "echo \"$TMPDIR\"",
+    "echo \"$TMPDIR\"; stat -c %a \"$TMPDIR\"",
     |_dir, run| {
-        let tmpdir = run.stdout.trim();
+        let mut lines = run.stdout.lines();
+        let tmpdir = lines.next().unwrap_or_default();
+        assert_eq!(
+            lines.next(),
+            Some("700"),
+            "TMPDIR must be private: {}",
+            run.stdout
+        );
         assert!(tmpdir.contains("agenthost-sandbox-"), "{tmpdir}");
         assert!(!Path::new(tmpdir).exists(), "{tmpdir} is still there");
     }
@@ -1015,4 +1025,162 @@ fn doctor_proves_the_sandbox() {
         run.stdout
     );
     assert!(!run.stdout.contains("FAILED"), "{}", run.stdout);
+}
+
+#[test]
+fn unix_socket_profile_serves_its_own_socket_but_cannot_reach_the_hosts_abstract_one() {
+    if !supported() {
+        return;
+    }
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("agenthost-test-uds-{}", std::process::id());
+    let addr =
+        std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).expect("abstract addr");
+    let listener = UnixListener::bind_addr(&addr).expect("bind abstract");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let test = fixture();
+    std::fs::write(
+        test.path().join("config.toml"),
+        "[agents.claude-like]\ncommand = [\"true\"]\nunix_sockets = true\n",
+    )
+    .expect("config");
+    let root = test.path().to_path_buf();
+    let script = format!(
+        "echo {}; python3 -c '\nimport socket,os\np=os.environ[\"TMPDIR\"]+\"/cc.sock\"\ns=socket.socket(socket.AF_UNIX); s.bind(p); s.listen()\nc=socket.socket(socket.AF_UNIX); c.connect(p); print(\"own socket ok\")\ntry:\n  h=socket.socket(socket.AF_UNIX); h.connect(\"\\0{name}\"); print(\"host reached\")\nexcept OSError as e: print(\"host refused\", e)\n'",
+        RAN.trim()
+    );
+    let (run, _dir) = ran(test
+        .env(
+            "AGENTHOST_CONFIG",
+            &root.join("config.toml").display().to_string(),
+        )
+        .args(["sandbox", "--profile", "claude-like", "--spec"])
+        .arg(root.join("task.md").display().to_string())
+        .arg("--root")
+        .arg(root.join("wt").display().to_string())
+        .args(["--", "sh", "-c", &script])
+        .run_keep());
+    assert!(run.stdout.contains("own socket ok"), "{}", run.transcript());
+    assert!(run.stdout.contains("host refused"), "{}", run.transcript());
+    assert!(
+        listener.accept().is_err(),
+        "the host's abstract socket got a connection"
+    );
+}
+
+escape!(
+    ignored_build_output_is_scratch_space,
+    "set -e; mkdir -p target/debug; echo bin > target/debug/app; git status --short",
+    |dir, run| {
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert_unchanged(&dir, "wt/target/debug/app", "bin\n");
+        assert!(
+            !run.stdout.contains("target"),
+            "ignored output reached git status: {}",
+            run.stdout
+        );
+    }
+);
+
+escape!(
+    scratch_space_is_not_granted_unless_ignored,
+    "mkdir -p dist/x; echo x > dist/x/y",
+    |dir, _run| {
+        assert_absent(&dir, "wt/dist");
+    }
+);
+
+#[test]
+fn a_scope_symlink_out_of_the_worktree_is_refused() {
+    let test = fixture().file(
+        "evil.md",
+        "# Evil\n\n## What\nIt.\n\n### Scope\n- Modify: `src/evil.py`\n",
+    );
+    let root = test.path().to_path_buf();
+    std::os::unix::fs::symlink("../../outside/victim.txt", root.join("wt/src/evil.py"))
+        .expect("symlink");
+    let (run, dir) = test
+        .args(["sandbox", "--spec"])
+        .arg(root.join("evil.md").display().to_string())
+        .arg("--root")
+        .arg(root.join("wt").display().to_string())
+        .args(["--", "sh", "-c", "echo pwned > src/evil.py"])
+        .run_keep();
+    assert_eq!(run.code, 125, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("agenthost::sandbox::outside_worktree"),
+        "{}",
+        run.stderr
+    );
+    assert_unchanged(&dir, "outside/victim.txt", KEEP);
+}
+
+#[test]
+fn background_jobs_die_with_the_command() {
+    if !supported() {
+        return;
+    }
+    let (run, dir) = sandboxed(
+        fixture(),
+        "(sleep 2; echo late > build/late) & echo started",
+    );
+    assert!(run.stdout.contains("started"), "{}", run.transcript());
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    assert_absent(&dir, "wt/build/late");
+}
+
+escape!(
+    signal_and_ptrace_the_agenthost_process,
+    "kill -USR1 $PPID; kill -TERM $PPID; python3 -c 'import ctypes,os; l=ctypes.CDLL(None,use_errno=True); print(\"ptrace\", l.ptrace(16, os.getppid(), 0, 0))'; echo after",
+    |_dir, run| {
+        // Had a signal reached agenthost it would have died (no exit code); had ptrace
+        // attached, agenthost would be stopped and never return.
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert!(run.stdout.contains("ptrace -1"), "{}", run.transcript());
+        assert!(run.stdout.contains("after"), "{}", run.transcript());
+    }
+);
+
+/// The control: with the sandbox off, the same scripts do escape, and the same disk checks
+/// see it. Proves the corpus's assertions can fail.
+#[test]
+fn control_without_the_sandbox_the_checks_see_the_escape() {
+    let test = fixture();
+    let root = test.path().to_path_buf();
+    let (run, dir) = test
+        .args(["sandbox", "--mode", "off", "--spec"])
+        .arg(root.join("task.md").display().to_string())
+        .arg("--root")
+        .arg(root.join("wt").display().to_string())
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo pwned > other/keep.txt; echo 'gitdir: /tmp/evil' > .git; echo x > ../outside/new.txt",
+        ])
+        .run_keep();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(read(&dir, "wt/other/keep.txt"), "pwned\n");
+    assert!(read(&dir, "wt/.git").contains("/tmp/evil"));
+    assert!(exists(&dir, "outside/new.txt"));
+}
+
+#[test]
+fn default_root_is_the_specs_repository() {
+    if !supported() {
+        return;
+    }
+    let test = fixture().file("wt/specs/task.md", SPEC);
+    let root = test.path().to_path_buf();
+    let (run, dir) = test
+        .env(
+            "AGENTHOST_CONFIG",
+            &root.join("config.toml").display().to_string(),
+        )
+        .args(["sandbox", "--spec", "wt/specs/task.md", "--", "sh", "-c"])
+        .arg("pwd; printf 'print(5)\\n' > src/app.py")
+        .run_keep();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout.trim(), "[TEMP]/wt", "{}", run.transcript());
+    assert_unchanged(&dir, "wt/src/app.py", "print(5)\n");
 }

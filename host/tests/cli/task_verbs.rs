@@ -86,7 +86,7 @@ fn seeded() -> Test {
             &[StoredFinding {
                 attempt: 1,
                 policy: "diff-size".into(),
-                rule: "too-many-lines".into(),
+                rule: "diff-size/too-many-lines".into(),
                 severity: "warning".into(),
                 message: "3 lines changed; fine".into(),
                 path: None,

@@ -1,0 +1,351 @@
+//! `agenthost policy list|test|bench`: look at the configured policies and try one out.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agenthost_policy::Hook;
+use clap::{Args, Subcommand};
+use comfy_table::{Table, presets};
+use miette::IntoDiagnostic;
+
+use super::{Exit, Output};
+use crate::config::{Config, ConfigSources, PolicyConfig, PolicyMode, PolicySource};
+use crate::policy::{self, Engine, LoadedPolicy, PolicySet};
+
+/// Arguments of `agenthost policy`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  agenthost policy list\n  agenthost policy test spec-quality --hook acceptance --input request.json\n  agenthost policy bench scope-guard --hook review --input run.json"
+)]
+pub struct PolicyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+/// `agenthost policy` verbs.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// List the configured policies (built-in and plugins): source, digest, hooks, status.
+    #[command(
+        after_help = "Examples:\n  agenthost policy list\n  agenthost policy list --repo ../webapp"
+    )]
+    List(ListArgs),
+    /// Call one hook of one policy once and print its answer, time and peak memory.
+    #[command(
+        after_help = "Examples:\n  agenthost policy test spec-quality --hook acceptance --input request.json\n  agenthost policy test ./no-todo.wasm --hook acceptance --input request.json\n\nThe input is the hook's JSON request (sdk/schema/agenthost-policy.schema.json); without a\n`config` key it gets the policy's config from agenthost.toml.\n\nExit status: 0 = answered, 1 = the policy failed (it would fail closed), 2 = usage error."
+    )]
+    Test(CallArgs),
+    /// Call one hook many times and print the latency distribution.
+    #[command(
+        after_help = "Examples:\n  agenthost policy bench scope-guard --hook review --input run.json\n  agenthost policy bench spec-quality --hook acceptance --input request.json --iterations 500"
+    )]
+    Bench(BenchArgs),
+    /// Write a new policy project (Rust, with the SDK vendored) that builds and tests.
+    #[command(
+        after_help = "Examples:\n  agenthost policy new no-todo\n  agenthost policy new no-todo --lang rust --dir policies/no-todo\n\nThen: cd no-todo && cargo test && cargo build --release --target wasm32-wasip2"
+    )]
+    New(NewArgs),
+}
+
+/// The languages `agenthost policy new` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Rust, with the agenthost-policy SDK.
+    Rust,
+}
+
+/// Arguments of `agenthost policy new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The policy's name (lowercase letters, digits and `-`), also its crate's.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// The language to write it in.
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub lang: Lang,
+
+    /// Where to create it [default: ./NAME].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Arguments of `agenthost policy list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The repository whose agenthost.toml applies [default: the current directory's].
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+}
+
+/// Arguments of `agenthost policy test`.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// A policy name from the configuration, or the path of a `.wasm` file.
+    #[arg(value_name = "POLICY")]
+    pub policy: String,
+
+    /// The hook to call.
+    #[arg(long, value_name = "HOOK", value_parser = parse_hook)]
+    pub hook: Hook,
+
+    /// The JSON request.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// The repository whose agenthost.toml applies [default: the current directory's].
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+}
+
+/// Arguments of `agenthost policy bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to call.
+    #[command(flatten)]
+    pub call: CallArgs,
+
+    /// How many calls to time (after one warm-up call).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub iterations: u32,
+}
+
+fn parse_hook(text: &str) -> Result<Hook, String> {
+    text.parse()
+}
+
+/// Runs `agenthost policy`.
+pub fn run(args: &PolicyArgs, output: &Output) -> miette::Result<Exit> {
+    match &args.command {
+        PolicyCommand::List(args) => list(args),
+        PolicyCommand::Test(args) => test(args, output),
+        PolicyCommand::Bench(args) => bench(args),
+        PolicyCommand::New(args) => new(args),
+    }
+}
+
+fn load_config(repo: Option<&Path>) -> miette::Result<Config> {
+    let root = match repo {
+        Some(dir) => Some(dir.to_path_buf()),
+        None => git2::Repository::discover(".")
+            .ok()
+            .and_then(|repo| repo.workdir().map(Path::to_path_buf)),
+    };
+    Ok(Config::load(&ConfigSources::discover(root.as_deref()))?)
+}
+
+fn list(args: &ListArgs) -> miette::Result<Exit> {
+    let config = load_config(args.repo.as_deref())?;
+    let engine = policy::cli_engine()?;
+    let set = PolicySet::load(&engine, &config.policies);
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    table.set_header(["POLICY", "SOURCE", "MODE", "SHA256", "HOOKS", "STATUS"]);
+    let mut exit = Exit::Success;
+    for (name, policy) in &config.policies {
+        let source = match &policy.source {
+            PolicySource::Builtin(_) => "built-in".to_string(),
+            PolicySource::Plugin { path, .. } => path.display().to_string(),
+        };
+        let mode = match policy.mode {
+            PolicyMode::Enforce => "enforce",
+            PolicyMode::Monitor => "monitor",
+        };
+        let entry = set.entries().iter().find(|e| &e.name == name);
+        let (digest, hooks, status) = match entry.map(|e| &e.loaded) {
+            None => (String::new(), String::new(), "disabled".to_string()),
+            Some(Ok(loaded)) => (
+                loaded.digest().to_string()[..12].to_string(),
+                hook_names(loaded.hooks()),
+                "ok".to_string(),
+            ),
+            Some(Err(err)) => {
+                exit = Exit::Findings;
+                (String::new(), String::new(), format!("error: {err}"))
+            }
+        };
+        table.add_row([name.as_str(), &source, mode, &digest, &hooks, &status]);
+    }
+    println!("{}", table.trim_fmt());
+    Ok(exit)
+}
+
+fn hook_names(hooks: &[Hook]) -> String {
+    hooks
+        .iter()
+        .filter(|h| **h != Hook::ValidateConfig)
+        .map(|h| h.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The policy to call and the request to send it.
+fn prepare(args: &CallArgs) -> miette::Result<(Engine, LoadedPolicy, Vec<u8>)> {
+    let request = fs_err::read(&args.input).into_diagnostic()?;
+    let mut request: serde_json::Value = serde_json::from_slice(&request).map_err(|err| {
+        miette::miette!(
+            code = "policy::input",
+            help =
+                "the input is the hook's JSON request; see sdk/schema/agenthost-policy.schema.json",
+            "{} is not JSON: {err}",
+            args.input.display()
+        )
+    })?;
+    let engine = policy::cli_engine()?;
+    let (loaded, config) = if args.policy.ends_with(".wasm") || Path::new(&args.policy).is_file() {
+        let bytes = fs_err::read(&args.policy).into_diagnostic()?;
+        let name = Path::new(&args.policy)
+            .file_stem()
+            .map_or("plugin".to_string(), |s| s.to_string_lossy().into_owned());
+        (engine.load(&name, &bytes, None)?, None)
+    } else {
+        let config = load_config(args.repo.as_deref())?;
+        let Some(policy) = config.policies.get(&args.policy) else {
+            let known: Vec<&str> = config.policies.keys().map(String::as_str).collect();
+            return Err(miette::miette!(
+                code = "policy::unknown",
+                help = format!(
+                    "configured policies: {}; or pass the path of a .wasm file",
+                    known.join(", ")
+                ),
+                "no policy `{}` in the configuration",
+                args.policy
+            ));
+        };
+        let set = PolicySet::load(
+            &engine,
+            &std::iter::once((args.policy.clone(), enabled(policy))).collect(),
+        );
+        let entry = set
+            .into_entries()
+            .into_iter()
+            .next()
+            .ok_or_else(|| miette::miette!("policy `{}` could not be loaded", args.policy))?;
+        let loaded = entry.loaded?;
+        (loaded, Some(policy.config_json()))
+    };
+    if let (Some(config), Some(object)) = (config, request.as_object_mut())
+        && args.hook != Hook::Describe
+    {
+        object.entry("config").or_insert(config);
+    }
+    let request = serde_json::to_vec(&request).into_diagnostic()?;
+    Ok((engine, loaded, request))
+}
+
+fn enabled(policy: &PolicyConfig) -> PolicyConfig {
+    PolicyConfig {
+        enabled: true,
+        ..policy.clone()
+    }
+}
+
+fn test(args: &CallArgs, output: &Output) -> miette::Result<Exit> {
+    let (engine, loaded, request) = prepare(args)?;
+    match engine.call_raw_json::<serde_json::Value>(&loaded, args.hook, &request) {
+        Ok(call) => {
+            let answer = serde_json::to_string_pretty(&call.answer).into_diagnostic()?;
+            println!("{answer}");
+            println!();
+            println!("policy       {} ({})", loaded.name(), loaded.kind().name());
+            println!("hook         {}", args.hook);
+            println!("time         {}", format_duration(call.elapsed));
+            println!("peak memory  {} KiB", call.peak_memory >> 10);
+            if !call.log.trim().is_empty() {
+                println!("log");
+                for line in call.log.lines() {
+                    println!("  {line}");
+                }
+            }
+            Ok(Exit::Success)
+        }
+        Err(err) => {
+            eprint!("{}", output.render(&err));
+            Ok(Exit::Findings)
+        }
+    }
+}
+
+fn bench(args: &BenchArgs) -> miette::Result<Exit> {
+    let (engine, loaded, request) = prepare(&args.call)?;
+    let hook = args.call.hook;
+    // One warm-up call: it also shows a failing policy before timing anything.
+    engine.call_raw_json::<serde_json::Value>(&loaded, hook, &request)?;
+    let mut times = Vec::with_capacity(args.iterations as usize);
+    for _ in 0..args.iterations.max(1) {
+        let call = engine.call_raw_json::<serde_json::Value>(&loaded, hook, &request)?;
+        times.push(call.elapsed);
+    }
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "policy  {} ({}), hook {hook}",
+        loaded.name(),
+        loaded.kind().name()
+    );
+    println!("calls   {} (fresh instance each)", times.len());
+    for (label, value) in [
+        ("min", times[0]),
+        ("p50", at(0.5)),
+        ("p90", at(0.9)),
+        ("p99", at(0.99)),
+        ("max", times[times.len() - 1]),
+    ] {
+        println!("{label:<7} {}", format_duration(value));
+    }
+    Ok(Exit::Success)
+}
+
+fn format_duration(duration: Duration) -> String {
+    let micros = duration.as_micros();
+    if micros < 10_000 {
+        format!("{micros} µs")
+    } else {
+        format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+    }
+}
+
+fn new(args: &NewArgs) -> miette::Result<Exit> {
+    if !policy::scaffold::valid_name(&args.name) {
+        return Err(miette::miette!(
+            code = "policy::new::name",
+            help = "use lowercase letters, digits and `-`, starting with a letter (e.g. `no-todo`)",
+            "`{}` cannot name a policy",
+            args.name
+        ));
+    }
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
+    if dir.exists() {
+        return Err(miette::miette!(
+            code = "policy::new::exists",
+            help = "choose another name, or pass --dir with a path that does not exist yet",
+            "{} already exists",
+            dir.display()
+        ));
+    }
+    let Lang::Rust = args.lang;
+    for (path, text) in policy::scaffold::rust(&args.name) {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent).into_diagnostic()?;
+        }
+        fs_err::write(&path, text).into_diagnostic()?;
+    }
+    println!(
+        "created {} (Rust, SDK vendored in vendor/agenthost-policy)",
+        dir.display()
+    );
+    println!();
+    println!("  cd {}", dir.display());
+    println!("  cargo test");
+    println!("  cargo build --release --target wasm32-wasip2");
+    println!(
+        "  agenthost policy test target/wasm32-wasip2/release/{}.wasm --hook acceptance --input request.json",
+        args.name
+    );
+    Ok(Exit::Success)
+}

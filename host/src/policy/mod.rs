@@ -1,0 +1,38 @@
+//! The policy engine: WebAssembly plugins that decide task acceptance, admission and
+//! review checks.
+//!
+//! - [`Engine`] owns one wasmtime engine (pooling allocator, epoch interruption, the
+//!   on-disk compilation cache) and the linkers; [`Engine::load`] checks a plugin's sha256
+//!   pin, compiles it (once per digest: the cache is keyed by the bytes and the engine's
+//!   settings), pre-instantiates it and asks it which hooks it implements.
+//! - [`Engine::call`] runs one hook in a fresh store under the [`Limits`]: a deadline, a
+//!   memory cap, caps on the request and answer sizes. The guest gets no preopened
+//!   directory, no environment, no network, frozen clocks: only argv, stdin and stdout.
+//! - [`verdict`] turns a call's outcome into what the host acts on, failing closed: a
+//!   policy that traps, times out, runs out of memory or answers garbage rejects the spec,
+//!   holds the task or adds an error finding, and names itself and the reason. In
+//!   `monitor` mode nothing blocks.
+//!
+//! [`PolicySet`] loads the policies a configuration enables, built-ins from [`builtin`]
+//! (compiled from `policies/` by `build.rs`) and plugins from their path, exactly alike.
+//!
+//! Today policies speak the WASI-command ABI (`sdk/README.md`): core modules built for
+//! `wasm32-wasip1` and command components built for `wasm32-wasip2`.
+
+pub mod builtin;
+mod engine;
+mod error;
+mod limits;
+pub mod scaffold;
+mod set;
+pub mod verdict;
+pub mod view;
+
+pub use engine::{Call, Engine, LoadedPolicy, PolicyKind};
+pub use error::PolicyError;
+pub use limits::Limits;
+pub use set::{Entry, PolicySet, cli_engine};
+pub use verdict::{AdmissionVerdict, Report};
+
+#[cfg(test)]
+mod tests;

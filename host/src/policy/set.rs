@@ -1,0 +1,145 @@
+//! The configured policies, loaded: what `check`, the supervisor and review call.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use agenthost_policy::{ConfigErrors, ConfigRequest, Hook, Spec};
+
+use super::verdict::{self, Report};
+use super::{Engine, Limits, LoadedPolicy, PolicyError, builtin};
+use crate::config::{PolicyConfig, PolicySource};
+
+/// One configured, enabled policy and how loading it went.
+pub struct Entry {
+    /// Its name under `[policies]`.
+    pub name: String,
+    /// Its configuration.
+    pub config: PolicyConfig,
+    /// The loaded plugin, or why it could not be loaded (it then fails closed at every
+    /// hook it would have been asked).
+    pub loaded: Result<LoadedPolicy, PolicyError>,
+}
+
+/// Every enabled policy of a configuration, loaded once.
+pub struct PolicySet {
+    entries: Vec<Entry>,
+}
+
+impl PolicySet {
+    /// Loads every enabled policy in `policies`: reads (and pin-checks) its plugin,
+    /// compiles it, asks its hooks, and validates its config when it can.
+    pub fn load(engine: &Engine, policies: &BTreeMap<String, PolicyConfig>) -> PolicySet {
+        PolicySet::load_for(engine, policies, None)
+    }
+
+    /// Like [`PolicySet::load`], but when `hook` is given, skips the built-ins that do not
+    /// implement it (their hooks are known without compiling them). Plugins always load:
+    /// only they can say what they implement.
+    pub fn load_for(
+        engine: &Engine,
+        policies: &BTreeMap<String, PolicyConfig>,
+        hook: Option<Hook>,
+    ) -> PolicySet {
+        let wanted = |config: &PolicyConfig| match (hook, &config.source) {
+            (Some(hook), PolicySource::Builtin(builtin)) => {
+                builtin_hooks(builtin.name()).contains(&hook)
+            }
+            _ => true,
+        };
+        let entries = policies
+            .iter()
+            .filter(|(_, config)| config.enabled && wanted(config))
+            .map(|(name, config)| Entry {
+                name: name.clone(),
+                config: config.clone(),
+                loaded: load_one(engine, name, config),
+            })
+            .collect();
+        PolicySet { entries }
+    }
+
+    /// The policies, in name order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The policies, owned.
+    pub fn into_entries(self) -> Vec<Entry> {
+        self.entries
+    }
+
+    /// Asks every acceptance policy about `spec`. A policy that failed to load counts as an
+    /// acceptance policy for a built-in that has the hook, or for any plugin (it could have
+    /// been one): it rejects, failing closed.
+    pub fn acceptance(&self, engine: &Engine, spec: &Spec) -> Vec<Report> {
+        self.entries
+            .iter()
+            .filter_map(|entry| match &entry.loaded {
+                Ok(policy) if policy.implements(Hook::Acceptance) => Some(verdict::acceptance(
+                    engine,
+                    policy,
+                    entry.config.mode,
+                    &entry.config.config_json(),
+                    spec,
+                )),
+                Ok(_) => None,
+                Err(error) => {
+                    let builtin_without_hook = matches!(
+                        entry.config.source,
+                        PolicySource::Builtin(b) if !builtin_hooks(b.name()).contains(&Hook::Acceptance)
+                    );
+                    (!builtin_without_hook).then(|| {
+                        Report::failed(&entry.name, entry.config.mode, Hook::Acceptance, error)
+                    })
+                }
+            })
+            .collect()
+    }
+}
+
+/// The hooks a built-in policy implements, for reporting a built-in that failed to load.
+fn builtin_hooks(name: &str) -> &'static [Hook] {
+    match name {
+        "spec-quality" => &[Hook::Acceptance],
+        "review-bandwidth" => &[Hook::Admission],
+        _ => &[Hook::Review],
+    }
+}
+
+fn load_one(
+    engine: &Engine,
+    name: &str,
+    config: &PolicyConfig,
+) -> Result<LoadedPolicy, PolicyError> {
+    let policy = match &config.source {
+        PolicySource::Builtin(builtin) => engine.load(name, builtin::wasm(*builtin), None)?,
+        PolicySource::Plugin { path, sha256 } => {
+            let bytes = fs_err::read(path).map_err(|source| PolicyError::Read {
+                policy: name.to_string(),
+                path: path.clone(),
+                source,
+            })?;
+            engine.load(name, &bytes, *sha256)?
+        }
+    };
+    if policy.implements(Hook::ValidateConfig) {
+        let request = ConfigRequest {
+            config: config.config_json(),
+        };
+        let answer = engine.call::<_, ConfigErrors>(&policy, Hook::ValidateConfig, &request)?;
+        if !answer.answer.errors.is_empty() {
+            return Err(PolicyError::InvalidConfig {
+                policy: name.to_string(),
+                errors: answer.answer.errors.join("; "),
+            });
+        }
+    }
+    Ok(policy)
+}
+
+/// The engine for the CLI: default limits, compiled code cached under the user's cache
+/// directory (`$XDG_CACHE_HOME/agenthost/wasmtime`).
+pub fn cli_engine() -> Result<Engine, PolicyError> {
+    let cache = dirs::cache_dir().map(|dir: PathBuf| dir.join("agenthost").join("wasmtime"));
+    Engine::new(Limits::default(), cache)
+}

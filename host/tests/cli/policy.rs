@@ -1,0 +1,373 @@
+//! Policies through the real binary: `check` runs the acceptance policies (built-in and
+//! plugins, failing closed), and `agenthost policy list|test|bench`.
+
+use insta::assert_snapshot;
+
+use crate::{Test, workspace};
+
+/// The seed's example: tight, one task, two files.
+const GOOD: &str = "# Add a date range picker to the dashboard filter bar
+
+## What
+Add a `DateRangePicker` next to the status dropdown; choosing a range shows only the rows
+created in it.
+
+## Behavior
+- No range selected: every row shows.
+
+### Scope
+- Modify: `src/components/Dashboard/FilterBar.tsx`
+- Create: `src/components/Dashboard/DateRangePicker.tsx`
+- Do NOT modify any API routes or database queries
+";
+
+fn repo(spec: &str) -> Test {
+    Test::new()
+        .file("web/src/components/Dashboard/FilterBar.tsx", "export {}\n")
+        .file("web/spec.md", spec)
+        .git_repo("web")
+}
+
+/// `check --json` on `spec`: the exit code and the policy findings' rules.
+fn policy_rules(test: Test) -> (i32, Vec<String>) {
+    let run = test.args(["check", "--json", "web/spec.md"]).run();
+    let json: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("JSON: {}", run.transcript()));
+    let rules = json["specs"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .filter(|code| !code.starts_with("spec::"))
+        .collect();
+    (run.code, rules)
+}
+
+#[test]
+fn spec_quality_accepts_the_seed_example() {
+    assert_eq!(policy_rules(repo(GOOD)), (0, vec![]));
+}
+
+#[test]
+fn spec_quality_rejects_the_four_failure_modes() {
+    let no_scope = "# Add a picker\n\n## What\nAdd a picker.\n\n## Behavior\nIt picks.\n";
+    let vague = GOOD.replace(
+        "Add a `DateRangePicker` next to the status dropdown",
+        "Add filtering to the table",
+    );
+    let several = GOOD.replace(
+        "Add a `DateRangePicker` next to the status dropdown; choosing a range shows only the rows\ncreated in it.",
+        "Add the routes, create the form components, connect to the API, add validation.",
+    );
+    let files: String = (0..9)
+        .map(|i| format!("- Create: `src/components/Dashboard/New{i}.tsx`\n"))
+        .collect();
+    let many = GOOD.replace("- Do NOT modify", &format!("{files}- Do NOT modify"));
+    for (spec, rule) in [
+        (no_scope.to_string(), "spec-quality/no-scope"),
+        (vague, "spec-quality/vague"),
+        (several, "spec-quality/several-tasks"),
+        (many, "spec-quality/too-many-files"),
+    ] {
+        let (code, rules) = policy_rules(repo(&spec));
+        assert_eq!(code, 1, "{rule}");
+        assert!(rules.contains(&rule.to_string()), "{rule}: {rules:?}");
+    }
+}
+
+#[test]
+fn the_vague_finding_points_at_its_line() {
+    let spec = GOOD.replace(
+        "Add a `DateRangePicker` next to the status dropdown",
+        "Improve the filter bar",
+    );
+    let run = repo(&spec).args(["check", "web/spec.md"]).run();
+    assert_eq!(run.code, 1);
+    assert_snapshot!(run.transcript());
+}
+
+/// A WASI-command plugin in WAT: answers `describe` with acceptance, and runs `hook`.
+fn plugin(hook: &str) -> Vec<u8> {
+    let describe = r#"{"abi":"0.1.0","hooks":["acceptance"]}"#;
+    wat::parse_str(format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 2048) "{}")
+  (func (export "_start")
+    (drop (call $args_get (i32.const 256) (i32.const 512)))
+    (if (i32.eq (i32.load8_u (i32.load (i32.const 260))) (i32.const 100))
+      (then
+        (i32.store (i32.const 16) (i32.const 2048))
+        (i32.store (i32.const 20) (i32.const {}))
+        (drop (call $fd_write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24))))
+      (else {hook}))))"#,
+        describe.replace('"', "\\\""),
+        describe.len(),
+    ))
+    .unwrap()
+}
+
+#[test]
+fn a_looping_plugin_rejects_the_spec_and_names_itself() {
+    let run = repo(GOOD)
+        .file("web/loop.wasm", plugin("(loop $l (br $l))"))
+        .file(
+            "web/agenthost.toml",
+            "[policies.forever]\npath = \"loop.wasm\"\n",
+        )
+        .args(["check", "web/spec.md"])
+        .run();
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains("policy `forever`: the acceptance hook ran past its 250 ms deadline"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn monitor_mode_reports_without_rejecting() {
+    let run = repo(GOOD)
+        .file("web/trap.wasm", plugin("unreachable"))
+        .file(
+            "web/agenthost.toml",
+            "[policies.crashy]\npath = \"trap.wasm\"\nmode = \"monitor\"\n",
+        )
+        .args(["check", "web/spec.md"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains("policy `crashy`: the acceptance hook crashed")
+    );
+    assert!(run.stdout.contains("monitor mode: reported, not enforced"));
+}
+
+#[test]
+fn a_pin_mismatch_rejects() {
+    let pin = "0".repeat(64);
+    let run = repo(GOOD)
+        .file("web/p.wasm", plugin("nop"))
+        .file(
+            "web/agenthost.toml",
+            format!("[policies.pinned]\npath = \"p.wasm\"\nsha256 = \"{pin}\"\n"),
+        )
+        .args(["check", "web/spec.md"])
+        .run();
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(run.stdout.contains("sha256 pin mismatch"), "{}", run.stdout);
+}
+
+#[test]
+fn a_builtin_can_be_switched_off() {
+    let spec = GOOD.replace("Add a `DateRangePicker`", "Improve the `DateRangePicker`");
+    let run = repo(&spec)
+        .file(
+            "web/agenthost.toml",
+            "[policies.spec-quality]\nenabled = false\n",
+        )
+        .args(["check", "web/spec.md"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+}
+
+#[test]
+fn list_shows_the_builtins_with_their_hooks() {
+    let run = Test::new().args(["policy", "list"]).run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    // Digests change with every build of the policies: keep only the first column and hooks.
+    let rows: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|line| {
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            format!("{} {} {}", cells[0], cells[1], cells[cells.len() - 1])
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "POLICY SOURCE STATUS",
+            "diff-size built-in ok",
+            "review-bandwidth built-in ok",
+            "scope-guard built-in ok",
+            "spec-quality built-in ok",
+            "tests built-in ok",
+        ]
+    );
+    assert!(run.stdout.contains("acceptance"), "{}", run.stdout);
+    assert!(run.stdout.contains("admission"), "{}", run.stdout);
+}
+
+#[test]
+fn test_calls_one_hook_and_reports_time_and_memory() {
+    let request = serde_json::json!({
+        "spec": { "id": "t", "title": "Clean up the code", "sections": [] }
+    });
+    let run = Test::new()
+        .file("request.json", request.to_string())
+        .args([
+            "policy",
+            "test",
+            "spec-quality",
+            "--hook",
+            "acceptance",
+            "--input",
+            "request.json",
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("\"rule\": \"spec-quality/no-scope\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("\"rule\": \"spec-quality/vague\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("policy       spec-quality (wasi-p2 command)")
+    );
+    assert!(run.stdout.contains("peak memory  "));
+}
+
+#[test]
+fn test_reports_a_failing_plugin() {
+    let run = Test::new()
+        .file("trap.wasm", plugin("unreachable"))
+        .file("request.json", "{}")
+        .args([
+            "policy",
+            "test",
+            "trap.wasm",
+            "--hook",
+            "acceptance",
+            "--input",
+            "request.json",
+        ])
+        .run();
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stderr
+            .contains("policy `trap`: the acceptance hook crashed: wasm trap: wasm `unreachable`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn bench_prints_a_latency_distribution() {
+    let examples = workspace().join("examples/specs/status-filter.md");
+    assert!(examples.is_file());
+    let request = serde_json::json!({
+        "task": { "id": "t", "title": "T" },
+        "state": { "now_unix_ms": 0, "running": [], "queued": [], "awaiting_review": [] }
+    });
+    let run = Test::new()
+        .file("request.json", request.to_string())
+        .args([
+            "policy",
+            "bench",
+            "review-bandwidth",
+            "--hook",
+            "admission",
+            "--input",
+            "request.json",
+            "--iterations",
+            "20",
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    for label in ["calls   20", "min", "p50", "p90", "p99", "max"] {
+        assert!(run.stdout.contains(label), "{label}: {}", run.stdout);
+    }
+}
+
+/// `policy new` writes a project whose own tests pass natively, which builds for
+/// wasm32-wasip2, and which agenthost then loads and runs. Slow-ish (two small cargo
+/// builds), so one test covers the whole loop.
+#[test]
+fn new_writes_a_policy_that_tests_builds_and_runs() {
+    let test = Test::new();
+    let dir = test.path().join("no-todo");
+    let run = Test::new()
+        .args(["policy", "new", "no-todo", "--dir"])
+        .arg(dir.to_str().unwrap())
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(dir.join("vendor/agenthost-policy/src/guest.rs").is_file());
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = test.path().join("target");
+    let cargo_run = |args: &[&str]| {
+        let output = std::process::Command::new(&cargo)
+            .args(args)
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .expect("run cargo");
+        assert!(
+            output.status.success(),
+            "cargo {args:?}:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let tested = cargo_run(&["test", "--quiet"]);
+    assert!(tested.contains("2 passed"), "{tested}");
+    cargo_run(&["build", "--release", "--target", "wasm32-wasip2", "--quiet"]);
+
+    let wasm = target.join("wasm32-wasip2/release/no-todo.wasm");
+    let request = serde_json::json!({
+        "spec": { "id": "t", "title": "T", "sections": [
+            { "heading": "What", "level": 2, "line": 3, "text": "FIXME: pick a name" }
+        ] }
+    });
+    let run = test
+        .file("request.json", request.to_string())
+        .args([
+            "policy",
+            "test",
+            wasm.to_str().unwrap(),
+            "--hook",
+            "acceptance",
+        ])
+        .args(["--input", "request.json"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("\"rule\": \"no-todo/word\""),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("(wasi-p2 command)"), "{}", run.stdout);
+}
+
+#[test]
+fn new_refuses_a_bad_name_and_an_existing_directory() {
+    let run = Test::new().args(["policy", "new", "No_Todo"]).run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("`No_Todo` cannot name a policy"),
+        "{}",
+        run.stderr
+    );
+    let run = Test::new()
+        .file("no-todo/keep.txt", "mine")
+        .args(["policy", "new", "no-todo"])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("no-todo already exists"),
+        "{}",
+        run.stderr
+    );
+}

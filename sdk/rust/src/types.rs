@@ -1,0 +1,305 @@
+//! The data that flows between the host and a policy: `types` in `sdk/wit/policy.wit`.
+
+use serde::{Deserialize, Serialize};
+
+/// Derives shared by every type: serde both ways, and the JSON Schema when asked for.
+macro_rules! wire {
+    ($item:item) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+        $item
+    };
+}
+
+wire! {
+    /// One backticked path or glob from a Scope line.
+    pub struct ScopeEntry {
+        /// The path as the spec wrote it.
+        pub written: String,
+        /// The normalized, repository-relative pattern (`dir/` becomes `dir/**`).
+        pub pattern: String,
+        /// Whether `pattern` is a glob rather than one path.
+        #[serde(default)]
+        pub is_glob: bool,
+        /// 1-based line in the spec.
+        pub line: u32,
+    }
+}
+
+wire! {
+    /// A `Do NOT ...` line that names no path.
+    pub struct Constraint {
+        /// The line's text.
+        pub text: String,
+        /// 1-based line in the spec.
+        pub line: u32,
+    }
+}
+
+wire! {
+    /// What the agent may and may not touch.
+    #[derive(Default)]
+    #[serde(default)]
+    pub struct Scope {
+        /// The line of the Scope heading, when the spec has one.
+        pub line: Option<u32>,
+        /// Files the agent may change.
+        pub modify: Vec<ScopeEntry>,
+        /// Files the agent may create.
+        pub create: Vec<ScopeEntry>,
+        /// Files the agent must not touch, whatever else says.
+        pub do_not_modify: Vec<ScopeEntry>,
+        /// Free-text constraints.
+        pub constraints: Vec<Constraint>,
+    }
+}
+
+wire! {
+    /// A part of the spec under one heading.
+    pub struct Section {
+        /// The heading's text.
+        pub heading: String,
+        /// 1 for `#`, up to 6.
+        pub level: u8,
+        /// 1-based line of the heading.
+        pub line: u32,
+        /// The Markdown under the heading, trimmed.
+        pub text: String,
+    }
+}
+
+wire! {
+    /// The spec's machine-readable fields.
+    #[derive(Default)]
+    #[serde(default)]
+    pub struct FrontMatter {
+        /// Overrides the id derived from the title.
+        pub id: Option<String>,
+        /// Overrides the first heading.
+        pub title: Option<String>,
+        /// The agent profile to run.
+        pub agent: Option<String>,
+        /// The test command.
+        pub test: Option<String>,
+        /// How long the agent may run, in seconds.
+        pub timeout_secs: Option<u64>,
+        /// The branch the task starts from.
+        pub base: Option<String>,
+        /// Free-form labels.
+        pub labels: Vec<String>,
+    }
+}
+
+wire! {
+    /// A task spec, as the host read it.
+    pub struct Spec {
+        /// Short identifier.
+        pub id: String,
+        /// Title.
+        pub title: String,
+        /// Machine-readable fields.
+        #[serde(default)]
+        pub front_matter: FrontMatter,
+        /// Every section, in order.
+        #[serde(default)]
+        pub sections: Vec<Section>,
+        /// What the agent may touch.
+        #[serde(default)]
+        pub scope: Scope,
+    }
+}
+
+wire! {
+    /// How much a finding matters. `error` blocks (in enforce mode).
+    #[derive(Copy, PartialOrd, Ord, Hash)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Severity {
+        /// For the record.
+        Info,
+        /// The reviewer should look.
+        Warning,
+        /// Rejects a spec, or blocks accepting a run.
+        Error,
+    }
+}
+
+wire! {
+    /// Something a policy has to say about a spec or a run.
+    pub struct Finding {
+        /// A short, stable identifier, e.g. `scope-guard/out-of-scope`.
+        pub rule: String,
+        /// How much it matters.
+        pub severity: Severity,
+        /// What is wrong and what to do, in plain words.
+        pub message: String,
+        /// The file it is about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub path: Option<String>,
+        /// The 1-based line it is about (in `path`, or in the spec).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub line: Option<u32>,
+    }
+}
+
+impl Finding {
+    /// A finding with no path or line.
+    pub fn new(rule: impl Into<String>, severity: Severity, message: impl Into<String>) -> Self {
+        Finding {
+            rule: rule.into(),
+            severity,
+            message: message.into(),
+            path: None,
+            line: None,
+        }
+    }
+
+    /// The same finding, about `path`.
+    pub fn at_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// The same finding, about `line`.
+    pub fn at_line(mut self, line: u32) -> Self {
+        self.line = Some(line);
+        self
+    }
+}
+
+wire! {
+    /// A task as admission sees it.
+    pub struct TaskView {
+        /// The task's id.
+        pub id: String,
+        /// Its title.
+        pub title: String,
+        /// The repository it runs in.
+        #[serde(default)]
+        pub repo: String,
+        /// How many Modify and Create entries its Scope has.
+        #[serde(default)]
+        pub scope_entries: u32,
+    }
+}
+
+wire! {
+    /// A finished task whose result waits for the human.
+    pub struct WaitingTask {
+        /// The task.
+        pub task: TaskView,
+        /// How long it has waited, in seconds.
+        pub waited_secs: u64,
+    }
+}
+
+wire! {
+    /// What the host is doing when a task asks to start. Policies have no clock: the time
+    /// comes in here.
+    #[derive(Default)]
+    #[serde(default)]
+    pub struct HostState {
+        /// Milliseconds since the Unix epoch.
+        pub now_unix_ms: u64,
+        /// Tasks whose agent runs now.
+        pub running: Vec<TaskView>,
+        /// Tasks waiting to start (not counting the one asking).
+        pub queued: Vec<TaskView>,
+        /// Finished tasks waiting for review, oldest first.
+        pub awaiting_review: Vec<WaitingTask>,
+    }
+}
+
+wire! {
+    /// The admission answer.
+    #[serde(tag = "decision", content = "reason", rename_all = "kebab-case")]
+    pub enum Admission {
+        /// Start the task now.
+        Start,
+        /// Keep it queued and ask again later; the reason is shown to the user.
+        Hold(String),
+        /// Refuse it.
+        Reject(String),
+    }
+}
+
+wire! {
+    /// How a file changed.
+    #[derive(Copy)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum ChangeKind {
+        /// A new file.
+        Added,
+        /// An existing file, changed.
+        Modified,
+        /// A file removed.
+        Deleted,
+        /// A file moved (maybe changed too).
+        Renamed,
+    }
+}
+
+wire! {
+    /// One changed file in a run's diff.
+    pub struct ChangedFile {
+        /// The path after the change.
+        pub path: String,
+        /// For a rename, where the file was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub old_path: Option<String>,
+        /// How it changed.
+        pub kind: ChangeKind,
+        /// Lines added.
+        #[serde(default)]
+        pub added_lines: u32,
+        /// Lines removed.
+        #[serde(default)]
+        pub removed_lines: u32,
+    }
+}
+
+wire! {
+    /// How the agent process ended.
+    #[derive(Default)]
+    #[serde(default)]
+    pub struct AgentExit {
+        /// None when it was killed by a signal or a time limit.
+        pub exit_code: Option<i32>,
+        /// How long it ran.
+        pub duration_ms: u64,
+    }
+}
+
+wire! {
+    /// The test command's outcome.
+    pub struct TestOutcome {
+        /// The command that ran.
+        pub command: String,
+        /// Whether it passed.
+        pub passed: bool,
+        /// Its exit code; None when killed.
+        #[serde(default)]
+        pub exit_code: Option<i32>,
+        /// How long it ran.
+        #[serde(default)]
+        pub duration_ms: u64,
+        /// The end of its combined output.
+        #[serde(default)]
+        pub output: String,
+    }
+}
+
+wire! {
+    /// What an agent run produced.
+    #[derive(Default)]
+    #[serde(default)]
+    pub struct RunResult {
+        /// Every changed file.
+        pub changed_files: Vec<ChangedFile>,
+        /// The unified diff.
+        pub patch: String,
+        /// How the agent ended.
+        pub agent: AgentExit,
+        /// The test command's outcome, when one ran.
+        pub tests: Option<TestOutcome>,
+    }
+}

@@ -208,3 +208,84 @@ fn started_on_demand_and_recovers_running_tasks() {
     assert_eq!(stop.stdout, "supervisor stopped\n", "{}", stop.transcript());
     assert!(test.state_dir().join("supervisor.log").exists());
 }
+
+/// An agent in the sandbox cannot drive the supervisor: without the unix-socket grant it
+/// cannot even make a socket; with it, it can reach the socket but cannot read the token,
+/// and a guessed token is refused. The supervisor keeps serving either way.
+#[test]
+fn a_sandboxed_agent_cannot_use_the_control_socket() {
+    let test = Test::new()
+        .file("repo/README.md", "hi\n")
+        .file("repo/task.md", "# T\n### Scope\n- Modify: `README.md`\n")
+        .file(
+            "repo/agenthost.toml",
+            "[agents.sockets]\ncommand = [\"true\"]\nunix_sockets = true\n",
+        )
+        .git_repo("repo");
+    let _supervisor = Supervisor::start(&test);
+    let run_dir = test.state_dir().join("run");
+    let script = format!(
+        r#"
+import socket
+try:
+    open("{token}").read()
+    print("TOKEN READ")
+except OSError as e:
+    print("token refused:", e.errno)
+try:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+except OSError as e:
+    print("socket refused:", e.errno)
+    raise SystemExit(0)
+try:
+    s.connect("{sock}")
+    s.sendall(b'{{"version":1,"token":"guess","request":{{"op":"shutdown"}}}}\n')
+    print("answer:", s.recv(4096).decode().strip())
+except OSError as e:
+    print("connect refused:", e.errno)
+"#,
+        token = run_dir.join("token").display(),
+        sock = run_dir.join("control.sock").display(),
+    );
+    for profile in ["script", "sockets"] {
+        let run = test.exec(&[
+            "sandbox",
+            "--spec",
+            "repo/task.md",
+            "--profile",
+            profile,
+            "--",
+            "python3",
+            "-c",
+            &script,
+        ]);
+        assert_eq!(run.code, 0, "{profile}: {}", run.transcript());
+        assert!(
+            run.stdout.contains("token refused: 13"),
+            "{profile}: {}",
+            run.transcript()
+        );
+        assert!(
+            !run.stdout.contains("TOKEN READ"),
+            "{profile}: {}",
+            run.transcript()
+        );
+        if profile == "script" {
+            assert!(
+                run.stdout.contains("socket refused:"),
+                "{}",
+                run.transcript()
+            );
+        } else {
+            assert!(
+                run.stdout.contains("wrong token") || run.stdout.contains("connect refused"),
+                "{}",
+                run.transcript()
+            );
+        }
+        assert!(
+            Client::new(dirs(&test)).is_running(),
+            "{profile}: the supervisor stopped"
+        );
+    }
+}

@@ -315,3 +315,64 @@ fn supervisor_killed_mid_run_keeps_state_and_worktrees() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Ten specs launched at once: admission (review-bandwidth, ramp stage 1 = 3 agents) never
+/// lets more than three run, asserted from the event log; all ten finish.
+#[test]
+fn ten_at_once_never_exceed_the_admission_limit() {
+    let mut test = sample().file(
+        "repo/agenthost.toml",
+        "[agents.slow]\ncommand = [\"sh\", \"-c\", \"sleep 1\"]\n\n[policies.review-bandwidth]\nconfig = { max_waiting = 20 }\n",
+    );
+    let mut specs = Vec::new();
+    for n in 1..=10 {
+        let spec = format!(
+            "+++\nid = \"batch-{n}\"\n+++\n\n# Batch task {n}\n\n## What\nAdd a helper module `inventory/helper_{n}.py` exposing `helper()` that returns {n}.\n\n### Scope\n- Create: `inventory/helper_{n}.py`\n"
+        );
+        test = test.file(&format!("repo/batch/task-{n}.md"), spec);
+        specs.push(format!("repo/batch/task-{n}.md"));
+    }
+    crate::commit_all(&test.path().join("repo"));
+    let _stop = StopSupervisor(&test);
+    let mut args = vec![
+        "launch".to_string(),
+        "--wait".into(),
+        "--agent".into(),
+        "slow".into(),
+    ];
+    args.extend(specs);
+    let run = test.exec(&args);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    for n in 1..=10 {
+        assert!(
+            run.stdout.contains(&format!("batch-{n} is ready")),
+            "{}",
+            run.stdout
+        );
+    }
+
+    let store = agenthost::supervisor::store::Store::open(&test.state_dir().join("state.db"))
+        .expect("store");
+    let active = |state: Option<agenthost::task::TaskState>| {
+        matches!(
+            state,
+            Some(agenthost::task::TaskState::Running | agenthost::task::TaskState::Checking)
+        )
+    };
+    let (mut running, mut most) = (0i32, 0i32);
+    for event in store.events(None).expect("events") {
+        let now_active = active(Some(event.to));
+        let was_active = active(event.from);
+        if now_active && !was_active {
+            running += 1;
+        } else if was_active && !now_active {
+            running -= 1;
+        }
+        most = most.max(running);
+    }
+    assert_eq!(running, 0);
+    assert_eq!(
+        most, 3,
+        "at most three agents at once, and the limit was reached"
+    );
+}

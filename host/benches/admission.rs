@@ -40,7 +40,9 @@ fn main() {
             })
             .expect("insert");
         if n < 3 {
-            store.transition(&id, TaskState::Running, "admitted").expect("run");
+            store
+                .transition(&id, TaskState::Running, "admitted")
+                .expect("run");
         }
     }
     let ctx = Context {

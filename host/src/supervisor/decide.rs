@@ -25,6 +25,9 @@ const MAX_PATCH: usize = 512 * 1024;
 pub struct Policies {
     engine: Result<Engine, String>,
     sets: Mutex<HashMap<SetKey, Arc<PolicySet>>>,
+    /// How many Modify/Create entries each task's spec has, by task id (a task's spec
+    /// never changes, so this is parsed once).
+    scope_sizes: Mutex<HashMap<String, u32>>,
 }
 
 /// A loaded set is reused for the same repository, policy configuration and hook.
@@ -44,6 +47,7 @@ impl Policies {
         Policies {
             engine: policy::cli_engine().map_err(|err| err.to_string()),
             sets: Mutex::new(HashMap::new()),
+            scope_sizes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -94,14 +98,21 @@ pub enum Admission {
 }
 
 /// How a task looks to a policy.
-fn task_view(task: &Task) -> sdk::TaskView {
-    let parsed = spec::parse(
-        &task.spec_path.display().to_string(),
-        task.spec_text.as_bytes(),
-    );
-    let scope_entries = parsed
-        .spec
-        .map_or(0, |s| (s.scope.modify.len() + s.scope.create.len()) as u32);
+fn task_view(ctx: &Context, task: &Task) -> sdk::TaskView {
+    let mut sizes = ctx
+        .policies
+        .scope_sizes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let scope_entries = *sizes.entry(task.id.clone()).or_insert_with(|| {
+        let parsed = spec::parse(
+            &task.spec_path.display().to_string(),
+            task.spec_text.as_bytes(),
+        );
+        parsed
+            .spec
+            .map_or(0, |s| (s.scope.modify.len() + s.scope.create.len()) as u32)
+    });
     sdk::TaskView {
         id: task.id.clone(),
         title: task.title.clone(),
@@ -120,8 +131,8 @@ pub fn host_state(ctx: &Context, all: &[Task]) -> sdk::HostState {
     };
     for task in all {
         match task.state {
-            TaskState::Running | TaskState::Checking => state.running.push(task_view(task)),
-            TaskState::Queued => state.queued.push(task_view(task)),
+            TaskState::Running | TaskState::Checking => state.running.push(task_view(ctx, task)),
+            TaskState::Queued => state.queued.push(task_view(ctx, task)),
             TaskState::Ready => {
                 let since = ctx
                     .store(|s| s.entered(&task.id, TaskState::Ready))
@@ -129,7 +140,7 @@ pub fn host_state(ctx: &Context, all: &[Task]) -> sdk::HostState {
                     .flatten()
                     .unwrap_or(task.updated_ms);
                 state.awaiting_review.push(sdk::WaitingTask {
-                    task: task_view(task),
+                    task: task_view(ctx, task),
                     waited_secs: ((now - since).max(0) / 1000) as u64,
                 });
             }
@@ -152,7 +163,7 @@ pub fn admission(ctx: &Context, task: &Task, all: &[Task]) -> Admission {
         Ok(found) => found,
         Err(reason) => return Admission::Hold(reason),
     };
-    let view = task_view(task);
+    let view = task_view(ctx, task);
     let state = host_state(ctx, all);
     for entry in set.entries() {
         let verdict = match &entry.loaded {

@@ -64,12 +64,19 @@ fn main() {
         .clone();
 
     // Warm up: the first call loads (and compiles or deserializes) the policy.
-    let verdict = decide::admission(&ctx, &first_queued, &tasks);
+    // One scheduling round's worth of work for one decision: the host state, the
+    // repository's configuration, the policy call.
+    let decide_once = || {
+        let state = decide::host_state(&ctx, &tasks);
+        let config = decide::repo_config(&repo).expect("config");
+        decide::admission(&ctx, &config, &first_queued, &state)
+    };
+    let verdict = decide_once();
     println!("admission verdict with 3 running, 1,000 queued: {verdict:?}");
     let mut samples: Vec<Duration> = (0..50)
         .map(|_| {
             let started = Instant::now();
-            let _ = decide::admission(&ctx, &first_queued, &tasks);
+            let _ = decide_once();
             started.elapsed()
         })
         .collect();

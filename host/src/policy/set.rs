@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use agenthost_policy::{ConfigErrors, ConfigRequest, Hook, Spec};
+use agenthost_policy::{
+    Admission, ConfigErrors, ConfigRequest, Hook, HostState, RunResult, Spec, TaskView,
+};
 
-use super::verdict::{self, Report};
+use super::verdict::{self, AdmissionVerdict, Report};
 use super::{Engine, Limits, LoadedPolicy, PolicyError, builtin};
 use crate::config::{PolicyConfig, PolicySource};
 
@@ -68,30 +70,89 @@ impl PolicySet {
         self.entries
     }
 
-    /// Asks every acceptance policy about `spec`. A policy that failed to load counts as an
-    /// acceptance policy for a built-in that has the hook, or for any plugin (it could have
-    /// been one): it rejects, failing closed.
-    pub fn acceptance(&self, engine: &Engine, spec: &Spec) -> Vec<Report> {
+    /// The entries asked at `hook`: each loaded policy that implements it, and each policy
+    /// that failed to load and could have (any plugin, or a built-in with that hook), which
+    /// then fails closed.
+    fn asked(
+        &self,
+        hook: Hook,
+    ) -> impl Iterator<Item = (&Entry, Result<&LoadedPolicy, &PolicyError>)> {
         self.entries
             .iter()
-            .filter_map(|entry| match &entry.loaded {
-                Ok(policy) if policy.implements(Hook::Acceptance) => Some(verdict::acceptance(
+            .filter_map(move |entry| match &entry.loaded {
+                Ok(policy) if policy.implements(hook) => Some((entry, Ok(policy))),
+                Ok(_) => None,
+                Err(error) => {
+                    let builtin_without_hook = matches!(
+                        entry.config.source,
+                        PolicySource::Builtin(b) if !builtin_hooks(b.name()).contains(&hook)
+                    );
+                    (!builtin_without_hook).then_some((entry, Err(error)))
+                }
+            })
+    }
+
+    /// Asks every acceptance policy about `spec`; one that failed to load rejects.
+    pub fn acceptance(&self, engine: &Engine, spec: &Spec) -> Vec<Report> {
+        self.asked(Hook::Acceptance)
+            .map(|(entry, loaded)| match loaded {
+                Ok(policy) => verdict::acceptance(
                     engine,
                     policy,
                     entry.config.mode,
                     &entry.config.config_json(),
                     spec,
-                )),
-                Ok(_) => None,
+                ),
                 Err(error) => {
-                    let builtin_without_hook = matches!(
-                        entry.config.source,
-                        PolicySource::Builtin(b) if !builtin_hooks(b.name()).contains(&Hook::Acceptance)
-                    );
-                    (!builtin_without_hook).then(|| {
-                        Report::failed(&entry.name, entry.config.mode, Hook::Acceptance, error)
-                    })
+                    Report::failed(&entry.name, entry.config.mode, Hook::Acceptance, error)
                 }
+            })
+            .collect()
+    }
+
+    /// Asks every admission policy, in name order, until one holds or rejects; one that
+    /// failed to load holds. Returns the verdicts asked.
+    pub fn admission(
+        &self,
+        engine: &Engine,
+        task: &TaskView,
+        state: &HostState,
+    ) -> Vec<AdmissionVerdict> {
+        let mut verdicts = Vec::new();
+        for (entry, loaded) in self.asked(Hook::Admission) {
+            let verdict = match loaded {
+                Ok(policy) => verdict::admission(
+                    engine,
+                    policy,
+                    entry.config.mode,
+                    &entry.config.config_json(),
+                    task,
+                    state,
+                ),
+                Err(error) => AdmissionVerdict::failed(&entry.name, entry.config.mode, error),
+            };
+            let decided = verdict.effective() != Admission::Start;
+            verdicts.push(verdict);
+            if decided {
+                break;
+            }
+        }
+        verdicts
+    }
+
+    /// Asks every review policy about a run; one that failed to load adds an error finding.
+    pub fn review(&self, engine: &Engine, spec: &Spec, run: &RunResult) -> Vec<Report> {
+        self.asked(Hook::Review)
+            .map(|(entry, loaded)| match loaded {
+                Ok(policy) => verdict::review(
+                    engine,
+                    policy,
+                    entry.config.mode,
+                    &entry.config.config_json(),
+                    spec,
+                    run,
+                ),
+                Err(error) => Report::failed(&entry.name, entry.config.mode, Hook::Review, error),
             })
             .collect()
     }

@@ -10,8 +10,8 @@ use agenthost_policy::{self as sdk, Hook};
 
 use super::lifecycle::{AttemptReport, Context};
 use super::store::{StoredFinding, Task, now_ms};
-use crate::config::{Config, ConfigSources, PolicyMode, PolicySource};
-use crate::policy::{self, AdmissionVerdict, Engine, PolicySet, Report, verdict};
+use crate::config::{Config, ConfigSources, PolicyMode};
+use crate::policy::{self, Engine, PolicySet, Report, verdict};
 use crate::spec::{self, Spec};
 use crate::task::TaskState;
 use crate::task::diff::ChangeKind;
@@ -150,48 +150,29 @@ pub fn host_state(ctx: &Context, all: &[Task]) -> sdk::HostState {
     state
 }
 
-/// Asks the admission policies about `task`, given every unfinished task. The first policy
-/// (in name order) that holds or rejects decides.
-pub fn admission(ctx: &Context, task: &Task, all: &[Task]) -> Admission {
-    let config = match Config::load(&ConfigSources::discover(Some(&task.repo))) {
-        Ok(config) => config,
-        Err(err) => {
-            return Admission::Hold(format!("the repository's configuration is invalid: {err}"));
-        }
-    };
-    let (engine, set) = match ctx.policies.set(&task.repo, &config, Hook::Admission) {
+/// The configuration of a task's repository, as admission needs it: an invalid one holds
+/// the task with the reason.
+pub fn repo_config(repo: &std::path::Path) -> Result<Config, String> {
+    Config::load(&ConfigSources::discover(Some(repo)))
+        .map_err(|err| format!("the repository's configuration is invalid: {err}"))
+}
+
+/// Asks the admission policies of `config` (the task's repository's) about `task`, given
+/// the host state. The first policy (in name order) that holds or rejects decides.
+pub fn admission(ctx: &Context, config: &Config, task: &Task, state: &sdk::HostState) -> Admission {
+    let (engine, set) = match ctx.policies.set(&task.repo, config, Hook::Admission) {
         Ok(found) => found,
         Err(reason) => return Admission::Hold(reason),
     };
     let view = task_view(ctx, task);
-    let state = host_state(ctx, all);
-    for entry in set.entries() {
-        let verdict = match &entry.loaded {
-            Ok(policy) if policy.implements(Hook::Admission) => verdict::admission(
-                engine,
-                policy,
-                entry.config.mode,
-                &entry.config.config_json(),
-                &view,
-                &state,
-            ),
-            Ok(_) => continue,
-            Err(error) => {
-                if matches!(entry.config.source, PolicySource::Builtin(_))
-                    && entry.name != "review-bandwidth"
-                {
-                    continue;
-                }
-                AdmissionVerdict::failed(&entry.name, entry.config.mode, error)
-            }
-        };
+    for verdict in set.admission(engine, &view, state) {
         match verdict.effective() {
             sdk::Admission::Start => {}
             sdk::Admission::Hold(reason) => {
-                return Admission::Hold(format!("{}: {reason}", entry.name));
+                return Admission::Hold(format!("{}: {reason}", verdict.policy));
             }
             sdk::Admission::Reject(reason) => {
-                return Admission::Reject(format!("{}: {reason}", entry.name));
+                return Admission::Reject(format!("{}: {reason}", verdict.policy));
             }
         }
     }
@@ -268,31 +249,7 @@ pub fn review(
         Ok((engine, set)) => {
             let view = policy::view::spec(spec);
             let run = run_result(report);
-            set.entries()
-                .iter()
-                .filter_map(|entry| match &entry.loaded {
-                    Ok(policy) if policy.implements(Hook::Review) => Some(verdict::review(
-                        engine,
-                        policy,
-                        entry.config.mode,
-                        &entry.config.config_json(),
-                        &view,
-                        &run,
-                    )),
-                    Ok(_) => None,
-                    Err(error) => {
-                        let builtin_without_review =
-                            matches!(entry.config.source, PolicySource::Builtin(_))
-                                && matches!(
-                                    entry.name.as_str(),
-                                    "spec-quality" | "review-bandwidth"
-                                );
-                        (!builtin_without_review).then(|| {
-                            Report::failed(&entry.name, entry.config.mode, Hook::Review, error)
-                        })
-                    }
-                })
-                .collect()
+            set.review(engine, &view, &run)
         }
     };
     reports

@@ -13,3 +13,8 @@ pub mod store;
 
 pub use client::Client;
 pub use error::SupervisorError;
+
+/// One timestamped line on the supervisor's stderr (its log file when started on demand).
+pub(crate) fn log(message: &str) {
+    eprintln!("[{}] {message}", store::now_ms());
+}

@@ -3,13 +3,14 @@
 //! correct, reject, cancel, resume).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
 use super::decide::{self, Admission};
 use super::lifecycle::{self, Context};
+use super::log;
 use super::notify;
 use super::protocol::{Request, Response};
 use super::store::{NewTask, Task};
@@ -92,8 +93,18 @@ impl Scheduler {
                 return;
             }
         };
+        // One picture of the host and one configuration per repository for the whole round.
+        let state = decide::host_state(&self.ctx, &tasks);
+        let mut configs: HashMap<PathBuf, Result<Config, String>> = HashMap::new();
         for task in tasks.iter().filter(|t| t.state == TaskState::Queued) {
-            match decide::admission(&self.ctx, task, &tasks) {
+            let config = configs
+                .entry(task.repo.clone())
+                .or_insert_with(|| decide::repo_config(&task.repo));
+            let decision = match config {
+                Ok(config) => decide::admission(&self.ctx, config, task, &state),
+                Err(reason) => Admission::Hold(reason.clone()),
+            };
+            match decision {
                 Admission::Start => {
                     lock(&self.holds).remove(&task.id);
                     self.start(task.clone());
@@ -496,8 +507,4 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn log(message: &str) {
-    eprintln!("[{}] {message}", super::store::now_ms());
 }

@@ -84,11 +84,12 @@ pub fn run(args: &DemoArgs, output: &Output) -> miette::Result<Exit> {
     };
     let client = Client::new(state.clone()).env("AGENTHOST_CONFIG", empty_config);
     let mut ids = Vec::new();
+    let engine = crate::policy::cli_engine()?;
     for (name, _, shows) in demo::SPECS {
         let path = dirs.specs.join(name);
         let mut parsed = spec::read(&path)
             .map_err(|err| miette::miette!("cannot read {}: {err}", path.display()))?;
-        let verdict = super::launch::acceptance(&config, &mut parsed, output)?;
+        let verdict = super::launch::acceptance(&engine, &config, &mut parsed, output)?;
         if !verdict.accepted {
             output.print(&verdict.text)?;
             return Err(miette::miette!(

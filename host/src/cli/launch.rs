@@ -51,6 +51,8 @@ struct Ready {
 pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
     let mut ready = Vec::new();
     let mut refused = false;
+    // One engine for the whole run: setting it up is the expensive part of a policy call.
+    let engine = crate::policy::cli_engine()?;
     for path in &args.specs {
         let parsed = spec::read(path).map_err(|err| {
             miette::miette!(
@@ -85,11 +87,7 @@ pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
         if let Some(profile) = config.agents.get(&profile_name)
             && let Some(program) = profile.command.args().first()
             && program != "agenthost"
-            && crate::supervisor::notify::find_program(
-                program,
-                std::env::var("PATH").ok().as_deref(),
-            )
-            .is_none()
+            && crate::runner::find_program(program, std::env::var("PATH").ok().as_deref()).is_none()
         {
             return Err(miette::miette!(
                 code = "launch::agent_missing",
@@ -100,7 +98,7 @@ pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
             ));
         }
         let mut parsed = parsed;
-        let verdict = acceptance(&config, &mut parsed, output)?;
+        let verdict = acceptance(&engine, &config, &mut parsed, output)?;
         if !verdict.text.is_empty() {
             output.print(&verdict.text)?;
         }
@@ -157,6 +155,7 @@ pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
 /// Asks the acceptance policies about a parsed spec; their findings join its own problems
 /// (pointing at the lines they name). Accepted when no problem is an error.
 pub(super) fn acceptance(
+    engine: &crate::policy::Engine,
     config: &Config,
     parsed: &mut ParsedSpec,
     output: &Output,
@@ -164,14 +163,13 @@ pub(super) fn acceptance(
     if let Some(spec) = parsed.spec.clone()
         && !parsed.has_parse_error()
     {
-        let engine = crate::policy::cli_engine()?;
         let policies = crate::policy::PolicySet::load_for(
-            &engine,
+            engine,
             &config.policies,
             Some(agenthost_policy::Hook::Acceptance),
         );
         let view = crate::policy::view::spec(&spec);
-        for report in policies.acceptance(&engine, &view) {
+        for report in policies.acceptance(engine, &view) {
             for problem in super::check::policy_problems(&parsed.source, report) {
                 parsed.push_problem(problem);
             }

@@ -16,6 +16,7 @@ use std::time::Duration;
 use agenthost_sandbox::{Enforcement, Support};
 
 use super::decide;
+use super::log;
 use super::store::{Store, StoredFinding, Task};
 use crate::config::{Config, ConfigSources, HostPath, Placeholder, PlaceholderValues, SandboxMode};
 use crate::digest;
@@ -251,7 +252,7 @@ async fn attempt(
         .first()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if super::notify::find_program(&program, ctx.host_env.get("PATH").map(String::as_str)).is_none()
+    if crate::runner::find_program(&program, ctx.host_env.get("PATH").map(String::as_str)).is_none()
     {
         return Err(format!(
             "the agent program `{program}` (profile `{profile_name}`) is not installed or not on the supervisor's PATH"
@@ -260,8 +261,8 @@ async fn attempt(
     let stdin = (!template.uses(Placeholder::Prompt) && !template.uses(Placeholder::PromptFile))
         .then(|| prompt_text.clone().into_bytes());
 
-    // The sandbox.
-    let sandboxed = Sandboxed::new(
+    // The sandbox: one plan for the agent and, after it, the test command.
+    let mut sandboxed = Sandboxed::new(
         ctx,
         &config,
         &spec,
@@ -341,15 +342,6 @@ async fn attempt(
     let test = match &test_command {
         Some(command) => {
             append_log(&log_path, &format!("== agenthost: test `{command}`\n"));
-            let sandboxed = Sandboxed::new(
-                ctx,
-                &config,
-                &spec,
-                task,
-                Some((profile_name.as_str(), profile)),
-                &root,
-                &tmpdir,
-            )?;
             let job = sandboxed.job(
                 vec!["/bin/sh".into(), "-c".into(), command.into()],
                 None,
@@ -412,9 +404,11 @@ async fn attempt(
 
 /// A sandbox plan made ready to run, and what to clean up after.
 struct Sandboxed {
-    built: Option<sandbox::BuiltPlan>,
+    built: sandbox::BuiltPlan,
+    /// What the current run's preparation created on disk, for [`Sandboxed::cleanup`].
     created: Vec<PathBuf>,
-    exe: PathBuf,
+    /// The launcher (this binary), or `None` with sandbox mode off.
+    launcher: Option<PathBuf>,
     root: PathBuf,
 }
 
@@ -474,33 +468,27 @@ impl Sandboxed {
             )),
             _ => {}
         }
-        let created = sandbox::prepare(&built).map_err(|err| err.to_string())?;
         Ok(Sandboxed {
-            built: Some(built),
-            created,
-            exe: ctx.exe.clone(),
+            built,
+            created: Vec::new(),
+            // Mode off keeps the plan for its environment and directory, with no launcher.
+            launcher: (mode != SandboxMode::Off).then(|| ctx.exe.clone()),
             root: root.to_path_buf(),
-        })
-        .map(|mut s| {
-            if mode == SandboxMode::Off {
-                // Keep the plan for its environment and directory; no launcher.
-                s.exe = PathBuf::new();
-            }
-            s
         })
     }
 
     /// The job that runs `argv` in this sandbox (or, with mode off, directly).
+    /// Prepares the disk for a run (see [`sandbox::prepare`]) and returns the job.
     fn job(
-        &self,
+        &mut self,
         argv: Vec<OsString>,
         stdin: Option<Vec<u8>>,
         log: &Path,
         timeout: Duration,
     ) -> Result<Job, String> {
-        let built = self.built.as_ref().ok_or("the sandbox is gone")?;
-        let plan = &built.plan;
-        if self.exe.as_os_str().is_empty() {
+        self.created = sandbox::prepare(&self.built).map_err(|err| err.to_string())?;
+        let plan = &self.built.plan;
+        let Some(exe) = &self.launcher else {
             return Ok(Job {
                 argv,
                 env: plan.env.iter().map(|(k, v)| (k.into(), v.into())).collect(),
@@ -511,11 +499,11 @@ impl Sandboxed {
                 own_session: false,
                 inherit: None,
             });
-        }
+        };
         let fd = agenthost_sandbox::handoff(plan)
             .map_err(|err| format!("cannot hand the sandbox plan to the launcher: {err}"))?;
         let mut launcher: Vec<OsString> = vec![
-            self.exe.clone().into_os_string(),
+            exe.clone().into_os_string(),
             sandbox::LAUNCHER_VERB.into(),
             agenthost_sandbox::fd_number(&fd).to_string().into(),
             "--".into(),
@@ -533,8 +521,9 @@ impl Sandboxed {
         })
     }
 
-    fn cleanup(&self) {
-        sandbox::cleanup(&self.created);
+    /// Removes what [`Sandboxed::job`] created on disk and the run left unused.
+    fn cleanup(&mut self) {
+        sandbox::cleanup(&std::mem::take(&mut self.created));
     }
 }
 
@@ -586,8 +575,4 @@ fn log_tail(path: &Path, from: u64, max: u64) -> String {
     let slice = &bytes[start..];
     let cut = slice.len().saturating_sub(max as usize);
     String::from_utf8_lossy(&slice[cut..]).into_owned()
-}
-
-fn log(message: &str) {
-    eprintln!("[{}] {message}", super::store::now_ms());
 }

@@ -1,7 +1,6 @@
 //! Saying a task is done: a desktop notification (`notify-send`, where present) and the
 //! user's `on_ready` hook. The terminal bell is rung by attached clients, not here.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::config::NotifyConfig;
@@ -24,7 +23,7 @@ pub fn task_done(config: &NotifyConfig, task: &Task, path_var: Option<&str>) -> 
     let mut notified = Notified::default();
     let summary = format!("agenthost: {} is {}", task.id, task.state);
     if config.desktop
-        && let Some(notify_send) = find_program("notify-send", path_var)
+        && let Some(notify_send) = crate::runner::find_program("notify-send", path_var)
     {
         let started = Command::new(notify_send)
             .args(["--app-name=agenthost", &summary, &task.title])
@@ -67,24 +66,6 @@ pub fn task_done(config: &NotifyConfig, task: &Task, path_var: Option<&str>) -> 
         }
     }
     notified
-}
-
-/// Where `program` is: itself if it has a `/`, else the first match on `path_var` (a
-/// `PATH`-style list) that is an executable file.
-pub fn find_program(program: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let executable = |path: &Path| {
-        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        let path = Path::new(program);
-        return executable(path).then(|| path.to_path_buf());
-    }
-    path_var?
-        .split(':')
-        .filter(|dir| !dir.is_empty())
-        .map(|dir| Path::new(dir).join(program))
-        .find(|candidate| executable(candidate))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 
 use super::error::SupervisorError;
 use super::lifecycle::Context;
+use super::log;
 use super::protocol::{Envelope, MAX_LINE, Request, Response, VERSION, tokens_match};
 use super::scheduler::Scheduler;
 use super::store::Store;
@@ -257,9 +258,4 @@ fn answer(line: &str, shared: &Shared) -> Response {
         }
         request => shared.scheduler.handle(request),
     }
-}
-
-/// One timestamped line on the supervisor's stderr (its log file when started on demand).
-fn log(message: &str) {
-    eprintln!("[{}] {message}", super::store::now_ms());
 }

@@ -281,19 +281,12 @@ impl Store {
         Ok(store)
     }
 
-    fn sqlite(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+    fn sqlite(&self) -> impl Fn(rusqlite::Error) -> StoreError + use<> {
+        sqlite_error(self.path.clone())
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sqlite = move |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sqlite = sqlite_error(self.path.clone());
         let version: i64 = self
             .conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -334,11 +327,7 @@ impl Store {
     /// Records a new task in state `queued`.
     pub fn insert_task(&mut self, new: &NewTask) -> Result<Task, StoreError> {
         let now = now_ms();
-        let path = self.path.clone();
-        let sqlite = move |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sqlite = sqlite_error(self.path.clone());
         let tx = self.conn.transaction().map_err(&sqlite)?;
         tx.execute(
             "INSERT INTO tasks (id, repo, spec_path, spec_text, spec_digest, title, agent,
@@ -412,11 +401,7 @@ impl Store {
         detail: &str,
     ) -> Result<Task, StoreError> {
         let now = now_ms();
-        let path = self.path.clone();
-        let sqlite = move |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sqlite = sqlite_error(self.path.clone());
         let tx = self.conn.transaction().map_err(&sqlite)?;
         let from: Option<String> = tx
             .query_row("SELECT state FROM tasks WHERE id = ?1", [id], |row| {
@@ -650,11 +635,7 @@ impl Store {
         attempt: i64,
         findings: &[StoredFinding],
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sqlite = move |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sqlite = sqlite_error(self.path.clone());
         let tx = self.conn.transaction().map_err(&sqlite)?;
         tx.execute(
             "DELETE FROM findings WHERE task_id = ?1 AND attempt = ?2",
@@ -704,6 +685,15 @@ impl Store {
             path: self.path.clone(),
             detail,
         }
+    }
+}
+
+/// Turns a SQLite error into a [`StoreError`] naming the database file. Owns the path, so
+/// it can be used while a transaction borrows the connection.
+fn sqlite_error(path: PathBuf) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Sqlite {
+        path: path.clone(),
+        source,
     }
 }
 

@@ -9,6 +9,7 @@ mod demo;
 mod diff;
 mod doctor;
 mod exit;
+mod hooks;
 mod init;
 mod launch;
 mod logs;
@@ -23,6 +24,7 @@ mod status;
 mod task_actions;
 mod task_changes;
 mod task_lookup;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -85,6 +87,11 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Run a command in the kernel sandbox a spec's Scope defines.
     Sandbox(sandbox::SandboxArgs),
+    /// Check that commits (or staged changes) stay inside their spec's Scope: for CI and
+    /// git hooks.
+    Verify(verify::VerifyArgs),
+    /// Install or remove git hooks that run `agenthost verify`.
+    Hooks(hooks::HooksArgs),
     /// Report what this kernel's sandbox can enforce, and prove it.
     Doctor(doctor::DoctorArgs),
     /// List, test and benchmark policies.
@@ -138,6 +145,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::Stats(args) => stats::run(&args, &output),
         Command::Serve(args) => serve::run(&args, &output),
         Command::Sandbox(args) => sandbox::run(&args, &output),
+        Command::Verify(args) => verify::run(&args, &output),
+        Command::Hooks(args) => hooks::run(&args, &output),
         Command::Doctor(args) => doctor::run(&args, &output),
         Command::Completions(args) => completions::run(&args, &output),
         Command::ScriptedAgent(args) => scripted_agent::run(&args, &output),

@@ -186,6 +186,22 @@ pub enum ConfigError {
         help: String,
     },
 
+    /// `[verify] policies` names a policy that is not configured.
+    #[error("`verify.policies` names `{policy}`, which is not a configured policy")]
+    UnknownVerifyPolicy {
+        /// The name given.
+        policy: String,
+        /// The file that names it.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// The name.
+        #[label("no such policy")]
+        span: SourceSpan,
+        /// The nearest policy and the list.
+        #[help]
+        help: String,
+    },
+
     /// `default_agent` names no agent profile.
     #[error("`default_agent` is `{agent}`, but there is no agent profile of that name")]
     UnknownDefaultAgent {

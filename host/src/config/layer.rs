@@ -9,7 +9,7 @@ use miette::{NamedSource, SourceSpan};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ConfigError, Origin, PolicyMode, SandboxMode};
+use super::{ConfigError, Origin, PolicyMode, RequireSpec, SandboxMode};
 use crate::toml_error;
 
 /// The text of one layer, and where it came from.
@@ -112,6 +112,7 @@ pub(crate) struct Layer {
     pub(crate) test: Option<TestLayer>,
     pub(crate) worktree: Option<WorktreeLayer>,
     pub(crate) notify: Option<NotifyLayer>,
+    pub(crate) verify: Option<VerifyLayer>,
     #[serde(default)]
     pub(crate) policies: BTreeMap<Spanned<String>, PolicyLayer>,
 }
@@ -164,6 +165,14 @@ pub(crate) struct NotifyLayer {
     pub(crate) on_ready: Option<Spanned<SpannedStrings>>,
     pub(crate) desktop: Option<bool>,
     pub(crate) bell: Option<bool>,
+}
+
+/// `[verify]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VerifyLayer {
+    pub(crate) require_spec: Option<RequireSpec>,
+    pub(crate) policies: Option<Spanned<SpannedStrings>>,
 }
 
 /// `[policies.<name>]`.

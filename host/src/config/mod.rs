@@ -59,7 +59,8 @@ pub use error::ConfigError;
 pub use host_path::HostPath;
 pub use policy::{BuiltinPolicy, PolicyConfig, PolicyMode, PolicySource, Sha256};
 pub use sections::{
-    DEFAULT_TEST_TIMEOUT, NotifyConfig, SandboxConfig, SandboxMode, TestConfig, WorktreeConfig,
+    DEFAULT_TEST_TIMEOUT, NotifyConfig, RequireSpec, SandboxConfig, SandboxMode, TestConfig,
+    VerifyConfig, WorktreeConfig,
 };
 pub use sources::{ConfigSources, LOCAL_FILE, Origin, REPO_FILE};
 
@@ -83,6 +84,8 @@ pub struct Config {
     pub worktree: WorktreeConfig,
     /// How agenthost says a task is done.
     pub notify: NotifyConfig,
+    /// How `agenthost verify` checks commits.
+    pub verify: VerifyConfig,
     /// Policies by name, enabled or not.
     pub policies: BTreeMap<String, PolicyConfig>,
     /// The files that were read, lowest precedence first (the built-in defaults are not a

@@ -16,7 +16,8 @@ use super::layer::{AgentLayer, Layer, LayerFile, PolicyLayer, SpannedStrings};
 use super::{
     AgentProfile, BuiltinPolicy, CommandTemplate, Config, ConfigError, DEFAULT_AGENT_TIMEOUT,
     DEFAULT_TEST_TIMEOUT, HostPath, NotifyConfig, Origin, Placeholder, PolicyConfig, PolicyMode,
-    PolicySource, SandboxConfig, SandboxMode, Sha256, TestConfig, WorktreeConfig,
+    PolicySource, RequireSpec, SandboxConfig, SandboxMode, Sha256, TestConfig, VerifyConfig,
+    WorktreeConfig,
 };
 use crate::duration::parse as parse_duration;
 use crate::suggest::nearest;
@@ -53,6 +54,8 @@ struct Draft {
     notify_on_ready: Option<Vec<String>>,
     notify_desktop: Option<bool>,
     notify_bell: Option<bool>,
+    verify_require_spec: Option<RequireSpec>,
+    verify_policies: Option<(Vec<Spanned<String>>, usize)>,
     policies: BTreeMap<String, PolicyDraft>,
 }
 
@@ -149,6 +152,12 @@ impl Draft {
             self.notify_desktop = notify.desktop.or(self.notify_desktop);
             self.notify_bell = notify.bell.or(self.notify_bell);
         }
+        if let Some(verify) = layer.verify {
+            self.verify_require_spec = verify.require_spec.or(self.verify_require_spec);
+            if let Some(policies) = verify.policies {
+                self.verify_policies = Some((policies.into_inner(), at.index));
+            }
+        }
         for (name, policy) in layer.policies {
             let defined = at.loc(name.span());
             let name = name.into_inner();
@@ -230,6 +239,10 @@ impl Draft {
             let policy = draft.finish(&name, files)?;
             policies.insert(name, policy);
         }
+        let verify_policies = match self.verify_policies {
+            None => None,
+            Some((names, layer)) => Some(verify_policy_names(names, layer, &policies, files)?),
+        };
 
         Ok(Config {
             default_agent: default_agent.into_inner(),
@@ -250,6 +263,10 @@ impl Draft {
                 on_ready: self.notify_on_ready,
                 desktop: self.notify_desktop.unwrap_or(true),
                 bell: self.notify_bell.unwrap_or(true),
+            },
+            verify: VerifyConfig {
+                require_spec: self.verify_require_spec.unwrap_or_default(),
+                policies: verify_policies,
             },
             policies,
             sources,
@@ -424,6 +441,36 @@ impl PolicyDraft {
             origin: self.origin,
         })
     }
+}
+
+/// Checks that every name in `[verify] policies` is a configured policy.
+fn verify_policy_names(
+    names: Vec<Spanned<String>>,
+    layer: usize,
+    policies: &BTreeMap<String, PolicyConfig>,
+    files: &[LayerFile],
+) -> Result<Vec<String>, ConfigError> {
+    let mut checked = Vec::with_capacity(names.len());
+    for name in names {
+        let span = name.span();
+        let name = name.into_inner();
+        if !policies.contains_key(&name) {
+            let (src, span) = Loc { layer, span }.locate(files);
+            let list = quoted_list(policies.keys().map(String::as_str));
+            let help = match nearest(&name, policies.keys().map(String::as_str)) {
+                Some(close) => format!("did you mean `{close}`? Configured policies: {list}"),
+                None => format!("name configured policies: {list}"),
+            };
+            return Err(ConfigError::UnknownVerifyPolicy {
+                policy: name,
+                src,
+                span,
+                help,
+            });
+        }
+        checked.push(name);
+    }
+    Ok(checked)
 }
 
 impl Loc {

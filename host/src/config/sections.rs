@@ -1,5 +1,5 @@
-//! The single-table sections of the config: `[sandbox]`, `[test]`, `[worktree]` and
-//! `[notify]`.
+//! The single-table sections of the config: `[sandbox]`, `[test]`, `[worktree]`,
+//! `[notify]` and `[verify]`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -76,4 +76,28 @@ impl Default for NotifyConfig {
             bell: true,
         }
     }
+}
+
+/// What `agenthost verify` does with a commit that names no spec (no `Agenthost-Task`
+/// trailer), or with staged changes when no spec can be found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequireSpec {
+    /// Not checked, and only counted in the summary: people commit too.
+    #[default]
+    Off,
+    /// A warning finding: reported, not blocking.
+    Warn,
+    /// An error finding: blocking (exit status 1).
+    Error,
+}
+
+/// `[verify]`: how `agenthost verify` checks commits in CI and git hooks.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VerifyConfig {
+    /// What a commit without a spec gets.
+    pub require_spec: RequireSpec,
+    /// The review policies verify asks; `None` means every enabled review policy except
+    /// `tests` (verify runs no tests: CI runs them itself).
+    pub policies: Option<Vec<String>>,
 }

@@ -37,6 +37,24 @@ impl Report {
             && self.findings.iter().any(|f| f.severity == Severity::Error)
     }
 
+    /// The findings as they count: in monitor mode an error is reported as a warning,
+    /// marked `[monitor]`, so it never blocks.
+    pub fn effective_findings(self) -> Vec<Finding> {
+        if self.mode != PolicyMode::Monitor {
+            return self.findings;
+        }
+        self.findings
+            .into_iter()
+            .map(|mut finding| {
+                if finding.severity == Severity::Error {
+                    finding.severity = Severity::Warning;
+                }
+                finding.message = format!("[monitor] {}", finding.message);
+                finding
+            })
+            .collect()
+    }
+
     /// The closed answer for a policy that failed.
     pub fn failed(policy: &str, mode: PolicyMode, hook: Hook, error: &PolicyError) -> Report {
         let consequence = match hook {

@@ -14,11 +14,6 @@ use crate::config::{Config, ConfigSources, PolicyMode};
 use crate::policy::{self, Engine, PolicySet, Report, verdict};
 use crate::spec::{self, Spec};
 use crate::task::TaskState;
-use crate::task::diff::ChangeKind;
-
-/// The largest patch handed to review policies; larger ones are cut (and say so), so a huge
-/// diff cannot push a request past the engine's input cap.
-const MAX_PATCH: usize = 512 * 1024;
 
 /// The engine and the policy sets loaded from each repository's configuration, kept
 /// between calls (loading compiles or deserializes each plugin).
@@ -181,49 +176,22 @@ pub fn admission(ctx: &Context, config: &Config, task: &Task, state: &sdk::HostS
 
 /// What the review policies are told about an attempt.
 pub fn run_result(report: &AttemptReport) -> sdk::RunResult {
-    let mut patch = report.changes.patch.clone();
-    if patch.len() > MAX_PATCH {
-        let mut cut = MAX_PATCH;
-        while !patch.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        patch.truncate(cut);
-        patch.push_str("\n[agenthost: patch cut at 512 KiB]\n");
-    }
-    sdk::RunResult {
-        changed_files: report
-            .changes
-            .files
-            .iter()
-            .map(|f| sdk::ChangedFile {
-                path: f.path.clone(),
-                old_path: f.old_path.clone(),
-                kind: match f.kind {
-                    ChangeKind::Added => sdk::ChangeKind::Added,
-                    ChangeKind::Deleted => sdk::ChangeKind::Deleted,
-                    ChangeKind::Renamed => sdk::ChangeKind::Renamed,
-                    ChangeKind::Modified | ChangeKind::TypeChanged => sdk::ChangeKind::Modified,
-                },
-                added_lines: f.added as u32,
-                removed_lines: f.removed as u32,
-            })
-            .collect(),
-        patch,
-        agent: sdk::AgentExit {
-            exit_code: match report.agent.ending {
-                crate::runner::Ending::Exited(code) => Some(code),
-                _ => None,
-            },
-            duration_ms: report.agent.duration.as_millis() as u64,
+    let mut run = policy::view::run(&report.changes);
+    run.agent = sdk::AgentExit {
+        exit_code: match report.agent.ending {
+            crate::runner::Ending::Exited(code) => Some(code),
+            _ => None,
         },
-        tests: report.test.as_ref().map(|t| sdk::TestOutcome {
-            command: t.command.clone(),
-            passed: t.passed,
-            exit_code: t.exit_code,
-            duration_ms: t.duration.as_millis() as u64,
-            output: t.output_tail.clone(),
-        }),
-    }
+        duration_ms: report.agent.duration.as_millis() as u64,
+    };
+    run.tests = report.test.as_ref().map(|t| sdk::TestOutcome {
+        command: t.command.clone(),
+        passed: t.passed,
+        exit_code: t.exit_code,
+        duration_ms: t.duration.as_millis() as u64,
+        output: t.output_tail.clone(),
+    });
+    run
 }
 
 /// Asks the review policies about an attempt. A policy in monitor mode reports its errors
@@ -255,26 +223,23 @@ pub fn review(
     reports
         .into_iter()
         .flat_map(|r| {
-            let monitor = r.mode == PolicyMode::Monitor;
-            let policy = r.policy;
-            r.findings.into_iter().map(move |f| StoredFinding {
-                attempt: report.attempt,
-                policy: policy.clone(),
-                rule: f.rule,
-                severity: match (f.severity, monitor) {
-                    (sdk::Severity::Error, false) => "error",
-                    (sdk::Severity::Info, _) => "info",
-                    _ => "warning",
-                }
-                .to_string(),
-                message: if monitor {
-                    format!("[monitor] {}", f.message)
-                } else {
-                    f.message
-                },
-                path: f.path,
-                line: f.line.map(i64::from),
-            })
+            let policy = r.policy.clone();
+            r.effective_findings()
+                .into_iter()
+                .map(move |f| StoredFinding {
+                    attempt: report.attempt,
+                    policy: policy.clone(),
+                    rule: f.rule,
+                    severity: match f.severity {
+                        sdk::Severity::Error => "error",
+                        sdk::Severity::Warning => "warning",
+                        sdk::Severity::Info => "info",
+                    }
+                    .to_string(),
+                    message: f.message,
+                    path: f.path,
+                    line: f.line.map(i64::from),
+                })
         })
         .collect()
 }

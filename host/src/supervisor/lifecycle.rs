@@ -529,7 +529,7 @@ impl Sandboxed {
 
 /// How the spec is named in provenance and trailers: its path relative to the repository
 /// when it is inside it, else its file name.
-fn spec_label(task: &Task) -> String {
+pub(super) fn spec_label(task: &Task) -> String {
     task.spec_path
         .strip_prefix(&task.repo)
         .map(|p| p.display().to_string())

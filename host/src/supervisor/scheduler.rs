@@ -479,11 +479,15 @@ impl Scheduler {
     }
 }
 
-/// The squash commit's message: the title, then the trailers that tie it to its task.
+/// The squash (or merge) commit's message: the title, then the trailers that tie it to its
+/// task and spec, which `agenthost verify` reads.
 fn squash_message(task: &Task) -> String {
     format!(
-        "{}\n\nAgenthost-Task: {}\nAgenthost-Spec-Digest: {}\n",
-        task.title, task.id, task.spec_digest
+        "{}\n\nAgenthost-Task: {}\nAgenthost-Spec: {}\nAgenthost-Spec-Digest: {}\n",
+        task.title,
+        task.id,
+        lifecycle::spec_label(task),
+        task.spec_digest
     )
 }
 

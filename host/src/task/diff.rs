@@ -40,6 +40,9 @@ pub struct ChangedFile {
     pub binary: bool,
     /// Whether the file is a symlink after the change.
     pub symlink: bool,
+    /// The first changed line in the new version of the file (1-based), when it has one: a
+    /// place to point a finding about the file at.
+    pub first_line: Option<u32>,
 }
 
 /// Every change between two trees.
@@ -69,6 +72,26 @@ pub fn between_commits(repo_root: &Path, from: &str, to: &str) -> Result<Changes
     let mut options = DiffOptions::new();
     options.context_lines(3);
     let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), Some(&mut options))?;
+    collect(diff)
+}
+
+/// The changes from tree `old` (none: the empty tree) to tree `new` in `repo`, with renames
+/// detected; when `only` is not empty, just those paths (exact, repository-relative).
+pub fn between_trees(
+    repo: &Repository,
+    old: Option<&git2::Tree<'_>>,
+    new: &git2::Tree<'_>,
+    only: &[String],
+) -> Result<Changes, git2::Error> {
+    let mut options = DiffOptions::new();
+    options.context_lines(3);
+    if !only.is_empty() {
+        options.disable_pathspec_match(true);
+        for path in only {
+            options.pathspec(path);
+        }
+    }
+    let diff = repo.diff_tree_to_tree(old, Some(new), Some(&mut options))?;
     collect(diff)
 }
 
@@ -107,12 +130,13 @@ fn collect(mut diff: git2::Diff<'_>) -> Result<Changes, git2::Error> {
             _ => new_path.clone(),
         }
         .unwrap_or_default();
-        let (added, removed, binary) = match git2::Patch::from_diff(&diff, index)? {
+        let (added, removed, binary, first_line) = match git2::Patch::from_diff(&diff, index)? {
             Some(patch) => {
                 let (_, added, removed) = patch.line_stats()?;
-                (added, removed, delta.flags().is_binary())
+                let first_line = first_new_line(&patch)?;
+                (added, removed, delta.flags().is_binary(), first_line)
             }
-            None => (0, 0, true),
+            None => (0, 0, true, None),
         };
         files.push(ChangedFile {
             old_path: (kind == ChangeKind::Renamed).then(|| old_path.unwrap_or_default()),
@@ -122,6 +146,7 @@ fn collect(mut diff: git2::Diff<'_>) -> Result<Changes, git2::Error> {
             removed,
             binary,
             symlink: delta.new_file().mode() == git2::FileMode::Link,
+            first_line,
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -136,6 +161,21 @@ fn collect(mut diff: git2::Diff<'_>) -> Result<Changes, git2::Error> {
         true
     })?;
     Ok(Changes { files, patch })
+}
+
+/// The first added line of `patch`, or where its first hunk starts in the new file.
+fn first_new_line(patch: &git2::Patch<'_>) -> Result<Option<u32>, git2::Error> {
+    if patch.num_hunks() == 0 {
+        return Ok(None);
+    }
+    let (hunk, lines) = patch.hunk(0)?;
+    for index in 0..lines {
+        let line = patch.line_in_hunk(0, index)?;
+        if line.origin() == '+' {
+            return Ok(line.new_lineno());
+        }
+    }
+    Ok(Some(hunk.new_start()).filter(|start| *start > 0))
 }
 
 #[cfg(test)]
@@ -192,6 +232,8 @@ mod tests {
                 ("new_name.txt", ChangeKind::Renamed, 0, 0, false),
             ]
         );
+        let first_lines: Vec<_> = changes.files.iter().map(|f| f.first_line).collect();
+        assert_eq!(first_lines, vec![None, Some(1), None, Some(2), None]);
         let renamed = &changes.files[4];
         assert_eq!(renamed.old_path.as_deref(), Some("old_name.txt"));
         assert_eq!(changes.line_counts(), (3, 2));

@@ -136,6 +136,18 @@ fn launch_to_ready_then_accept_merges_the_change() {
         "the worktree is thrown away after accept"
     );
     assert_eq!(task_state(&test, "export-items-as-csv"), "accepted");
+
+    // The accepted commit's trailers name its committed spec: verify checks it from the
+    // repository alone.
+    let verify = test.exec(&["verify", "--repo", "repo", "HEAD~1..HEAD"]);
+    assert_eq!(verify.code, 0, "{}", verify.transcript());
+    assert!(
+        verify
+            .stdout
+            .contains("[task export-items-as-csv · spec specs/csv-export.md · 2 files"),
+        "{}",
+        verify.stdout
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod sandbox;
 mod scripted_agent;
 mod supervisor;
 mod task_verbs;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,19 +5,89 @@
 //! the kernel sandbox grants create rights per directory, so this per-file check is what
 //! makes the Scope exact.
 //!
-//! Rules: `scope-guard/out-of-scope` and `scope-guard/forbidden` (errors). No config.
+//! Some files are sensitive: they make other people's machines or CI run code (`.gitmodules`,
+//! CI workflows, git hook managers, shell rc files, editor settings, agenthost's own config).
+//! A change to one passes only when the Scope names that exact file; a glob is not enough.
+//!
+//! Rules: `scope-guard/out-of-scope`, `scope-guard/forbidden` and `scope-guard/sensitive`
+//! (errors). Config: `sensitive`, a list of globs that replaces the built-in list.
 
 use agenthost_policy::{
     ChangeKind, Finding, Hook, Policy, ReviewRequest, Scope, ScopeEntry, Severity,
 };
+use serde::Deserialize;
 
 /// The policy.
 struct ScopeGuard;
 
+/// The built-in sensitive files: a glob and what such a file is.
+const SENSITIVE: &[(&str, &str)] = &[
+    (".gitmodules", "git submodule configuration"),
+    (
+        ".gitattributes",
+        "git attributes (filters and diff drivers)",
+    ),
+    (".github/workflows/**", "a CI workflow"),
+    (".github/actions/**", "a CI action"),
+    (".gitlab-ci.yml", "a CI pipeline"),
+    (".circleci/**", "a CI pipeline"),
+    (".husky/**", "a git hook"),
+    (".githooks/**", "a git hook"),
+    (".pre-commit-config.yaml", "a git hook configuration"),
+    ("**/.bashrc", "a shell rc file"),
+    ("**/.bash_profile", "a shell rc file"),
+    ("**/.profile", "a shell rc file"),
+    ("**/.zshrc", "a shell rc file"),
+    ("**/.zprofile", "a shell rc file"),
+    ("**/.envrc", "a direnv file"),
+    (".vscode/**", "editor settings"),
+    (".idea/**", "editor settings"),
+    ("**/.exrc", "editor settings"),
+    ("**/.nvim.lua", "editor settings"),
+    (
+        "agenthost.toml",
+        "agenthost's configuration (policies and sandbox)",
+    ),
+];
+
+/// Its settings under `[policies.scope-guard.config]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Config {
+    /// Globs of sensitive files, replacing the built-in list.
+    sensitive: Option<Vec<String>>,
+}
+
+impl Config {
+    /// What `path` is, when it is a sensitive file.
+    fn sensitive(&self, path: &str) -> Option<&str> {
+        match &self.sensitive {
+            Some(globs) => globs
+                .iter()
+                .find(|glob| glob_match(glob.as_bytes(), path.as_bytes()))
+                .map(|_| "configured as sensitive"),
+            None => SENSITIVE
+                .iter()
+                .find(|(glob, _)| glob_match(glob.as_bytes(), path.as_bytes()))
+                .map(|(_, what)| *what),
+        }
+    }
+}
+
 impl Policy for ScopeGuard {
-    const HOOKS: &'static [Hook] = &[Hook::Review];
+    const HOOKS: &'static [Hook] = &[Hook::Review, Hook::ValidateConfig];
 
     fn review(&self, request: &ReviewRequest) -> Vec<Finding> {
+        let config = match Config::deserialize(&request.config) {
+            Ok(config) => config,
+            Err(err) => {
+                return vec![Finding::new(
+                    "scope-guard/config",
+                    Severity::Error,
+                    format!("invalid [policies.scope-guard.config]: {err}"),
+                )];
+            }
+        };
         let scope = &request.spec.scope;
         let mut findings = Vec::new();
         for file in &request.run.changed_files {
@@ -28,19 +98,27 @@ impl Policy for ScopeGuard {
                 paths.push(old);
             }
             for path in paths {
-                if let Some(finding) = check(scope, path) {
+                if let Some(finding) = check(scope, &config, path) {
                     findings.push(finding);
                 }
             }
         }
         findings
     }
+
+    fn validate_config(&self, config: &serde_json::Value) -> Vec<String> {
+        Config::deserialize(config)
+            .err()
+            .map(|err| err.to_string())
+            .into_iter()
+            .collect()
+    }
 }
 
 agenthost_policy::export_policy!(ScopeGuard);
 
 /// The finding for `path`, if it is not allowed.
-fn check(scope: &Scope, path: &str) -> Option<Finding> {
+fn check(scope: &Scope, config: &Config, path: &str) -> Option<Finding> {
     if let Some(entry) = matching(&scope.do_not_modify, path) {
         return Some(
             Finding::new(
@@ -55,20 +133,40 @@ fn check(scope: &Scope, path: &str) -> Option<Finding> {
             .at_path(path),
         );
     }
-    if matching(&scope.modify, path).is_some() || matching(&scope.create, path).is_some() {
-        return None;
+    let allowed = matching(&scope.modify, path).or_else(|| matching(&scope.create, path));
+    let sensitive = config.sensitive(path);
+    match (allowed, sensitive) {
+        (Some(_), None) => None,
+        (Some(entry), Some(_)) if !entry.is_glob && entry.pattern == path => None,
+        (Some(entry), Some(what)) => Some(
+            Finding::new(
+                "scope-guard/sensitive",
+                Severity::Error,
+                format!(
+                    "`{path}` ({what}) was changed, and the Scope allows it only through the \
+                     glob `{}` (line {}); a sensitive file must be named exactly in Modify or \
+                     Create",
+                    entry.written, entry.line
+                ),
+            )
+            .at_path(path),
+        ),
+        (None, what) => {
+            let what = what.map(|what| format!(" ({what})")).unwrap_or_default();
+            Some(
+                Finding::new(
+                    "scope-guard/out-of-scope",
+                    Severity::Error,
+                    format!(
+                        "`{path}`{what} was changed, but no Modify or Create entry of the \
+                         Scope names it; revert it with a correction, or widen the Scope and \
+                         relaunch"
+                    ),
+                )
+                .at_path(path),
+            )
+        }
     }
-    Some(
-        Finding::new(
-            "scope-guard/out-of-scope",
-            Severity::Error,
-            format!(
-                "`{path}` was changed, but no Modify or Create entry of the Scope names it; \
-                 revert it with a correction, or widen the Scope and relaunch"
-            ),
-        )
-        .at_path(path),
-    )
 }
 
 fn matching<'a>(entries: &'a [ScopeEntry], path: &str) -> Option<&'a ScopeEntry> {
@@ -205,6 +303,63 @@ mod tests {
             findings[0].message,
             "`src/api/routes.ts` was changed, but the Scope says Do NOT modify `src/api/**` \
              (line 13); send a correction to revert it, or reject the run"
+        );
+    }
+
+    #[test]
+    fn sensitive_files_need_an_exact_entry() {
+        let mut request = request(&[
+            (".github/workflows/ci.yml", ChangeKind::Modified, None),
+            (".vscode/settings.json", ChangeKind::Added, None),
+            ("web/.envrc", ChangeKind::Added, None),
+            (".gitmodules", ChangeKind::Modified, None),
+        ]);
+        request.spec.scope.modify = vec![entry(".github/**", 20), entry(".gitmodules", 21)];
+        request.spec.scope.create = vec![entry(".vscode/settings.json", 22)];
+        let findings = ScopeGuard.review(&request);
+        assert_eq!(
+            rules(findings.clone()),
+            vec![
+                (
+                    "scope-guard/sensitive".into(),
+                    Some(".github/workflows/ci.yml".into())
+                ),
+                ("scope-guard/out-of-scope".into(), Some("web/.envrc".into())),
+            ]
+        );
+        assert_eq!(
+            findings[0].message,
+            "`.github/workflows/ci.yml` (a CI workflow) was changed, and the Scope allows it \
+             only through the glob `.github/**` (line 20); a sensitive file must be named \
+             exactly in Modify or Create"
+        );
+        assert!(
+            findings[1]
+                .message
+                .starts_with("`web/.envrc` (a direnv file) was changed")
+        );
+    }
+
+    #[test]
+    fn the_sensitive_list_is_configurable() {
+        let mut request = request(&[
+            (".github/workflows/ci.yml", ChangeKind::Modified, None),
+            ("deploy/prod.yaml", ChangeKind::Modified, None),
+        ]);
+        request.spec.scope.modify = vec![entry("**", 20)];
+        request.config = serde_json::json!({"sensitive": ["deploy/**"]});
+        assert_eq!(
+            rules(ScopeGuard.review(&request)),
+            vec![(
+                "scope-guard/sensitive".into(),
+                Some("deploy/prod.yaml".into())
+            )]
+        );
+        assert_eq!(
+            ScopeGuard
+                .validate_config(&serde_json::json!({"sensitive": "x"}))
+                .len(),
+            1
         );
     }
 

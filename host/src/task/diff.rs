@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use git2::{Delta, DiffFindOptions, DiffFormat, DiffOptions, Oid, Repository};
+use git2::{Delta, DiffFindOptions, DiffOptions, Oid, Repository};
 use serde::Serialize;
 
 /// How a file changed.
@@ -112,7 +112,10 @@ fn collect(mut diff: git2::Diff<'_>) -> Result<Changes, git2::Error> {
     find.renames(true).copies(false);
     diff.find_similar(Some(&mut find))?;
 
+    // One pass: each file's patch gives its line counts, its first changed line and its
+    // text (diffing twice, once for counts and once for the text, doubled the blob reads).
     let mut files = Vec::new();
+    let mut texts: Vec<(String, String)> = Vec::new();
     for (index, delta) in diff.deltas().enumerate() {
         let kind = match delta.status() {
             Delta::Added | Delta::Untracked | Delta::Copied => ChangeKind::Added,
@@ -131,12 +134,21 @@ fn collect(mut diff: git2::Diff<'_>) -> Result<Changes, git2::Error> {
         }
         .unwrap_or_default();
         let (added, removed, binary, first_line) = match git2::Patch::from_diff(&diff, index)? {
-            Some(patch) => {
+            Some(mut patch) => {
                 let (_, added, removed) = patch.line_stats()?;
                 let first_line = first_new_line(&patch)?;
+                let text = patch.to_buf()?;
+                texts.push((path.clone(), String::from_utf8_lossy(&text).into_owned()));
                 (added, removed, delta.flags().is_binary(), first_line)
             }
-            None => (0, 0, true, None),
+            None => {
+                let old = old_path.as_deref().unwrap_or(&path);
+                texts.push((
+                    path.clone(),
+                    format!("diff --git a/{old} b/{path}\nBinary files differ\n"),
+                ));
+                (0, 0, true, None)
+            }
         };
         files.push(ChangedFile {
             old_path: (kind == ChangeKind::Renamed).then(|| old_path.unwrap_or_default()),
@@ -150,16 +162,8 @@ fn collect(mut diff: git2::Diff<'_>) -> Result<Changes, git2::Error> {
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-
-    let mut patch = String::new();
-    diff.print(DiffFormat::Patch, |_, _, line| {
-        match line.origin() {
-            '+' | '-' | ' ' => patch.push(line.origin()),
-            _ => {}
-        }
-        patch.push_str(&String::from_utf8_lossy(line.content()));
-        true
-    })?;
+    texts.sort_by(|a, b| a.0.cmp(&b.0));
+    let patch: String = texts.into_iter().map(|(_, text)| text).collect();
     Ok(Changes { files, patch })
 }
 

@@ -692,3 +692,38 @@ fn a_repository_cannot_set_a_hook_command() {
     let err = load(&[(user(), "[notify]\non_ready = []\n")]).unwrap_err();
     assert_eq!(err.to_string(), "`notify.on_ready` is an empty command");
 }
+
+#[test]
+fn verify_settings_merge_and_name_configured_policies() {
+    let config = load(&[]).expect("defaults");
+    assert_eq!(config.verify.require_spec, RequireSpec::Off);
+    assert_eq!(config.verify.policies, None);
+
+    let config = load(&[
+        (
+            repo(),
+            "[verify]\nrequire_spec = \"error\"\npolicies = [\"scope-guard\"]\n",
+        ),
+        (local(), "[verify]\nrequire_spec = \"warn\"\n"),
+    ])
+    .expect("valid");
+    assert_eq!(config.verify.require_spec, RequireSpec::Warn);
+    assert_eq!(
+        config.verify.policies,
+        Some(vec!["scope-guard".to_string()])
+    );
+
+    let (message, file, line, help) = repo_error(
+        "[verify]\nrequire_spec = \"off\"\npolicies = [\"diff-size\", \"scope-gaurd\"]\n",
+    );
+    assert_eq!(
+        message,
+        "`verify.policies` names `scope-gaurd`, which is not a configured policy"
+    );
+    assert_eq!((file.as_str(), line), ("/repo/agenthost.toml", 3));
+    assert!(help.starts_with("did you mean `scope-guard`?"), "{help}");
+
+    let (message, _, line, _) = repo_error("[verify]\nrequire_spec = \"always\"\n");
+    assert!(message.contains("unknown variant `always`"), "{message}");
+    assert_eq!(line, 2);
+}

@@ -129,12 +129,21 @@ pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
         let response = client.request_starting(Request::Launch {
             repo: spec.repo.clone(),
             spec_path: spec.path.clone(),
-            spec_text: spec.text,
+            spec_text: spec.text.clone(),
             agent: args.agent.clone(),
         })?;
         match response {
             Response::Launched { id } => {
                 output.print(&format!("queued {id} ({})\n", spec.path.display()))?;
+                if !crate::verify::spec_lookup::committed_in_head(
+                    &spec.repo, &spec.path, &spec.text,
+                ) {
+                    output.print(&format!(
+                        "  note: {} is not committed as launched; commit it so that \
+                         `agenthost verify` can check this task's work from the repository\n",
+                        spec.path.display()
+                    ))?;
+                }
                 ids.push(id);
             }
             other => {

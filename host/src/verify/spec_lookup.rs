@@ -119,3 +119,72 @@ impl<'r> SpecLookup<'r> {
             .clone()
     }
 }
+
+/// Whether the file at `spec` (inside the repository at `repo_root`) is committed in HEAD
+/// with exactly `text`: what `verify` needs to recover it later.
+pub fn committed_in_head(repo_root: &Path, spec: &Path, text: &str) -> bool {
+    let check = || -> Option<bool> {
+        let repo = Repository::open(repo_root).ok()?;
+        let root = repo.workdir()?.canonicalize().ok()?;
+        let spec = spec.canonicalize().ok()?;
+        let relative = spec.strip_prefix(&root).ok()?;
+        let tree = repo.head().ok()?.peel_to_tree().ok()?;
+        let entry = tree.get_path(relative).ok()?;
+        let blob = repo.find_blob(entry.id()).ok()?;
+        Some(blob.content() == text.as_bytes())
+    };
+    check().unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit_file(repo: &Repository, root: &Path, path: &str, text: &str, message: &str) -> Oid {
+        let full = root.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, text).unwrap();
+        let mut index = repo.index().unwrap();
+        index.add_path(Path::new(path)).unwrap();
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("T", "t@example.invalid").unwrap();
+        let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+            .unwrap()
+    }
+
+    #[test]
+    fn finds_the_version_the_agent_ran_in_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let repo = Repository::init(root).unwrap();
+        let first = commit_file(&repo, root, "specs/a.md", "# A\n", "one");
+        let tip = commit_file(&repo, root, "specs/a.md", "# A, edited\n", "two");
+        let mut lookup = SpecLookup::new(&repo, tip);
+        let old = digest::sha256(b"# A\n");
+        assert_eq!(
+            lookup.find(tip, "specs/a.md", &old),
+            Lookup::Found {
+                text: "# A\n".into(),
+                at: first
+            }
+        );
+        assert_eq!(
+            lookup.find(tip, "specs/a.md", "sha256:00"),
+            Lookup::Changed {
+                current: Some(digest::sha256(b"# A, edited\n"))
+            }
+        );
+        assert_eq!(lookup.find(tip, "specs/b.md", &old), Lookup::Missing);
+
+        assert!(committed_in_head(
+            root,
+            &root.join("specs/a.md"),
+            "# A, edited\n"
+        ));
+        assert!(!committed_in_head(root, &root.join("specs/a.md"), "# A\n"));
+        assert!(!committed_in_head(root, &root.join("specs/new.md"), ""));
+    }
+}

@@ -239,7 +239,6 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
             env,
             cwd: input.root.clone(),
             tmpdir: input.tmpdir.clone(),
-            parent_pid: std::process::id(),
         },
         mkdirs: b.mkdirs,
         touch: b.touch,

@@ -35,7 +35,7 @@ use crate::task::worktree::{Base, TaskWorktree};
 pub struct Context {
     /// The state directories.
     pub dirs: StateDirs,
-    /// This agenthost binary: the sandbox launcher and `agenthost` in agent commands.
+    /// This agenthost binary: `agenthost` in agent commands.
     pub exe: PathBuf,
     /// The supervisor's environment (profiles' `pass_env` draws from it).
     pub host_env: BTreeMap<String, String>,

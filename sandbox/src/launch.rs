@@ -1,64 +1,45 @@
-//! The launcher: the process that restricts itself, then becomes the sandboxed command.
+//! Running a command under a plan: everything is prepared in the host, before `fork`
+//! ([`Restriction::prepare`]): the Landlock ruleset with every rule added, the compiled
+//! seccomp programs, the environment. The forked child then only makes raw system calls
+//! ([`Restriction::apply_to`], the steps are in `sys::ChildSteps::apply`) and `execve`s the
+//! command. Landlock domains, seccomp filters and no_new_privs are inherited across `fork`
+//! and `execve` and cannot be removed, so the whole process tree of the command is covered,
+//! whatever it does.
 //!
-//! The host never restricts a process from `pre_exec` (code between `fork` and `exec` must
-//! be async-signal-safe, and building a Landlock ruleset allocates). Instead it starts
-//! *itself* as a small launcher (`agenthost __sandbox-exec FD -- CMD...`) with the plan in
-//! an inherited memfd ([`handoff`]); the launcher is an ordinary single-threaded process
-//! that reads the plan and calls [`exec`]: it restricts itself step by step and finally
-//! `execve`s the command. Landlock domains, seccomp filters and no_new_privs are inherited
-//! across `fork` and `execve` and cannot be removed, so the whole process tree of the
-//! command is covered, whatever it does.
+//! The child sets `PR_SET_PDEATHSIG`, which fires when the *thread* that forked it exits,
+//! not the process. [`spawn_lasting`] therefore forks on a thread that lives as long as the
+//! process: the calling thread when it is the main thread, else one dedicated thread
+//! started on first use (tokio's worker and blocking-pool threads retire when idle, and an
+//! agent must not be killed with them).
 
-use std::convert::Infallible;
-use std::ffi::OsString;
-use std::io::{Read, Seek, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
+use std::ffi::{CString, OsString};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::{Arc, OnceLock, mpsc};
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
-    PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, Scope,
 };
-use rustix::thread::CapabilitySet;
 
 use crate::plan::{Enforcement, FsRight, SandboxPlan, Target};
 use crate::probe::{Guarantee, Support};
 use crate::seccomp;
+use crate::sys::{self, ChildSteps, RuleError};
 
-/// Exit status of the launcher when the sandbox could not be set up (nothing ran).
-pub const EXIT_SETUP_FAILED: i32 = 125;
+/// Exit status when the sandbox could not be set up (nothing ran); also the status of a
+/// child whose restriction failed between `fork` and `exec`.
+pub const EXIT_SETUP_FAILED: i32 = sys::EXIT_SETUP_FAILED;
 /// Exit status when the command exists but could not be executed.
 pub const EXIT_CANNOT_EXECUTE: i32 = 126;
 /// Exit status when the command was not found.
 pub const EXIT_NOT_FOUND: i32 = 127;
 
-/// Why the launcher stopped before running the command.
+/// Why a plan could not be prepared for a command.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    /// The plan descriptor could not be read.
-    #[error("cannot read the sandbox plan from descriptor {fd}: {source}")]
-    ReadPlan {
-        /// The descriptor.
-        fd: RawFd,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The plan is not valid JSON for this version.
-    #[error("the sandbox plan is not readable: {0}")]
-    ParsePlan(#[from] serde_json::Error),
-    /// The parent died before the launcher could tie its life to it.
-    #[error("the agenthost process that started the sandbox is gone")]
-    ParentGone,
-    /// A process-level step (session, death signal, descriptors, capabilities) failed.
-    #[error("{step}: {source}")]
-    Process {
-        /// What was being done.
-        step: &'static str,
-        /// The error.
-        source: std::io::Error,
-    },
     /// A path in the plan could not be opened for a Landlock rule.
     #[error("cannot open {path} for a sandbox rule ({provenance}): {source}")]
     RulePath {
@@ -67,18 +48,28 @@ pub enum LaunchError {
         /// Where the rule came from.
         provenance: String,
         /// The error.
-        source: landlock::PathFdError,
+        source: std::io::Error,
     },
     /// Landlock refused the ruleset.
     #[error("Landlock: {0}")]
     Landlock(#[from] landlock::RulesetError),
+    /// Landlock refused a rule.
+    #[error("Landlock refused the rule for {path} ({provenance}): {source}")]
+    Rule {
+        /// The path.
+        path: PathBuf,
+        /// Where the rule came from.
+        provenance: String,
+        /// The error.
+        source: std::io::Error,
+    },
     /// In enforce mode, the kernel could not enforce everything.
     #[error("the kernel cannot enforce: {}", list(.0))]
     NotEnforced(Vec<Guarantee>),
     /// The seccomp filter could not be built or installed.
     #[error("seccomp: {0}")]
     Seccomp(String),
-    /// `execve` failed.
+    /// The command could not be started (`execve` failed, or `fork`).
     #[error("cannot run `{program}`: {source}")]
     Exec {
         /// The program.
@@ -92,7 +83,7 @@ pub enum LaunchError {
 }
 
 impl LaunchError {
-    /// The exit status the launcher reports for this error.
+    /// The exit status `agenthost sandbox` reports for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
             LaunchError::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
@@ -112,173 +103,115 @@ fn list(guarantees: &[Guarantee]) -> String {
         .join("; ")
 }
 
-/// Writes `plan` into an anonymous memory file that a child process inherits.
-///
-/// Keep the returned descriptor open until the launcher has been spawned, pass its number
-/// (`as_raw_fd()`) on the launcher's command line, then drop it. The descriptor is created
-/// close-on-exec and made inheritable here, so a process spawned concurrently by another
-/// thread could inherit it too; the plan holds no secrets beyond the environment passed to
-/// the command itself.
-pub fn handoff(plan: &SandboxPlan) -> std::io::Result<OwnedFd> {
-    let fd = rustix::fs::memfd_create("agenthost-sandbox-plan", rustix::fs::MemfdFlags::CLOEXEC)?;
-    let mut file = std::fs::File::from(fd);
-    file.write_all(&plan.to_json())?;
-    file.rewind()?;
-    let fd = OwnedFd::from(file);
-    rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::empty())?;
-    Ok(fd)
+/// A plan made ready to apply: the Landlock ruleset with every rule added and the seccomp
+/// programs compiled, in the host, before any `fork`. Cheap to clone (shared); apply it to
+/// as many commands as needed (an agent and then its test command).
+#[derive(Debug, Clone)]
+pub struct Restriction {
+    steps: Arc<ChildSteps>,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
 }
 
-/// Reads the plan the parent handed over in descriptor `fd`, restricts this process, and
-/// execs `argv`. Returns only on failure; the caller prints the error and exits with
-/// [`LaunchError::exit_code`].
-pub fn exec_from_fd(fd: RawFd, argv: &[OsString]) -> LaunchError {
-    match read_plan(fd) {
-        Ok(plan) => match exec(&plan, argv) {
-            Ok(never) => match never {},
-            Err(error) => error,
-        },
-        Err(error) => error,
-    }
-}
-
-fn read_plan(fd: RawFd) -> Result<SandboxPlan, LaunchError> {
-    if fd < 3 {
-        return Err(LaunchError::ReadPlan {
-            fd,
-            source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-        });
-    }
-    // SAFETY: the parent passes the number of a descriptor it left open for us (see
-    // `handoff`) and nothing else in this freshly started process owns it; we take
-    // ownership exactly once, and it is closed when the file is dropped.
-    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|source| LaunchError::ReadPlan { fd, source })?;
-    Ok(SandboxPlan::from_json(&bytes)?)
-}
-
-/// Applies `plan` to this process, then execs `argv`. Returns only on failure.
-///
-/// Order matters: the session and the death signal first (so nothing outlives the host),
-/// then descriptors are closed (nothing inherited leaks in), the Landlock ruleset is built
-/// while paths can still be opened, no_new_privs is set, capabilities are dropped, the
-/// ruleset is enforced, the seccomp filters go last (they would deny nothing the steps
-/// before need, but last is easiest to reason about), and then `execve`.
-pub fn exec(plan: &SandboxPlan, argv: &[OsString]) -> Result<Infallible, LaunchError> {
-    let Some((program, args)) = argv.split_first() else {
-        return Err(LaunchError::NoCommand);
-    };
-
-    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
-        .map_err(process("setting the parent-death signal"))?;
-    let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
-    if u32::try_from(parent).ok() != Some(plan.parent_pid) {
-        return Err(LaunchError::ParentGone);
-    }
-    rustix::process::setsid().map_err(process("starting a new session"))?;
-    close_inherited_descriptors()?;
-
-    let support = Support::probe();
-    let missing = support.missing(plan);
-    if plan.enforcement == Enforcement::Enforce && !missing.is_empty() {
-        return Err(LaunchError::NotEnforced(missing));
-    }
-
-    let ruleset = build_ruleset(plan, support.landlock_abi)?;
-    rustix::thread::set_no_new_privs(true).map_err(process("setting no_new_privs"))?;
-    drop_capabilities()?;
-    if let Some(ruleset) = ruleset {
-        let status = ruleset.restrict_self()?;
-        if plan.enforcement == Enforcement::Enforce
-            && status.ruleset != RulesetStatus::FullyEnforced
-        {
+impl Restriction {
+    /// Prepares `plan` on a kernel that supports `support`. In enforce mode this fails when
+    /// the kernel lacks any guarantee the plan needs, and Landlock is asked for a hard
+    /// requirement on every right. Every path of the plan must exist now (optional rules
+    /// are skipped when their path does not).
+    pub fn prepare(plan: &SandboxPlan, support: &Support) -> Result<Restriction, LaunchError> {
+        let missing = support.missing(plan);
+        if plan.enforcement == Enforcement::Enforce && !missing.is_empty() {
+            return Err(LaunchError::NotEnforced(missing));
+        }
+        let ruleset = build_ruleset(plan, support.landlock_abi)?;
+        if plan.enforcement == Enforcement::Enforce && ruleset.is_none() {
             return Err(LaunchError::NotEnforced(vec![Guarantee::Filesystem]));
         }
-    }
-    if support.seccomp {
-        let filters =
-            seccomp::filters(&plan.net).map_err(|e| LaunchError::Seccomp(e.to_string()))?;
-        for filter in &filters {
-            seccompiler::apply_filter(filter).map_err(|e| LaunchError::Seccomp(e.to_string()))?;
-        }
+        let filters = if support.seccomp {
+            seccomp::filters(&plan.net).map_err(|e| LaunchError::Seccomp(e.to_string()))?
+        } else {
+            Vec::new()
+        };
+        let parent = rustix::process::getpid().as_raw_nonzero().get();
+        Ok(Restriction {
+            steps: Arc::new(ChildSteps {
+                parent,
+                ruleset,
+                filters,
+            }),
+            env: plan
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            cwd: plan.cwd.clone(),
+        })
     }
 
-    let error = Command::new(program)
-        .args(args)
-        .env_clear()
-        .envs(&plan.env)
-        .current_dir(&plan.cwd)
-        .exec();
-    Err(LaunchError::Exec {
-        program: program.to_string_lossy().into_owned(),
-        source: error,
-    })
+    /// Makes `command` restrict its child before exec (see the crate docs for the steps).
+    /// The caller sets the environment and the working directory ([`Restriction::command`]
+    /// does both), and must spawn it with [`spawn_lasting`].
+    pub fn apply_to(&self, command: &mut Command) {
+        Arc::clone(&self.steps).install(command);
+    }
+
+    /// The command for `argv` with exactly the plan's environment and working directory,
+    /// restricted. Spawn it with [`spawn_lasting`].
+    pub fn command(&self, argv: &[OsString]) -> Result<Command, LaunchError> {
+        let Some((program, args)) = argv.split_first() else {
+            return Err(LaunchError::NoCommand);
+        };
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.cwd);
+        self.apply_to(&mut command);
+        Ok(command)
+    }
 }
 
-fn process(step: &'static str) -> impl Fn(rustix::io::Errno) -> LaunchError {
-    move |errno| LaunchError::Process {
-        step,
-        source: errno.into(),
-    }
-}
+/// A job for the dedicated spawning thread.
+type SpawnJob = Box<dyn FnOnce() + Send>;
 
-/// Closes every descriptor above stderr: nothing the host (or whoever started the host)
-/// had open reaches the command.
-fn close_inherited_descriptors() -> Result<(), LaunchError> {
-    // SAFETY: close_range takes plain integers; closing descriptors we do not use is sound
-    // because this process holds no Rust object that owns a descriptor above 2 at this
-    // point (the plan file was read and dropped before).
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-    if rc == 0 {
-        return Ok(());
+/// Runs `spawn` (which forks a restricted child) on a thread that lives as long as the
+/// process, so that the child's `PR_SET_PDEATHSIG` fires when the *process* ends, never
+/// when an idle pool thread retires. On the main thread that is the caller itself (no
+/// cost); any other thread hands `spawn` to one dedicated thread, started on first use,
+/// and waits for its answer. The child is still the process's child: any thread can wait
+/// for it.
+pub fn spawn_lasting<T, F>(spawn: F) -> std::io::Result<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if sys::on_main_thread() {
+        return Ok(spawn());
     }
-    // Kernels before 5.9 lack close_range: close what /proc lists.
-    let entries = std::fs::read_dir("/proc/self/fd").map_err(|source| LaunchError::Process {
-        step: "listing open descriptors",
-        source,
-    })?;
-    let fds: Vec<RawFd> = entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2)
-        .collect();
-    for fd in fds {
-        // SAFETY: as above; a descriptor that was only open for the directory listing is
-        // already closed and close() just fails with EBADF.
-        unsafe { libc::close(fd) };
-    }
-    Ok(())
-}
-
-/// Empties the bounding, ambient, effective, permitted and inheritable capability sets.
-/// Needed only when running as root (or with file capabilities); harmless otherwise.
-fn drop_capabilities() -> Result<(), LaunchError> {
-    let sets = rustix::thread::capabilities(None).map_err(process("reading capabilities"))?;
-    let holds_any = !sets.effective.is_empty() || !sets.permitted.is_empty();
-    if holds_any {
-        for bit in 0..64u32 {
-            let cap = CapabilitySet::from_bits_retain(1u64 << bit);
-            match rustix::thread::remove_capability_from_bounding_set(cap) {
-                Ok(()) | Err(rustix::io::Errno::INVAL) => {}
-                Err(errno) => {
-                    return Err(process("dropping the capability bounding set")(errno));
+    static SPAWNER: OnceLock<Option<mpsc::Sender<SpawnJob>>> = OnceLock::new();
+    let sender = SPAWNER.get_or_init(|| {
+        let (sender, jobs) = mpsc::channel::<SpawnJob>();
+        std::thread::Builder::new()
+            .name("agenthost-spawner".into())
+            .spawn(move || {
+                for job in jobs {
+                    // A panicking job must not end the thread every later spawn needs.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                 }
-            }
-        }
-    }
-    // Fails harmlessly (EINVAL) on kernels without ambient capabilities.
-    let _ = rustix::thread::clear_ambient_capability_set();
-    rustix::thread::set_capabilities(
-        None,
-        rustix::thread::CapabilitySets {
-            effective: CapabilitySet::empty(),
-            permitted: CapabilitySet::empty(),
-            inheritable: CapabilitySet::empty(),
-        },
-    )
-    .map_err(process("dropping capabilities"))?;
-    Ok(())
+            })
+            .ok()
+            .map(|_| sender)
+    });
+    let gone = || std::io::Error::other("the sandbox's spawning thread is not running");
+    let sender = sender.as_ref().ok_or_else(gone)?;
+    let (answer, answered) = mpsc::sync_channel(1);
+    sender
+        .send(Box::new(move || {
+            let _ = answer.send(spawn());
+        }))
+        .map_err(|_| gone())?;
+    answered.recv().map_err(|_| gone())
 }
 
 fn access_fs(right: FsRight) -> AccessFs {
@@ -307,10 +240,9 @@ fn handled_fs() -> BitFlags<AccessFs> {
     AccessFs::from_all(ABI::V5)
 }
 
-fn build_ruleset(
-    plan: &SandboxPlan,
-    abi: i32,
-) -> Result<Option<landlock::RulesetCreated>, LaunchError> {
+/// The Landlock ruleset of `plan` with every rule added, as a descriptor ready for
+/// `landlock_restrict_self`; `None` without Landlock (best effort).
+fn build_ruleset(plan: &SandboxPlan, abi: i32) -> Result<Option<OwnedFd>, LaunchError> {
     if abi < 1 {
         // Best effort on a kernel without Landlock: nothing to build.
         return Ok(None);
@@ -327,39 +259,76 @@ fn build_ruleset(
         ruleset = ruleset.scope(Scope::from_all(ABI::V6))?;
     }
     let mut created = ruleset.create()?;
-    for rule in &plan.fs {
-        let fd = match PathFd::new(&rule.path) {
-            Ok(fd) => fd,
-            Err(_) if rule.optional => continue,
-            Err(source) => {
-                return Err(LaunchError::RulePath {
-                    path: rule.path.clone(),
-                    provenance: rule.provenance.to_string(),
-                    source,
-                });
-            }
-        };
-        let mut access: BitFlags<AccessFs> = rule.rights.iter().map(|r| access_fs(*r)).collect();
-        if rule.target == Target::File {
-            access &= AccessFs::from_file(ABI::V5);
-        }
-        created = created.add_rule(PathBeneath::new(fd, access))?;
-    }
     for port in &plan.net.connect_tcp {
         created = created.add_rule(NetPort::new(port.port, AccessNet::ConnectTcp))?;
     }
     for port in &plan.net.bind_tcp {
         created = created.add_rule(NetPort::new(port.port, AccessNet::BindTcp))?;
     }
-    Ok(Some(created))
+    let Some(fd) = Option::<OwnedFd>::from(created) else {
+        return Ok(None);
+    };
+    // Path rules are added directly (open O_PATH, add, close), without the crate's fstat of
+    // every path: the plan says whether a rule is for a file or a tree. A rule may only
+    // carry rights the ruleset handles, which on an older kernel (best effort) are fewer.
+    let handled = handled_fs() & AccessFs::from_all(ABI::from(abi));
+    let file_rights = AccessFs::from_file(ABI::V5);
+    for rule in &plan.fs {
+        let mut access: BitFlags<AccessFs> = rule.rights.iter().map(|r| access_fs(*r)).collect();
+        if rule.target == Target::File {
+            access &= file_rights;
+        }
+        access &= handled;
+        if access.is_empty() {
+            continue;
+        }
+        let path =
+            CString::new(rule.path.as_os_str().as_bytes()).map_err(|_| LaunchError::RulePath {
+                path: rule.path.clone(),
+                provenance: rule.provenance.to_string(),
+                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            })?;
+        let mut result = sys::add_path_rule(&fd, &path, access.bits());
+        if matches!(result, Err(RuleError::NotADirectory)) {
+            // A tree rule on what turned out to be a file: directory rights mean nothing on
+            // a file, so the file's share of the rule is what Landlock would apply.
+            result = sys::add_path_rule(&fd, &path, (access & file_rights).bits());
+        }
+        match result {
+            Ok(()) => {}
+            Err(RuleError::Open(_)) if rule.optional => {}
+            Err(RuleError::Open(source)) => {
+                return Err(LaunchError::RulePath {
+                    path: rule.path.clone(),
+                    provenance: rule.provenance.to_string(),
+                    source,
+                });
+            }
+            Err(RuleError::NotADirectory) => {
+                return Err(LaunchError::Rule {
+                    path: rule.path.clone(),
+                    provenance: rule.provenance.to_string(),
+                    source: std::io::Error::from_raw_os_error(libc::EINVAL),
+                });
+            }
+            Err(RuleError::Rule(source)) => {
+                return Err(LaunchError::Rule {
+                    path: rule.path.clone(),
+                    provenance: rule.provenance.to_string(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(Some(fd))
 }
 
-/// Kills what is left of a finished sandbox: the launcher starts a new session whose id is
-/// the launcher's pid, so its process group is everything the command started that did not
+/// Kills what is left of a finished sandbox: the child starts a new session whose id is
+/// its pid, so its process group is everything the command started that did not
 /// leave it (background jobs, daemons that did not `setsid`). Call after waiting for the
-/// launcher; a group that is already empty is not an error.
-pub fn kill_leftovers(launcher_pid: u32) {
-    let pid = i32::try_from(launcher_pid)
+/// command; a group that is already empty is not an error.
+pub fn kill_leftovers(command_pid: u32) {
+    let pid = i32::try_from(command_pid)
         .ok()
         .and_then(rustix::process::Pid::from_raw);
     if let Some(pid) = pid {
@@ -367,7 +336,134 @@ pub fn kill_leftovers(launcher_pid: u32) {
     }
 }
 
-/// The descriptor number to put on the launcher's command line.
-pub fn fd_number(fd: &OwnedFd) -> RawFd {
-    fd.as_raw_fd()
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+    use std::os::unix::process::ExitStatusExt as _;
+    use std::process::{Child, Stdio};
+
+    use super::*;
+    use crate::plan::{FsRule, NetPlan, Provenance, rights};
+
+    /// A best-effort plan (so that it runs on any kernel) that may read and run the system.
+    fn plan() -> SandboxPlan {
+        let fs = ["/usr", "/bin", "/lib", "/lib64", "/etc", "/proc"]
+            .into_iter()
+            .map(|p| FsRule {
+                path: PathBuf::from(p),
+                target: Target::Tree,
+                rights: rights::READ_EXEC.to_vec(),
+                provenance: Provenance::new("test", "system"),
+                optional: true,
+            })
+            .collect();
+        SandboxPlan {
+            enforcement: Enforcement::BestEffort,
+            fs,
+            net: NetPlan::default(),
+            scope_signals_and_abstract_sockets: false,
+            env: [("PATH".to_string(), "/usr/bin:/bin".to_string())].into(),
+            cwd: PathBuf::from("/"),
+            tmpdir: PathBuf::from("/tmp"),
+        }
+    }
+
+    /// `sh` waiting for one line on stdin, then exiting with 3.
+    fn waiting_shell() -> Command {
+        let restriction = Restriction::prepare(&plan(), &Support::probe()).unwrap();
+        let argv = ["/bin/sh", "-c", "read line; exit 3"].map(OsString::from);
+        let mut command = restriction.command(&argv).unwrap();
+        command.stdin(Stdio::piped());
+        command
+    }
+
+    /// Spawns on a short-lived thread (through `spawn_lasting` or not), waits until that
+    /// thread is gone for good (its pdeath signals are sent by then), then lets the child
+    /// finish and returns how it ended.
+    fn spawn_from_a_retiring_thread(lasting: bool) -> std::process::ExitStatus {
+        let mut command = waiting_shell();
+        let (child, tid) = std::thread::spawn(move || {
+            let tid = rustix::thread::gettid().as_raw_nonzero().get();
+            let child: Child = if lasting {
+                spawn_lasting(move || command.spawn()).unwrap().unwrap()
+            } else {
+                command.spawn().unwrap()
+            };
+            (child, tid)
+        })
+        .join()
+        .unwrap();
+        let task = PathBuf::from(format!("/proc/self/task/{tid}"));
+        while task.exists() {
+            std::thread::yield_now();
+        }
+        let mut child = child;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(b"go\n");
+        }
+        child.wait().unwrap()
+    }
+
+    #[test]
+    fn a_child_forked_off_the_main_thread_survives_that_thread() {
+        let status = spawn_from_a_retiring_thread(true);
+        assert_eq!(status.code(), Some(3), "{status:?}");
+    }
+
+    #[test]
+    fn without_spawn_lasting_the_death_signal_follows_the_thread() {
+        // The pitfall `spawn_lasting` exists for: PR_SET_PDEATHSIG fires when the forking
+        // thread exits, although the process lives on.
+        let status = spawn_from_a_retiring_thread(false);
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
+    }
+
+    #[test]
+    fn the_child_holds_no_capabilities_and_no_new_privileges() {
+        let restriction = Restriction::prepare(&plan(), &Support::probe()).unwrap();
+        let argv = [
+            "/bin/sh",
+            "-c",
+            "grep -E '^(Cap|NoNewPrivs)' /proc/self/status",
+        ]
+        .map(OsString::from);
+        let mut command = restriction.command(&argv).unwrap();
+        let output = spawn_lasting(move || command.output()).unwrap().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        // The bounding set can only be emptied by a process that holds CAP_SETPCAP (root);
+        // for anyone else no_new_privs already makes it unreachable.
+        let mut sets = vec!["CapInh", "CapPrm", "CapEff", "CapAmb"];
+        if rustix::process::geteuid().is_root() {
+            sets.push("CapBnd");
+        }
+        for set in sets {
+            assert!(
+                text.contains(&format!("{set}:\t0000000000000000")),
+                "{set} not empty:\n{text}"
+            );
+        }
+        assert!(text.contains("NoNewPrivs:\t1"), "{text}");
+    }
+
+    #[test]
+    fn a_missing_required_path_is_named() {
+        let mut plan = plan();
+        plan.fs.push(FsRule {
+            path: PathBuf::from("/nonexistent/agenthost-test"),
+            target: Target::Tree,
+            rights: rights::READ.to_vec(),
+            provenance: Provenance::new("test", "required"),
+            optional: false,
+        });
+        let support = Support::probe();
+        if support.landlock_abi < 1 {
+            eprintln!("skipped: this kernel has no Landlock");
+            return;
+        }
+        let error = Restriction::prepare(&plan, &support).unwrap_err();
+        assert!(
+            error.to_string().contains("/nonexistent/agenthost-test"),
+            "{error}"
+        );
+    }
 }

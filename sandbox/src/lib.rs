@@ -5,34 +5,40 @@
 //! scoping flag, socket families, the command's whole environment, its working directory
 //! and its private temp dir. The host builds the plan; this crate only carries it out.
 //!
-//! # The launcher
+//! # Launching
 //!
-//! The host starts itself as a launcher (`agenthost __sandbox-exec FD -- CMD...`) with the
-//! plan in an inherited memfd ([`handoff`]); the launcher calls [`exec_from_fd`], which,
-//! in this order:
+//! Everything is prepared in the host before `fork` ([`Restriction::prepare`]): the plan's
+//! paths are opened and added to a Landlock ruleset (every filesystem right up to ABI 5
+//! handled, i.e. denied unless granted; TCP bind and connect handled, ABI 4; signals and
+//! abstract unix sockets scoped, ABI 6), the seccomp programs are compiled, the command's
+//! environment is built. The forked child ([`Restriction::apply_to`], spawned with
+//! [`spawn_lasting`]) then only makes raw system calls, in this order:
 //!
 //! 1. sets `PR_SET_PDEATHSIG` to SIGKILL and checks that the parent is still the host
 //!    (the sandbox dies with agenthost);
 //! 2. starts a new session (`setsid`: no controlling terminal, so no `TIOCSTI` into the
 //!    user's shell, and signals to the host's process group do not reach it);
-//! 3. closes every descriptor above stderr (`close_range`);
-//! 4. builds the Landlock ruleset: every filesystem right up to ABI 5 handled (denied unless
-//!    granted), TCP bind and connect handled (ABI 4), signals and abstract unix sockets
-//!    scoped (ABI 6);
-//! 5. sets `no_new_privs` (setuid and file capabilities stop working);
-//! 6. drops every capability (bounding, ambient, effective, permitted, inheritable): as root
+//! 3. marks every descriptor above stderr close-on-exec (`close_range`);
+//! 4. sets `no_new_privs` (setuid and file capabilities stop working);
+//! 5. drops every capability (bounding, ambient, effective, permitted, inheritable): as root
 //!    the command runs as uid 0 with no capabilities at all;
-//! 7. enforces the ruleset (`landlock_restrict_self`);
-//! 8. installs the seccomp filters ([`seccomp`] documents each entry);
-//! 9. `execve`s the command with exactly the plan's environment.
+//! 6. enforces the ruleset (`landlock_restrict_self`);
+//! 7. installs the seccomp filters ([`seccomp`] documents each entry);
+//! 8. `execve`s the command with exactly the plan's environment.
+//!
+//! The host may be multi-threaded (the supervisor runs tokio), so nothing in the child
+//! allocates or takes a lock; a failed step writes a fixed message to stderr and exits with
+//! [`EXIT_SETUP_FAILED`]. All raw system calls (and all `unsafe`) are in one module,
+//! `sys.rs`. `PR_SET_PDEATHSIG` fires when the *thread* that forked exits, so
+//! [`spawn_lasting`] forks only on the main thread or on one dedicated thread that lives as
+//! long as the process.
 //!
 //! Landlock domains, seccomp filters and no_new_privs survive `fork` and `execve` and can
-//! never be lifted, so the restriction covers the command's whole process tree. Nothing runs
-//! between `fork` and `exec` in the host (no `pre_exec`).
+//! never be lifted, so the restriction covers the command's whole process tree.
 //!
 //! # Enforcement
 //!
-//! [`Enforcement::Enforce`] fails before exec (exit 125) if the kernel lacks any guarantee
+//! [`Enforcement::Enforce`] fails before anything runs if the kernel lacks any guarantee
 //! the plan needs ([`Guarantee`]), and asks Landlock for a hard requirement on every right.
 //! [`Enforcement::BestEffort`] applies what the kernel has. [`Support::probe`] tells which
 //! guarantees hold, without sandboxing anything.
@@ -60,10 +66,12 @@ mod launch;
 pub mod plan;
 mod probe;
 pub mod seccomp;
+#[allow(unsafe_code)]
+mod sys;
 
 pub use launch::{
-    EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SETUP_FAILED, LaunchError, exec, exec_from_fd,
-    fd_number, handoff, kill_leftovers,
+    EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SETUP_FAILED, LaunchError, Restriction,
+    kill_leftovers, spawn_lasting,
 };
 pub use plan::{
     Enforcement, FsRight, FsRule, NetPlan, PortRule, Provenance, SandboxPlan, Target, rights,

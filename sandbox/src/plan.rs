@@ -1,9 +1,9 @@
-//! The plan: everything the launcher needs to restrict itself, as plain serializable data.
+//! The plan: everything a sandboxed command's restriction is made of, as plain data.
 //!
 //! A plan is built by the host (from a spec's Scope, the worktree, the agent profile and the
-//! sandbox config), printed by `agenthost sandbox --explain`, serialized to JSON, handed to the
-//! launcher through an inherited file descriptor, and applied there ([`crate::exec`]). Every
-//! rule carries its [`Provenance`]: the scope line or the grant that produced it.
+//! sandbox config), printed by `agenthost sandbox --explain`, prepared before the fork
+//! ([`crate::Restriction::prepare`]) and applied in the child before exec. Every rule
+//! carries its [`Provenance`]: the scope line or the grant that produced it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// How strictly the launcher treats a kernel that cannot give every restriction.
+/// How strictly the sandbox treats a kernel that cannot give every restriction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Enforcement {
@@ -168,7 +168,7 @@ pub enum Target {
 /// One Landlock filesystem rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FsRule {
-    /// Absolute path, opened by the launcher with `O_PATH` when the ruleset is built.
+    /// Absolute path, opened with `O_PATH` when the ruleset is built.
     pub path: PathBuf,
     /// File or directory tree.
     pub target: Target,
@@ -176,7 +176,7 @@ pub struct FsRule {
     pub rights: Vec<FsRight>,
     /// Where the rule came from.
     pub provenance: Provenance,
-    /// Skip the rule silently if the path does not exist when the launcher starts (system
+    /// Skip the rule silently if the path does not exist when the ruleset is built (system
     /// directories that a distribution may lack, such as `/lib64`).
     #[serde(default)]
     pub optional: bool,
@@ -224,62 +224,11 @@ pub struct SandboxPlan {
     pub cwd: PathBuf,
     /// The private temp directory (also in `env` as `TMPDIR`).
     pub tmpdir: PathBuf,
-    /// The pid of the process that must stay alive: the launcher exits at once if it is gone
-    /// (closes the race with `PR_SET_PDEATHSIG`).
-    pub parent_pid: u32,
-}
-
-impl SandboxPlan {
-    /// The plan as JSON, for the launcher.
-    pub fn to_json(&self) -> Vec<u8> {
-        // Serializing plain data with string keys cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-
-    /// A plan read back from JSON.
-    pub fn from_json(bytes: &[u8]) -> Result<SandboxPlan, serde_json::Error> {
-        serde_json::from_slice(bytes)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plan_round_trips_through_json() {
-        let plan = SandboxPlan {
-            enforcement: Enforcement::Enforce,
-            fs: vec![FsRule {
-                path: PathBuf::from("/work/repo/src/app.py"),
-                target: Target::File,
-                rights: rights::EDIT_FILE.to_vec(),
-                provenance: Provenance::new("task.md:7", "Modify `src/app.py`"),
-                optional: false,
-            }],
-            net: NetPlan {
-                connect_tcp: vec![PortRule {
-                    port: 443,
-                    provenance: Provenance::new("profile claude", "ports"),
-                }],
-                bind_tcp: Vec::new(),
-                inet_sockets: true,
-                unix_sockets: false,
-            },
-            scope_signals_and_abstract_sockets: true,
-            env: BTreeMap::from([("PATH".to_string(), "/usr/bin".to_string())]),
-            cwd: PathBuf::from("/work/repo"),
-            tmpdir: PathBuf::from("/tmp/agenthost-x"),
-            parent_pid: 42,
-        };
-        let json = plan.to_json();
-        assert_eq!(SandboxPlan::from_json(&json).unwrap(), plan);
-        let text = String::from_utf8(json).unwrap();
-        assert!(
-            text.contains(r#""rights":["read_file","write_file","truncate"]"#),
-            "{text}"
-        );
-    }
 
     #[test]
     fn file_rights_are_not_directory_only() {

@@ -109,10 +109,11 @@ impl Support {
     /// Asks the running kernel.
     pub fn probe() -> Support {
         let (landlock_abi, landlock_note) = landlock_abi();
-        let seccomp = std::fs::read_to_string("/proc/self/status")
-            .map(|status| status.lines().any(|l| l.starts_with("Seccomp_filters:")))
-            .unwrap_or(false)
-            || seccomp_by_prctl();
+        // The system call first: it answers for nearly every kernel without reading a file.
+        let seccomp = crate::sys::seccomp_supported()
+            || std::fs::read_to_string("/proc/self/status")
+                .map(|status| status.lines().any(|l| l.starts_with("Seccomp_filters:")))
+                .unwrap_or(false);
         Support {
             landlock_abi,
             landlock_note,
@@ -146,41 +147,23 @@ pub fn required(plan: &SandboxPlan) -> Vec<Guarantee> {
         .collect()
 }
 
-/// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`.
+/// The Landlock ABI version, or 0 and why there is none.
 fn landlock_abi() -> (i32, Option<String>) {
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
-    // SAFETY: with a null attribute pointer, size 0 and the VERSION flag, the system call
-    // reads and writes no memory; it only returns the ABI version or an error.
-    let version = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    };
-    if version >= 1 {
-        (i32::try_from(version).unwrap_or(i32::MAX), None)
-    } else {
-        let error = std::io::Error::last_os_error();
-        let note = match error.raw_os_error() {
-            Some(libc::EOPNOTSUPP) => {
-                "Landlock is built into this kernel but not enabled at boot (add `landlock` to the `lsm=` kernel parameter)"
-            }
-            Some(libc::ENOSYS) => {
-                "this kernel has no Landlock (needs Linux 5.13 or later, built with CONFIG_SECURITY_LANDLOCK)"
-            }
-            _ => "the Landlock version query failed",
-        };
-        (0, Some(note.to_string()))
+    match crate::sys::landlock_abi() {
+        Ok(version) => (version, None),
+        Err(error) => {
+            let note = match error.raw_os_error() {
+                Some(libc::EOPNOTSUPP) => {
+                    "Landlock is built into this kernel but not enabled at boot (add `landlock` to the `lsm=` kernel parameter)"
+                }
+                Some(libc::ENOSYS) => {
+                    "this kernel has no Landlock (needs Linux 5.13 or later, built with CONFIG_SECURITY_LANDLOCK)"
+                }
+                _ => "the Landlock version query failed",
+            };
+            (0, Some(note.to_string()))
+        }
     }
-}
-
-/// `prctl(PR_GET_SECCOMP)` answers 0 (not in seccomp mode) when the kernel has seccomp.
-fn seccomp_by_prctl() -> bool {
-    // SAFETY: PR_GET_SECCOMP takes no pointer arguments and only reads the caller's mode.
-    let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
-    mode >= 0
 }
 
 #[cfg(test)]
@@ -196,7 +179,6 @@ mod tests {
             env: Default::default(),
             cwd: "/".into(),
             tmpdir: "/tmp".into(),
-            parent_pid: 1,
         }
     }
 

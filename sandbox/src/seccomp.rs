@@ -65,10 +65,7 @@ const SYS_FCHMODAT2: i64 = 452;
 /// those duplicates (half its length, and a shorter walk on every system call).
 #[cfg(target_arch = "x86_64")]
 fn x32_enabled() -> bool {
-    // SAFETY: getpid takes no arguments and touches no memory; with the x32 bit set it is
-    // either x32's getpid or rejected with ENOSYS.
-    let pid = unsafe { libc::syscall(X32_BIT | libc::SYS_getpid) };
-    pid > 0
+    crate::sys::x32_enabled(X32_BIT)
 }
 
 /// The two filters to install: the deny list (EPERM) and `clone3` (ENOSYS).

@@ -69,7 +69,7 @@ pub fn run(_args: &DoctorArgs, _output: &Output) -> miette::Result<Exit> {
         out,
         "\nProof (a throwaway sandbox that may write only in allowed/):"
     );
-    let proof = prove().into_diagnostic()?;
+    let proof = prove(&support).into_diagnostic()?;
     for (ok, line) in &proof {
         all &= *ok;
         let _ = writeln!(out, "  {} {line}", if *ok { "ok     " } else { "FAILED " });
@@ -80,7 +80,7 @@ pub fn run(_args: &DoctorArgs, _output: &Output) -> miette::Result<Exit> {
 
 /// Runs `sh` in a sandbox that may write only `allowed/`, tries a write outside, and looks
 /// at the disk.
-fn prove() -> std::io::Result<Vec<(bool, String)>> {
+fn prove(support: &Support) -> std::io::Result<Vec<(bool, String)>> {
     let dir = tempfile::Builder::new()
         .prefix("agenthost-doctor-")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
@@ -129,7 +129,6 @@ fn prove() -> std::io::Result<Vec<(bool, String)>> {
         ]),
         cwd: root.clone(),
         tmpdir: tmp,
-        parent_pid: std::process::id(),
     };
     let argv: Vec<OsString> = [
         "/bin/sh",
@@ -144,7 +143,7 @@ fn prove() -> std::io::Result<Vec<(bool, String)>> {
         ok.clone().into_os_string(),
     ])
     .collect();
-    let status = sandbox::run(&plan, &argv).map_err(std::io::Error::other)?;
+    let status = sandbox::run(&plan, support, &argv).map_err(std::io::Error::other)?;
     let mut lines = Vec::new();
     lines.push((
         sandbox::exit_code(status) == 0 || ok.exists(),

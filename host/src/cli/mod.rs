@@ -106,13 +106,6 @@ pub enum Command {
 
 /// Runs agenthost with the process's arguments and returns its exit code.
 pub fn main() -> ExitCode {
-    let mut args = std::env::args_os();
-    if args
-        .nth(1)
-        .is_some_and(|a| a == crate::sandbox::LAUNCHER_VERB)
-    {
-        return launcher(args.collect());
-    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -159,28 +152,4 @@ pub fn run(cli: Cli) -> Exit {
             Exit::Error
         }
     }
-}
-
-/// `agenthost __sandbox-exec FD -- CMD...`: the sandbox launcher (see
-/// `agenthost_sandbox`). Parsed by hand, before clap, so that it stays small and fast; it
-/// returns only when the sandbox could not be set up or the command not executed.
-fn launcher(args: Vec<std::ffi::OsString>) -> ExitCode {
-    let fd = args
-        .first()
-        .and_then(|a| a.to_str())
-        .and_then(|a| a.parse::<i32>().ok());
-    let (Some(fd), Some(sep)) = (fd, args.get(1)) else {
-        eprintln!(
-            "agenthost: {} is internal: agenthost starts it itself\n  help: run `agenthost sandbox --help`",
-            crate::sandbox::LAUNCHER_VERB
-        );
-        return Exit::Error.into();
-    };
-    if sep != "--" {
-        eprintln!("agenthost: sandbox launcher: expected `--` after the plan descriptor");
-        return Exit::Error.into();
-    }
-    let error = agenthost_sandbox::exec_from_fd(fd, &args[2..]);
-    eprintln!("agenthost: sandbox: {error}");
-    ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(125))
 }

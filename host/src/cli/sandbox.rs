@@ -146,6 +146,8 @@ pub fn run(args: &SandboxArgs, output: &Output) -> miette::Result<Exit> {
             );
             Ok(if usage {
                 Exit::Error
+            } else if let SandboxError::Run(run) = &error {
+                Exit::Passthrough(u8::try_from(run.exit_code()).unwrap_or(EXIT_SETUP))
             } else {
                 Exit::Passthrough(EXIT_SETUP)
             })
@@ -283,7 +285,7 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
     let status = if mode == SandboxMode::Off {
         sandbox::run_unsandboxed(&built.plan, &args.command)
     } else {
-        sandbox::run(&built.plan, &args.command)
+        sandbox::run(&built.plan, &support, &args.command)
     };
     sandbox::cleanup(&created);
     drop(tmp);

@@ -1,7 +1,8 @@
 //! Runs jobs as child processes of the supervisor on this machine.
 //!
 //! A job is stopped as a whole: SIGTERM to its process group (or session), then SIGKILL
-//! after a grace period, so an agent's own children do not outlive it.
+//! after a grace period, so an agent's own children do not outlive it. A sandboxed job is
+//! restricted in its forked child before exec ([`agenthost_sandbox::Restriction`]).
 
 use std::os::unix::process::ExitStatusExt as _;
 use std::process::Stdio;
@@ -56,15 +57,26 @@ impl Runner for LocalRunner {
             .stdout(log)
             .stderr(log_err)
             .kill_on_drop(true);
-        if !job.own_session {
-            command.process_group(0);
-        }
-        let mut child = command.spawn().map_err(|source| RunError::Spawn {
+        let spawned = match &job.sandbox {
+            Some(restriction) => {
+                restriction.apply_to(command.as_std_mut());
+                // PR_SET_PDEATHSIG follows the forking thread: fork on one that lasts.
+                let runtime = tokio::runtime::Handle::current();
+                agenthost_sandbox::spawn_lasting(move || {
+                    let _entered = runtime.enter();
+                    command.spawn()
+                })
+                .and_then(|spawned| spawned)
+            }
+            None => {
+                command.process_group(0);
+                command.spawn()
+            }
+        };
+        let mut child = spawned.map_err(|source| RunError::Spawn {
             program: program.to_string_lossy().into_owned(),
             source,
         })?;
-        // The child has its copy of any inherited descriptor now.
-        drop(job.inherit);
         let pid = child.id().and_then(|id| Pid::from_raw(id as i32));
         if let (Some(bytes), Some(mut stdin)) = (job.stdin, child.stdin.take()) {
             // The agent may exit without reading its stdin; that is its business.
@@ -129,8 +141,7 @@ mod tests {
             stdin: Some(b"from stdin\n".to_vec()),
             log: dir.join("logs/job.log"),
             timeout,
-            own_session: false,
-            inherit: None,
+            sandbox: None,
         }
     }
 

@@ -3,7 +3,7 @@
 //! The supervisor decides *what* runs and *when*; a [`Runner`] decides *where*. Today there
 //! is one, [`local::LocalRunner`], which runs the job as a child process on this machine.
 //! A runner for CI engines or clusters (a GitHub Actions job, a Kubernetes Job) would take
-//! the same [`Job`] (the sandbox launcher's command line, environment and log) and report
+//! the same [`Job`] (the command line, environment, log and sandbox) and report
 //! the same [`Outcome`], pushing the task branch to the shared remote instead of leaving it
 //! in a local worktree.
 
@@ -18,7 +18,7 @@ use thiserror::Error;
 /// One process to run to completion.
 #[derive(Debug, Clone)]
 pub struct Job {
-    /// The program and its arguments (for a sandboxed job, the sandbox launcher's).
+    /// The program and its arguments.
     pub argv: Vec<OsString>,
     /// The complete environment: nothing else is inherited.
     pub env: Vec<(OsString, OsString)>,
@@ -30,13 +30,10 @@ pub struct Job {
     pub log: PathBuf,
     /// How long the job may run before it is stopped.
     pub timeout: Duration,
-    /// Whether the program starts its own session (the sandbox launcher does); otherwise
-    /// the runner puts it in a process group of its own, so that stopping it stops
-    /// everything it started.
-    pub own_session: bool,
-    /// A descriptor the job must inherit (the sandbox plan's memfd), kept open until the job
-    /// has started.
-    pub inherit: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
+    /// The sandbox the job runs in, prepared (`None`: no sandbox, mode off). A sandboxed
+    /// job starts its own session (the restriction's `setsid`); otherwise the runner puts
+    /// it in a process group of its own, so that stopping it stops everything it started.
+    pub sandbox: Option<agenthost_sandbox::Restriction>,
 }
 
 /// How a job ended.

@@ -239,7 +239,6 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
             env,
             cwd: input.root.clone(),
             tmpdir: input.tmpdir.clone(),
-            parent_pid: std::process::id(),
         },
         mkdirs: b.mkdirs,
         touch: b.touch,
@@ -388,7 +387,7 @@ impl Builder<'_> {
     fn etc(&mut self) {
         if !self.input.as_root {
             // File permissions keep shadow passwords and sudoers from a normal user; one rule
-            // instead of one per entry keeps the launcher fast.
+            // instead of one per entry keeps the ruleset cheap.
             self.optional_rule(
                 PathBuf::from("/etc"),
                 Target::Tree,

@@ -1,10 +1,7 @@
 //! The sandbox, host side: a spec's Scope → a [`SandboxPlan`] ([`build()`]), what it says
-//! (`--explain`, [`explain`]), and running a command under it ([`run`]) through the
-//! launcher in the `agenthost-sandbox` crate.
-//!
-//! The launcher is this same binary, started as `agenthost __sandbox-exec FD -- CMD...`
-//! ([`LAUNCHER_VERB`]); `cli::main` hands that argument vector to
-//! [`agenthost_sandbox::exec_from_fd`] before any other parsing.
+//! (`--explain`, [`explain`]), and running a command under it ([`run`]): the plan is
+//! prepared here ([`agenthost_sandbox::Restriction`]) and applied by the forked child
+//! before exec.
 
 pub mod build;
 mod explain;
@@ -13,13 +10,12 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 
-use agenthost_sandbox::{SandboxPlan, fd_number, handoff};
+use agenthost_sandbox::{
+    EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, LaunchError, Restriction, SandboxPlan, Support,
+};
 
 pub use build::{BuiltPlan, PlanError, PlanInput, build};
 pub use explain::explain;
-
-/// The hidden first argument that turns agenthost into the launcher.
-pub const LAUNCHER_VERB: &str = "__sandbox-exec";
 
 /// Running a command in the sandbox failed before it ran.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -36,18 +32,41 @@ pub enum RunError {
         /// The error.
         source: std::io::Error,
     },
-    /// The launcher could not be started.
-    #[error("cannot start the sandbox launcher {exe}: {source}")]
+    /// The plan could not be prepared (a path to open, a rule the kernel refused, a
+    /// guarantee the kernel lacks in enforce mode).
+    #[error("cannot set up the sandbox: {0}")]
     #[diagnostic(
-        code(agenthost::sandbox::spawn),
-        help("agenthost starts itself as the launcher; check that its binary is still in place")
+        code(agenthost::sandbox::setup),
+        help("run `agenthost doctor` to see what this kernel enforces")
     )]
-    Spawn {
-        /// agenthost's own binary.
-        exe: PathBuf,
+    Setup(LaunchError),
+    /// The command could not be started.
+    #[error("cannot run `{program}`: {source}")]
+    #[diagnostic(
+        code(agenthost::sandbox::exec),
+        help("check that the command exists inside the sandbox: its PATH is the plan's")
+    )]
+    Exec {
+        /// The program.
+        program: String,
         /// The error.
         source: std::io::Error,
     },
+}
+
+impl RunError {
+    /// The exit status `agenthost sandbox` reports, like `env(1)`: 127 when the command
+    /// was not found, 126 when it could not be executed, 125 when the sandbox could not be
+    /// set up.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                EXIT_NOT_FOUND
+            }
+            RunError::Exec { .. } => EXIT_CANNOT_EXECUTE,
+            _ => agenthost_sandbox::EXIT_SETUP_FAILED,
+        }
+    }
 }
 
 /// Creates what the plan needs on disk; returns what was created, for [`cleanup`].
@@ -87,27 +106,28 @@ pub fn cleanup(created: &[PathBuf]) {
 }
 
 /// Runs `argv` under `plan` and waits for it.
-pub fn run(plan: &SandboxPlan, argv: &[OsString]) -> Result<ExitStatus, RunError> {
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
-    let fd = handoff(plan).map_err(|source| RunError::Spawn {
-        exe: exe.clone(),
-        source,
-    })?;
-    let mut child = Command::new(&exe)
-        .arg(LAUNCHER_VERB)
-        .arg(fd_number(&fd).to_string())
-        .arg("--")
-        .args(argv)
-        .env_clear()
-        .spawn()
-        .map_err(|source| RunError::Spawn {
-            exe: exe.clone(),
+pub fn run(
+    plan: &SandboxPlan,
+    support: &Support,
+    argv: &[OsString],
+) -> Result<ExitStatus, RunError> {
+    let restriction = Restriction::prepare(plan, support).map_err(RunError::Setup)?;
+    let mut command = restriction.command(argv).map_err(RunError::Setup)?;
+    let program = || {
+        argv.first()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let mut child = agenthost_sandbox::spawn_lasting(move || command.spawn())
+        .and_then(|spawned| spawned)
+        .map_err(|source| RunError::Exec {
+            program: program(),
             source,
         })?;
-    drop(fd);
-    let status = child
-        .wait()
-        .map_err(|source| RunError::Spawn { exe, source });
+    let status = child.wait().map_err(|source| RunError::Exec {
+        program: program(),
+        source,
+    });
     agenthost_sandbox::kill_leftovers(child.id());
     status
 }
@@ -115,10 +135,7 @@ pub fn run(plan: &SandboxPlan, argv: &[OsString]) -> Result<ExitStatus, RunError
 /// Runs `argv` with no sandbox (mode `off`): the plan's environment and directory only.
 pub fn run_unsandboxed(plan: &SandboxPlan, argv: &[OsString]) -> Result<ExitStatus, RunError> {
     let Some((program, args)) = argv.split_first() else {
-        return Err(RunError::Spawn {
-            exe: PathBuf::new(),
-            source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-        });
+        return Err(RunError::Setup(LaunchError::NoCommand));
     };
     Command::new(program)
         .args(args)
@@ -126,8 +143,8 @@ pub fn run_unsandboxed(plan: &SandboxPlan, argv: &[OsString]) -> Result<ExitStat
         .envs(&plan.env)
         .current_dir(&plan.cwd)
         .status()
-        .map_err(|source| RunError::Spawn {
-            exe: PathBuf::from(program),
+        .map_err(|source| RunError::Exec {
+            program: program.to_string_lossy().into_owned(),
             source,
         })
 }

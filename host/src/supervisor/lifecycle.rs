@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agenthost_sandbox::{Enforcement, Support};
+use agenthost_sandbox::{Enforcement, Restriction, Support};
 
 use super::decide;
 use super::log;
@@ -35,7 +35,7 @@ use crate::task::worktree::{Base, TaskWorktree};
 pub struct Context {
     /// The state directories.
     pub dirs: StateDirs,
-    /// This agenthost binary: the sandbox launcher and `agenthost` in agent commands.
+    /// This agenthost binary: `agenthost` in agent commands.
     pub exe: PathBuf,
     /// The supervisor's environment (profiles' `pass_env` draws from it).
     pub host_env: BTreeMap<String, String>,
@@ -407,9 +407,8 @@ struct Sandboxed {
     built: sandbox::BuiltPlan,
     /// What the current run's preparation created on disk, for [`Sandboxed::cleanup`].
     created: Vec<PathBuf>,
-    /// The launcher (this binary), or `None` with sandbox mode off.
-    launcher: Option<PathBuf>,
-    root: PathBuf,
+    /// What the kernel supports, or `None` with sandbox mode off.
+    support: Option<Support>,
 }
 
 impl Sandboxed {
@@ -471,9 +470,8 @@ impl Sandboxed {
         Ok(Sandboxed {
             built,
             created: Vec::new(),
-            // Mode off keeps the plan for its environment and directory, with no launcher.
-            launcher: (mode != SandboxMode::Off).then(|| ctx.exe.clone()),
-            root: root.to_path_buf(),
+            // Mode off keeps the plan for its environment and directory, with no restriction.
+            support: (mode != SandboxMode::Off).then_some(support),
         })
     }
 
@@ -488,36 +486,23 @@ impl Sandboxed {
     ) -> Result<Job, String> {
         self.created = sandbox::prepare(&self.built).map_err(|err| err.to_string())?;
         let plan = &self.built.plan;
-        let Some(exe) = &self.launcher else {
-            return Ok(Job {
-                argv,
-                env: plan.env.iter().map(|(k, v)| (k.into(), v.into())).collect(),
-                cwd: self.root.clone(),
-                stdin,
-                log: log.to_path_buf(),
-                timeout,
-                own_session: false,
-                inherit: None,
-            });
+        let env = plan.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let sandbox = match &self.support {
+            // Prepared after the disk, so that every path of the plan exists.
+            Some(support) => Some(
+                Restriction::prepare(plan, support)
+                    .map_err(|err| format!("cannot set up the sandbox: {err}"))?,
+            ),
+            None => None,
         };
-        let fd = agenthost_sandbox::handoff(plan)
-            .map_err(|err| format!("cannot hand the sandbox plan to the launcher: {err}"))?;
-        let mut launcher: Vec<OsString> = vec![
-            exe.clone().into_os_string(),
-            sandbox::LAUNCHER_VERB.into(),
-            agenthost_sandbox::fd_number(&fd).to_string().into(),
-            "--".into(),
-        ];
-        launcher.extend(argv);
         Ok(Job {
-            argv: launcher,
-            env: Vec::new(),
-            cwd: self.root.clone(),
+            argv,
+            env,
+            cwd: plan.cwd.clone(),
             stdin,
             log: log.to_path_buf(),
             timeout,
-            own_session: true,
-            inherit: Some(Arc::new(fd)),
+            sandbox,
         })
     }
 

@@ -200,6 +200,14 @@ fn list_shows_the_builtins_with_their_hooks() {
     );
     assert!(run.stdout.contains("acceptance"), "{}", run.stdout);
     assert!(run.stdout.contains("admission"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .lines()
+            .skip(1)
+            .all(|line| line.contains(" component ")),
+        "every built-in is a typed component:\n{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -230,10 +238,7 @@ fn test_calls_one_hook_and_reports_time_and_memory() {
         "{}",
         run.stdout
     );
-    assert!(
-        run.stdout
-            .contains("policy       spec-quality (wasi-p2 command)")
-    );
+    assert!(run.stdout.contains("policy       spec-quality (component)"));
     assert!(run.stdout.contains("peak memory  "));
 }
 
@@ -348,7 +353,7 @@ fn new_writes_a_policy_that_tests_builds_and_runs() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("(wasi-p2 command)"), "{}", run.stdout);
+    assert!(run.stdout.contains("(component)"), "{}", run.stdout);
 }
 
 #[test]

@@ -37,7 +37,7 @@ impl Policy for ScopeGuard {
     }
 }
 
-agenthost_policy::export_policy!(ScopeGuard);
+agenthost_policy::export_policy!(ScopeGuard, [Review]);
 
 /// The finding for `path`, if it is not allowed.
 fn check(scope: &Scope, path: &str) -> Option<Finding> {

@@ -282,6 +282,8 @@ fn test(args: &CallArgs, output: &Output) -> miette::Result<Exit> {
             }
             Ok(Exit::Success)
         }
+        // The input is not the hook's request: a usage error, the policy never ran.
+        Err(err @ policy::PolicyError::BadRequest { .. }) => Err(err.into()),
         Err(err) => {
             eprint!("{}", output.render(&err));
             Ok(Exit::Findings)

@@ -243,10 +243,27 @@ fn test_calls_one_hook_and_reports_time_and_memory() {
 }
 
 #[test]
-fn test_reports_a_failing_plugin() {
+fn test_refuses_a_request_that_is_not_the_hooks_before_calling() {
     let run = Test::new()
         .file("trap.wasm", plugin("unreachable"))
         .file("request.json", "{}")
+        .args(["policy", "test", "trap.wasm", "--hook", "acceptance"])
+        .args(["--input", "request.json"])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr
+            .contains("the acceptance request is not valid: missing field `spec`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn test_reports_a_failing_plugin() {
+    let run = Test::new()
+        .file("trap.wasm", plugin("unreachable"))
+        .file("request.json", r#"{"spec": {"id": "t", "title": "T"}}"#)
         .args([
             "policy",
             "test",

@@ -23,7 +23,7 @@ mod bindings {
 use bindings::agenthost::policy::types as wit;
 use bindings::exports::agenthost::policy::{acceptance, admission, config, review};
 
-/// The version of the interface names this host looks for.
+/// The package whose interfaces a typed policy exports.
 pub const PACKAGE: &str = "agenthost:policy";
 
 /// The hook interfaces a component exports, as export indices found at load time.
@@ -43,6 +43,7 @@ impl Exports {
         let version = format!("@{}", sdk::ABI_VERSION);
         for (name, _) in component.component_type().exports(engine) {
             if let Some(rest) = name.strip_prefix(PACKAGE)
+                && rest.starts_with('/')
                 && !rest.ends_with(&version)
             {
                 return Err(format!(

@@ -1,9 +1,10 @@
 //! Policy engine benchmarks (criterion). Run with `cargo bench -p agenthost --bench policy`;
-//! the numbers are in docs/policies.md.
+//! the numbers are in docs/benchmarks.md ("Policy calls (issue 4)").
 //!
-//! - `warm_call/*`: one call on a loaded policy, each in a fresh instance: a trivial
-//!   WASI-command core module (WAT), and the built-in review-bandwidth (a wasip2 command
-//!   component written with the Rust SDK).
+//! - `warm_call/*`: one call on a loaded policy, each in a fresh instance: a trivial typed
+//!   component (a WAT core module wrapped by wit-component, no WASI), a trivial
+//!   WASI-command core module (WAT), and the built-in review-bandwidth (a typed component
+//!   written with the Rust SDK, linked against WASI by Rust's std).
 //! - `cold_first_call`: a new engine with a warm disk cache loads spec-quality and calls it
 //!   once (what `agenthost check` pays per run).
 //! - `review_set_10k_lines`: scope-guard, diff-size and tests over a synthetic
@@ -17,7 +18,7 @@ use agenthost::config::BuiltinPolicy;
 use agenthost::config::PolicyMode;
 use agenthost::policy::{Engine, Limits, builtin, verdict};
 use agenthost_policy::{
-    ChangeKind, ChangedFile, Findings, Hook, HostState, RunResult, Scope, ScopeEntry, Spec,
+    AcceptanceRequest, ChangeKind, ChangedFile, HostState, RunResult, Scope, ScopeEntry, Spec,
     TaskView, TestOutcome,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -48,6 +49,46 @@ fn trivial() -> Vec<u8> {
         answer.len(),
     ))
     .unwrap()
+}
+
+/// A typed component exporting only `acceptance`, whose `check-spec` returns no findings.
+fn trivial_component() -> Vec<u8> {
+    let wit = format!(
+        "{}\nworld acceptance-only {{ export acceptance; }}\n",
+        include_str!("../../sdk/wit/policy.wit")
+    );
+    let mut resolve = wit_parser::Resolve::default();
+    let package = resolve.push_str("policy.wit", &wit).unwrap();
+    let world = resolve
+        .select_world(&[package], Some("acceptance-only"))
+        .unwrap();
+    let mut module = wat::parse_str(
+        r#"(module
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 16384))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $p i32)
+    (local.set $p (i32.and (i32.add (global.get $heap) (i32.const 7)) (i32.const -8)))
+    (global.set $heap (i32.add (local.get $p) (local.get 3)))
+    (local.get $p))
+  (func (export "agenthost:policy/acceptance@0.1.0#check-spec") (param i32) (result i32)
+    (i32.store (i32.const 1024) (i32.const 1100))
+    (i32.store (i32.const 1028) (i32.const 0))
+    (i32.const 1024)))"#,
+    )
+    .unwrap();
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .unwrap();
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .unwrap()
+        .encode()
+        .unwrap()
 }
 
 fn spec() -> Spec {
@@ -110,14 +151,20 @@ fn benches(c: &mut Criterion) {
     let engine = Engine::new(Limits::default(), None).unwrap();
     let config = serde_json::json!({});
 
+    let request = AcceptanceRequest {
+        config: serde_json::json!({}),
+        spec: spec(),
+    };
+    let component = engine
+        .load("trivial-component", &trivial_component(), None)
+        .unwrap();
+    c.bench_function("warm_call/component_trivial", |b| {
+        b.iter(|| engine.call(&component, &request).unwrap())
+    });
+
     let module = engine.load("trivial", &trivial(), None).unwrap();
-    let request = serde_json::json!({ "config": {}, "spec": spec() });
     c.bench_function("warm_call/wasi_p1_module_trivial", |b| {
-        b.iter(|| {
-            engine
-                .call::<_, Findings>(&module, Hook::Acceptance, &request)
-                .unwrap()
-        })
+        b.iter(|| engine.call(&module, &request).unwrap())
     });
 
     let bandwidth = engine
@@ -134,7 +181,7 @@ fn benches(c: &mut Criterion) {
         scope_entries: 2,
     };
     let state = HostState::default();
-    c.bench_function("warm_call/wasi_p2_component_review_bandwidth", |b| {
+    c.bench_function("warm_call/component_review_bandwidth", |b| {
         b.iter(|| {
             verdict::admission(
                 &engine,

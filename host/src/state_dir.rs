@@ -7,6 +7,7 @@
 //! | database | `<root>/state.db` (SQLite, WAL) |
 //! | worktrees | `<root>/worktrees/<task-id>` |
 //! | logs | `<root>/logs/<task-id>/attempt-<n>.log` |
+//! | policy logs | `<root>/logs/policy-<name>.log` (its stderr; rotated to `.log.1` past 1 MiB) |
 //! | control socket | `$AGENTHOST_RUNTIME_DIR/control.sock`, else `$XDG_RUNTIME_DIR/agenthost/control.sock`, else `<root>/run/control.sock` |
 
 use std::ffi::OsString;
@@ -62,6 +63,11 @@ impl StateDirs {
     /// The worktree of a task.
     pub fn worktree(&self, task_id: &str) -> PathBuf {
         self.root.join("worktrees").join(task_id)
+    }
+
+    /// The logs: one directory per task, and `policy-<name>.log` per policy (its stderr).
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
     }
 
     /// The log of one attempt of a task.

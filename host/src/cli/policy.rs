@@ -26,7 +26,8 @@ pub struct PolicyArgs {
 /// `agenthost policy` verbs.
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
-    /// List the configured policies (built-in and plugins): source, digest, hooks, status.
+    /// List the configured policies (built-in and plugins): source, kind (typed component
+    /// or WASI command), digest, hooks, status.
     #[command(
         after_help = "Examples:\n  agenthost policy list\n  agenthost policy list --repo ../webapp"
     )]
@@ -141,7 +142,9 @@ fn list(args: &ListArgs) -> miette::Result<Exit> {
     let set = PolicySet::load(&engine, &config.policies);
     let mut table = Table::new();
     table.load_style(presets::NOTHING);
-    table.set_header(["POLICY", "SOURCE", "MODE", "SHA256", "HOOKS", "STATUS"]);
+    table.set_header([
+        "POLICY", "SOURCE", "KIND", "MODE", "SHA256", "HOOKS", "STATUS",
+    ]);
     let mut exit = Exit::Success;
     for (name, policy) in &config.policies {
         let source = match &policy.source {
@@ -153,19 +156,38 @@ fn list(args: &ListArgs) -> miette::Result<Exit> {
             PolicyMode::Monitor => "monitor",
         };
         let entry = set.entries().iter().find(|e| &e.name == name);
-        let (digest, hooks, status) = match entry.map(|e| &e.loaded) {
-            None => (String::new(), String::new(), "disabled".to_string()),
+        let (kind, digest, hooks, status) = match entry.map(|e| &e.loaded) {
+            None => (
+                String::new(),
+                String::new(),
+                String::new(),
+                "disabled".to_string(),
+            ),
             Some(Ok(loaded)) => (
+                loaded.kind().name().to_string(),
                 loaded.digest().to_string()[..12].to_string(),
                 hook_names(loaded.hooks()),
                 "ok".to_string(),
             ),
             Some(Err(err)) => {
                 exit = Exit::Findings;
-                (String::new(), String::new(), format!("error: {err}"))
+                (
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    format!("error: {err}"),
+                )
             }
         };
-        table.add_row([name.as_str(), &source, mode, &digest, &hooks, &status]);
+        table.add_row([
+            name.as_str(),
+            &source,
+            &kind,
+            mode,
+            &digest,
+            &hooks,
+            &status,
+        ]);
     }
     println!("{}", table.trim_fmt());
     Ok(exit)
@@ -243,7 +265,7 @@ fn enabled(policy: &PolicyConfig) -> PolicyConfig {
 
 fn test(args: &CallArgs, output: &Output) -> miette::Result<Exit> {
     let (engine, loaded, request) = prepare(args)?;
-    match engine.call_raw_json::<serde_json::Value>(&loaded, args.hook, &request) {
+    match engine.call_json(&loaded, args.hook, &request) {
         Ok(call) => {
             let answer = serde_json::to_string_pretty(&call.answer).into_diagnostic()?;
             println!("{answer}");
@@ -260,6 +282,8 @@ fn test(args: &CallArgs, output: &Output) -> miette::Result<Exit> {
             }
             Ok(Exit::Success)
         }
+        // The input is not the hook's request: a usage error, the policy never ran.
+        Err(err @ policy::PolicyError::BadRequest { .. }) => Err(err.into()),
         Err(err) => {
             eprint!("{}", output.render(&err));
             Ok(Exit::Findings)
@@ -271,10 +295,10 @@ fn bench(args: &BenchArgs) -> miette::Result<Exit> {
     let (engine, loaded, request) = prepare(&args.call)?;
     let hook = args.call.hook;
     // One warm-up call: it also shows a failing policy before timing anything.
-    engine.call_raw_json::<serde_json::Value>(&loaded, hook, &request)?;
+    engine.call_json(&loaded, hook, &request)?;
     let mut times = Vec::with_capacity(args.iterations as usize);
     for _ in 0..args.iterations.max(1) {
-        let call = engine.call_raw_json::<serde_json::Value>(&loaded, hook, &request)?;
+        let call = engine.call_json(&loaded, hook, &request)?;
         times.push(call.elapsed);
     }
     times.sort();

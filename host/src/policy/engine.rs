@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use agenthost_policy::{Description, Hook};
-use serde::Serialize;
+use agenthost_policy::{
+    AcceptanceRequest, AdmissionRequest, ConfigRequest, Description, Hook, ReviewRequest,
+};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256 as Sha256Hasher};
-use wasmtime::component::{Component, ResourceTable};
+use wasmtime::component::{Component, InstancePre, ResourceTable};
 use wasmtime::{
     Config, InstanceAllocationStrategy, Module, PoolingAllocationConfig, ResourceLimiter, Store,
     Trap,
@@ -21,6 +22,8 @@ use wasmtime_wasi::{
     HostMonotonicClock, HostWallClock, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
 
+use super::log::PolicyLog;
+use super::typed::{self, CallError, Exports, HookRequest};
 use super::{Limits, PolicyError};
 use crate::config::Sha256;
 
@@ -38,6 +41,7 @@ pub struct Engine {
     components: wasmtime::component::Linker<ComponentState>,
     limits: Limits,
     ticker: Arc<AtomicBool>,
+    log: Option<PolicyLog>,
 }
 
 /// A plugin, compiled, pre-instantiated and asked which hooks it implements.
@@ -56,6 +60,8 @@ pub enum PolicyKind {
     WasiP1Command,
     /// A component exporting `wasi:cli/run` (`wasm32-wasip2`), run as a command.
     WasiP2Command,
+    /// A component exporting the typed `agenthost:policy` interfaces (`sdk/wit`).
+    Component,
 }
 
 impl PolicyKind {
@@ -64,6 +70,7 @@ impl PolicyKind {
         match self {
             PolicyKind::WasiP1Command => "wasi-p1 command",
             PolicyKind::WasiP2Command => "wasi-p2 command",
+            PolicyKind::Component => "component",
         }
     }
 }
@@ -71,6 +78,7 @@ impl PolicyKind {
 enum Pre {
     Module(wasmtime::InstancePre<ModuleState>),
     Component(CommandPre<ComponentState>),
+    Typed(InstancePre<ComponentState>, Exports),
 }
 
 impl LoadedPolicy {
@@ -151,6 +159,14 @@ impl Engine {
         .map_err(engine_error)?;
         let mut components = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut components).map_err(engine_error)?;
+        // Typed components import the type-only `types` interface; it has no functions.
+        components
+            .instance(&format!(
+                "{}/types@{}",
+                typed::PACKAGE,
+                agenthost_policy::ABI_VERSION
+            ))
+            .map_err(engine_error)?;
         no_sleeping(&mut modules, &mut components).map_err(engine_error)?;
 
         let ticker = Arc::new(AtomicBool::new(true));
@@ -161,7 +177,15 @@ impl Engine {
             components,
             limits,
             ticker,
+            log: None,
         })
+    }
+
+    /// The same engine, appending each policy's stderr to a bounded file per policy in
+    /// `dir` (as well as keeping it in memory for the caller).
+    pub fn with_log_dir(mut self, dir: PathBuf) -> Engine {
+        self.log = Some(PolicyLog::new(dir, self.limits.log_file));
+        self
     }
 
     /// The limits calls run under.
@@ -169,8 +193,14 @@ impl Engine {
         &self.limits
     }
 
-    /// Checks `bytes` against `pin`, compiles and pre-instantiates them, and asks the
-    /// policy which hooks it implements.
+    /// The file a policy's stderr goes to, when the engine keeps log files.
+    pub fn log_file(&self, policy: &str) -> Option<PathBuf> {
+        self.log.as_ref().map(|log| log.path(policy))
+    }
+
+    /// Checks `bytes` against `pin`, compiles and pre-instantiates them, and finds out
+    /// which hooks the policy implements: a typed component by its exports (instantiated
+    /// once to type-check them), a WASI command by asking it (`describe`).
     pub fn load(
         &self,
         name: &str,
@@ -202,12 +232,21 @@ impl Engine {
                     "cannot link its imports (only WASI is offered): {err:#}"
                 ))
             })?;
-            let pre = CommandPre::new(pre).map_err(|err| {
-                missing(format!(
-                    "it is a component but not a WASI command (no `wasi:cli/run` export): {err:#}"
-                ))
-            })?;
-            (PolicyKind::WasiP2Command, Pre::Component(pre))
+            let exports =
+                Exports::find(&self.engine, &pre).map_err(|reason| PolicyError::WrongTypes {
+                    policy: name.to_string(),
+                    reason,
+                })?;
+            if exports.any() {
+                (PolicyKind::Component, Pre::Typed(pre, exports))
+            } else {
+                let pre = CommandPre::new(pre).map_err(|err| {
+                    missing(format!(
+                        "it is a component that exports neither an `agenthost:policy` interface nor `wasi:cli/run`: {err:#}"
+                    ))
+                })?;
+                (PolicyKind::WasiP2Command, Pre::Component(pre))
+            }
         } else {
             let module = Module::new(&self.engine, bytes).map_err(invalid)?;
             if module.get_export("_start").is_none() {
@@ -229,23 +268,33 @@ impl Engine {
             hooks: Vec::new(),
             pre,
         };
-        let description: Call<Description> = self.call_raw_json(&policy, Hook::Describe, b"")?;
-        policy.hooks = description.answer.hooks;
-        policy
-            .hooks
-            .retain(|hook| Hook::DECISIONS.contains(hook) || *hook == Hook::ValidateConfig);
-        policy.hooks.sort();
-        policy.hooks.dedup();
+        policy.hooks = match &policy.pre {
+            Pre::Typed(_, exports) => {
+                self.check_typed(&policy)?;
+                exports.hooks()
+            }
+            _ => {
+                let description: Call<Description> =
+                    self.call_command_json(&policy, Hook::Describe, b"")?;
+                let mut hooks = description.answer.hooks;
+                hooks
+                    .retain(|hook| Hook::DECISIONS.contains(hook) || *hook == Hook::ValidateConfig);
+                hooks.sort();
+                hooks.dedup();
+                hooks
+            }
+        };
         Ok(policy)
     }
 
-    /// Calls `hook` with `request` and reads the answer as `A`.
-    pub fn call<R: Serialize, A: DeserializeOwned>(
+    /// Calls the hook of `request` and returns its answer. A typed component gets WIT
+    /// values; a WASI command gets the request as JSON on stdin.
+    pub fn call<R: HookRequest>(
         &self,
         policy: &LoadedPolicy,
-        hook: Hook,
         request: &R,
-    ) -> Result<Call<A>, PolicyError> {
+    ) -> Result<Call<R::Answer>, PolicyError> {
+        let hook = R::HOOK;
         if !policy.implements(hook) {
             return Err(PolicyError::MissingHook {
                 policy: policy.name.clone(),
@@ -253,75 +302,283 @@ impl Engine {
                 hooks: hook_list(&policy.hooks),
             });
         }
-        let request = serde_json::to_vec(request).map_err(|err| PolicyError::Engine {
-            reason: format!("cannot encode the {hook} request: {err}"),
-        })?;
-        self.call_raw_json(policy, hook, &request)
+        match &policy.pre {
+            Pre::Typed(..) => self.call_typed(policy, request),
+            _ => {
+                let request = serde_json::to_vec(request).map_err(|err| PolicyError::Engine {
+                    reason: format!("cannot encode the {hook} request: {err}"),
+                })?;
+                self.call_command_json(policy, hook, &request)
+            }
+        }
     }
 
-    /// Calls `hook` with the JSON `request` as it is, and reads the answer as `A`.
-    pub fn call_raw_json<A: DeserializeOwned>(
+    /// Calls `hook` with a JSON request (as `agenthost policy test` reads it) and returns
+    /// the answer as JSON, whichever ABI the policy speaks. `describe` returns the hooks.
+    pub fn call_json(
+        &self,
+        policy: &LoadedPolicy,
+        hook: Hook,
+        request: &[u8],
+    ) -> Result<Call<serde_json::Value>, PolicyError> {
+        fn json<R: HookRequest + DeserializeOwned>(
+            engine: &Engine,
+            policy: &LoadedPolicy,
+            request: &[u8],
+        ) -> Result<Call<serde_json::Value>, PolicyError> {
+            let request: R =
+                serde_json::from_slice(request).map_err(|err| PolicyError::BadRequest {
+                    policy: policy.name.clone(),
+                    hook: R::HOOK,
+                    reason: err.to_string(),
+                })?;
+            let call = engine.call(policy, &request)?;
+            let answer = serde_json::to_value(&call.answer).map_err(|err| PolicyError::Engine {
+                reason: format!("cannot encode the answer: {err}"),
+            })?;
+            Ok(Call {
+                answer,
+                elapsed: call.elapsed,
+                peak_memory: call.peak_memory,
+                log: call.log,
+            })
+        }
+        match hook {
+            Hook::Acceptance => json::<AcceptanceRequest>(self, policy, request),
+            Hook::Admission => json::<AdmissionRequest>(self, policy, request),
+            Hook::Review => json::<ReviewRequest>(self, policy, request),
+            Hook::ValidateConfig => json::<ConfigRequest>(self, policy, request),
+            Hook::Describe => match policy.pre {
+                Pre::Typed(..) => Ok(Call {
+                    answer: serde_json::json!({
+                        "abi": agenthost_policy::ABI_VERSION,
+                        "hooks": policy.hooks,
+                    }),
+                    elapsed: Duration::ZERO,
+                    peak_memory: 0,
+                    log: String::new(),
+                }),
+                _ => self.call_command_json(policy, hook, b""),
+            },
+        }
+    }
+
+    /// Runs a WASI command with the JSON `request` as it is, and reads the answer as `A`.
+    fn call_command_json<A: DeserializeOwned>(
         &self,
         policy: &LoadedPolicy,
         hook: Hook,
         request: &[u8],
     ) -> Result<Call<A>, PolicyError> {
         let started = Instant::now();
-        let raw = self.run(policy, hook, request)?;
+        let raw = self.run(policy, hook, request);
         let elapsed = started.elapsed();
-        let answer = serde_json::from_slice(&raw.stdout).map_err(|err| PolicyError::BadAnswer {
-            policy: policy.name.clone(),
-            hook,
-            reason: if raw.stdout.is_empty() {
-                "it wrote nothing to stdout".to_string()
-            } else {
-                err.to_string()
-            },
-        })?;
-        Ok(Call {
-            answer,
-            elapsed,
-            peak_memory: raw.peak_memory,
-            log: raw.log,
-        })
+        let result = raw.and_then(|raw| match serde_json::from_slice(&raw.stdout) {
+            Ok(answer) => Ok(Call {
+                answer,
+                elapsed,
+                peak_memory: raw.peak_memory,
+                log: raw.log,
+            }),
+            Err(err) => Err((
+                PolicyError::BadAnswer {
+                    policy: policy.name.clone(),
+                    hook,
+                    reason: if raw.stdout.is_empty() {
+                        "it wrote nothing to stdout".to_string()
+                    } else {
+                        err.to_string()
+                    },
+                },
+                raw.log,
+            )),
+        });
+        match result {
+            Ok(call) => {
+                self.append_log(policy, hook, None, &call.log);
+                Ok(call)
+            }
+            Err((err, log)) => {
+                self.append_log(policy, hook, Some(&err), &log);
+                Err(err)
+            }
+        }
     }
 
-    /// Runs the guest once in a fresh store: argv `[name, hook]`, `request` on stdin.
-    fn run(&self, policy: &LoadedPolicy, hook: Hook, request: &[u8]) -> Result<Raw, PolicyError> {
-        let limits = &self.limits;
-        if request.len() > limits.request {
-            return Err(PolicyError::RequestTooLarge {
-                policy: policy.name.clone(),
-                hook,
-                size: request.len(),
-                limit: limits.request,
-            });
+    /// Appends a call's log to the policy's log file (when the engine keeps one).
+    fn append_log(&self, policy: &LoadedPolicy, hook: Hook, err: Option<&PolicyError>, log: &str) {
+        if let Some(file) = &self.log {
+            let outcome = match err {
+                None => "answered".to_string(),
+                Some(err) => format!("failed: {}", err.kind()),
+            };
+            file.append(&policy.name, hook, &outcome, log);
         }
-        let stdout = MemoryOutputPipe::new(limits.answer);
-        let stderr = MemoryOutputPipe::new(limits.log);
+    }
+
+    /// A fresh store for one call of `hook`: the WASI context (no files, environment,
+    /// network or clock), the memory cap and the deadline.
+    fn store<T: Guarded>(&self, state: T, hook: Hook) -> Store<T> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| state.guard());
+        let deadline = self.limits.deadline(hook);
+        store.set_epoch_deadline(deadline.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1);
+        store
+    }
+
+    fn wasi(&self, args: &[&str], stdin: &[u8]) -> (WasiCtxBuilder, Pipes) {
+        let pipes = Pipes {
+            stdout: MemoryOutputPipe::new(self.limits.answer),
+            stderr: MemoryOutputPipe::new(self.limits.log),
+        };
         let mut wasi = WasiCtxBuilder::new();
-        wasi.args(&[policy.name.as_str(), hook.name()])
-            .stdin(MemoryInputPipe::new(request.to_vec()))
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
+        wasi.args(args)
+            .stdin(MemoryInputPipe::new(stdin.to_vec()))
+            .stdout(pipes.stdout.clone())
+            .stderr(pipes.stderr.clone())
             .wall_clock(FrozenClock)
             .monotonic_clock(FrozenClock)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        let guard = MemoryGuard::new(limits.memory);
-        let deadline = limits.deadline(hook);
-        let ticks = deadline.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1;
+        (wasi, pipes)
+    }
 
-        let result = match &policy.pre {
+    fn component_state(&self, wasi: &mut WasiCtxBuilder) -> ComponentState {
+        ComponentState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            guard: MemoryGuard::new(self.limits.memory),
+        }
+    }
+
+    /// Instantiates a typed component once at load time and type-checks its exports.
+    fn check_typed(&self, policy: &LoadedPolicy) -> Result<(), PolicyError> {
+        let Pre::Typed(pre, exports) = &policy.pre else {
+            return Ok(());
+        };
+        let (mut wasi, pipes) = self.wasi(&[policy.name.as_str()], b"");
+        let mut store = self.store(self.component_state(&mut wasi), Hook::Describe);
+        let instance = match pre.instantiate(&mut store) {
+            Ok(instance) => instance,
+            Err(err) => {
+                let guard = store.into_data().guard;
+                return Err(self.failure(policy, Hook::Describe, err, &guard, &pipes).0);
+            }
+        };
+        exports
+            .check(&mut store, &instance)
+            .map_err(|err| PolicyError::WrongTypes {
+                policy: policy.name.clone(),
+                reason: format!("{err:#}"),
+            })
+    }
+
+    /// One call of a typed component in a fresh instance.
+    fn call_typed<R: HookRequest>(
+        &self,
+        policy: &LoadedPolicy,
+        request: &R,
+    ) -> Result<Call<R::Answer>, PolicyError> {
+        let hook = R::HOOK;
+        let Pre::Typed(pre, exports) = &policy.pre else {
+            return Err(PolicyError::Engine {
+                reason: format!("policy `{}` is not a typed component", policy.name),
+            });
+        };
+        let size = request.size();
+        if size > self.limits.request {
+            return Err(PolicyError::RequestTooLarge {
+                policy: policy.name.clone(),
+                hook,
+                size,
+                limit: self.limits.request,
+            });
+        }
+        let started = Instant::now();
+        // Whatever a typed policy prints, on stdout or stderr, is its log.
+        let (mut wasi, pipes) = self.wasi(&[policy.name.as_str()], b"");
+        wasi.stdout(pipes.stderr.clone());
+        let mut store = self.store(self.component_state(&mut wasi), hook);
+        let result = pre
+            .instantiate(&mut store)
+            .map_err(CallError::Wasm)
+            .and_then(|instance| request.call_typed(exports, &mut store, &instance));
+        let elapsed = started.elapsed();
+        let guard = store.into_data().guard;
+        let raw = match result {
+            Ok(answer) => {
+                let log = String::from_utf8_lossy(&pipes.stderr.contents()).into_owned();
+                let size = R::answer_size(&answer);
+                if size > self.limits.answer {
+                    Err((
+                        PolicyError::OutputTooLarge {
+                            policy: policy.name.clone(),
+                            hook,
+                            stream: "its answer",
+                            limit: self.limits.answer,
+                        },
+                        log,
+                    ))
+                } else {
+                    Ok((answer, log))
+                }
+            }
+            Err(CallError::Missing) => {
+                return Err(PolicyError::MissingHook {
+                    policy: policy.name.clone(),
+                    hook,
+                    hooks: hook_list(&policy.hooks),
+                });
+            }
+            Err(CallError::Wasm(err)) => Err(self.failure(policy, hook, err, &guard, &pipes)),
+        };
+        let (answer, log) = match raw {
+            Ok((answer, log)) => {
+                self.append_log(policy, hook, None, &log);
+                (answer, log)
+            }
+            Err((err, log)) => {
+                self.append_log(policy, hook, Some(&err), &log);
+                return Err(err);
+            }
+        };
+        Ok(Call {
+            answer,
+            elapsed,
+            peak_memory: guard.peak,
+            log,
+        })
+    }
+
+    /// Runs a WASI command once in a fresh store: argv `[name, hook]`, `request` on stdin.
+    /// A failure comes with the guest's log.
+    fn run(
+        &self,
+        policy: &LoadedPolicy,
+        hook: Hook,
+        request: &[u8],
+    ) -> Result<Raw, (PolicyError, String)> {
+        let limits = &self.limits;
+        if request.len() > limits.request {
+            return Err((
+                PolicyError::RequestTooLarge {
+                    policy: policy.name.clone(),
+                    hook,
+                    size: request.len(),
+                    limit: limits.request,
+                },
+                String::new(),
+            ));
+        }
+        let (mut wasi, pipes) = self.wasi(&[policy.name.as_str(), hook.name()], request);
+        let (result, guard) = match &policy.pre {
             Pre::Module(pre) => {
                 let state = ModuleState {
                     wasi: wasi.build_p1(),
-                    guard,
+                    guard: MemoryGuard::new(limits.memory),
                 };
-                let mut store = Store::new(&self.engine, state);
-                store.limiter(|state| &mut state.guard);
-                store.set_epoch_deadline(ticks);
+                let mut store = self.store(state, hook);
                 let result = pre.instantiate(&mut store).and_then(|instance| {
                     let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
                     start.call(&mut store, ())
@@ -329,85 +586,144 @@ impl Engine {
                 (result.map(|()| Ok(())), store.into_data().guard)
             }
             Pre::Component(pre) => {
-                let state = ComponentState {
-                    wasi: wasi.build(),
-                    table: ResourceTable::new(),
-                    guard,
-                };
-                let mut store = Store::new(&self.engine, state);
-                store.limiter(|state| &mut state.guard);
-                store.set_epoch_deadline(ticks);
+                let mut store = self.store(self.component_state(&mut wasi), hook);
                 let result = pre
                     .instantiate(&mut store)
                     .and_then(|command| command.wasi_cli_run().call_run(&mut store));
                 (result, store.into_data().guard)
             }
+            Pre::Typed(..) => {
+                return Err((
+                    PolicyError::Engine {
+                        reason: format!("policy `{}` is a typed component", policy.name),
+                    },
+                    String::new(),
+                ));
+            }
         };
-        let (result, guard) = result;
-        let log = String::from_utf8_lossy(&stderr.contents()).into_owned();
-        let fail = |err: PolicyError| Err(err);
-        let name = || policy.name.clone();
+        let log = String::from_utf8_lossy(&pipes.stderr.contents()).into_owned();
         match result {
             Ok(Ok(())) => {}
             Ok(Err(())) => {
-                return fail(PolicyError::Exit {
-                    policy: name(),
-                    hook,
-                    code: 1,
+                return Err((
+                    PolicyError::Exit {
+                        policy: policy.name.clone(),
+                        hook,
+                        code: 1,
+                        log: log.clone(),
+                    },
                     log,
-                });
+                ));
             }
-            Err(err) => {
-                if let Some(exit) = err.downcast_ref::<I32Exit>() {
-                    if exit.0 != 0 {
-                        return fail(PolicyError::Exit {
-                            policy: name(),
+            Err(err) => match err.downcast_ref::<I32Exit>() {
+                Some(I32Exit(0)) => {}
+                Some(I32Exit(code)) => {
+                    return Err((
+                        PolicyError::Exit {
+                            policy: policy.name.clone(),
                             hook,
-                            code: exit.0,
-                            log,
-                        });
-                    }
-                } else if guard.exceeded {
-                    return fail(PolicyError::OutOfMemory {
-                        policy: name(),
-                        hook,
-                        limit: limits.memory,
-                    });
-                } else if stdout.contents().len() >= limits.answer {
-                    return fail(PolicyError::OutputTooLarge {
-                        policy: name(),
-                        hook,
-                        stream: "stdout",
-                        limit: limits.answer,
-                    });
-                } else if log.len() >= limits.log {
-                    return fail(PolicyError::OutputTooLarge {
-                        policy: name(),
-                        hook,
-                        stream: "stderr",
-                        limit: limits.log,
-                    });
-                } else if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-                    return fail(PolicyError::Timeout {
-                        policy: name(),
-                        hook,
-                        limit: deadline,
-                    });
-                } else {
-                    return fail(PolicyError::Trap {
-                        policy: name(),
-                        hook,
-                        reason: trap_reason(&err),
+                            code: *code,
+                            log: log.clone(),
+                        },
                         log,
-                    });
+                    ));
                 }
-            }
+                None => return Err(self.failure(policy, hook, err, &guard, &pipes)),
+            },
         }
         Ok(Raw {
-            stdout: stdout.contents().to_vec(),
+            stdout: pipes.stdout.contents().to_vec(),
             log,
             peak_memory: guard.peak,
         })
+    }
+
+    /// What went wrong when wasmtime returned `err`, and the guest's log.
+    fn failure(
+        &self,
+        policy: &LoadedPolicy,
+        hook: Hook,
+        err: wasmtime::Error,
+        guard: &MemoryGuard,
+        pipes: &Pipes,
+    ) -> (PolicyError, String) {
+        let typed = matches!(policy.pre, Pre::Typed(..));
+        let limits = &self.limits;
+        let log = String::from_utf8_lossy(&pipes.stderr.contents()).into_owned();
+        let policy = policy.name.clone();
+        let error = if guard.exceeded {
+            PolicyError::OutOfMemory {
+                policy,
+                hook,
+                limit: limits.memory,
+            }
+        } else if pipes.stdout.contents().len() >= limits.answer {
+            PolicyError::OutputTooLarge {
+                policy,
+                hook,
+                stream: "stdout",
+                limit: limits.answer,
+            }
+        } else if log.len() >= limits.log {
+            PolicyError::OutputTooLarge {
+                policy,
+                hook,
+                stream: "stderr",
+                limit: limits.log,
+            }
+        } else if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            PolicyError::Timeout {
+                policy,
+                hook,
+                limit: limits.deadline(hook),
+            }
+        } else if let Some(I32Exit(code)) = err.downcast_ref::<I32Exit>() {
+            PolicyError::Exit {
+                policy,
+                hook,
+                code: *code,
+                log: log.clone(),
+            }
+        } else if typed && err.downcast_ref::<Trap>().is_none() {
+            // Not a trap of the guest's code: the host could not read what it returned
+            // (a string that is not UTF-8, an enum case or a list out of bounds).
+            PolicyError::BadAnswer {
+                policy,
+                hook,
+                reason: format!("{err:#}"),
+            }
+        } else {
+            PolicyError::Trap {
+                policy,
+                hook,
+                reason: trap_reason(&err),
+                log: log.clone(),
+            }
+        };
+        (error, log)
+    }
+}
+
+/// The guest's captured output streams.
+struct Pipes {
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+/// A store's data that carries a [`MemoryGuard`].
+trait Guarded: Send + 'static {
+    fn guard(&mut self) -> &mut MemoryGuard;
+}
+
+impl Guarded for ModuleState {
+    fn guard(&mut self) -> &mut MemoryGuard {
+        &mut self.guard
+    }
+}
+
+impl Guarded for ComponentState {
+    fn guard(&mut self) -> &mut MemoryGuard {
+        &mut self.guard
     }
 }
 

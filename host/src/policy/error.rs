@@ -72,13 +72,44 @@ pub enum PolicyError {
     #[diagnostic(
         code(policy::missing_export),
         help(
-            "a WASI-command policy exports `_start` (wasm32-wasip1) or `wasi:cli/run` (wasm32-wasip2) and answers `describe`; see sdk/README.md"
+            "a policy is a component exporting `agenthost:policy` interfaces, or a WASI command exporting `_start` (wasm32-wasip1) or `wasi:cli/run` (wasm32-wasip2) that answers `describe`; see sdk/README.md"
         )
     )]
     MissingExport {
         /// The policy.
         policy: String,
         /// What is missing.
+        reason: String,
+    },
+
+    /// A typed component exports an `agenthost:policy` interface with other types than the
+    /// host's, or of another version.
+    #[error("policy `{policy}`: its exports do not match the agenthost:policy interface: {reason}")]
+    #[diagnostic(
+        code(policy::wrong_types),
+        help(
+            "rebuild the policy against this agenthost's sdk/wit/policy.wit (agenthost:policy@0.1.0), e.g. with the matching agenthost-policy crate"
+        )
+    )]
+    WrongTypes {
+        /// The policy.
+        policy: String,
+        /// What wasmtime said.
+        reason: String,
+    },
+
+    /// A JSON request (from `agenthost policy test`) is not the hook's request.
+    #[error("policy `{policy}`: the {hook} request is not valid: {reason}")]
+    #[diagnostic(
+        code(policy::bad_request),
+        help("the request must match sdk/schema/agenthost-policy.schema.json for this hook")
+    )]
+    BadRequest {
+        /// The policy.
+        policy: String,
+        /// The hook.
+        hook: Hook,
+        /// What is wrong with it.
         reason: String,
     },
 
@@ -164,7 +195,7 @@ pub enum PolicyError {
         log: String,
     },
 
-    /// The guest wrote more than the cap to stdout or stderr.
+    /// The guest wrote more than the cap to stdout or stderr, or answered more.
     #[error("policy `{policy}`: the {hook} hook wrote more than {limit} bytes to {stream}")]
     #[diagnostic(
         code(policy::output_too_large),
@@ -175,7 +206,7 @@ pub enum PolicyError {
         policy: String,
         /// The hook.
         hook: Hook,
-        /// `stdout` or `stderr`.
+        /// `stdout`, `stderr` or `its answer`.
         stream: &'static str,
         /// The cap.
         limit: usize,
@@ -240,6 +271,8 @@ impl PolicyError {
             PolicyError::PinMismatch { .. } => "sha256 pin mismatch",
             PolicyError::InvalidBinary { .. } => "invalid binary",
             PolicyError::MissingExport { .. } => "missing export",
+            PolicyError::WrongTypes { .. } => "wrong types",
+            PolicyError::BadRequest { .. } => "bad request",
             PolicyError::MissingHook { .. } => "missing hook",
             PolicyError::RequestTooLarge { .. } => "request too large",
             PolicyError::Timeout { .. } => "timeout",

@@ -6,7 +6,7 @@ use agenthost_policy::Hook;
 
 /// The limits every policy call runs under. Defaults: 50 ms for admission (it runs on every
 /// scheduling decision), 250 ms for acceptance, 2 s for review; 64 MiB of memory; 8 MiB of
-/// request, 1 MiB of answer, 64 KiB of log.
+/// request, 1 MiB of answer, 64 KiB of log per call, 1 MiB per log file (two files).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Deadline of an `acceptance` call (and of `describe` and `validate-config`).
@@ -23,6 +23,8 @@ pub struct Limits {
     pub answer: usize,
     /// Largest log a policy may write to stderr, in bytes.
     pub log: usize,
+    /// Largest a policy's log file grows before it is rotated (one old file is kept).
+    pub log_file: u64,
 }
 
 impl Default for Limits {
@@ -35,6 +37,7 @@ impl Default for Limits {
             request: 8 << 20,
             answer: 1 << 20,
             log: 64 << 10,
+            log_file: 1 << 20,
         }
     }
 }

@@ -16,15 +16,21 @@
 //! [`PolicySet`] loads the policies a configuration enables, built-ins from [`builtin`]
 //! (compiled from `policies/` by `build.rs`) and plugins from their path, exactly alike.
 //!
-//! Today policies speak the WASI-command ABI (`sdk/README.md`): core modules built for
-//! `wasm32-wasip1` and command components built for `wasm32-wasip2`.
+//! Two ABIs (`sdk/README.md`): typed components exporting the `agenthost:policy`
+//! interfaces ([`typed`]: WIT values, no JSON), and WASI commands (core modules built for
+//! `wasm32-wasip1`, command components built for `wasm32-wasip2`) that read a JSON request
+//! on stdin and answer on stdout. A component that exports both is called typed. Every
+//! call's stderr is kept with the call and, for engines with a log directory, appended to
+//! a bounded file per policy ([`log`]).
 
 pub mod builtin;
 mod engine;
 mod error;
 mod limits;
+mod log;
 pub mod scaffold;
 mod set;
+mod typed;
 pub mod verdict;
 pub mod view;
 
@@ -32,6 +38,7 @@ pub use engine::{Call, Engine, LoadedPolicy, PolicyKind};
 pub use error::PolicyError;
 pub use limits::Limits;
 pub use set::{Entry, PolicySet, cli_engine};
+pub use typed::HookRequest;
 pub use verdict::{AdmissionVerdict, Report};
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! `agenthost policy new`: the files of a new Rust policy, ready to build and test.
 //!
 //! The scaffold vendors the SDK (`vendor/agenthost-policy`, the very source this binary was
-//! built with), so it builds offline and matches this agenthost's ABI.
+//! built with, and `vendor/wit`, the WIT it generates its component exports from), so it
+//! matches this agenthost's ABI. Its dependencies come from the registry.
 
 /// The SDK's source files, as this binary was built with them.
 const SDK_FILES: &[(&str, &str)] = &[
@@ -19,7 +20,14 @@ const SDK_FILES: &[(&str, &str)] = &[
         "src/schema.rs",
         include_str!("../../../sdk/rust/src/schema.rs"),
     ),
+    (
+        "src/component.rs",
+        include_str!("../../../sdk/rust/src/component.rs"),
+    ),
 ];
+
+/// The WIT the SDK's component exports are generated from (`../wit` from the SDK).
+const WIT: &str = include_str!("../../../sdk/wit/policy.wit");
 
 /// Whether `name` can name a policy and its crate: lowercase ASCII letters, digits and `-`,
 /// starting with a letter.
@@ -54,6 +62,7 @@ pub fn rust(name: &str) -> Vec<(String, String)> {
     for (path, text) in SDK_FILES {
         files.push((format!("vendor/agenthost-policy/{path}"), text.to_string()));
     }
+    files.push(("vendor/wit/policy.wit".to_string(), WIT.to_string()));
     files
 }
 
@@ -71,6 +80,9 @@ schemars = { version = "1.2", optional = true }
 
 [features]
 schema = ["dep:schemars"]
+
+[target.'cfg(all(target_os = "wasi", target_env = "p2"))'.dependencies]
+wit-bindgen = { version = "0.57", default-features = false, features = ["macros", "realloc"] }
 "#;
 
 fn cargo_toml(name: &str) -> String {
@@ -157,7 +169,9 @@ impl Policy for {type_name} {{
     }}
 }}
 
-agenthost_policy::export_policy!({type_name});
+// A typed component for wasm32-wasip2 (with the hooks listed, which must be `HOOKS`), and
+// a WASI command (JSON on stdin and stdout) on any target.
+agenthost_policy::export_policy!({type_name}, [Acceptance, ValidateConfig]);
 
 #[cfg(test)]
 mod tests {{
@@ -225,7 +239,8 @@ mod tests {
         let files = rust("no-todo");
         let main = &files.iter().find(|(p, _)| p == "src/main.rs").unwrap().1;
         assert!(main.contains("struct NoTodo;"));
-        assert!(main.contains("export_policy!(NoTodo)"));
+        assert!(main.contains("export_policy!(NoTodo, [Acceptance, ValidateConfig])"));
+        assert!(files.iter().any(|(p, _)| p == "vendor/wit/policy.wit"));
         assert!(
             files
                 .iter()

@@ -3,13 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use agenthost_policy::{
-    Admission, ConfigErrors, ConfigRequest, Hook, HostState, RunResult, Spec, TaskView,
-};
+use agenthost_policy::{Admission, ConfigRequest, Hook, HostState, RunResult, Spec, TaskView};
 
 use super::verdict::{self, AdmissionVerdict, Report};
 use super::{Engine, Limits, LoadedPolicy, PolicyError, builtin};
 use crate::config::{PolicyConfig, PolicySource};
+use crate::state_dir::StateDirs;
 
 /// One configured, enabled policy and how loading it went.
 pub struct Entry {
@@ -187,7 +186,7 @@ fn load_one(
         let request = ConfigRequest {
             config: config.config_json(),
         };
-        let answer = engine.call::<_, ConfigErrors>(&policy, Hook::ValidateConfig, &request)?;
+        let answer = engine.call(&policy, &request)?;
         if !answer.answer.errors.is_empty() {
             return Err(PolicyError::InvalidConfig {
                 policy: name.to_string(),
@@ -198,9 +197,14 @@ fn load_one(
     Ok(policy)
 }
 
-/// The engine for the CLI: default limits, compiled code cached under the user's cache
-/// directory (`$XDG_CACHE_HOME/agenthost/wasmtime`).
+/// The engine for the CLI and the supervisor: default limits, compiled code cached under
+/// the user's cache directory (`$XDG_CACHE_HOME/agenthost/wasmtime`), each policy's stderr
+/// appended to `<state>/logs/policy-<name>.log` (when there is a state directory).
 pub fn cli_engine() -> Result<Engine, PolicyError> {
     let cache = dirs::cache_dir().map(|dir: PathBuf| dir.join("agenthost").join("wasmtime"));
-    Engine::new(Limits::default(), cache)
+    let engine = Engine::new(Limits::default(), cache)?;
+    Ok(match StateDirs::discover() {
+        Ok(dirs) => engine.with_log_dir(dirs.logs()),
+        Err(_) => engine,
+    })
 }

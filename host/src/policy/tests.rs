@@ -6,7 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use agenthost_policy::{Admission, Finding, Findings, Hook, HostState, Severity, Spec, TaskView};
+use agenthost_policy::{
+    AcceptanceRequest, Admission, ConfigRequest, Finding, Findings, Hook, HostState, Severity,
+    Spec, TaskView,
+};
 
 use super::verdict::{self, FAILED_RULE};
 use super::view;
@@ -71,10 +74,16 @@ fn spec() -> Spec {
 }
 
 fn accept(engine: &Engine, policy: &LoadedPolicy) -> Result<Findings, PolicyError> {
-    let request = serde_json::json!({ "config": {}, "spec": spec() });
     engine
-        .call::<_, Findings>(policy, Hook::Acceptance, &request)
+        .call(policy, &acceptance_request(spec()))
         .map(|call| call.answer)
+}
+
+fn acceptance_request(spec: Spec) -> AcceptanceRequest {
+    AcceptanceRequest {
+        config: serde_json::json!({}),
+        spec,
+    }
 }
 
 /// The good policy still answers after whatever came before.
@@ -96,13 +105,7 @@ fn a_good_policy_loads_says_its_hooks_and_answers() {
         policy.hooks(),
         [Hook::Acceptance, Hook::Admission, Hook::Review]
     );
-    let call = engine
-        .call::<_, Findings>(
-            &policy,
-            Hook::Acceptance,
-            &serde_json::json!({ "spec": spec() }),
-        )
-        .unwrap();
+    let call = engine.call(&policy, &acceptance_request(spec())).unwrap();
     assert_eq!(call.answer.findings.len(), 1);
     assert!(call.peak_memory >= 64 << 10, "{}", call.peak_memory);
 }
@@ -368,14 +371,14 @@ fn oversized_requests_and_missing_hooks_are_refused_before_running() {
     };
     let engine = Engine::new(limits, None).unwrap();
     let policy = engine.load("good", &good(), None).unwrap();
-    let big = serde_json::json!({ "spec": spec(), "padding": "x".repeat(200) });
-    let err = engine
-        .call::<_, Findings>(&policy, Hook::Acceptance, &big)
-        .unwrap_err();
+    let mut big = spec();
+    big.title = "x".repeat(200);
+    let err = engine.call(&policy, &acceptance_request(big)).unwrap_err();
     assert_eq!(err.kind(), "request too large", "{err}");
-    let err = engine
-        .call::<_, Findings>(&policy, Hook::ValidateConfig, &serde_json::json!({}))
-        .unwrap_err();
+    let request = ConfigRequest {
+        config: serde_json::json!({}),
+    };
+    let err = engine.call(&policy, &request).unwrap_err();
     assert_eq!(
         err.to_string(),
         "policy `good` does not implement the `validate-config` hook (it implements: acceptance, admission, review)"
@@ -441,7 +444,8 @@ fn a_component_that_sleeps_forever_times_out() {
     assert_good_still_works(&engine);
 }
 
-/// The built-ins, as embedded: wasip2 command components loaded like any plugin.
+/// The built-ins, as embedded: typed components (they also carry the WASI-command
+/// export) loaded like any plugin.
 mod builtins {
     use agenthost_policy::{ChangeKind, ChangedFile, RunResult, TestOutcome, WaitingTask};
 
@@ -466,7 +470,8 @@ mod builtins {
             (BuiltinPolicy::Tests, Hook::Review),
         ] {
             let loaded = load(&engine, policy);
-            assert_eq!(loaded.kind(), PolicyKind::WasiP2Command, "{policy}");
+            assert_eq!(loaded.kind(), PolicyKind::Component, "{policy}");
+            assert!(loaded.implements(Hook::ValidateConfig) || policy == BuiltinPolicy::ScopeGuard);
             let decisions: Vec<Hook> = loaded
                 .hooks()
                 .iter()
@@ -615,5 +620,301 @@ mod builtins {
             reason.starts_with("`old` has waited 180 minutes"),
             "{reason}"
         );
+    }
+}
+
+/// The same corpus for typed components: WAT core modules wrapped into components with
+/// `wit-component` against the real `sdk/wit/policy.wit` (plus a world that exports only
+/// `acceptance`). `check-spec`'s arguments do not fit in registers, so its core function
+/// takes a pointer to them and returns a pointer to `(findings ptr, findings len)`.
+mod typed {
+    use super::*;
+
+    const WIT: &str = include_str!("../../../sdk/wit/policy.wit");
+
+    /// A component of `world` (in `wit`) around the core module `wat`.
+    fn component(wit: &str, world: &str, wat: &str) -> Vec<u8> {
+        let mut resolve = wit_parser::Resolve::default();
+        let package = resolve.push_str("policy.wit", wit).unwrap();
+        let world = resolve.select_world(&[package], Some(world)).unwrap();
+        let mut module = wat::parse_str(wat).unwrap();
+        wit_component::embed_component_metadata(
+            &mut module,
+            &resolve,
+            world,
+            wit_component::StringEncoding::UTF8,
+        )
+        .unwrap();
+        wit_component::ComponentEncoder::default()
+            .module(&module)
+            .unwrap()
+            .validate(true)
+            .encode()
+            .unwrap()
+    }
+
+    /// An acceptance-only component whose `check-spec` runs `body` (which leaves the
+    /// answer's address on the stack). Data from 2000 on: `good/okfine`.
+    fn acceptance(body: &str) -> Vec<u8> {
+        acceptance_in(WIT, body)
+    }
+
+    fn acceptance_in(wit: &str, body: &str) -> Vec<u8> {
+        let wit = format!("{wit}\nworld acceptance-only {{ export acceptance; }}\n");
+        let version = if wit.contains("@0.1.0;") {
+            "0.1.0"
+        } else {
+            "0.2.0"
+        };
+        let wat = format!(
+            r#"(module
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 16384))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $p i32)
+    (local.set $p (i32.and (i32.add (global.get $heap) (i32.const 7)) (i32.const -8)))
+    (global.set $heap (i32.add (local.get $p) (local.get 3)))
+    (if (i32.gt_u (global.get $heap) (i32.mul (memory.size) (i32.const 65536)))
+      (then (drop (memory.grow (i32.add (i32.const 1) (i32.shr_u (global.get $heap) (i32.const 16)))))))
+    (local.get $p))
+  (data (i32.const 2000) "good/okfine")
+  (func $hook (param $args i32) (result i32) {body})
+  (func (export "agenthost:policy/acceptance@{version}#check-spec") (param i32) (result i32)
+    (call $hook (local.get 0))))"#
+        );
+        component(&wit, "acceptance-only", &wat)
+    }
+
+    /// One finding `{rule: "good/ok", severity: info, message: "fine"}` at 1100, its list
+    /// at 1024. A finding is 40 bytes: rule (0), severity (8), message (12), path (20),
+    /// line (32).
+    const ONE_FINDING: &str = "(i32.store (i32.const 1024) (i32.const 1100)) \
+        (i32.store (i32.const 1028) (i32.const 1)) \
+        (i32.store (i32.const 1100) (i32.const 2000)) \
+        (i32.store (i32.const 1104) (i32.const 7)) \
+        (i32.store (i32.const 1112) (i32.const 2007)) \
+        (i32.store (i32.const 1116) (i32.const 4))";
+
+    fn good() -> Vec<u8> {
+        acceptance(&format!("{ONE_FINDING} (i32.const 1024)"))
+    }
+
+    #[test]
+    fn a_typed_component_says_its_hooks_by_its_exports_and_answers() {
+        let engine = engine();
+        let policy = engine.load("typed-good", &good(), None).unwrap();
+        assert_eq!(policy.kind(), PolicyKind::Component);
+        assert_eq!(policy.hooks(), [Hook::Acceptance]);
+        assert_eq!(
+            accept(&engine, &policy).unwrap().findings,
+            vec![Finding::new("good/ok", Severity::Info, "fine")]
+        );
+        let err = engine
+            .call(
+                &policy,
+                &ConfigRequest {
+                    config: serde_json::json!({}),
+                },
+            )
+            .unwrap_err();
+        assert_eq!(err.kind(), "missing hook", "{err}");
+        let described = engine.call_json(&policy, Hook::Describe, b"").unwrap();
+        assert_eq!(
+            described.answer,
+            serde_json::json!({ "abi": "0.1.0", "hooks": ["acceptance"] })
+        );
+    }
+
+    fn corpus() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+        vec![
+            (
+                "typed-infinite-loop",
+                acceptance("(loop $l (br $l)) unreachable"),
+                "timeout",
+            ),
+            (
+                "typed-memory-bomb",
+                acceptance("(loop $l (drop (memory.grow (i32.const 16))) (br $l)) unreachable"),
+                "out of memory",
+            ),
+            (
+                "typed-deep-recursion",
+                acceptance("(call $hook (local.get $args))"),
+                "trap",
+            ),
+            ("typed-trap", acceptance("unreachable"), "trap"),
+            (
+                // A 2 MiB message (of NULs, valid UTF-8): over the 1 MiB answer cap.
+                "typed-huge-answer",
+                acceptance(&format!(
+                    "(drop (memory.grow (i32.const 40))) {ONE_FINDING} \
+                     (i32.store (i32.const 1112) (i32.const 65536)) \
+                     (i32.store (i32.const 1116) (i32.const 2097152)) (i32.const 1024)"
+                )),
+                "output too large",
+            ),
+            (
+                // A finding list far past the end of memory.
+                "typed-list-out-of-bounds",
+                acceptance(
+                    "(i32.store (i32.const 1024) (i32.const 1100)) \
+                     (i32.store (i32.const 1028) (i32.const 100000000)) (i32.const 1024)",
+                ),
+                "bad answer",
+            ),
+            (
+                // Severity 7 is no case of the enum.
+                "typed-bad-enum",
+                acceptance(&format!(
+                    "{ONE_FINDING} (i32.store8 (i32.const 1108) (i32.const 7)) (i32.const 1024)"
+                )),
+                "bad answer",
+            ),
+            (
+                // A rule that is not UTF-8.
+                "typed-garbage-string",
+                acceptance(&format!(
+                    "{ONE_FINDING} (i32.store (i32.const 2000) (i32.const -1)) (i32.const 1024)"
+                )),
+                "bad answer",
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_malicious_typed_component_fails_closed() {
+        let engine = engine();
+        for (name, bytes, kind) in corpus() {
+            let policy = engine
+                .load(name, &bytes, None)
+                .unwrap_or_else(|err| panic!("{name} does not load: {err}"));
+            assert_eq!(policy.kind(), PolicyKind::Component, "{name}");
+            let err = accept(&engine, &policy).expect_err(name);
+            assert_eq!(err.kind(), kind, "{name}: {err}");
+            assert!(err.to_string().contains(name), "{name}: {err}");
+            let report = verdict::acceptance(
+                &engine,
+                &policy,
+                PolicyMode::Enforce,
+                &serde_json::json!({}),
+                &spec(),
+            );
+            assert!(report.blocks(), "{name} must reject");
+            assert_eq!(report.findings[0].rule, FAILED_RULE);
+            assert_good_still_works(&engine);
+            let typed_good = engine.load("typed-good", &good(), None).unwrap();
+            assert_eq!(accept(&engine, &typed_good).unwrap().findings.len(), 1);
+        }
+    }
+
+    #[test]
+    fn typed_components_that_cannot_load_fail_closed() {
+        let engine = engine();
+        let wrong_types = WIT.replace(
+            "check-spec: func(config: string, spec: spec) -> list<finding>;",
+            "check-spec: func(config: string) -> string;",
+        );
+        assert_ne!(wrong_types, WIT);
+        let wrong_types_wat = r#"(module
+  (memory (export "memory") 1)
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 4096))
+  (func (export "agenthost:policy/acceptance@0.1.0#check-spec") (param i32 i32) (result i32)
+    (i32.const 0)))"#;
+        let other_version = WIT.replace("@0.1.0", "@0.2.0");
+        let cases: Vec<(&str, Vec<u8>, Option<Sha256>, &str)> = vec![
+            (
+                "typed-wrong-types",
+                component(
+                    &format!("{wrong_types}\nworld wrong {{ export acceptance; }}\n"),
+                    "wrong",
+                    wrong_types_wat,
+                ),
+                None,
+                "wrong types",
+            ),
+            (
+                "typed-other-version",
+                acceptance_in(&other_version, &format!("{ONE_FINDING} (i32.const 1024)")),
+                None,
+                "wrong types",
+            ),
+            (
+                "typed-no-exports",
+                component(
+                    &format!("{WIT}\nworld nothing {{}}\n"),
+                    "nothing",
+                    "(module)",
+                ),
+                None,
+                "missing export",
+            ),
+            (
+                "typed-invalid",
+                b"\0asm\x0d\0\x01\0garbage".to_vec(),
+                None,
+                "invalid binary",
+            ),
+            (
+                "typed-pinned",
+                good(),
+                Some(Sha256([0; 32])),
+                "sha256 pin mismatch",
+            ),
+            (
+                // Instantiating it traps (its start function): caught at load time.
+                "typed-start-trap",
+                component(
+                    &format!("{WIT}\nworld nothing {{}}\n"),
+                    "nothing",
+                    "(module (func $s unreachable) (start $s))",
+                ),
+                None,
+                "missing export",
+            ),
+        ];
+        for (name, bytes, pin, kind) in cases {
+            let err = match engine.load(name, &bytes, pin) {
+                Err(err) => err,
+                Ok(_) => panic!("{name} loaded"),
+            };
+            assert_eq!(err.kind(), kind, "{name}: {err}");
+            assert!(err.to_string().contains(name), "{name}: {err}");
+            assert_good_still_works(&engine);
+        }
+    }
+
+    #[test]
+    fn a_typed_policy_log_goes_to_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine().with_log_dir(dir.path().to_path_buf());
+        let policy = engine
+            .load("typed-trap", &acceptance("unreachable"), None)
+            .unwrap();
+        accept(&engine, &policy).unwrap_err();
+        // A trap with nothing on stderr writes nothing.
+        assert!(!engine.log_file("typed-trap").unwrap().exists());
+
+        let talker = answering_with_log("fine", "looked at the spec");
+        let policy = engine.load("talker", &talker, None).unwrap();
+        accept(&engine, &policy).unwrap_err();
+        let text = std::fs::read_to_string(engine.log_file("talker").unwrap()).unwrap();
+        assert!(text.contains("acceptance (failed: bad answer)"), "{text}");
+        assert!(text.contains("looked at the spec"), "{text}");
+    }
+
+    /// A WASI command that writes `log` to stderr and `answer` to stdout.
+    fn answering_with_log(answer: &str, log: &str) -> Vec<u8> {
+        command(
+            &format!(
+                "(call $write (i32.const 4096) (i32.const {})) \
+                 (i32.store (i32.const 16) (i32.const {})) \
+                 (i32.store (i32.const 20) (i32.const {})) \
+                 (drop (call $fd_write (i32.const 2) (i32.const 16) (i32.const 1) (i32.const 24)))",
+                answer.len(),
+                4096 + answer.len(),
+                log.len()
+            ),
+            &format!("{answer}{log}"),
+        )
     }
 }

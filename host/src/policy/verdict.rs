@@ -10,7 +10,7 @@ use agenthost_policy::{
     ReviewRequest, RunResult, Severity, Spec, TaskView,
 };
 
-use super::{Engine, LoadedPolicy, PolicyError};
+use super::{Engine, HookRequest, LoadedPolicy, PolicyError};
 use crate::config::PolicyMode;
 
 /// The rule of the finding a failed policy produces.
@@ -86,7 +86,7 @@ pub fn acceptance(
         config: config.clone(),
         spec: spec.clone(),
     };
-    findings(engine, policy, mode, Hook::Acceptance, &request)
+    findings(engine, policy, mode, &request)
 }
 
 /// Asks `policy` what review must know about `run`.
@@ -103,24 +103,23 @@ pub fn review(
         spec: spec.clone(),
         run: run.clone(),
     };
-    findings(engine, policy, mode, Hook::Review, &request)
+    findings(engine, policy, mode, &request)
 }
 
-fn findings<R: serde::Serialize>(
+fn findings<R: HookRequest<Answer = Findings>>(
     engine: &Engine,
     policy: &LoadedPolicy,
     mode: PolicyMode,
-    hook: Hook,
     request: &R,
 ) -> Report {
-    match engine.call::<_, Findings>(policy, hook, request) {
+    match engine.call(policy, request) {
         Ok(call) => Report {
             policy: policy.name().to_string(),
             mode,
             findings: call.answer.findings,
             failure: None,
         },
-        Err(error) => Report::failed(policy.name(), mode, hook, &error),
+        Err(error) => Report::failed(policy.name(), mode, R::HOOK, &error),
     }
 }
 
@@ -174,7 +173,7 @@ pub fn admission(
         task: task.clone(),
         state: state.clone(),
     };
-    match engine.call::<_, Admission>(policy, Hook::Admission, &request) {
+    match engine.call(policy, &request) {
         Ok(call) => AdmissionVerdict {
             policy: policy.name().to_string(),
             mode,

@@ -200,6 +200,14 @@ fn list_shows_the_builtins_with_their_hooks() {
     );
     assert!(run.stdout.contains("acceptance"), "{}", run.stdout);
     assert!(run.stdout.contains("admission"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .lines()
+            .skip(1)
+            .all(|line| line.contains(" component ")),
+        "every built-in is a typed component:\n{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -230,18 +238,32 @@ fn test_calls_one_hook_and_reports_time_and_memory() {
         "{}",
         run.stdout
     );
-    assert!(
-        run.stdout
-            .contains("policy       spec-quality (wasi-p2 command)")
-    );
+    assert!(run.stdout.contains("policy       spec-quality (component)"));
     assert!(run.stdout.contains("peak memory  "));
+}
+
+#[test]
+fn test_refuses_a_request_that_is_not_the_hooks_before_calling() {
+    let run = Test::new()
+        .file("trap.wasm", plugin("unreachable"))
+        .file("request.json", "{}")
+        .args(["policy", "test", "trap.wasm", "--hook", "acceptance"])
+        .args(["--input", "request.json"])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr
+            .contains("the acceptance request is not valid: missing field `spec`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn test_reports_a_failing_plugin() {
     let run = Test::new()
         .file("trap.wasm", plugin("unreachable"))
-        .file("request.json", "{}")
+        .file("request.json", r#"{"spec": {"id": "t", "title": "T"}}"#)
         .args([
             "policy",
             "test",
@@ -348,7 +370,7 @@ fn new_writes_a_policy_that_tests_builds_and_runs() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("(wasi-p2 command)"), "{}", run.stdout);
+    assert!(run.stdout.contains("(component)"), "{}", run.stdout);
 }
 
 #[test]

@@ -81,7 +81,7 @@ impl Policy for DiffSize {
     }
 }
 
-agenthost_policy::export_policy!(DiffSize);
+agenthost_policy::export_policy!(DiffSize, [Review, ValidateConfig]);
 
 #[cfg(test)]
 mod tests {

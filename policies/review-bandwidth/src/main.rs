@@ -102,7 +102,7 @@ impl Policy for ReviewBandwidth {
     }
 }
 
-agenthost_policy::export_policy!(ReviewBandwidth);
+agenthost_policy::export_policy!(ReviewBandwidth, [Admission, ValidateConfig]);
 
 #[cfg(test)]
 mod tests {

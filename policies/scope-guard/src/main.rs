@@ -115,7 +115,7 @@ impl Policy for ScopeGuard {
     }
 }
 
-agenthost_policy::export_policy!(ScopeGuard);
+agenthost_policy::export_policy!(ScopeGuard, [Review, ValidateConfig]);
 
 /// The finding for `path`, if it is not allowed.
 fn check(scope: &Scope, config: &Config, path: &str) -> Option<Finding> {

@@ -111,7 +111,7 @@ impl Policy for SpecQuality {
     }
 }
 
-agenthost_policy::export_policy!(SpecQuality);
+agenthost_policy::export_policy!(SpecQuality, [Acceptance, ValidateConfig]);
 
 /// Every finding on `spec`.
 fn check(config: &Config, spec: &Spec) -> Vec<Finding> {

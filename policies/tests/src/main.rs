@@ -62,7 +62,7 @@ impl Policy for Tests {
     }
 }
 
-agenthost_policy::export_policy!(Tests);
+agenthost_policy::export_policy!(Tests, [Review, ValidateConfig]);
 
 #[cfg(test)]
 mod tests {

@@ -145,15 +145,86 @@ fn command_io<P: Policy>(policy: &P) -> Result<(), CommandError> {
     stdout.flush().map_err(CommandError::Io)
 }
 
-/// Exports a [`Policy`] as a WASI command: expands to the program's `main`. The argument
-/// is an expression that builds the policy (a unit struct's name will do).
+/// Exports a [`Policy`]: expands to the program's `main` (the WASI-command ABI, JSON on
+/// stdin and stdout) and, for `wasm32-wasip2`, to the typed `agenthost:policy` component
+/// exports of the hooks listed, which the host prefers.
+///
+/// ```ignore
+/// agenthost_policy::export_policy!(NoTodo, [Acceptance, ValidateConfig]);
+/// ```
+///
+/// The first argument is a constant expression that builds the policy (a unit struct's
+/// name will do); the list names the [`Hook`]s of [`Policy::HOOKS`], which a component's
+/// exports must be known from at compile time. A list that differs from `HOOKS` does not
+/// compile. Without a list (`export_policy!(NoTodo)`) the plugin is a WASI command only.
 #[macro_export]
 macro_rules! export_policy {
+    ($policy:expr, [$($hook:ident),* $(,)?]) => {
+        const _: () = $crate::__check_hooks(&$policy, &[$($crate::Hook::$hook),*]);
+        $crate::__export_typed!($policy; $($hook),*);
+        fn main() {
+            $crate::__command_main(&$policy)
+        }
+    };
     ($policy:expr) => {
         fn main() {
             $crate::__command_main(&$policy)
         }
     };
+}
+
+/// Fails to compile (with its message) when `export_policy!`'s list and [`Policy::HOOKS`]
+/// differ. Called by [`export_policy!`].
+#[doc(hidden)]
+pub const fn check_hooks<P: Policy>(_: &P, listed: &[Hook]) {
+    let declared = P::HOOKS;
+    let mut i = 0;
+    while i < declared.len() {
+        let hook = declared[i];
+        if hook as u8 != Hook::Describe as u8 && !contains(listed, hook) {
+            panic!("export_policy!: a hook of Policy::HOOKS is missing from the macro's list");
+        }
+        i += 1;
+    }
+    let mut j = 0;
+    while j < listed.len() {
+        if listed[j] as u8 == Hook::Describe as u8 {
+            panic!("export_policy!: `Describe` is answered for you: leave it out of the list");
+        }
+        if !contains(declared, listed[j]) {
+            panic!("export_policy!: the macro lists a hook that Policy::HOOKS does not");
+        }
+        j += 1;
+    }
+}
+
+const fn contains(hooks: &[Hook], hook: Hook) -> bool {
+    let mut i = 0;
+    while i < hooks.len() {
+        if hooks[i] as u8 == hook as u8 {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The typed exports of the listed hooks (wasm32-wasip2).
+#[cfg(all(target_os = "wasi", target_env = "p2"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_typed {
+    ($policy:expr; $($hook:ident),*) => {
+        $($crate::__export_hook!($hook, $policy);)*
+    };
+}
+
+/// Elsewhere a policy is a WASI command only.
+#[cfg(not(all(target_os = "wasi", target_env = "p2")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_typed {
+    ($policy:expr; $($hook:ident),*) => {};
 }
 
 #[doc(hidden)]

@@ -7,7 +7,9 @@
 //! - the request and answer types, exactly as the WIT package `agenthost:policy` in
 //!   `sdk/wit` defines them, as serde types (the JSON ABI of WASI-command policies);
 //! - the guest SDK: implement [`Policy`] (every hook has a default) and export it with
-//!   [`export_policy!`]; build for `wasm32-wasip2` (or `wasm32-wasip1`).
+//!   [`export_policy!`], listing its hooks. Built for `wasm32-wasip2` the policy is a typed
+//!   component exporting the `agenthost:policy` interfaces of those hooks (and also a WASI
+//!   command); built for `wasm32-wasip1` it is a WASI command (the JSON ABI).
 //!
 //! ```
 //! use agenthost_policy::{AcceptanceRequest, Finding, Hook, Policy, Severity};
@@ -26,19 +28,27 @@
 //!     }
 //! }
 //!
-//! agenthost_policy::export_policy!(NeedsVerify);
+//! agenthost_policy::export_policy!(NeedsVerify, [Acceptance]);
 //! ```
 //!
 //! The host and the SDK share these types, so a change to them is a change to the ABI:
 //! [`ABI_VERSION`] says which one a policy was built against.
 
 mod abi;
+#[cfg(all(target_os = "wasi", target_env = "p2"))]
+#[doc(hidden)]
+pub mod component;
 mod guest;
 #[cfg(feature = "schema")]
 mod schema;
 mod types;
 
 pub use abi::*;
+#[cfg(all(target_os = "wasi", target_env = "p2"))]
+#[doc(hidden)]
+pub use component as __component;
+#[doc(hidden)]
+pub use guest::check_hooks as __check_hooks;
 pub use guest::{__command_main, CommandError, Policy, run_command};
 #[cfg(feature = "schema")]
 pub use schema::json_schema;

@@ -154,3 +154,16 @@ fn run_command_refuses_what_it_cannot_answer() {
         "{err}"
     );
 }
+
+#[test]
+fn the_export_list_must_be_the_hooks() {
+    __check_hooks(&Strict, &[Hook::Admission, Hook::Acceptance]);
+    for wrong in [
+        &[Hook::Acceptance][..],
+        &[Hook::Acceptance, Hook::Admission, Hook::Review],
+        &[Hook::Acceptance, Hook::Admission, Hook::Describe],
+    ] {
+        let result = std::panic::catch_unwind(|| __check_hooks(&Strict, wrong));
+        assert!(result.is_err(), "{wrong:?} was accepted");
+    }
+}

@@ -68,7 +68,7 @@ fn main() {
     // repository's configuration, the policy call.
     let decide_once = || {
         let state = decide::host_state(&ctx, &tasks);
-        let config = decide::repo_config(&repo).expect("config");
+        let config = decide::repo_config(&ctx, &repo).expect("config");
         decide::admission(&ctx, &config, &first_queued, &state)
     };
     let verdict = decide_once();

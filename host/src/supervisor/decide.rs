@@ -23,7 +23,17 @@ pub struct Policies {
     /// How many Modify/Create entries each task's spec has, by task id (a task's spec
     /// never changes, so this is parsed once).
     scope_sizes: Mutex<HashMap<String, u32>>,
+    /// Each repository's configuration, with the identity of the files it was read from;
+    /// read again when any of them changes (or appears, or goes).
+    configs: Mutex<HashMap<PathBuf, CachedConfig>>,
 }
+
+/// A configuration and the files it was read from, as they were.
+type CachedConfig = (Vec<FileStamp>, Arc<Config>);
+
+/// A config file as last seen: its path and, when it exists, its modification time, size
+/// and inode.
+type FileStamp = (PathBuf, Option<(std::time::SystemTime, u64, u64)>);
 
 /// A loaded set is reused for the same repository, policy configuration and hook.
 type SetKey = (PathBuf, String, &'static str);
@@ -43,6 +53,7 @@ impl Policies {
             engine: policy::cli_engine().map_err(|err| err.to_string()),
             sets: Mutex::new(HashMap::new()),
             scope_sizes: Mutex::new(HashMap::new()),
+            configs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -146,10 +157,37 @@ pub fn host_state(ctx: &Context, all: &[Task]) -> sdk::HostState {
 }
 
 /// The configuration of a task's repository, as admission needs it: an invalid one holds
-/// the task with the reason.
-pub fn repo_config(repo: &std::path::Path) -> Result<Config, String> {
-    Config::load(&ConfigSources::discover(Some(repo)))
-        .map_err(|err| format!("the repository's configuration is invalid: {err}"))
+/// the task with the reason. Kept between rounds until one of its files changes.
+pub fn repo_config(ctx: &Context, repo: &std::path::Path) -> Result<Arc<Config>, String> {
+    let sources = ConfigSources::discover(Some(repo));
+    let stamps: Vec<FileStamp> = [&sources.user, &sources.repo, &sources.local]
+        .into_iter()
+        .flatten()
+        .map(|path| (path.clone(), stamp(path)))
+        .collect();
+    let mut configs = ctx
+        .policies
+        .configs
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((seen, config)) = configs.get(repo)
+        && *seen == stamps
+    {
+        return Ok(config.clone());
+    }
+    let config = Arc::new(
+        Config::load(&sources)
+            .map_err(|err| format!("the repository's configuration is invalid: {err}"))?,
+    );
+    configs.insert(repo.to_path_buf(), (stamps, config.clone()));
+    Ok(config)
+}
+
+/// A file's modification time, size and inode, when it can be read.
+fn stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len(), meta.ino()))
 }
 
 /// Asks the admission policies of `config` (the task's repository's) about `task`, given
@@ -251,4 +289,53 @@ pub struct AcceptanceVerdict {
     pub accepted: bool,
     /// The findings, rendered for the terminal (empty when there are none).
     pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state_dir::StateDirs;
+    use crate::supervisor::store::Store;
+
+    #[test]
+    fn a_repository_config_is_read_again_only_when_a_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        let ctx = Context {
+            dirs: StateDirs {
+                root: dir.path().join("state"),
+                runtime: dir.path().join("run"),
+            },
+            exe: PathBuf::from("agenthost"),
+            host_env: Default::default(),
+            home: dir.path().to_path_buf(),
+            store: Arc::new(Mutex::new(
+                Store::open(&dir.path().join("state.db")).unwrap(),
+            )),
+            policies: Policies::new(),
+        };
+        let first = repo_config(&ctx, &repo).unwrap();
+        assert!(Arc::ptr_eq(&first, &repo_config(&ctx, &repo).unwrap()));
+
+        std::fs::write(repo.join("agenthost.toml"), "[test]\ncommand = \"make\"\n").unwrap();
+        let second = repo_config(&ctx, &repo).unwrap();
+        assert_eq!(second.test.command.as_deref(), Some("make"));
+        assert!(Arc::ptr_eq(&second, &repo_config(&ctx, &repo).unwrap()));
+
+        std::fs::write(
+            repo.join("agenthost.toml"),
+            "[test]\ncommand = \"make check\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            repo_config(&ctx, &repo).unwrap().test.command.as_deref(),
+            Some("make check")
+        );
+
+        std::fs::write(repo.join("agenthost.toml"), "[test]\ncommand = 1\n").unwrap();
+        assert!(repo_config(&ctx, &repo).unwrap_err().contains("invalid"));
+        std::fs::remove_file(repo.join("agenthost.toml")).unwrap();
+        assert_eq!(repo_config(&ctx, &repo).unwrap().test.command, None);
+    }
 }

@@ -95,11 +95,11 @@ impl Scheduler {
         };
         // One picture of the host and one configuration per repository for the whole round.
         let state = decide::host_state(&self.ctx, &tasks);
-        let mut configs: HashMap<PathBuf, Result<Config, String>> = HashMap::new();
+        let mut configs: HashMap<PathBuf, Result<Arc<Config>, String>> = HashMap::new();
         for task in tasks.iter().filter(|t| t.state == TaskState::Queued) {
             let config = configs
                 .entry(task.repo.clone())
-                .or_insert_with(|| decide::repo_config(&task.repo));
+                .or_insert_with(|| decide::repo_config(&self.ctx, &task.repo));
             let decision = match config {
                 Ok(config) => decide::admission(&self.ctx, config, task, &state),
                 Err(reason) => Admission::Hold(reason.clone()),

@@ -104,26 +104,25 @@ pub enum Outcome {
 /// anything is written.
 pub fn install(start: &Path, exe: &Path, force: bool) -> Result<Vec<Outcome>, HooksError> {
     let dir = hooks_dir(start)?;
-    let paths: Vec<PathBuf> = HOOKS.iter().map(|hook| dir.join(hook)).collect();
-    for path in &paths {
-        if !is_foreign(path)? {
-            continue;
+    let mut hooks = Vec::new();
+    for hook in HOOKS {
+        let path = dir.join(hook);
+        let foreign = is_foreign(&path)?;
+        if foreign {
+            if !force {
+                return Err(HooksError::Foreign { path });
+            }
+            let backup = backup_of(&path);
+            if backup.exists() {
+                return Err(HooksError::BackupExists { path, backup });
+            }
         }
-        if !force {
-            return Err(HooksError::Foreign { path: path.clone() });
-        }
-        let backup = backup_of(path);
-        if backup.exists() {
-            return Err(HooksError::BackupExists {
-                path: path.clone(),
-                backup,
-            });
-        }
+        hooks.push((hook, path, foreign));
     }
     create_dir(&dir)?;
     let mut outcomes = Vec::new();
-    for (hook, path) in HOOKS.iter().zip(paths) {
-        let outcome = if is_foreign(&path)? {
+    for (hook, path, foreign) in hooks {
+        let outcome = if foreign {
             let backup = backup_of(&path);
             std::fs::rename(&path, &backup).map_err(io("move aside", &path))?;
             Outcome::Replaced {

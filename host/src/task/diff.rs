@@ -69,10 +69,7 @@ pub fn between_commits(repo_root: &Path, from: &str, to: &str) -> Result<Changes
     let repo = Repository::open(repo_root)?;
     let old = repo.find_commit(Oid::from_str(from)?)?.tree()?;
     let new = repo.find_commit(Oid::from_str(to)?)?.tree()?;
-    let mut options = DiffOptions::new();
-    options.context_lines(3);
-    let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), Some(&mut options))?;
-    collect(diff)
+    between_trees(&repo, Some(&old), &new, &[])
 }
 
 /// The changes from tree `old` (none: the empty tree) to tree `new` in `repo`, with renames

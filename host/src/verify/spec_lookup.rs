@@ -33,13 +33,12 @@ pub enum Lookup {
     Missing,
 }
 
-/// Looks specs up, remembering what it found.
+/// Looks specs up, remembering each blob's digest (callers remember the answers).
 pub struct SpecLookup<'r> {
     repo: &'r Repository,
     tip: Oid,
     /// How many commits of the tip's history a lookup may read.
     history_limit: usize,
-    found: HashMap<(String, String), Lookup>,
     digests: HashMap<Oid, String>,
 }
 
@@ -50,23 +49,12 @@ impl<'r> SpecLookup<'r> {
             repo,
             tip,
             history_limit: 20_000,
-            found: HashMap::new(),
             digests: HashMap::new(),
         }
     }
 
     /// The spec at `path` with `digest`, as named by commit `commit`.
     pub fn find(&mut self, commit: Oid, path: &str, digest: &str) -> Lookup {
-        let key = (path.to_string(), digest.to_string());
-        if let Some(known) = self.found.get(&key) {
-            return known.clone();
-        }
-        let found = self.search(commit, path, digest);
-        self.found.insert(key, found.clone());
-        found
-    }
-
-    fn search(&mut self, commit: Oid, path: &str, digest: &str) -> Lookup {
         for candidate in [commit, self.tip] {
             if let Some((blob, bytes)) = self.blob_at(candidate, path)
                 && self.digest_of(blob, &bytes) == digest

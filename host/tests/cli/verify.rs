@@ -123,6 +123,16 @@ impl Repo {
     }
 }
 
+/// A checked commit's findings in the JSON report, as (path, rule).
+fn paths_and_rules(check: &serde_json::Value) -> Vec<(&str, &str)> {
+    check["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), f["rule"].as_str().unwrap()))
+        .collect()
+}
+
 #[test]
 fn in_scope_agent_commits_pass() {
     let repo = Repo::new();
@@ -168,28 +178,17 @@ fn sensitive_files_fail_unless_named_exactly() {
     let run = repo.verify(&["--format", "json"]);
     assert_eq!(run.code, 1, "{}", run.transcript());
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let findings: Vec<(String, String)> = report["checks"][0]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["path"].as_str().unwrap().to_string(),
-                f["rule"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    let expected = [
-        (".github/workflows/ci.yml", "scope-guard/sensitive"),
-        (".gitmodules", "scope-guard/out-of-scope"),
-        (".idea/workspace.xml", "scope-guard/out-of-scope"),
-        ("tools/.bashrc", "scope-guard/out-of-scope"),
-    ];
-    let expected: Vec<(String, String)> = expected
-        .iter()
-        .map(|(p, r)| (p.to_string(), r.to_string()))
-        .collect();
-    assert_eq!(findings, expected, "{}", run.stdout);
+    assert_eq!(
+        paths_and_rules(&report["checks"][0]),
+        vec![
+            (".github/workflows/ci.yml", "scope-guard/sensitive"),
+            (".gitmodules", "scope-guard/out-of-scope"),
+            (".idea/workspace.xml", "scope-guard/out-of-scope"),
+            ("tools/.bashrc", "scope-guard/out-of-scope"),
+        ],
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout
             .contains("`tools/.bashrc` (a shell rc file) was changed"),
@@ -218,14 +217,8 @@ fn renames_and_deletions_are_checked_at_both_ends() {
     let checks = report["checks"].as_array().unwrap();
     assert_eq!(checks.len(), 2);
     assert_eq!(checks[0]["status"], "no-spec");
-    let findings: Vec<(&str, &str)> = checks[1]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| (f["path"].as_str().unwrap(), f["rule"].as_str().unwrap()))
-        .collect();
     assert_eq!(
-        findings,
+        paths_and_rules(&checks[1]),
         vec![
             ("README.md", "scope-guard/out-of-scope"),
             ("src/secret.py", "scope-guard/forbidden"),

@@ -15,6 +15,7 @@ mod launch;
 mod logs;
 mod output;
 mod policy;
+mod policy_fixtures;
 mod review;
 mod sandbox;
 mod scripted_agent;

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use comfy_table::{Table, presets};
 use miette::IntoDiagnostic;
 
-use super::{Exit, Output};
+use super::{Exit, Output, policy_fixtures};
 use crate::config::{Config, ConfigSources, PolicyConfig, PolicyMode, PolicySource};
 use crate::policy::{self, Engine, LoadedPolicy, PolicySet};
 
@@ -34,26 +34,57 @@ pub enum PolicyCommand {
     List(ListArgs),
     /// Call one hook of one policy once and print its answer, time and peak memory.
     #[command(
-        after_help = "Examples:\n  agenthost policy test spec-quality --hook acceptance --input request.json\n  agenthost policy test ./no-todo.wasm --hook acceptance --input request.json\n\nThe input is the hook's JSON request (sdk/schema/agenthost-policy.schema.json); without a\n`config` key it gets the policy's config from agenthost.toml.\n\nExit status: 0 = answered, 1 = the policy failed (it would fail closed), 2 = usage error."
+        after_help = "Examples:\n  agenthost policy test spec-quality --hook acceptance --input request.json\n  agenthost policy test ./no-todo.wasm --hook acceptance --input request.json\n  agenthost policy test ./protected-paths.wasm --fixtures fixtures/\n\nThe input is the hook's JSON request (sdk/schema/agenthost-policy.schema.json); without a\n`config` key it gets the policy's config from agenthost.toml. A fixture is a JSON file\n{\"hook\": H, \"request\": {...}, \"expect\": {...}}: --fixtures runs every *.json in DIR\nand compares each answer with its `expect`.\n\nExit status: 0 = answered (every fixture as expected), 1 = the policy failed (it would\nfail closed) or a fixture's answer differs, 2 = usage error."
     )]
-    Test(CallArgs),
+    Test(TestArgs),
     /// Call one hook many times and print the latency distribution.
     #[command(
         after_help = "Examples:\n  agenthost policy bench scope-guard --hook review --input run.json\n  agenthost policy bench spec-quality --hook acceptance --input request.json --iterations 500"
     )]
     Bench(BenchArgs),
-    /// Write a new policy project (Rust, with the SDK vendored) that builds and tests.
+    /// Write a new policy project in one of seven languages that builds and tests: the
+    /// protected-paths example of that language, renamed, with the shared fixtures.
     #[command(
-        after_help = "Examples:\n  agenthost policy new no-todo\n  agenthost policy new no-todo --lang rust --dir policies/no-todo\n\nThen: cd no-todo && cargo test && cargo build --release --target wasm32-wasip2"
+        after_help = "Examples:\n  agenthost policy new no-todo\n  agenthost policy new no-todo --lang python --dir policies/no-todo\n\nThen: cd no-todo && ./test.sh"
     )]
     New(NewArgs),
 }
 
-/// The languages `agenthost policy new` can write.
+/// The languages `agenthost policy new` can write (each the example in
+/// `examples/policies/<lang>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
-    /// Rust, with the agenthost-policy SDK.
+    /// Rust: a typed component with the agenthost-policy SDK (vendored).
     Rust,
+    /// Python: a typed component built with componentize-py.
+    Python,
+    /// JavaScript: a typed component built with componentize-js.
+    #[value(alias = "js")]
+    Javascript,
+    /// C: a WASI command built with clang and wasi-libc.
+    C,
+    /// Zig: a WASI command.
+    Zig,
+    /// AssemblyScript: a WASI command with the WASI shim.
+    #[value(alias = "as")]
+    Assemblyscript,
+    /// Go: a WASI command (GOOS=wasip1).
+    Go,
+}
+
+impl Lang {
+    /// The directory name of its example and template.
+    fn dir(self) -> &'static str {
+        match self {
+            Lang::Rust => "rust",
+            Lang::Python => "python",
+            Lang::Javascript => "javascript",
+            Lang::C => "c",
+            Lang::Zig => "zig",
+            Lang::Assemblyscript => "assemblyscript",
+            Lang::Go => "go",
+        }
+    }
 }
 
 /// Arguments of `agenthost policy new`.
@@ -80,7 +111,31 @@ pub struct ListArgs {
     pub repo: Option<PathBuf>,
 }
 
-/// Arguments of `agenthost policy test`.
+/// Arguments of `agenthost policy test`: one call, or every fixture in a directory.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// A policy name from the configuration, or the path of a `.wasm` file.
+    #[arg(value_name = "POLICY")]
+    pub policy: String,
+
+    /// The hook to call.
+    #[arg(long, value_name = "HOOK", value_parser = parse_hook, required_unless_present = "fixtures", requires = "input")]
+    pub hook: Option<Hook>,
+
+    /// The JSON request.
+    #[arg(long, value_name = "FILE", requires = "hook")]
+    pub input: Option<PathBuf>,
+
+    /// Run every fixture (`*.json`: hook, request, expected answer) in this directory.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["hook", "input"])]
+    pub fixtures: Option<PathBuf>,
+
+    /// The repository whose agenthost.toml applies [default: the current directory's].
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+}
+
+/// Arguments of `agenthost policy bench`: the call to repeat.
 #[derive(Debug, Args)]
 pub struct CallArgs {
     /// A policy name from the configuration, or the path of a `.wasm` file.
@@ -202,57 +257,78 @@ fn hook_names(hooks: &[Hook]) -> String {
         .join(", ")
 }
 
-/// The policy to call and the request to send it.
-fn prepare(args: &CallArgs) -> miette::Result<(Engine, LoadedPolicy, Vec<u8>)> {
-    let request = fs_err::read(&args.input).into_diagnostic()?;
-    let mut request: serde_json::Value = serde_json::from_slice(&request).map_err(|err| {
+/// The policy to call, and its config from agenthost.toml when it is a configured one.
+fn load_policy(
+    policy: &str,
+    repo: Option<&Path>,
+) -> miette::Result<(Engine, LoadedPolicy, Option<serde_json::Value>)> {
+    let engine = policy::cli_engine()?;
+    if policy.ends_with(".wasm") || Path::new(policy).is_file() {
+        let bytes = fs_err::read(policy).into_diagnostic()?;
+        let name = Path::new(policy)
+            .file_stem()
+            .map_or("plugin".to_string(), |s| s.to_string_lossy().into_owned());
+        let loaded = engine.load(&name, &bytes, None)?;
+        return Ok((engine, loaded, None));
+    }
+    let config = load_config(repo)?;
+    let Some(configured) = config.policies.get(policy) else {
+        let known: Vec<&str> = config.policies.keys().map(String::as_str).collect();
+        return Err(miette::miette!(
+            code = "policy::unknown",
+            help = format!(
+                "configured policies: {}; or pass the path of a .wasm file",
+                known.join(", ")
+            ),
+            "no policy `{policy}` in the configuration"
+        ));
+    };
+    let set = PolicySet::load(
+        &engine,
+        &std::iter::once((policy.to_string(), enabled(configured))).collect(),
+    );
+    let entry = set
+        .into_entries()
+        .into_iter()
+        .next()
+        .ok_or_else(|| miette::miette!("policy `{policy}` could not be loaded"))?;
+    let loaded = entry.loaded?;
+    Ok((engine, loaded, Some(configured.config_json())))
+}
+
+/// Reads the JSON request in `input`.
+fn read_request(input: &Path) -> miette::Result<serde_json::Value> {
+    let request = fs_err::read(input).into_diagnostic()?;
+    serde_json::from_slice(&request).map_err(|err| {
         miette::miette!(
             code = "policy::input",
             help =
                 "the input is the hook's JSON request; see sdk/schema/agenthost-policy.schema.json",
             "{} is not JSON: {err}",
-            args.input.display()
+            input.display()
         )
-    })?;
-    let engine = policy::cli_engine()?;
-    let (loaded, config) = if args.policy.ends_with(".wasm") || Path::new(&args.policy).is_file() {
-        let bytes = fs_err::read(&args.policy).into_diagnostic()?;
-        let name = Path::new(&args.policy)
-            .file_stem()
-            .map_or("plugin".to_string(), |s| s.to_string_lossy().into_owned());
-        (engine.load(&name, &bytes, None)?, None)
-    } else {
-        let config = load_config(args.repo.as_deref())?;
-        let Some(policy) = config.policies.get(&args.policy) else {
-            let known: Vec<&str> = config.policies.keys().map(String::as_str).collect();
-            return Err(miette::miette!(
-                code = "policy::unknown",
-                help = format!(
-                    "configured policies: {}; or pass the path of a .wasm file",
-                    known.join(", ")
-                ),
-                "no policy `{}` in the configuration",
-                args.policy
-            ));
-        };
-        let set = PolicySet::load(
-            &engine,
-            &std::iter::once((args.policy.clone(), enabled(policy))).collect(),
-        );
-        let entry = set
-            .into_entries()
-            .into_iter()
-            .next()
-            .ok_or_else(|| miette::miette!("policy `{}` could not be loaded", args.policy))?;
-        let loaded = entry.loaded?;
-        (loaded, Some(policy.config_json()))
-    };
+    })
+}
+
+/// The request as bytes, with the configured policy's config filled in when it has none.
+pub(super) fn with_config(
+    mut request: serde_json::Value,
+    hook: Hook,
+    config: Option<&serde_json::Value>,
+) -> miette::Result<Vec<u8>> {
     if let (Some(config), Some(object)) = (config, request.as_object_mut())
-        && args.hook != Hook::Describe
+        && hook != Hook::Describe
     {
-        object.entry("config").or_insert(config);
+        object.entry("config").or_insert_with(|| config.clone());
     }
-    let request = serde_json::to_vec(&request).into_diagnostic()?;
+    serde_json::to_vec(&request).into_diagnostic()
+}
+
+/// The policy to call and the request to send it.
+fn prepare(args: &CallArgs) -> miette::Result<(Engine, LoadedPolicy, Vec<u8>)> {
+    let request = read_request(&args.input)?;
+    let (engine, loaded, config) = load_policy(&args.policy, args.repo.as_deref())?;
+    let request = with_config(request, args.hook, config.as_ref())?;
     Ok((engine, loaded, request))
 }
 
@@ -263,15 +339,30 @@ fn enabled(policy: &PolicyConfig) -> PolicyConfig {
     }
 }
 
-fn test(args: &CallArgs, output: &Output) -> miette::Result<Exit> {
-    let (engine, loaded, request) = prepare(args)?;
-    match engine.call_json(&loaded, args.hook, &request) {
+fn test(args: &TestArgs, output: &Output) -> miette::Result<Exit> {
+    let (engine, loaded, config) = load_policy(&args.policy, args.repo.as_deref())?;
+    let (hook, input) = match (&args.fixtures, args.hook, &args.input) {
+        (Some(dir), _, _) => {
+            return policy_fixtures::run(&engine, &loaded, config.as_ref(), dir, output);
+        }
+        (None, Some(hook), Some(input)) => (hook, input),
+        // clap requires --hook and --input together unless --fixtures is given.
+        _ => {
+            return Err(miette::miette!(
+                code = "policy::test::usage",
+                help = "pass --hook H --input FILE.json, or --fixtures DIR",
+                "nothing to call"
+            ));
+        }
+    };
+    let request = with_config(read_request(input)?, hook, config.as_ref())?;
+    match engine.call_json(&loaded, hook, &request) {
         Ok(call) => {
             let answer = serde_json::to_string_pretty(&call.answer).into_diagnostic()?;
             println!("{answer}");
             println!();
             println!("policy       {} ({})", loaded.name(), loaded.kind().name());
-            println!("hook         {}", args.hook);
+            println!("hook         {hook}");
             println!("time         {}", format_duration(call.elapsed));
             println!("peak memory  {} KiB", call.peak_memory >> 10);
             if !call.log.trim().is_empty() {
@@ -321,7 +412,7 @@ fn bench(args: &BenchArgs) -> miette::Result<Exit> {
     Ok(Exit::Success)
 }
 
-fn format_duration(duration: Duration) -> String {
+pub(super) fn format_duration(duration: Duration) -> String {
     let micros = duration.as_micros();
     if micros < 10_000 {
         format!("{micros} µs")
@@ -351,25 +442,40 @@ fn new(args: &NewArgs) -> miette::Result<Exit> {
             dir.display()
         ));
     }
-    let Lang::Rust = args.lang;
-    for (path, text) in policy::scaffold::rust(&args.name) {
-        let path = dir.join(path);
+    let Some(files) = policy::scaffold::files(args.lang.dir(), &args.name) else {
+        return Err(miette::miette!(
+            code = "policy::new::lang",
+            help = format!(
+                "this agenthost was built without the example in examples/policies/{}",
+                args.lang.dir()
+            ),
+            "no template for {}",
+            args.lang.dir()
+        ));
+    };
+    for file in files {
+        let path = dir.join(&file.path);
         if let Some(parent) = path.parent() {
             fs_err::create_dir_all(parent).into_diagnostic()?;
         }
-        fs_err::write(&path, text).into_diagnostic()?;
+        fs_err::write(&path, &file.contents).into_diagnostic()?;
+        if file.executable {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .into_diagnostic()?;
+        }
     }
     println!(
-        "created {} (Rust, SDK vendored in vendor/agenthost-policy)",
-        dir.display()
+        "created {} ({}: the protected-paths example, renamed)",
+        dir.display(),
+        args.lang.dir()
     );
     println!();
     println!("  cd {}", dir.display());
-    println!("  cargo test");
-    println!("  cargo build --release --target wasm32-wasip2");
     println!(
-        "  agenthost policy test target/wasm32-wasip2/release/{}.wasm --hook acceptance --input request.json",
+        "  ./build.sh   # builds {}.wasm (README.md says what to install)",
         args.name
     );
+    println!("  ./test.sh    # builds, then runs it against fixtures/ through agenthost");
     Ok(Exit::Success)
 }

@@ -1,8 +1,16 @@
-//! `agenthost policy new`: the files of a new Rust policy, ready to build and test.
+//! `agenthost policy new`: the files of a new policy, ready to build and test.
 //!
-//! The scaffold vendors the SDK (`vendor/agenthost-policy`, the very source this binary was
-//! built with, and `vendor/wit`, the WIT it generates its component exports from), so it
-//! matches this agenthost's ABI. Its dependencies come from the registry.
+//! The template of each language is its example in `examples/policies/<lang>/`, embedded
+//! by `host/build.rs`: the same `protected-paths` review policy, renamed. The paths that
+//! point out of the example are pointed into the new project, at copies this binary carries:
+//! `../../../sdk/wit` becomes `wit` (the WIT this agenthost speaks), `../../../sdk/rust`
+//! becomes `vendor/agenthost-policy` (the SDK's source, with its WIT in `vendor/wit`), and
+//! `../fixtures` becomes `fixtures` (the shared fixtures, renamed too). So a new project
+//! matches this agenthost's ABI and passes its own `./test.sh` as the example does.
+
+mod templates {
+    include!(concat!(env!("OUT_DIR"), "/templates.rs"));
+}
 
 /// The SDK's source files, as this binary was built with them.
 const SDK_FILES: &[(&str, &str)] = &[
@@ -38,32 +46,136 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-/// The files of a new policy called `name`: (relative path, contents).
-pub fn rust(name: &str) -> Vec<(String, String)> {
-    let type_name: String = name
-        .split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map_or(String::new(), |first| {
-                first.to_ascii_uppercase().to_string() + chars.as_str()
-            })
-        })
-        .collect();
-    let mut files = vec![
-        ("Cargo.toml".to_string(), cargo_toml(name)),
-        ("src/main.rs".to_string(), main_rs(name, &type_name)),
-        ("README.md".to_string(), readme(name)),
-        (".gitignore".to_string(), "/target\n".to_string()),
-        (
-            "vendor/agenthost-policy/Cargo.toml".to_string(),
-            SDK_CARGO_TOML.to_string(),
-        ),
-    ];
-    for (path, text) in SDK_FILES {
-        files.push((format!("vendor/agenthost-policy/{path}"), text.to_string()));
+/// The languages of `examples/policies`, as `agenthost policy new --lang` names them.
+pub const LANGUAGES: &[&str] = &[
+    "rust",
+    "python",
+    "javascript",
+    "c",
+    "zig",
+    "assemblyscript",
+    "go",
+];
+
+/// The example's name, in the four spellings a template uses.
+const EXAMPLE_NAME: &str = "protected-paths";
+
+/// One file of a new project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaffoldFile {
+    /// Its path, relative to the project.
+    pub path: String,
+    /// Its contents.
+    pub contents: Vec<u8>,
+    /// Whether it is a script to make executable.
+    pub executable: bool,
+}
+
+/// The files of a new policy called `name` in `lang` (one of [`LANGUAGES`]), or `None` when
+/// this binary carries no template for `lang`.
+pub fn files(lang: &str, name: &str) -> Option<Vec<ScaffoldFile>> {
+    let (_, template) = templates::TEMPLATES.iter().find(|(l, _)| *l == lang)?;
+    let renames = Renames::new(name);
+    let mut wants_wit = false;
+    let mut wants_sdk = false;
+    let mut wants_fixtures = false;
+    let mut out = Vec::new();
+    for (path, contents) in *template {
+        let contents = match std::str::from_utf8(contents) {
+            Ok(text) => {
+                wants_wit |= text.contains(WIT_PATH);
+                wants_sdk |= text.contains(SDK_PATH);
+                wants_fixtures |= text.contains(FIXTURES_PATH);
+                renames.apply(&relocate(text)).into_bytes()
+            }
+            Err(_) => contents.to_vec(),
+        };
+        out.push(file(renames.apply(path), contents));
     }
-    files.push(("vendor/wit/policy.wit".to_string(), WIT.to_string()));
-    files
+    if wants_wit {
+        out.push(file("wit/policy.wit".to_string(), WIT.as_bytes().to_vec()));
+    }
+    if wants_sdk {
+        out.push(file(
+            "vendor/agenthost-policy/Cargo.toml".to_string(),
+            SDK_CARGO_TOML.as_bytes().to_vec(),
+        ));
+        for (path, text) in SDK_FILES {
+            out.push(file(
+                format!("vendor/agenthost-policy/{path}"),
+                text.as_bytes().to_vec(),
+            ));
+        }
+        out.push(file(
+            "vendor/wit/policy.wit".to_string(),
+            WIT.as_bytes().to_vec(),
+        ));
+    }
+    if wants_fixtures {
+        for (path, contents) in templates::FIXTURES {
+            let contents = String::from_utf8_lossy(contents);
+            out.push(file(
+                format!("fixtures/{}", renames.apply(path)),
+                renames.apply(&contents).into_bytes(),
+            ));
+        }
+    }
+    Some(out)
+}
+
+/// Where an example points out of its directory, and where a new project has the copy.
+const WIT_PATH: &str = "../../../sdk/wit";
+const SDK_PATH: &str = "../../../sdk/rust";
+const FIXTURES_PATH: &str = "../fixtures";
+
+fn relocate(text: &str) -> String {
+    text.replace(WIT_PATH, "wit")
+        .replace(SDK_PATH, "vendor/agenthost-policy")
+        .replace(FIXTURES_PATH, "fixtures")
+}
+
+fn file(path: String, contents: Vec<u8>) -> ScaffoldFile {
+    let executable = path.ends_with(".sh");
+    ScaffoldFile {
+        path,
+        contents,
+        executable,
+    }
+}
+
+/// The example's name in each spelling, and the new name in the same spelling.
+struct Renames(Vec<(String, String)>);
+
+impl Renames {
+    fn new(name: &str) -> Renames {
+        let spellings = |name: &str| {
+            let words: Vec<&str> = name.split('-').collect();
+            let capitalized = |word: &str| {
+                let mut chars = word.chars();
+                chars.next().map_or(String::new(), |first| {
+                    first.to_ascii_uppercase().to_string() + chars.as_str()
+                })
+            };
+            let pascal: String = words.iter().map(|w| capitalized(w)).collect();
+            let camel = words.first().map_or(String::new(), |first| {
+                first.to_string()
+                    + &words[1..]
+                        .iter()
+                        .map(|w| capitalized(w))
+                        .collect::<String>()
+            });
+            [name.to_string(), words.join("_"), pascal, camel]
+        };
+        let from = spellings(EXAMPLE_NAME);
+        let to = spellings(name);
+        Renames(from.into_iter().zip(to).collect())
+    }
+
+    fn apply(&self, text: &str) -> String {
+        self.0
+            .iter()
+            .fold(text.to_string(), |text, (from, to)| text.replace(from, to))
+    }
 }
 
 const SDK_CARGO_TOML: &str = r#"[package]
@@ -85,141 +197,6 @@ schema = ["dep:schemars"]
 wit-bindgen = { version = "0.57", default-features = false, features = ["macros", "realloc"] }
 "#;
 
-fn cargo_toml(name: &str) -> String {
-    format!(
-        r#"[package]
-name = "{name}"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-# A policy is its own project, even inside another workspace.
-[workspace]
-
-[dependencies]
-agenthost-policy = {{ path = "vendor/agenthost-policy" }}
-serde = {{ version = "1", features = ["derive"] }}
-serde_json = "1"
-
-[profile.release]
-opt-level = "s"
-"#
-    )
-}
-
-fn main_rs(name: &str, type_name: &str) -> String {
-    format!(
-        r##"//! `{name}`: an agenthost acceptance policy.
-//!
-//! Build: `cargo build --release --target wasm32-wasip2`, then in agenthost.toml:
-//!
-//! ```toml
-//! [policies.{name}]
-//! path = "{name}/target/wasm32-wasip2/release/{name}.wasm"
-//! config = {{ words = ["TODO", "FIXME"] }}
-//! ```
-
-use agenthost_policy::{{AcceptanceRequest, Finding, Hook, Policy, Severity}};
-use serde::Deserialize;
-
-/// The policy.
-struct {type_name};
-
-/// Its settings under `[policies.{name}.config]`.
-#[derive(Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct Config {{
-    /// Words a spec must not contain.
-    words: Vec<String>,
-}}
-
-impl Default for Config {{
-    fn default() -> Self {{
-        Config {{
-            words: vec!["TODO".to_string(), "FIXME".to_string()],
-        }}
-    }}
-}}
-
-impl Policy for {type_name} {{
-    const HOOKS: &'static [Hook] = &[Hook::Acceptance, Hook::ValidateConfig];
-
-    fn acceptance(&self, request: &AcceptanceRequest) -> Vec<Finding> {{
-        let config = Config::deserialize(&request.config).unwrap_or_default();
-        let mut findings = Vec::new();
-        for section in &request.spec.sections {{
-            for word in &config.words {{
-                if section.text.contains(word.as_str()) {{
-                    findings.push(
-                        Finding::new(
-                            "{name}/word",
-                            Severity::Error,
-                            format!("the `{{}}` section still says `{{word}}`: resolve it first", section.heading),
-                        )
-                        .at_line(section.line),
-                    );
-                }}
-            }}
-        }}
-        findings
-    }}
-
-    fn validate_config(&self, config: &serde_json::Value) -> Vec<String> {{
-        Config::deserialize(config).err().map(|e| e.to_string()).into_iter().collect()
-    }}
-}}
-
-// A typed component for wasm32-wasip2 (with the hooks listed, which must be `HOOKS`), and
-// a WASI command (JSON on stdin and stdout) on any target.
-agenthost_policy::export_policy!({type_name}, [Acceptance, ValidateConfig]);
-
-#[cfg(test)]
-mod tests {{
-    use super::*;
-
-    fn request(text: &str) -> Vec<u8> {{
-        serde_json::to_vec(&serde_json::json!({{
-            "config": {{}},
-            "spec": {{
-                "id": "t",
-                "title": "T",
-                "sections": [{{ "heading": "What", "level": 2, "line": 3, "text": text }}]
-            }}
-        }}))
-        .unwrap()
-    }}
-
-    #[test]
-    fn flags_a_todo_and_accepts_a_clean_spec() {{
-        let answer = agenthost_policy::run_command(&{type_name}, "acceptance", &request("TODO: decide")).unwrap();
-        let answer: agenthost_policy::Findings = serde_json::from_slice(&answer).unwrap();
-        assert_eq!(answer.findings.len(), 1);
-        assert_eq!(answer.findings[0].line, Some(3));
-
-        let answer = agenthost_policy::run_command(&{type_name}, "acceptance", &request("Add a button.")).unwrap();
-        assert_eq!(answer, br#"{{"findings":[]}}"#);
-    }}
-
-    #[test]
-    fn rejects_an_unknown_config_key() {{
-        assert_eq!({type_name}.validate_config(&serde_json::json!({{ "word": [] }})).len(), 1);
-    }}
-}}
-"##
-    )
-}
-
-fn readme(name: &str) -> String {
-    format!(
-        "# {name}\n\nAn agenthost policy, written with the Rust SDK (vendored in \
-         `vendor/agenthost-policy`).\n\n```sh\ncargo test                                    # \
-         natively\ncargo build --release --target wasm32-wasip2   # the plugin\nagenthost \
-         policy test target/wasm32-wasip2/release/{name}.wasm --hook acceptance --input \
-         request.json\n```\n\nThen add it to `agenthost.toml`:\n\n```toml\n[policies.{name}]\n\
-         path = \"path/to/{name}.wasm\"\n```\n"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,16 +212,69 @@ mod tests {
     }
 
     #[test]
-    fn the_scaffold_names_its_type_after_the_policy() {
-        let files = rust("no-todo");
-        let main = &files.iter().find(|(p, _)| p == "src/main.rs").unwrap().1;
-        assert!(main.contains("struct NoTodo;"));
-        assert!(main.contains("export_policy!(NoTodo, [Acceptance, ValidateConfig])"));
-        assert!(files.iter().any(|(p, _)| p == "vendor/wit/policy.wit"));
+    fn every_spelling_of_the_name_is_renamed() {
+        let renames = Renames::new("no-todo-list");
+        assert_eq!(
+            renames.apply("protected-paths protected_paths ProtectedPaths protectedPaths"),
+            "no-todo-list no_todo_list NoTodoList noTodoList"
+        );
+    }
+
+    #[test]
+    fn the_rust_scaffold_vendors_the_sdk_and_renames_the_policy() {
+        let files = files("rust", "no-todo").unwrap();
+        let text = |path: &str| {
+            let file = files.iter().find(|f| f.path == path).unwrap();
+            String::from_utf8(file.contents.clone()).unwrap()
+        };
+        assert!(text("Cargo.toml").contains("name = \"no-todo\""));
+        assert!(text("Cargo.toml").contains("path = \"vendor/agenthost-policy\""));
+        assert!(text("src/main.rs").contains("struct NoTodo;"));
+        assert!(text("src/main.rs").contains("\"no-todo/changed\""));
+        assert!(text("test.sh").contains("--fixtures fixtures"));
+        assert!(text("fixtures/02-review-default-severity.json").contains("no-todo/changed"));
+        assert!(files.iter().any(|f| f.path == "vendor/wit/policy.wit"));
         assert!(
             files
                 .iter()
-                .any(|(p, _)| p == "vendor/agenthost-policy/src/guest.rs")
+                .any(|f| f.path == "vendor/agenthost-policy/src/guest.rs")
         );
+        assert!(files.iter().any(|f| f.path == "build.sh" && f.executable));
+        assert!(!files.iter().any(|f| f.path.starts_with("target/")));
+    }
+
+    #[test]
+    fn every_language_has_a_template_that_points_nowhere_outside() {
+        for (lang, _) in templates::TEMPLATES {
+            let files = files(lang, "my-check").unwrap_or_else(|| panic!("no template for {lang}"));
+            for name in ["build.sh", "test.sh", "README.md", ".gitignore"] {
+                assert!(files.iter().any(|f| f.path == name), "{lang}: no {name}");
+            }
+            for file in files.iter().filter(|f| !f.path.starts_with("vendor/")) {
+                let text = String::from_utf8_lossy(&file.contents);
+                assert!(
+                    !text.contains("../"),
+                    "{lang}: {} points outside: {text}",
+                    file.path
+                );
+                for old in [
+                    "protected-paths",
+                    "protected_paths",
+                    "ProtectedPaths",
+                    "protectedPaths",
+                ] {
+                    assert!(
+                        !text.contains(old),
+                        "{lang}: {} keeps the name {old}",
+                        file.path
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_language_has_no_template() {
+        assert!(files("cobol", "x").is_none());
     }
 }

@@ -9,6 +9,7 @@ mod help;
 mod init;
 mod lifecycle;
 mod policy;
+mod policy_languages;
 mod sandbox;
 mod scripted_agent;
 mod supervisor;
@@ -110,9 +111,14 @@ impl Test {
     /// The binary, with this test's environment: HOME and the XDG directories inside the
     /// temp dir, no other variables but PATH, no colors, 100 columns.
     pub fn command(&self) -> Command {
+        self.command_for(env!("CARGO_BIN_EXE_agenthost"))
+    }
+
+    /// Another program, with the same environment as [`Test::command`].
+    pub fn command_for(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let home = self.dir.path().join(".test-home");
         std::fs::create_dir_all(&home).expect("mkdir home");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_agenthost"));
+        let mut command = Command::new(program);
         command
             .current_dir(self.cwd.as_deref().unwrap_or(self.dir.path()))
             .env_clear()

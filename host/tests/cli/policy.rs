@@ -311,66 +311,99 @@ fn bench_prints_a_latency_distribution() {
     }
 }
 
-/// `policy new` writes a project whose own tests pass natively, which builds for
-/// wasm32-wasip2, and which agenthost then loads and runs. Slow-ish (two small cargo
-/// builds), so one test covers the whole loop.
+/// `policy test --fixtures`: every fixture called, answers compared as typed values, a
+/// differing answer shown and counted, exit 1.
 #[test]
-fn new_writes_a_policy_that_tests_builds_and_runs() {
-    let test = Test::new();
-    let dir = test.path().join("no-todo");
+fn fixtures_compare_each_answer_with_its_expectation() {
+    let fixtures = workspace().join("examples/policies/fixtures");
+    let review = std::fs::read_to_string(fixtures.join("01-review-no-match.json")).unwrap();
+    let mut passing: serde_json::Value = serde_json::from_str(&review).unwrap();
+    // diff-size has its own config: give it none, and a one-line change gets no finding.
+    passing["request"]["config"] = serde_json::json!({});
+    let mut differing = passing.clone();
+    differing["expect"] = serde_json::json!({ "findings": [
+        { "rule": "diff-size/lines", "severity": "warning", "message": "too big", "path": null }
+    ] });
     let run = Test::new()
-        .args(["policy", "new", "no-todo", "--dir"])
-        .arg(dir.to_str().unwrap())
+        .file("fixtures/a-passes.json", passing.to_string())
+        .file("fixtures/b-differs.json", differing.to_string())
+        .file("fixtures/notes.txt", "not a fixture")
+        .args(["policy", "test", "diff-size", "--fixtures", "fixtures"])
         .run();
-    assert_eq!(run.code, 0, "{}", run.transcript());
-    assert!(dir.join("vendor/agenthost-policy/src/guest.rs").is_file());
-
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target = test.path().join("target");
-    let cargo_run = |args: &[&str]| {
-        let output = std::process::Command::new(&cargo)
-            .args(args)
-            .current_dir(&dir)
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .output()
-            .expect("run cargo");
-        assert!(
-            output.status.success(),
-            "cargo {args:?}:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
-    let tested = cargo_run(&["test", "--quiet"]);
-    assert!(tested.contains("2 passed"), "{tested}");
-    cargo_run(&["build", "--release", "--target", "wasm32-wasip2", "--quiet"]);
-
-    let wasm = target.join("wasm32-wasip2/release/no-todo.wasm");
-    let request = serde_json::json!({
-        "spec": { "id": "t", "title": "T", "sections": [
-            { "heading": "What", "level": 2, "line": 3, "text": "FIXME: pick a name" }
-        ] }
-    });
-    let run = test
-        .file("request.json", request.to_string())
-        .args([
-            "policy",
-            "test",
-            wasm.to_str().unwrap(),
-            "--hook",
-            "acceptance",
-        ])
-        .args(["--input", "request.json"])
-        .run();
-    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.code, 1, "{}", run.transcript());
     assert!(
-        run.stdout.contains("\"rule\": \"no-todo/word\""),
+        run.stdout.contains("ok    a-passes   (review, "),
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("(component)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("FAIL  b-differs  (review, "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(r#"expected {"findings":[{"message":"too big","rule":"diff-size/lines","severity":"warning"}]}"#),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(r#"answer   {"findings":[]}"#),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("2 fixtures: 1 passed, 1 failed (diff-size)"),
+        "{}",
+        run.stdout
+    );
+
+    let run = Test::new()
+        .file("fixtures/a-passes.json", passing.to_string())
+        .args(["policy", "test", "diff-size", "--fixtures", "fixtures"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+}
+
+#[test]
+fn a_broken_fixture_is_a_usage_error_with_its_place() {
+    let run = Test::new()
+        .file(
+            "fixtures/bad.json",
+            "{\n  \"hook\": \"review\",\n  \"request\": {}\n  \"expect\": {}\n}\n",
+        )
+        .args(["policy", "test", "diff-size", "--fixtures", "fixtures"])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("fixtures/bad.json:4:3"),
+        "{}",
+        run.stderr
+    );
+
+    let run = Test::new()
+        .file(
+            "fixtures/x.json",
+            r#"{"hook": "reveiw", "request": {}, "expect": {}}"#,
+        )
+        .args(["policy", "test", "diff-size", "--fixtures", "fixtures"])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("unknown hook `reveiw`"),
+        "{}",
+        run.stderr
+    );
+
+    let run = Test::new()
+        .file("fixtures/readme.txt", "")
+        .args(["policy", "test", "diff-size", "--fixtures", "fixtures"])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(run.stderr.contains("holds no fixtures"), "{}", run.stderr);
+
+    let run = Test::new().args(["policy", "test", "diff-size"]).run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
 }
 
 #[test]

@@ -155,13 +155,24 @@ fn write_file_list(
     writeln!(out, "]{after}").map_err(|e| e.to_string())
 }
 
-/// The simple patterns of `dir/.gitignore`: `name`, `/name`, `name/` or `*.ext`.
+/// Build outputs left out of a template even before its `.gitignore` names them.
+const NEVER_TEMPLATES: &[&str] = &[
+    "node_modules",
+    "target",
+    ".zig-cache",
+    "zig-out",
+    "__pycache__",
+    "*.wasm",
+];
+
+/// The simple patterns of `dir/.gitignore` (`name`, `/name`, `name/` or `*.ext`), and
+/// [`NEVER_TEMPLATES`].
 fn read_gitignore(dir: &Path) -> Result<Vec<String>, String> {
+    let mut patterns: Vec<String> = NEVER_TEMPLATES.iter().map(|p| p.to_string()).collect();
     let path = dir.join(".gitignore");
     let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(Vec::new());
+        return Ok(patterns);
     };
-    let mut patterns = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {

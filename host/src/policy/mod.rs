@@ -1,10 +1,10 @@
 //! The policy engine: WebAssembly plugins that decide task acceptance, admission and
 //! review checks.
 //!
-//! - [`Engine`] owns one wasmtime engine (pooling allocator, epoch interruption, the
-//!   on-disk compilation cache) and the linkers; [`Engine::load`] checks a plugin's sha256
-//!   pin, compiles it (once per digest: the cache is keyed by the bytes and the engine's
-//!   settings), pre-instantiates it and asks it which hooks it implements.
+//! - [`Engine`] owns one wasmtime engine (pooling allocator, epoch interruption) and the
+//!   linkers; [`Engine::load`] checks a plugin's sha256 pin, compiles it (once per digest
+//!   and engine: [`compiled`] keeps the compiled code on disk and maps it back in later
+//!   processes), pre-instantiates it and asks it which hooks it implements.
 //! - [`Engine::call`] runs one hook in a fresh store under the [`Limits`]: a deadline, a
 //!   memory cap, caps on the request and answer sizes. The guest gets no preopened
 //!   directory, no environment, no network, frozen clocks: only argv, stdin and stdout.
@@ -24,6 +24,7 @@
 //! a bounded file per policy ([`log`]).
 
 pub mod builtin;
+mod compiled;
 mod engine;
 mod error;
 mod limits;

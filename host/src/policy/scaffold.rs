@@ -252,8 +252,10 @@ mod tests {
             }
             for file in files.iter().filter(|f| !f.path.starts_with("vendor/")) {
                 let text = String::from_utf8_lossy(&file.contents);
+                // The example's own subdirectories may point up to its root (`../`), never
+                // further: a new project has nothing above it.
                 assert!(
-                    !text.contains("../"),
+                    !text.contains("../../") && !text.contains("../fixtures"),
                     "{lang}: {} points outside: {text}",
                     file.path
                 );

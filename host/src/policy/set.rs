@@ -198,10 +198,10 @@ fn load_one(
 }
 
 /// The engine for the CLI and the supervisor: default limits, compiled code cached under
-/// the user's cache directory (`$XDG_CACHE_HOME/agenthost/wasmtime`), each policy's stderr
+/// the user's cache directory (`$XDG_CACHE_HOME/agenthost/compiled`), each policy's stderr
 /// appended to `<state>/logs/policy-<name>.log` (when there is a state directory).
 pub fn cli_engine() -> Result<Engine, PolicyError> {
-    let cache = dirs::cache_dir().map(|dir: PathBuf| dir.join("agenthost").join("wasmtime"));
+    let cache = dirs::cache_dir().map(|dir: PathBuf| dir.join("agenthost").join("compiled"));
     let engine = Engine::new(Limits::default(), cache)?;
     Ok(match StateDirs::discover() {
         Ok(dirs) => engine.with_log_dir(dirs.logs()),

@@ -379,11 +379,40 @@ fn oversized_requests_and_missing_hooks_are_refused_before_running() {
 #[test]
 fn the_disk_cache_serves_a_second_engine() {
     let dir = tempfile::tempdir().unwrap();
+    let cached = || {
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                let modified = entry.metadata().unwrap().modified().unwrap();
+                (entry.file_name().into_string().unwrap(), modified)
+            })
+            .collect();
+        files.sort();
+        files
+    };
     let first = Engine::new(Limits::default(), Some(dir.path().to_path_buf())).unwrap();
-    first.load("good", &good(), None).unwrap();
+    let loaded = first.load("good", &good(), None).unwrap();
     drop(first);
+    let after_first = cached();
+    assert_eq!(after_first.len(), 1, "{after_first:?}");
+    assert!(
+        after_first[0].0.starts_with(&loaded.digest().to_string()),
+        "keyed by the plugin's sha256: {after_first:?}"
+    );
+
+    // A second engine (as in a later process) maps that file instead of compiling: the
+    // file is neither rewritten nor joined by another.
     let second = Engine::new(Limits::default(), Some(dir.path().to_path_buf())).unwrap();
     assert_good_still_works(&second);
+    assert_eq!(cached(), after_first);
+
+    // A file wasmtime refuses is a miss: compiled again, replaced, and the policy works.
+    std::fs::write(dir.path().join(&after_first[0].0), b"garbage").unwrap();
+    let third = Engine::new(Limits::default(), Some(dir.path().to_path_buf())).unwrap();
+    assert_good_still_works(&third);
+    let replaced = std::fs::read(dir.path().join(&after_first[0].0)).unwrap();
+    assert_ne!(replaced, b"garbage");
 }
 
 /// A wasip2 command component that sleeps in a loop, compiled from Rust with the toolchain

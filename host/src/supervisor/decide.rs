@@ -103,22 +103,30 @@ pub enum Admission {
     Reject(String),
 }
 
-/// How a task looks to a policy.
-fn task_view(ctx: &Context, task: &Task) -> sdk::TaskView {
-    let mut sizes = ctx
-        .policies
+/// The memo of scope sizes, locked once per round rather than once per task.
+fn scope_sizes(ctx: &Context) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+    ctx.policies
         .scope_sizes
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let scope_entries = *sizes.entry(task.id.clone()).or_insert_with(|| {
-        let parsed = spec::parse(
-            &task.spec_path.display().to_string(),
-            task.spec_text.as_bytes(),
-        );
-        parsed
-            .spec
-            .map_or(0, |s| (s.scope.modify.len() + s.scope.create.len()) as u32)
-    });
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// How a task looks to a policy.
+fn task_view(sizes: &mut HashMap<String, u32>, task: &Task) -> sdk::TaskView {
+    let scope_entries = match sizes.get(task.id.as_str()) {
+        Some(&size) => size,
+        None => {
+            let parsed = spec::parse(
+                &task.spec_path.display().to_string(),
+                task.spec_text.as_bytes(),
+            );
+            let size = parsed
+                .spec
+                .map_or(0, |s| (s.scope.modify.len() + s.scope.create.len()) as u32);
+            sizes.insert(task.id.clone(), size);
+            size
+        }
+    };
     sdk::TaskView {
         id: task.id.clone(),
         title: task.title.clone(),
@@ -135,10 +143,13 @@ pub fn host_state(ctx: &Context, all: &[Task]) -> sdk::HostState {
         now_unix_ms: now.max(0) as u64,
         ..sdk::HostState::default()
     };
+    let mut sizes = scope_sizes(ctx);
     for task in all {
         match task.state {
-            TaskState::Running | TaskState::Checking => state.running.push(task_view(ctx, task)),
-            TaskState::Queued => state.queued.push(task_view(ctx, task)),
+            TaskState::Running | TaskState::Checking => {
+                state.running.push(task_view(&mut sizes, task));
+            }
+            TaskState::Queued => state.queued.push(task_view(&mut sizes, task)),
             TaskState::Ready => {
                 let since = ctx
                     .store(|s| s.entered(&task.id, TaskState::Ready))
@@ -146,7 +157,7 @@ pub fn host_state(ctx: &Context, all: &[Task]) -> sdk::HostState {
                     .flatten()
                     .unwrap_or(task.updated_ms);
                 state.awaiting_review.push(sdk::WaitingTask {
-                    task: task_view(ctx, task),
+                    task: task_view(&mut sizes, task),
                     waited_secs: ((now - since).max(0) / 1000) as u64,
                 });
             }
@@ -197,7 +208,7 @@ pub fn admission(ctx: &Context, config: &Config, task: &Task, state: &sdk::HostS
         Ok(found) => found,
         Err(reason) => return Admission::Hold(reason),
     };
-    let view = task_view(ctx, task);
+    let view = task_view(&mut scope_sizes(ctx), task);
     for verdict in set.admission(engine, &view, state) {
         match verdict.effective() {
             sdk::Admission::Start => {}

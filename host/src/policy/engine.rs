@@ -925,8 +925,10 @@ impl HostMonotonicClock for FrozenClock {
         1_000_000_000
     }
 
+    /// One nanosecond after an arbitrary start, for ever. Not zero: Go's runtime refuses
+    /// to start on a monotonic clock that returns 0 ("nanotime returning zero").
     fn now(&self) -> u64 {
-        0
+        1
     }
 }
 

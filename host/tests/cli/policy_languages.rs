@@ -125,3 +125,13 @@ fn c_policy_builds_and_answers_the_fixtures() {
 fn zig_policy_builds_and_answers_the_fixtures() {
     builds_and_answers_the_fixtures("zig");
 }
+
+#[test]
+fn assemblyscript_policy_builds_and_answers_the_fixtures() {
+    builds_and_answers_the_fixtures("assemblyscript");
+}
+
+#[test]
+fn go_policy_builds_and_answers_the_fixtures() {
+    builds_and_answers_the_fixtures("go");
+}

@@ -1,0 +1,3 @@
+module protected-paths
+
+go 1.21

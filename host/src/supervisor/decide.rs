@@ -130,7 +130,11 @@ fn task_view(sizes: &mut HashMap<String, u32>, task: &Task) -> sdk::TaskView {
     sdk::TaskView {
         id: task.id.clone(),
         title: task.title.clone(),
-        repo: task.repo.display().to_string(),
+        // `to_str` first: `display()` goes through the formatter, per task, per round.
+        repo: task
+            .repo
+            .to_str()
+            .map_or_else(|| task.repo.display().to_string(), str::to_owned),
         scope_entries,
     }
 }

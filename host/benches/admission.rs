@@ -3,7 +3,8 @@
 //! the real policy engine and the built-in review-bandwidth policy, plus the process's
 //! resident memory with that state loaded.
 //!
-//! Run with `cargo bench -p agenthost --bench admission`. Numbers go into
+//! Run with `cargo bench -p agenthost --bench admission` (`BENCH_ITERATIONS`, default 50,
+//! sets how many decisions are timed). Numbers go into
 //! docs/benchmarks.md.
 
 use std::sync::{Arc, Mutex};
@@ -73,7 +74,11 @@ fn main() {
     };
     let verdict = decide_once();
     println!("admission verdict with 3 running, 1,000 queued: {verdict:?}");
-    let mut samples: Vec<Duration> = (0..50)
+    let iterations: usize = std::env::var("BENCH_ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50);
+    let mut samples: Vec<Duration> = (0..iterations)
         .map(|_| {
             let started = Instant::now();
             let _ = decide_once();
@@ -90,8 +95,9 @@ fn main() {
         })
         .unwrap_or_default();
     println!(
-        "admission with 1,000 queued tasks: median {:?}, p90 {:?} (50 calls); resident memory {rss}",
+        "admission with 1,000 queued tasks: median {:?}, p90 {:?} ({} calls); resident memory {rss}",
         samples[samples.len() / 2],
-        samples[samples.len() * 9 / 10]
+        samples[samples.len() * 9 / 10],
+        samples.len()
     );
 }

@@ -39,7 +39,7 @@ pub use engine::{Call, Engine, LoadedPolicy, PolicyKind};
 pub use error::PolicyError;
 pub use limits::Limits;
 pub use set::{Entry, PolicySet, cli_engine};
-pub use typed::HookRequest;
+pub use typed::{AdmissionQuery, HookRequest};
 pub use verdict::{AdmissionVerdict, Report};
 
 #[cfg(test)]

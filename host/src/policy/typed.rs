@@ -229,9 +229,54 @@ impl HookRequest for AdmissionRequest {
     type Answer = sdk::Admission;
 
     fn size(&self) -> usize {
+        AdmissionQuery::from(self).size()
+    }
+
+    fn call_typed(
+        &self,
+        exports: &Exports,
+        store: impl AsContextMut,
+        instance: &Instance,
+    ) -> Result<sdk::Admission, CallError> {
+        AdmissionQuery::from(self).call_typed(exports, store, instance)
+    }
+
+    fn answer_size(answer: &sdk::Admission) -> usize {
+        AdmissionQuery::answer_size(answer)
+    }
+}
+
+/// An admission request that borrows its parts: the scheduler asks with the same host
+/// state (every running and queued task) each round, and need not copy it per policy.
+/// It serializes exactly as [`AdmissionRequest`].
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct AdmissionQuery<'a> {
+    /// The policy's config.
+    pub config: &'a serde_json::Value,
+    /// The task that asks to start.
+    pub task: &'a sdk::TaskView,
+    /// What runs and waits now.
+    pub state: &'a sdk::HostState,
+}
+
+impl<'a> From<&'a AdmissionRequest> for AdmissionQuery<'a> {
+    fn from(request: &'a AdmissionRequest) -> Self {
+        AdmissionQuery {
+            config: &request.config,
+            task: &request.task,
+            state: &request.state,
+        }
+    }
+}
+
+impl HookRequest for AdmissionQuery<'_> {
+    const HOOK: Hook = Hook::Admission;
+    type Answer = sdk::Admission;
+
+    fn size(&self) -> usize {
         let state = &self.state;
-        config_size(&self.config)
-            + task_size(&self.task)
+        config_size(self.config)
+            + task_size(self.task)
             + state.running.iter().map(task_size).sum::<usize>()
             + state.queued.iter().map(task_size).sum::<usize>()
             + state
@@ -266,7 +311,7 @@ impl HookRequest for AdmissionRequest {
         let answer = guest.call_admit(
             &mut store,
             &self.config.to_string(),
-            &task(&self.task),
+            &task(self.task),
             &state,
         )?;
         Ok(match answer {

@@ -6,10 +6,11 @@
 //! reason. A policy in `monitor` mode is reported the same way but never blocks.
 
 use agenthost_policy::{
-    AcceptanceRequest, Admission, AdmissionRequest, Finding, Findings, Hook, HostState,
-    ReviewRequest, RunResult, Severity, Spec, TaskView,
+    AcceptanceRequest, Admission, Finding, Findings, Hook, HostState, ReviewRequest, RunResult,
+    Severity, Spec, TaskView,
 };
 
+use super::typed::AdmissionQuery;
 use super::{Engine, HookRequest, LoadedPolicy, PolicyError};
 use crate::config::PolicyMode;
 
@@ -168,10 +169,10 @@ pub fn admission(
     task: &TaskView,
     state: &HostState,
 ) -> AdmissionVerdict {
-    let request = AdmissionRequest {
-        config: config.clone(),
-        task: task.clone(),
-        state: state.clone(),
+    let request = AdmissionQuery {
+        config,
+        task,
+        state,
     };
     match engine.call(policy, &request) {
         Ok(call) => AdmissionVerdict {

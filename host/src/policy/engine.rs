@@ -31,8 +31,27 @@ use crate::config::Sha256;
 /// How often the epoch ticks; deadlines are rounded up to it.
 const TICK: Duration = Duration::from_millis(1);
 
-/// How many instances may be live at once (the pooling allocator's slots).
-const POOL_SLOTS: u32 = 64;
+/// How many calls may run at once: the pooling allocator's component instances, linear
+/// memories and WASI-command instances. Each slot reserves address space for one memory of
+/// `Limits::memory`.
+pub(super) const POOL_SLOTS: u32 = 64;
+
+/// The most core instances one component may create. Components built from an interpreter
+/// link several modules: a componentize-py component instantiates 14 (libc, libpython, its
+/// runtime, the WASI adapter, ...), a componentize-js one 4, the Rust SDK's 3. A component
+/// over this is refused when it loads, with the count.
+pub(super) const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+
+/// Core instances across all live calls: 16 per slot, so that every slot can run a
+/// componentize-py guest at the same time. (An instance slot is a counter and the instance's
+/// metadata, allocated when used; it reserves no memory up front.)
+const TOTAL_CORE_INSTANCES: u32 = POOL_SLOTS * 16;
+
+/// The most tables one component may define (componentize-py and componentize-js define 2:
+/// the program's and the WASI adapter shim's), and across all live calls 4 per slot. A
+/// table slot reserves address space for `20_000` elements (wasmtime's default), 160 KiB.
+pub(super) const TABLES_PER_COMPONENT: u32 = 8;
+const TOTAL_TABLES: u32 = POOL_SLOTS * 4;
 
 /// The policy engine: one wasmtime engine, its linkers and its limits. Cheap to share by
 /// reference; every call gets a fresh store.
@@ -141,9 +160,11 @@ impl Engine {
         // them, which was most of a new engine's cost (2.6 ms to make, 1.2 ms to drop).
         pool.total_stacks(0)
             .total_memories(POOL_SLOTS)
-            .total_tables(POOL_SLOTS)
-            .total_core_instances(POOL_SLOTS)
+            .total_tables(TOTAL_TABLES)
+            .total_core_instances(TOTAL_CORE_INSTANCES)
             .total_component_instances(POOL_SLOTS)
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+            .max_tables_per_component(TABLES_PER_COMPONENT)
             .max_memory_size(limits.memory);
         let mut config = Config::new();
         config
@@ -722,6 +743,13 @@ impl Engine {
                 code: *code,
                 log: log.clone(),
             }
+        } else if let Some(busy) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+            // Not the guest's doing: every slot of the pool is taken by other calls.
+            PolicyError::Busy {
+                policy,
+                hook,
+                reason: busy.to_string(),
+            }
         } else if typed && err.downcast_ref::<Trap>().is_none() {
             // Not a trap of the guest's code: the host could not read what it returned
             // (a string that is not UTF-8, an enum case or a list out of bounds).
@@ -949,5 +977,36 @@ impl WasiView for ComponentState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+#[cfg(test)]
+impl Engine {
+    /// Instantiates `policy` `count` times and keeps every instance alive at once, as
+    /// `count` concurrent calls would. Fails like a call when the pool runs out.
+    pub(super) fn instantiate_side_by_side(
+        &self,
+        policy: &LoadedPolicy,
+        count: usize,
+    ) -> Result<(), PolicyError> {
+        let mut live = Vec::new();
+        for _ in 0..count {
+            let (mut wasi, pipes) = self.wasi(&[policy.name.as_str()], b"");
+            let mut store = self.store(self.component_state(&mut wasi), Hook::Review);
+            let result = match &policy.pre {
+                Pre::Typed(pre, _) => pre.instantiate(&mut store).map(drop),
+                _ => {
+                    return Err(PolicyError::Engine {
+                        reason: "only typed components are instantiated side by side".into(),
+                    });
+                }
+            };
+            if let Err(err) = result {
+                let guard = store.into_data().guard;
+                return Err(self.failure(policy, Hook::Review, err, &guard, &pipes).0);
+            }
+            live.push(store);
+        }
+        Ok(())
     }
 }

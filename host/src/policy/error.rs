@@ -245,6 +245,23 @@ pub enum PolicyError {
         errors: String,
     },
 
+    /// The call could not start: the engine already runs as many calls as its pool holds.
+    #[error(
+        "policy `{policy}`: the {hook} hook could not start: too many policy calls at once ({reason})"
+    )]
+    #[diagnostic(
+        code(policy::busy),
+        help("the host is running more policy calls than it has room for; try again later")
+    )]
+    Busy {
+        /// The policy.
+        policy: String,
+        /// The hook.
+        hook: Hook,
+        /// Which of the pool's limits was reached.
+        reason: String,
+    },
+
     /// The answer is not the JSON the hook expects.
     #[error("policy `{policy}`: the {hook} hook's answer is not valid: {reason}")]
     #[diagnostic(
@@ -282,6 +299,7 @@ impl PolicyError {
             PolicyError::Exit { .. } => "non-zero exit",
             PolicyError::InvalidConfig { .. } => "invalid config",
             PolicyError::BadAnswer { .. } => "bad answer",
+            PolicyError::Busy { .. } => "busy",
         }
     }
 }

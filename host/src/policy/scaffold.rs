@@ -276,6 +276,17 @@ mod tests {
     }
 
     #[test]
+    fn every_language_has_its_example_embedded() {
+        for lang in LANGUAGES {
+            assert!(
+                files(lang, "x").is_some(),
+                "examples/policies/{lang} is missing"
+            );
+        }
+        assert_eq!(templates::TEMPLATES.len(), LANGUAGES.len());
+    }
+
+    #[test]
     fn an_unknown_language_has_no_template() {
         assert!(files("cobol", "x").is_none());
     }

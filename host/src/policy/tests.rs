@@ -933,3 +933,96 @@ mod typed {
         )
     }
 }
+
+/// Components linked from many core modules, as interpreters are: a componentize-py
+/// component instantiates 14 (libc, libpython, its runtime, the WASI adapter, ...).
+mod linked {
+    use super::super::engine::{CORE_INSTANCES_PER_COMPONENT, POOL_SLOTS};
+    use super::*;
+
+    /// A component exporting `config` (it finds every config valid) that instantiates
+    /// `libraries` empty core modules besides its own.
+    fn linked(libraries: u32) -> Vec<u8> {
+        let instances = "(core instance (instantiate $library))\n".repeat(libraries as usize);
+        let wat = format!(
+            r#"(component
+  (core module $library)
+  {instances}
+  (core module $policy
+    (memory (export "memory") 1)
+    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+    ;; The answer, an empty list: the (pointer, length) pair at 16, zeros.
+    (func (export "validate") (param i32 i32) (result i32) (i32.const 16)))
+  (core instance $policy (instantiate $policy))
+  (func $validate (param "config" string) (result (list string))
+    (canon lift (core func $policy "validate") (memory (core memory $policy "memory"))
+      (realloc (core func $policy "cabi_realloc"))))
+  (instance $config (export "validate" (func $validate)))
+  (export "agenthost:policy/config@0.1.0" (instance $config)))"#
+        );
+        wat::parse_str(wat).unwrap()
+    }
+
+    #[test]
+    fn a_component_of_sixteen_modules_runs_in_every_slot_at_once() {
+        let engine = engine();
+        let policy = engine.load("linked", &linked(15), None).unwrap();
+        assert_eq!(policy.kind(), PolicyKind::Component);
+        assert_eq!(policy.hooks(), [Hook::ValidateConfig]);
+        let request = ConfigRequest {
+            config: serde_json::json!({}),
+        };
+        assert!(
+            engine
+                .call(&policy, &request)
+                .unwrap()
+                .answer
+                .errors
+                .is_empty()
+        );
+
+        // As many concurrent calls as the pool has slots: 64 x 16 core instances.
+        engine
+            .instantiate_side_by_side(&policy, POOL_SLOTS as usize)
+            .unwrap();
+        // One more finds the pool full: the host is busy, the policy did nothing wrong.
+        let err = engine
+            .instantiate_side_by_side(&policy, POOL_SLOTS as usize + 1)
+            .unwrap_err();
+        assert_eq!(err.kind(), "busy", "{err}");
+        assert!(
+            err.to_string().contains("too many policy calls at once"),
+            "{err}"
+        );
+        // The slots are free again.
+        assert!(
+            engine
+                .call(&policy, &request)
+                .unwrap()
+                .answer
+                .errors
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_component_of_too_many_modules_is_refused_when_it_loads() {
+        let engine = engine();
+        engine
+            .load("linked", &linked(CORE_INSTANCES_PER_COMPONENT - 1), None)
+            .unwrap();
+        let err = engine
+            .load("linked", &linked(CORE_INSTANCES_PER_COMPONENT), None)
+            .err()
+            .unwrap();
+        assert_eq!(err.kind(), "invalid binary", "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!(
+                "{} core module instances",
+                CORE_INSTANCES_PER_COMPONENT + 1
+            )),
+            "{message}"
+        );
+    }
+}

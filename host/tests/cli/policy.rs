@@ -1,6 +1,8 @@
 //! Policies through the real binary: `check` runs the acceptance policies (built-in and
 //! plugins, failing closed), and `agenthost policy list|test|bench`.
 
+use std::os::unix::fs::MetadataExt;
+
 use insta::assert_snapshot;
 
 use crate::{Test, workspace};
@@ -309,6 +311,61 @@ fn bench_prints_a_latency_distribution() {
     for label in ["calls   20", "min", "p50", "p90", "p99", "max"] {
         assert!(run.stdout.contains(label), "{label}: {}", run.stdout);
     }
+}
+
+/// The compiled code of a plugin outlives the process: a second `agenthost` finds it in the
+/// disk cache (`$XDG_CACHE_HOME/agenthost/compiled`) and does not compile again. An entry is
+/// written whenever a plugin is compiled (a new file, renamed into place), so the entry the
+/// first process wrote, untouched by the second, is the evidence: no clock involved.
+#[test]
+fn a_second_process_loads_a_component_from_the_disk_cache() {
+    // A typed component that exports `config` and finds every config valid.
+    let component = wat::parse_str(
+        r#"(component
+  (core module $policy
+    (memory (export "memory") 1)
+    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+    (func (export "validate") (param i32 i32) (result i32) (i32.const 16)))
+  (core instance $policy (instantiate $policy))
+  (func $validate (param "config" string) (result (list string))
+    (canon lift (core func $policy "validate") (memory (core memory $policy "memory"))
+      (realloc (core func $policy "cabi_realloc"))))
+  (instance $config (export "validate" (func $validate)))
+  (export "agenthost:policy/config@0.1.0" (instance $config)))"#,
+    )
+    .unwrap();
+    let test = Test::new()
+        .file("policy.wasm", component)
+        .file("request.json", r#"{"config": {}}"#);
+    let args = [
+        "policy",
+        "test",
+        "policy.wasm",
+        "--hook",
+        "validate-config",
+        "--input",
+        "request.json",
+    ];
+    let cache = test.path().join(".test-home/cache/agenthost/compiled");
+    let entries = || {
+        let mut entries = Vec::new();
+        for file in std::fs::read_dir(&cache).unwrap() {
+            let path = file.unwrap().path();
+            let meta = std::fs::metadata(&path).unwrap();
+            entries.push((path, meta.ino(), meta.modified().unwrap()));
+        }
+        entries.sort();
+        entries
+    };
+
+    let first = test.exec(&args);
+    assert_eq!(first.code, 0, "{}", first.transcript());
+    let compiled = entries();
+    assert_eq!(compiled.len(), 1, "{compiled:?}");
+
+    let second = test.exec(&args);
+    assert_eq!(second.code, 0, "{}", second.transcript());
+    assert_eq!(entries(), compiled, "the second process compiled again");
 }
 
 /// `policy test --fixtures`: every fixture called, answers compared as typed values, a

@@ -117,6 +117,16 @@ fn rust_policy_builds_and_answers_the_fixtures() {
 }
 
 #[test]
+fn python_policy_builds_and_answers_the_fixtures() {
+    builds_and_answers_the_fixtures("python");
+}
+
+#[test]
+fn javascript_policy_builds_and_answers_the_fixtures() {
+    builds_and_answers_the_fixtures("javascript");
+}
+
+#[test]
 fn c_policy_builds_and_answers_the_fixtures() {
     builds_and_answers_the_fixtures("c");
 }

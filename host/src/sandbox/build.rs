@@ -414,7 +414,9 @@ impl Builder<'_> {
                 (path, is_dir)
             })
             .collect();
-        paths.sort();
+        // Byte order: the same order as `Path`'s for names in one directory, without
+        // parsing components on every compare (that was a tenth of a launch's host work).
+        paths.sort_by(|(a, _), (b, _)| a.as_os_str().cmp(b.as_os_str()));
         for (path, is_dir) in paths {
             let target = if is_dir { Target::Tree } else { Target::File };
             let rights = if target == Target::Tree {
@@ -509,7 +511,7 @@ impl Builder<'_> {
             return;
         }
         let mut kept: Vec<PathBuf> = entries.into_iter().filter(|p| !is_secret(p)).collect();
-        kept.sort();
+        kept.sort_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
         for path in kept {
             let target = if path.is_dir() {
                 Target::Tree

@@ -57,10 +57,9 @@ impl CompiledCache {
 
     /// The compiled component from the cache, if a usable one is there.
     pub fn component(&self, engine: &wasmtime::Engine, digest: &Sha256) -> Option<Component> {
+        // No existence check first: a missing file is an error from the open, one system
+        // call fewer on every load.
         let path = self.path(digest, "component");
-        if !path.is_file() {
-            return None;
-        }
         // SAFETY: the file was written by `store` below: `Component::serialize` output of an
         // engine with the same compatibility hash, renamed into place whole and never
         // modified after, in the user's own cache directory (anyone who can write there can
@@ -72,9 +71,6 @@ impl CompiledCache {
     /// The compiled core module from the cache, if a usable one is there.
     pub fn module(&self, engine: &wasmtime::Engine, digest: &Sha256) -> Option<Module> {
         let path = self.path(digest, "module");
-        if !path.is_file() {
-            return None;
-        }
         // SAFETY: as for `component`: a file `store` wrote whole and never changes.
         unsafe { Module::deserialize_file(engine, &path) }.ok()
     }

@@ -46,16 +46,9 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-/// The languages of `examples/policies`, as `agenthost policy new --lang` names them.
-pub const LANGUAGES: &[&str] = &[
-    "rust",
-    "python",
-    "javascript",
-    "c",
-    "zig",
-    "assemblyscript",
-    "go",
-];
+/// The languages of `examples/policies`, as `agenthost policy new --lang` names them (one
+/// list, in `host/build.rs`).
+pub use templates::LANGUAGES;
 
 /// The example's name, in the four spellings a template uses.
 const EXAMPLE_NAME: &str = "protected-paths";

@@ -9,6 +9,7 @@ mod demo;
 mod diff;
 mod doctor;
 mod exit;
+pub mod front;
 mod hooks;
 mod init;
 mod launch;

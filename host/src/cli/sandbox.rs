@@ -18,7 +18,7 @@ use crate::spec::{self, Spec};
 const EXIT_SETUP: u8 = 125;
 
 /// Arguments of `agenthost sandbox`.
-#[derive(Debug, Args)]
+#[derive(Debug, PartialEq, Eq, Args)]
 #[command(
     after_help = "Examples:\n  agenthost sandbox --spec task.md -- sh -c 'make test'\n  agenthost sandbox --spec task.md --explain\n  agenthost sandbox --spec task.md --profile claude -- claude -p 'do the task'\n  agenthost sandbox --spec task.md --mode best-effort -- python3 -m pytest\n\nExit status: the command's own (128 + N when killed by signal N); 125 when the sandbox\ncould not be set up or the kernel cannot enforce it (nothing ran); 126 when the command\ncould not be executed; 127 when it was not found; 2 for a usage error or an invalid spec."
 )]

@@ -386,6 +386,19 @@ escape!(
 );
 
 escape!(
+    read_system_secrets_in_etc,
+    // As root these are readable by their owner without any capability: only the sandbox
+    // keeps them out (as a normal user, file permissions do as well).
+    "for f in /etc/shadow /etc/gshadow /etc/sudoers /etc/ssh/ssh_host_*_key /etc/ssl/private/*; do cat \"$f\" >> build/leak 2>/dev/null && echo \"read $f\"; done; ls /etc/ssl/private >> build/leak; cat /etc/passwd > build/passwd",
+    |dir, run| {
+        assert!(!run.stdout.contains("read /etc"), "{}", run.stdout);
+        assert_eq!(read(&dir, "wt/build/leak"), "");
+        // What programs need from /etc stays readable.
+        assert!(read(&dir, "wt/build/passwd").contains("root:"));
+    }
+);
+
+escape!(
     read_secret_environment_variable,
     "env > build/env.txt; cat /proc/$PPID/environ > build/penv; tr '\\0' '\\n' < /proc/1/environ >> build/penv",
     |dir, run| {

@@ -1,0 +1,316 @@
+//! The `agenthost` executable: a small front that runs `agenthost sandbox` itself and hands
+//! every other command line to `agenthost-core`, installed beside it.
+//!
+//! Why two executables: starting the full binary (wasmtime, cranelift, SQLite, libgit2:
+//! about 40 MB and 46,000 relocations) costs about 1.2 ms of CPU before `main` runs, more
+//! than the whole sandbox set-up may take (docs/sandbox-performance.md). The front links
+//! only what `sandbox` needs (spec, configuration, plan, Landlock and seccomp), so a
+//! sandboxed command starts at the cost of a small program. Every other verb pays one extra
+//! `execve` (well under a millisecond) on its way to the core.
+//!
+//! The front parses only the command lines it can run exactly as clap would, which
+//! [`parse`] describes; anything else (help, version, a usage error, another verb) goes to
+//! the core untouched, whose clap parser gives the usual answer. A unit test checks the two
+//! parsers against each other.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::output::{ColorChoice, Output};
+use super::sandbox::{ModeArg, SandboxArgs};
+
+/// The file name of the full binary, looked up in the front's own directory.
+pub const CORE_NAME: &str = "agenthost-core";
+
+/// Runs the `agenthost` front with the process's arguments.
+pub fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    match parse(argv.get(1..).unwrap_or_default()) {
+        Some((args, color)) => match super::sandbox::run(&args, &Output::new(color)) {
+            Ok(exit) => exit.into(),
+            Err(report) => {
+                eprint!("{}", Output::new(color).render(report.as_ref()));
+                super::Exit::Error.into()
+            }
+        },
+        None => exec_core(&argv),
+    }
+}
+
+/// Replaces this process with `agenthost-core` and the same arguments (`argv[0]` kept, so
+/// usage lines still say `agenthost`). Returns only when that fails.
+fn exec_core(argv: &[OsString]) -> ExitCode {
+    let core = match std::env::current_exe() {
+        Ok(front) => front.with_file_name(CORE_NAME),
+        Err(error) => {
+            eprintln!(
+                "agenthost: cannot find where this executable lives (/proc/self/exe): {error}\n  help: run {CORE_NAME} directly, with the same arguments"
+            );
+            return super::Exit::Error.into();
+        }
+    };
+    let arg0 = argv
+        .first()
+        .map_or(OsStr::new("agenthost"), OsString::as_os_str);
+    let error = std::process::Command::new(&core)
+        .arg0(arg0)
+        .args(argv.get(1..).unwrap_or_default())
+        .exec();
+    eprintln!(
+        "agenthost: cannot run {}: {error}\n  help: agenthost is two executables, `agenthost` and `{CORE_NAME}`, installed side by side; `cargo install --path host` installs both, `cargo build` builds both",
+        core.display()
+    );
+    super::Exit::Error.into()
+}
+
+/// Parses `args` (without `argv[0]`) when they are a plain `sandbox` command line:
+/// `[--color WHEN] sandbox` followed by `--spec`, `--root`, `--profile`, `--mode`,
+/// `--explain` and `--color` in any order (each at most once, values as the next argument
+/// or after `=`), then optionally `--` and the command.
+///
+/// Returns `None` for everything else, including every line clap would refuse or answer
+/// with help: a value that is empty or starts with `-`, a repeated option, an unknown
+/// option or value, a missing `--spec`, a `--profile` that is not UTF-8.
+pub fn parse(args: &[OsString]) -> Option<(SandboxArgs, ColorChoice)> {
+    let mut color = None;
+    let mut rest = args.iter();
+    // Global options before the verb.
+    loop {
+        let arg = rest.next()?;
+        if arg == "sandbox" {
+            break;
+        }
+        let (name, inline) = split_option(arg)?;
+        if name != "--color" || color.is_some() {
+            return None;
+        }
+        color = Some(color_choice(value(inline, &mut rest)?)?);
+    }
+    let mut spec = None;
+    let mut root = None;
+    let mut profile = None;
+    let mut mode = None;
+    let mut explain = false;
+    let mut command = Vec::new();
+    while let Some(arg) = rest.next() {
+        if arg == "--" {
+            command = rest.cloned().collect();
+            break;
+        }
+        let (name, inline) = split_option(arg)?;
+        match name {
+            "--spec" if spec.is_none() => spec = Some(PathBuf::from(value(inline, &mut rest)?)),
+            "--root" if root.is_none() => root = Some(PathBuf::from(value(inline, &mut rest)?)),
+            "--profile" if profile.is_none() => {
+                profile = Some(value(inline, &mut rest)?.to_str()?.to_string());
+            }
+            "--mode" if mode.is_none() => mode = Some(mode_arg(value(inline, &mut rest)?)?),
+            "--color" if color.is_none() => {
+                color = Some(color_choice(value(inline, &mut rest)?)?);
+            }
+            "--explain" if !explain && inline.is_none() => explain = true,
+            _ => return None,
+        }
+    }
+    let args = SandboxArgs {
+        spec: spec?,
+        root,
+        profile,
+        mode,
+        explain,
+        command,
+    };
+    Some((args, color.unwrap_or_default()))
+}
+
+/// `--name` or `--name=value`, for a UTF-8 option name; `None` for anything that is not a
+/// long option.
+fn split_option(arg: &OsStr) -> Option<(&str, Option<&OsStr>)> {
+    let bytes = arg.as_encoded_bytes();
+    if !bytes.starts_with(b"--") || bytes.len() == 2 {
+        return None;
+    }
+    match bytes.iter().position(|b| *b == b'=') {
+        Some(at) => {
+            // `=` is ASCII, so both halves are whole OS strings.
+            let name = std::str::from_utf8(&bytes[..at]).ok()?;
+            Some((name, Some(OsStr::from_bytes(&bytes[at + 1..]))))
+        }
+        None => Some((arg.to_str()?, None)),
+    }
+}
+
+/// An option's value: after `=`, or the next argument. Values clap would not take as
+/// given (empty, or starting with `-`) are `None`.
+fn value<'a>(
+    inline: Option<&'a OsStr>,
+    rest: &mut impl Iterator<Item = &'a OsString>,
+) -> Option<&'a OsStr> {
+    let value = match inline {
+        Some(value) => value,
+        None => rest.next()?.as_os_str(),
+    };
+    let bytes = value.as_encoded_bytes();
+    (!bytes.is_empty() && !bytes.starts_with(b"-")).then_some(value)
+}
+
+fn color_choice(value: &OsStr) -> Option<ColorChoice> {
+    match value.to_str()? {
+        "auto" => Some(ColorChoice::Auto),
+        "always" => Some(ColorChoice::Always),
+        "never" => Some(ColorChoice::Never),
+        _ => None,
+    }
+}
+
+fn mode_arg(value: &OsStr) -> Option<ModeArg> {
+    match value.to_str()? {
+        "enforce" => Some(ModeArg::Enforce),
+        "best-effort" => Some(ModeArg::BestEffort),
+        "off" => Some(ModeArg::Off),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    /// What clap makes of the same line, when it is a `sandbox` command.
+    fn clap_parse(args: &[OsString]) -> Option<(SandboxArgs, ColorChoice)> {
+        let cli = Cli::try_parse_from(
+            std::iter::once(OsString::from("agenthost")).chain(args.iter().cloned()),
+        )
+        .ok()?;
+        match cli.command {
+            Command::Sandbox(args) => Some((args, cli.color)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn plain_sandbox_lines_take_the_fast_path() {
+        for line in [
+            &["sandbox", "--spec", "task.md", "--", "true"][..],
+            &[
+                "sandbox",
+                "--spec=task.md",
+                "--root",
+                "/r",
+                "--",
+                "sh",
+                "-c",
+                "x --y",
+            ],
+            &["--color", "never", "sandbox", "--explain", "--spec", "t.md"],
+            &[
+                "sandbox",
+                "--mode",
+                "best-effort",
+                "--profile",
+                "claude",
+                "--spec",
+                "t.md",
+                "--color=always",
+                "--",
+                "claude",
+                "--",
+                "-p",
+            ],
+            &["sandbox", "--spec", "t.md"],
+        ] {
+            let args = os(line);
+            let fast = parse(&args);
+            assert!(fast.is_some(), "{line:?} should take the fast path");
+            assert_eq!(fast, clap_parse(&args), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn everything_else_goes_to_the_core() {
+        for line in [
+            &[][..],
+            &["check", "t.md"],
+            &["sandbox", "--help"],
+            &["sandbox", "-h", "--spec", "t.md"],
+            &["--version"],
+            &["sandbox", "--spec", "t.md", "--spec", "u.md"],
+            &["sandbox", "--spec", "-", "--", "true"],
+            &["sandbox", "--spec=", "--", "true"],
+            &["sandbox", "--root", "r", "--", "true"],
+            &["sandbox", "--spec", "t.md", "true"],
+            &["sandbox", "--spec", "t.md", "--mode", "Enforce"],
+            &["sandbox", "--spec", "t.md", "--explain=yes"],
+            &["sandbox", "--spec", "t.md", "--sp", "x"],
+            &["sandbox", "--spec"],
+        ] {
+            assert_eq!(parse(&os(line)), None, "{line:?}");
+        }
+    }
+
+    const TOKENS: &[&str] = &[
+        "sandbox",
+        "--spec",
+        "--spec=t.md",
+        "t.md",
+        "--root",
+        "--root=",
+        "dir",
+        "--profile",
+        "p",
+        "--mode",
+        "--mode=off",
+        "enforce",
+        "best-effort",
+        "off",
+        "bogus",
+        "--explain",
+        "--color",
+        "--color=never",
+        "never",
+        "always",
+        "auto",
+        "--",
+        "-x",
+        "-",
+        "",
+        "--help",
+        "-h",
+        "true",
+        "check",
+        "--explain=1",
+        "--=",
+        "--x",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Whatever the front accepts, clap accepts as the same `sandbox` command.
+        #[test]
+        fn the_front_never_disagrees_with_clap(
+            picks in proptest::collection::vec(0..TOKENS.len(), 0..9),
+            lead_with_sandbox in any::<bool>(),
+        ) {
+            let mut line: Vec<&str> = picks.iter().map(|i| TOKENS[*i]).collect();
+            if lead_with_sandbox {
+                line.insert(0, "sandbox");
+            }
+            let args = os(&line);
+            if let Some(fast) = parse(&args) {
+                prop_assert_eq!(Some(fast), clap_parse(&args), "{:?}", line);
+            }
+        }
+    }
+}

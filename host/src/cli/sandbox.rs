@@ -325,6 +325,5 @@ fn repo_root(spec: &Path) -> Option<PathBuf> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let repo = git2::Repository::discover(dir).ok()?;
-    repo.workdir().map(Path::to_path_buf)
+    sandbox::git_layout::GitLayout::discover(dir).map(|layout| layout.worktree)
 }

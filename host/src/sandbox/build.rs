@@ -41,6 +41,7 @@ use agenthost_sandbox::{
     Enforcement, FsRight, FsRule, NetPlan, PortRule, Provenance, SandboxPlan, Target, rights,
 };
 
+use super::git_layout::{GitLayout, IgnoreRules};
 use crate::config::{AgentProfile, SandboxConfig};
 use crate::spec::{ScopeEntry, Spec};
 
@@ -302,14 +303,10 @@ struct Builder<'a> {
 
 /// Builds the plan.
 pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
-    let repo = git2::Repository::open(&input.root).ok();
-    let git_dirs = repo
+    let layout = GitLayout::of_worktree(&input.root);
+    let git_dirs = layout
         .as_ref()
-        .map(|repo| {
-            [repo.path(), repo.commondir()]
-                .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()))
-                .to_vec()
-        })
+        .map(|layout| vec![layout.git_dir.clone(), layout.common_dir.clone()])
         .unwrap_or_default();
     let mut b = Builder {
         input,
@@ -323,8 +320,8 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
     b.reads();
     b.scope()?;
     b.grants();
-    if let Some(repo) = &repo {
-        b.scratch(repo);
+    if let Some(layout) = &layout {
+        b.scratch(&layout.ignore_rules());
     }
     b.tmpdir();
     if let Some(error) = b.errors.pop() {
@@ -901,11 +898,11 @@ impl Builder<'_> {
 
     /// Build outputs: well-known scratch directories that the repository ignores (so they
     /// never reach the diff) become writable trees; missing ones are created first.
-    fn scratch(&mut self, repo: &git2::Repository) {
+    fn scratch(&mut self, ignored: &IgnoreRules) {
         for name in SCRATCH_DIRS {
             let path = self.root().join(name);
             // Only when git ignores it, and not already covered by a Scope tree grant.
-            if !repo.is_path_ignored(format!("{name}/")).unwrap_or(false)
+            if !ignored.ignores_dir(name)
                 || self
                     .writes()
                     .any(|r| r.target == Target::Tree && path.starts_with(&r.path))

@@ -5,6 +5,7 @@
 
 pub mod build;
 mod explain;
+pub mod git_layout;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -66,9 +66,6 @@ pub enum LaunchError {
     /// In enforce mode, the kernel could not enforce everything.
     #[error("the kernel cannot enforce: {}", list(.0))]
     NotEnforced(Vec<Guarantee>),
-    /// The seccomp filter could not be built or installed.
-    #[error("seccomp: {0}")]
-    Seccomp(String),
     /// The command could not be started (`execve` failed, or `fork`).
     #[error("cannot run `{program}`: {source}")]
     Exec {
@@ -127,17 +124,13 @@ impl Restriction {
         if plan.enforcement == Enforcement::Enforce && ruleset.is_none() {
             return Err(LaunchError::NotEnforced(vec![Guarantee::Filesystem]));
         }
-        let filters = if support.seccomp {
-            seccomp::filters(&plan.net).map_err(|e| LaunchError::Seccomp(e.to_string()))?
-        } else {
-            Vec::new()
-        };
+        let filter = support.seccomp.then(|| seccomp::filter(&plan.net));
         let parent = rustix::process::getpid().as_raw_nonzero().get();
         Ok(Restriction {
             steps: Arc::new(ChildSteps {
                 parent,
                 ruleset,
-                filters,
+                filter,
             }),
             env: plan
                 .env

@@ -10,7 +10,7 @@
 //! Everything is prepared in the host before `fork` ([`Restriction::prepare`]): the plan's
 //! paths are opened and added to a Landlock ruleset (every filesystem right up to ABI 5
 //! handled, i.e. denied unless granted; TCP bind and connect handled, ABI 4; signals and
-//! abstract unix sockets scoped, ABI 6), the seccomp programs are compiled, the command's
+//! abstract unix sockets scoped, ABI 6), the seccomp program is assembled, the command's
 //! environment is built. The forked child ([`Restriction::apply_to`], spawned with
 //! [`spawn_lasting`]) then only makes raw system calls, in this order:
 //!
@@ -23,7 +23,7 @@
 //! 5. drops every capability (bounding, ambient, effective, permitted, inheritable): as root
 //!    the command runs as uid 0 with no capabilities at all;
 //! 6. enforces the ruleset (`landlock_restrict_self`);
-//! 7. installs the seccomp filters ([`seccomp`] documents each entry);
+//! 7. installs the seccomp filter ([`seccomp`] documents each entry);
 //! 8. `execve`s the command with exactly the plan's environment.
 //!
 //! The host may be multi-threaded (the supervisor runs tokio), so nothing in the child

@@ -1,7 +1,7 @@
 //! Every raw system call of the sandbox, and the only module allowed `unsafe`.
 //!
 //! Two kinds live here: a few queries and rule additions the host makes before it forks
-//! ([`landlock_abi`], [`seccomp_supported`], [`x32_enabled`], [`add_path_rule`]), and
+//! ([`landlock_abi`], [`seccomp_supported`], [`add_path_rule`]), and
 //! [`ChildSteps::apply`], which runs in the forked child between `fork` and `exec`. The
 //! host is multi-threaded (the supervisor runs tokio), so the child may only do what is
 //! async-signal-safe: plain system calls on data prepared before the fork. It allocates
@@ -43,15 +43,6 @@ pub(crate) fn seccomp_supported() -> bool {
     // SAFETY: PR_GET_SECCOMP takes no pointer arguments and only reads the caller's mode.
     let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
     mode >= 0
-}
-
-/// Whether this kernel runs x32 system calls (`CONFIG_X86_X32_ABI`).
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn x32_enabled(x32_bit: i64) -> bool {
-    // SAFETY: getpid takes no arguments and touches no memory; with the x32 bit set it is
-    // either x32's getpid or rejected with ENOSYS.
-    let pid = unsafe { libc::syscall(x32_bit | libc::SYS_getpid) };
-    pid > 0
 }
 
 /// `struct landlock_path_beneath_attr` (packed in the kernel's UAPI).
@@ -127,15 +118,15 @@ pub(crate) struct ChildSteps {
     pub(crate) parent: libc::pid_t,
     /// The Landlock ruleset with every rule added (`None` without Landlock, best effort).
     pub(crate) ruleset: Option<OwnedFd>,
-    /// Compiled seccomp programs, installed in order.
-    pub(crate) filters: Vec<seccompiler::BpfProgram>,
+    /// The seccomp program (`None` without seccomp, best effort).
+    pub(crate) filter: Option<crate::seccomp::Program>,
 }
 
 /// `struct sock_fprog`.
 #[repr(C)]
 struct SockFprog {
     len: libc::c_ushort,
-    filter: *const seccompiler::sock_filter,
+    filter: *const crate::seccomp::SockFilter,
 }
 
 const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
@@ -167,7 +158,7 @@ impl ChildSteps {
     /// 5. capabilities dropped (bounding set if any is held, ambient, effective,
     ///    permitted, inheritable);
     /// 6. `landlock_restrict_self`;
-    /// 7. the seccomp filters.
+    /// 7. the seccomp filter.
     fn apply(&self) {
         // SAFETY: prctl with integer arguments only.
         let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
@@ -198,7 +189,7 @@ impl ChildSteps {
                 fail(b"Landlock: landlock_restrict_self");
             }
         }
-        for program in &self.filters {
+        if let Some(program) = &self.filter {
             let fprog = SockFprog {
                 len: libc::c_ushort::try_from(program.len()).unwrap_or(libc::c_ushort::MAX),
                 filter: program.as_ptr(),

@@ -238,10 +238,13 @@ fn drop_capabilities() {
         fail_plain(b"reading capabilities");
     };
     if !sets.effective.is_empty() || !sets.permitted.is_empty() {
+        // Capabilities are numbered from 0 up to the kernel's last one; the first EINVAL
+        // is past it (41 of 64 numbers on Linux 6.x: 23 system calls fewer).
         for bit in 0..64u32 {
             let cap = CapabilitySet::from_bits_retain(1u64 << bit);
             match rustix::thread::remove_capability_from_bounding_set(cap) {
-                Ok(()) | Err(rustix::io::Errno::INVAL) => {}
+                Ok(()) => {}
+                Err(rustix::io::Errno::INVAL) => break,
                 Err(errno) => fail_errno(
                     b"dropping the capability bounding set",
                     errno.raw_os_error(),

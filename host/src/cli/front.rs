@@ -259,6 +259,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn paths_need_not_be_utf8_but_profile_names_must() {
+        use std::os::unix::ffi::OsStringExt;
+        let odd = OsString::from_vec(b"t\xff.md".to_vec());
+        let args = vec![
+            OsString::from("sandbox"),
+            OsString::from("--spec"),
+            odd.clone(),
+        ];
+        let fast = parse(&args);
+        assert_eq!(
+            fast.as_ref().map(|(a, _)| a.spec.as_os_str()),
+            Some(odd.as_os_str())
+        );
+        assert_eq!(fast, clap_parse(&args));
+        let args = vec![
+            OsString::from("sandbox"),
+            OsString::from("--spec"),
+            OsString::from("t.md"),
+            OsString::from("--profile"),
+            odd,
+        ];
+        assert_eq!(parse(&args), None, "clap refuses a non-UTF-8 profile name");
+        assert_eq!(clap_parse(&args), None);
+    }
+
     const TOKENS: &[&str] = &[
         "sandbox",
         "--spec",

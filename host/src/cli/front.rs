@@ -19,8 +19,10 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::ValueEnum;
+
 use super::output::{ColorChoice, Output};
-use super::sandbox::{ModeArg, SandboxArgs};
+use super::sandbox::SandboxArgs;
 
 /// The file name of the full binary, looked up in the front's own directory.
 pub const CORE_NAME: &str = "agenthost-core";
@@ -29,13 +31,10 @@ pub const CORE_NAME: &str = "agenthost-core";
 pub fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
     match parse(argv.get(1..).unwrap_or_default()) {
-        Some((args, color)) => match super::sandbox::run(&args, &Output::new(color)) {
-            Ok(exit) => exit.into(),
-            Err(report) => {
-                eprint!("{}", Output::new(color).render(report.as_ref()));
-                super::Exit::Error.into()
-            }
-        },
+        Some((args, color)) => {
+            let output = Output::new(color);
+            super::conclude(super::sandbox::run(&args, &output), &output).into()
+        }
         None => exec_core(&argv),
     }
 }
@@ -87,7 +86,7 @@ pub fn parse(args: &[OsString]) -> Option<(SandboxArgs, ColorChoice)> {
         if name != "--color" || color.is_some() {
             return None;
         }
-        color = Some(color_choice(value(inline, &mut rest)?)?);
+        color = Some(choice(value(inline, &mut rest)?)?);
     }
     let mut spec = None;
     let mut root = None;
@@ -107,10 +106,8 @@ pub fn parse(args: &[OsString]) -> Option<(SandboxArgs, ColorChoice)> {
             "--profile" if profile.is_none() => {
                 profile = Some(value(inline, &mut rest)?.to_str()?.to_string());
             }
-            "--mode" if mode.is_none() => mode = Some(mode_arg(value(inline, &mut rest)?)?),
-            "--color" if color.is_none() => {
-                color = Some(color_choice(value(inline, &mut rest)?)?);
-            }
+            "--mode" if mode.is_none() => mode = Some(choice(value(inline, &mut rest)?)?),
+            "--color" if color.is_none() => color = Some(choice(value(inline, &mut rest)?)?),
             "--explain" if !explain && inline.is_none() => explain = true,
             _ => return None,
         }
@@ -157,22 +154,9 @@ fn value<'a>(
     (!bytes.is_empty() && !bytes.starts_with(b"-")).then_some(value)
 }
 
-fn color_choice(value: &OsStr) -> Option<ColorChoice> {
-    match value.to_str()? {
-        "auto" => Some(ColorChoice::Auto),
-        "always" => Some(ColorChoice::Always),
-        "never" => Some(ColorChoice::Never),
-        _ => None,
-    }
-}
-
-fn mode_arg(value: &OsStr) -> Option<ModeArg> {
-    match value.to_str()? {
-        "enforce" => Some(ModeArg::Enforce),
-        "best-effort" => Some(ModeArg::BestEffort),
-        "off" => Some(ModeArg::Off),
-        _ => None,
-    }
+/// A `--color` or `--mode` value, read by the same `ValueEnum` clap uses.
+fn choice<T: ValueEnum>(value: &OsStr) -> Option<T> {
+    T::from_str(value.to_str()?, false).ok()
 }
 
 #[cfg(test)]

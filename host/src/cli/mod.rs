@@ -147,6 +147,12 @@ pub fn run(cli: Cli) -> Exit {
         Command::ScriptedAgent(args) => scripted_agent::run(&args, &output),
         Command::Policy(args) => policy::run(&args, &output),
     };
+    conclude(result, &output)
+}
+
+/// A verb's result as the exit code: its own, or its error rendered to stderr and
+/// [`Exit::Error`]. Shared by [`run`] and the `agenthost` front.
+fn conclude(result: miette::Result<Exit>, output: &Output) -> Exit {
     match result {
         Ok(exit) => exit,
         Err(report) => {

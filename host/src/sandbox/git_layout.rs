@@ -39,8 +39,8 @@ pub struct GitLayout {
 }
 
 impl GitLayout {
-    /// The layout of the worktree whose top level is `root`, or `None` when `root` has no
-    /// `.git` leading to a git dir.
+    /// The layout of the worktree whose top level is `root` (canonical: the caller's
+    /// path is kept as is), or `None` when `root` has no `.git` leading to a git dir.
     pub fn of_worktree(root: &Path) -> Option<GitLayout> {
         let dot_git = root.join(".git");
         let meta = std::fs::metadata(&dot_git).ok()?;
@@ -63,7 +63,7 @@ impl GitLayout {
         }
         let canonical = |p: PathBuf| p.canonicalize().unwrap_or(p);
         Some(GitLayout {
-            worktree: canonical(root.to_path_buf()),
+            worktree: root.to_path_buf(),
             git_dir: canonical(git_dir),
             common_dir: canonical(common_dir),
         })

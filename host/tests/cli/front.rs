@@ -1,8 +1,6 @@
 //! The two executables: the small `agenthost` front runs `sandbox` itself and hands every
 //! other command line to `agenthost-core` beside it.
 
-use std::process::Command;
-
 use crate::Test;
 
 /// The front must not link the policy engine, SQLite or libgit2: its start-up is the
@@ -39,39 +37,35 @@ fn loaded_bytes(path: &str) -> u64 {
 /// other verb says what is missing and how to get it.
 #[test]
 fn the_front_alone_runs_sandbox_and_explains_a_missing_core() {
-    let dir = tempfile::tempdir().unwrap();
-    let front = dir.path().join("agenthost");
+    let test = Test::new()
+        .file(
+            "repo/task.md",
+            "# Task\n\n## What\nx\n\n### Scope\n- Modify: `src/a.py`\n",
+        )
+        .file("repo/src/a.py", "")
+        .current_dir("repo");
+    let front = test.path().join("alone/agenthost");
+    std::fs::create_dir_all(front.parent().unwrap()).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_agenthost"), &front).unwrap();
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join("src")).unwrap();
-    std::fs::write(
-        repo.join("task.md"),
-        "# Task\n\n## What\nx\n\n### Scope\n- Modify: `src/a.py`\n",
-    )
-    .unwrap();
-    std::fs::write(repo.join("src/a.py"), "").unwrap();
-    let run = |args: &[&str]| {
-        Command::new(&front)
-            .args(args)
-            .current_dir(&repo)
-            .env("HOME", dir.path())
-            .env("XDG_CONFIG_HOME", dir.path().join("config"))
-            .env("XDG_STATE_HOME", dir.path().join("state"))
-            .env("XDG_CACHE_HOME", dir.path().join("cache"))
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| test.clean(test.command_for(&front).args(args).output().unwrap());
+
     let explained = run(&["sandbox", "--spec", "task.md", "--root", ".", "--explain"]);
-    let stdout = String::from_utf8_lossy(&explained.stdout);
-    assert!(explained.status.success(), "{explained:?}");
-    assert!(stdout.contains("Modify `src/a.py`"), "{stdout}");
+    assert_eq!(explained.code, 0, "{}", explained.transcript());
+    assert!(
+        explained.stdout.contains("Modify `src/a.py`"),
+        "{}",
+        explained.stdout
+    );
 
     let other = run(&["check", "task.md"]);
-    let stderr = String::from_utf8_lossy(&other.stderr);
-    assert_eq!(other.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("cannot run"), "{stderr}");
-    assert!(stderr.contains("agenthost-core"), "{stderr}");
-    assert!(stderr.contains("cargo install --path host"), "{stderr}");
+    assert_eq!(other.code, 2, "{}", other.stderr);
+    assert!(other.stderr.contains("cannot run"), "{}", other.stderr);
+    assert!(other.stderr.contains("agenthost-core"), "{}", other.stderr);
+    assert!(
+        other.stderr.contains("cargo install --path host"),
+        "{}",
+        other.stderr
+    );
 }
 
 /// Usage lines still say `agenthost` after the hand-over to the core.

@@ -2,7 +2,8 @@
 //!
 //! Two kinds live here: a few queries and rule additions the host makes before it forks
 //! ([`landlock_abi`], [`seccomp_supported`], [`add_path_rule`]), and
-//! [`ChildSteps::apply`], which runs in the forked child between `fork` and `exec`. The
+//! [`ChildSteps::apply`], which runs in the forked child between `fork` and `exec`
+//! (`std::process::Command` with `pre_exec`, or the vfork child of [`spawn`]). The
 //! host is multi-threaded (the supervisor runs tokio), so the child may only do what is
 //! async-signal-safe: plain system calls on data prepared before the fork. It allocates
 //! nothing, takes no lock, formats nothing with `std::fmt`, and on failure writes a
@@ -16,6 +17,10 @@ use std::process::Command;
 use std::sync::Arc;
 
 use rustix::thread::CapabilitySet;
+
+mod spawn;
+
+pub(crate) use spawn::{ExecSpec, spawn, wait};
 
 /// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`: the ABI version,
 /// or the errno that says why there is none.

@@ -17,23 +17,24 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::ValueEnum;
 
+use super::Exit;
 use super::output::{ColorChoice, Output};
 use super::sandbox::SandboxArgs;
 
 /// The file name of the full binary, looked up in the front's own directory.
 pub const CORE_NAME: &str = "agenthost-core";
 
-/// Runs the `agenthost` front with the process's arguments.
-pub fn main() -> ExitCode {
+/// Runs the `agenthost` front with the process's arguments; returns only when it runs the
+/// sandbox itself or cannot exec the core.
+pub fn main() -> Exit {
     let argv: Vec<OsString> = std::env::args_os().collect();
     match parse(argv.get(1..).unwrap_or_default()) {
         Some((args, color)) => {
             let output = Output::new(color);
-            super::conclude(super::sandbox::run(&args, &output), &output).into()
+            super::conclude(super::sandbox::run(&args, &output), &output)
         }
         None => exec_core(&argv),
     }
@@ -41,14 +42,14 @@ pub fn main() -> ExitCode {
 
 /// Replaces this process with `agenthost-core` and the same arguments (`argv[0]` kept, so
 /// usage lines still say `agenthost`). Returns only when that fails.
-fn exec_core(argv: &[OsString]) -> ExitCode {
+fn exec_core(argv: &[OsString]) -> Exit {
     let core = match std::env::current_exe() {
         Ok(front) => front.with_file_name(CORE_NAME),
         Err(error) => {
             eprintln!(
                 "agenthost: cannot find where this executable lives (/proc/self/exe): {error}\n  help: run {CORE_NAME} directly, with the same arguments"
             );
-            return super::Exit::Error.into();
+            return Exit::Error;
         }
     };
     let arg0 = argv
@@ -62,7 +63,7 @@ fn exec_core(argv: &[OsString]) -> ExitCode {
         "agenthost: cannot run {}: {error}\n  help: agenthost is two executables, `agenthost` and `{CORE_NAME}`, installed side by side; `cargo install --path host` installs both, `cargo build` builds both",
         core.display()
     );
-    super::Exit::Error.into()
+    Exit::Error
 }
 
 /// Parses `args` (without `argv[0]`) when they are a plain `sandbox` command line:

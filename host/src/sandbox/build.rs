@@ -41,6 +41,7 @@ use agenthost_sandbox::{
     Enforcement, FsRight, FsRule, NetPlan, PortRule, Provenance, SandboxPlan, Target, rights,
 };
 
+use super::canonical::Canonicalizer;
 use super::git_layout::{GitLayout, IgnoreRules};
 use crate::config::{AgentProfile, SandboxConfig};
 use crate::spec::{ScopeEntry, Spec};
@@ -299,6 +300,8 @@ struct Builder<'a> {
     mkdirs: Vec<PathBuf>,
     touch: Vec<PathBuf>,
     notes: Vec<String>,
+    /// Symlink resolution for every path of this plan, each component asked about once.
+    canonical: Canonicalizer,
 }
 
 /// Builds the plan.
@@ -316,6 +319,7 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
         mkdirs: Vec::new(),
         touch: Vec::new(),
         notes: Vec::new(),
+        canonical: Canonicalizer::default(),
     };
     b.reads();
     b.scope()?;
@@ -351,7 +355,7 @@ impl Builder<'_> {
         // A path in the worktree may be (or pass through) a symlink: Landlock would grant
         // the symlink's target. Rules are made on the resolved path, which must stay inside.
         let path = if path.starts_with(self.root()) {
-            let resolved = resolve(&path);
+            let resolved = self.resolve(&path);
             if !resolved.starts_with(self.root()) {
                 self.errors.push(PlanError::OutsideWorktree {
                     path,
@@ -371,6 +375,24 @@ impl Builder<'_> {
             provenance: why,
             optional: false,
         });
+    }
+
+    /// `path` with every symlink in its existing part resolved (the missing rest appended).
+    fn resolve(&mut self, path: &Path) -> PathBuf {
+        let mut existing = path;
+        let mut rest = Vec::new();
+        loop {
+            if let Ok(real) = self.canonical.canonicalize(existing) {
+                return rest.iter().rev().fold(real, |acc, part| acc.join(part));
+            }
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => return path.to_path_buf(),
+            }
+        }
     }
 
     fn optional_rule(
@@ -545,7 +567,7 @@ impl Builder<'_> {
     /// `/etc/resolv.conf` and friends often point into /run.
     fn etc_links(&mut self) {
         for link in ["/etc/resolv.conf", "/etc/hosts"] {
-            if let Ok(target) = std::fs::canonicalize(link)
+            if let Ok(target) = self.canonical.canonicalize(Path::new(link))
                 && !target.starts_with("/etc")
             {
                 self.optional_rule(
@@ -573,7 +595,7 @@ impl Builder<'_> {
         let path = self.input.host_env.get("PATH").cloned().unwrap_or_default();
         let mut roots: Vec<(PathBuf, String)> = Vec::new();
         for entry in std::env::split_paths(&path) {
-            let Ok(entry) = entry.canonicalize() else {
+            let Ok(entry) = self.canonical.canonicalize(&entry) else {
                 continue;
             };
             let why = format!("PATH entry {}", entry.display());
@@ -588,7 +610,7 @@ impl Builder<'_> {
         for var in TOOLCHAIN_VARS {
             if let Some(value) = self.input.host_env.get(*var)
                 && Path::new(value).is_absolute()
-                && let Ok(path) = Path::new(value).canonicalize()
+                && let Ok(path) = self.canonical.canonicalize(Path::new(value))
             {
                 roots.push((path, format!("${var}")));
             }
@@ -1091,24 +1113,6 @@ impl Builder<'_> {
         net.inet_sockets = !net.connect_tcp.is_empty();
         net.unix_sockets = self.input.profile.is_some_and(|(_, p)| p.unix_sockets);
         net
-    }
-}
-
-/// `path` with every symlink in its existing part resolved (the missing rest appended).
-fn resolve(path: &Path) -> PathBuf {
-    let mut existing = path;
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            return rest.iter().rev().fold(real, |acc, part| acc.join(part));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return path.to_path_buf(),
-        }
     }
 }
 

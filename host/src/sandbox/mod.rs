@@ -4,6 +4,7 @@
 //! before exec.
 
 pub mod build;
+mod canonical;
 mod explain;
 pub mod git_layout;
 
@@ -113,23 +114,19 @@ pub fn run(
     argv: &[OsString],
 ) -> Result<ExitStatus, RunError> {
     let restriction = Restriction::prepare(plan, support).map_err(RunError::Setup)?;
-    let mut command = restriction.command(argv).map_err(RunError::Setup)?;
-    let program = || {
-        argv.first()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-    let mut child = agenthost_sandbox::spawn_lasting(move || command.spawn())
-        .and_then(|spawned| spawned)
-        .map_err(|source| RunError::Exec {
-            program: program(),
-            source,
-        })?;
+    let child = restriction.spawn(argv).map_err(|error| match error {
+        LaunchError::Exec { program, source } => RunError::Exec { program, source },
+        other => RunError::Setup(other),
+    })?;
+    let pid = child.id();
     let status = child.wait().map_err(|source| RunError::Exec {
-        program: program(),
+        program: argv
+            .first()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         source,
     });
-    agenthost_sandbox::kill_leftovers(child.id());
+    agenthost_sandbox::kill_leftovers(pid);
     status
 }
 

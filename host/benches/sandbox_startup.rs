@@ -4,17 +4,18 @@
 //! Run: `cargo bench -p agenthost --bench sandbox_startup` (release build).
 //! `BENCH_ITERATIONS` sets the number of runs per command (default 300); the commands are
 //! interleaved so that machine noise hits all of them alike. bwrap is skipped when it is not
-//! installed. Run as root, the three commands are measured twice: as root, and as a normal
-//! user (uid and gid 65534, `nobody`, with a HOME of its own), because a root sandbox has
-//! more Landlock rules (`/etc` is an allow list) and a normal user is the common case.
-//! Results go to stdout as a Markdown table (medians are what docs/ quote). The
-//! `agenthost` measured is a copy in a temp dir (see below); `sandbox` never needs
-//! `agenthost-core`.
+//! installed (or cannot make its namespaces). Run as root, the bench measures the three
+//! commands as root, then runs itself again as a normal user (uid and gid 65534, `nobody`,
+//! with a HOME of its own) to measure them as that user: a root sandbox has more Landlock
+//! rules (`/etc` is an allow list), and a normal user is the common case. Each set is
+//! measured by a process of that user, so the harness starts every command the same way.
+//! Results go to stdout as Markdown tables (medians are what docs/ quote). The `agenthost`
+//! measured is a copy in a temp dir (see below); `sandbox` never needs `agenthost-core`.
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,32 +25,14 @@ const SPEC: &str =
 /// The normal user the commands also run as when the bench runs as root.
 const NOBODY: u32 = 65534;
 
-struct Candidate {
-    name: String,
-    /// Which row of the ratios this belongs to: `true`, agenthost or bwrap, as whom.
-    user: &'static str,
-    argv: Vec<String>,
-    /// `Some(home)`: run as [`NOBODY`] with this HOME.
-    as_nobody: Option<String>,
-    times: Vec<Duration>,
-}
+/// Set in the copy of the bench that measures as [`NOBODY`]: the directory with the
+/// repository and the installed `agenthost`.
+const CHILD_DIR: &str = "AGENTHOST_BENCH_DIR";
 
-impl Candidate {
-    fn command(&self) -> Command {
-        let mut command = Command::new(&self.argv[0]);
-        command.args(&self.argv[1..]).stdout(Stdio::null());
-        if let Some(home) = &self.as_nobody {
-            // std also drops the supplementary groups when root sets the uid.
-            command
-                .uid(NOBODY)
-                .gid(NOBODY)
-                .env_clear()
-                .env("HOME", home)
-                .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-                .env("LANG", "C.UTF-8");
-        }
-        command
-    }
+struct Candidate {
+    name: &'static str,
+    argv: Vec<String>,
+    times: Vec<Duration>,
 }
 
 fn main() {
@@ -57,6 +40,10 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(300);
+    if let Some(dir) = std::env::var_os(CHILD_DIR) {
+        measure(Path::new(&dir), iterations, "a normal user (uid 65534)");
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     // Readable by the normal user too (a temp dir is private by default).
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -65,14 +52,70 @@ fn main() {
     std::fs::write(root.join("src/app.py"), "print(1)\n").expect("write");
     std::fs::write(root.join("task.md"), SPEC).expect("write");
     git2::Repository::init(&root).expect("git init");
-
     // Measure an installed copy, as `cargo install` or a package would leave it: a file
     // written front to back sits in the page cache in large folios, one the linker wrote
     // piecemeal in small ones, and every page fault of the start-up pays the difference
     // (about 0.25 ms here). `bwrap` and `true` are installed files too.
-    let installed = dir.path().join("agenthost");
-    std::fs::copy(env!("CARGO_BIN_EXE_agenthost"), &installed).expect("copy agenthost");
-    let agenthost = installed.display().to_string();
+    std::fs::copy(release_front(), dir.path().join("agenthost")).expect("copy agenthost");
+
+    println!("{iterations} runs each, interleaved; wall time per run in ms");
+    if !rustix::process::geteuid().is_root() {
+        measure(dir.path(), iterations, "this user");
+        return;
+    }
+    measure(dir.path(), iterations, "root");
+    let home = dir.path().join("nobody-home");
+    std::fs::create_dir(&home).expect("mkdir home");
+    std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).expect("chown home");
+    // std also drops the supplementary groups when root sets the uid.
+    let status = Command::new(std::env::current_exe().expect("the bench's own path"))
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .env_clear()
+        .env(CHILD_DIR, dir.path())
+        .env("BENCH_ITERATIONS", iterations.to_string())
+        .env("HOME", &home)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        .status()
+        .expect("run the bench as uid 65534");
+    assert!(status.success(), "the bench as uid 65534 failed: {status}");
+}
+
+/// The `agenthost` front as `cargo build --release` builds it, built now. Not the
+/// `CARGO_BIN_EXE_agenthost` cargo builds for this bench: with the dev-dependencies in the
+/// build, cargo unifies their features into the front's (regex's Unicode tables: 1 MB more
+/// and 8,500 more relocations to apply at every start), which is not what users run.
+fn release_front() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--package",
+            "agenthost",
+            "--bin",
+            "agenthost",
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo build");
+    assert!(output.status.success(), "cargo build --release failed");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["target"]["name"] == "agenthost")
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported the agenthost executable")
+}
+
+/// Measures the three commands, interleaved, in `dir` (made by `main`), and prints the
+/// table for `user`.
+fn measure(dir: &Path, iterations: usize, user: &str) {
+    let root = dir.join("repo");
+    let agenthost = dir.join("agenthost").display().to_string();
     let true_bin = ["/usr/bin/true", "/bin/true"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -80,120 +123,91 @@ fn main() {
         .to_string();
     let spec = root.join("task.md").display().to_string();
     let root_arg = root.display().to_string();
-    let commands: Vec<(&str, Vec<String>)> = vec![
-        ("bare `true`", vec![true_bin.clone()]),
-        (
-            "`agenthost sandbox --spec S -- true`",
-            [
+    let mut candidates = vec![
+        Candidate {
+            name: "bare `true`",
+            argv: vec![true_bin.clone()],
+            times: Vec::new(),
+        },
+        Candidate {
+            name: "`agenthost sandbox --spec S -- true`",
+            argv: [
                 &agenthost, "sandbox", "--spec", &spec, "--root", &root_arg, "--", &true_bin,
             ]
             .map(String::from)
             .to_vec(),
-        ),
-        (
-            "`bwrap --ro-bind / / --dev /dev true`",
-            ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", &true_bin]
+            times: Vec::new(),
+        },
+    ];
+    let bwrap_ok = Command::new("bwrap")
+        .args(["--ro-bind", "/", "/", "--dev", "/dev", &true_bin])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if bwrap_ok {
+        candidates.push(Candidate {
+            name: "`bwrap --ro-bind / / --dev /dev true`",
+            argv: ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", &true_bin]
                 .map(String::from)
                 .to_vec(),
-        ),
-    ];
-
-    let is_root = rustix::process::geteuid().is_root();
-    let mut users: Vec<(&'static str, Option<String>)> = Vec::new();
-    if is_root {
-        users.push(("root", None));
-        let home = dir.path().join("nobody-home");
-        std::fs::create_dir(&home).expect("mkdir home");
-        std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).expect("chown home");
-        users.push((
-            "a normal user (uid 65534)",
-            Some(home.display().to_string()),
-        ));
+            times: Vec::new(),
+        });
     } else {
-        users.push(("this user", None));
+        eprintln!("bwrap is not installed (or cannot run here as {user}): skipped");
     }
 
-    let mut candidates = Vec::new();
-    for (user, home) in &users {
-        for (name, argv) in &commands {
-            let candidate = Candidate {
-                name: (*name).to_string(),
-                user,
-                argv: argv.clone(),
-                as_nobody: home.clone(),
-                times: Vec::new(),
-            };
-            // Warm up the page cache and check every command works; bwrap may be missing
-            // or refused (no unprivileged user namespaces).
-            let works = (0..10).all(|_| {
-                candidate
-                    .command()
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            });
-            if works {
-                candidates.push(candidate);
-            } else if name.contains("bwrap") {
-                eprintln!("bwrap is not installed (or cannot run here as {user}): skipped");
-            } else {
-                panic!("{name} failed as {user}");
-            }
+    // Warm up the page cache and check every command works.
+    for candidate in &candidates {
+        for _ in 0..10 {
+            let status = run(&candidate.argv);
+            assert!(
+                status.success(),
+                "{} failed as {user}: {status}",
+                candidate.name
+            );
         }
     }
     for _ in 0..iterations {
         for candidate in &mut candidates {
-            let mut command = candidate.command();
             let start = Instant::now();
-            let status = command.status().expect("run");
+            let status = run(&candidate.argv);
             candidate.times.push(start.elapsed());
             assert!(status.success(), "{} failed: {status}", candidate.name);
         }
     }
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("{iterations} runs each, interleaved; wall time per run in ms\n");
-    println!("| as | command | median | p10 | p90 | median over bare |");
-    println!("|---|---|---|---|---|---|");
-    let mut medians: Vec<(&str, String, Duration)> = Vec::new();
     for candidate in &mut candidates {
         candidate.times.sort();
-        let n = candidate.times.len();
-        medians.push((
-            candidate.user,
-            candidate.name.clone(),
-            candidate.times[n / 2],
-        ));
     }
-    let median_of = |user: &str, what: &str| {
-        medians
-            .iter()
-            .find(|(u, name, _)| *u == user && name.contains(what))
-            .map(|(_, _, median)| *median)
-    };
+    let median = |c: &Candidate| c.times[c.times.len() / 2];
+    let bare = median(&candidates[0]);
+    println!("\nAs {user}:\n");
+    println!("| command | median | p10 | p90 | median over bare |");
+    println!("|---|---|---|---|---|");
     for candidate in &candidates {
         let n = candidate.times.len();
-        let bare = median_of(candidate.user, "bare").expect("bare `true` ran");
-        let median = candidate.times[n / 2];
         println!(
-            "| {} | {} | {:.2} | {:.2} | {:.2} | {:+.2} |",
-            candidate.user,
+            "| {} | {:.2} | {:.2} | {:.2} | {:+.2} |",
             candidate.name,
-            ms(median),
+            ms(median(candidate)),
             ms(candidate.times[n / 10]),
             ms(candidate.times[n * 9 / 10]),
-            ms(median) - ms(bare)
+            ms(median(candidate)) - ms(bare)
         );
     }
-    println!();
-    for (user, _) in &users {
-        if let (Some(agenthost), Some(bwrap)) =
-            (median_of(user, "agenthost"), median_of(user, "bwrap"))
-        {
-            println!(
-                "As {user}: agenthost takes {:.2} of bwrap's time.",
-                agenthost.as_secs_f64() / bwrap.as_secs_f64()
-            );
-        }
+    if let [_, agenthost, bwrap] = &candidates[..] {
+        println!(
+            "\nagenthost takes {:.2} of bwrap's time.",
+            median(agenthost).as_secs_f64() / median(bwrap).as_secs_f64()
+        );
     }
+}
+
+fn run(argv: &[String]) -> std::process::ExitStatus {
+    Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdout(Stdio::null())
+        .status()
+        .expect("run")
 }

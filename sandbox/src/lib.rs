@@ -11,7 +11,8 @@
 //! paths are opened and added to a Landlock ruleset (every filesystem right up to ABI 5
 //! handled, i.e. denied unless granted; TCP bind and connect handled, ABI 4; signals and
 //! abstract unix sockets scoped, ABI 6), the seccomp program is assembled, the command's
-//! environment is built. The forked child ([`Restriction::apply_to`], spawned with
+//! environment is built. The child (a vfork child of [`Restriction::spawn`], or the forked
+//! child of a `Command` given [`Restriction::apply_to`] and spawned with
 //! [`spawn_lasting`]) then only makes raw system calls, in this order:
 //!
 //! 1. sets `PR_SET_PDEATHSIG` to SIGKILL and checks that the parent is still the host

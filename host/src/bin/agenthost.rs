@@ -8,15 +8,18 @@
 //! the front relies on: stdin, stdout and stderr are open, and SIGPIPE is ignored. What the
 //! front gives up is the "has overflowed its stack" message (a plain SIGSEGV instead); it
 //! recurses nowhere deep, and the core keeps Rust's start.
-#![no_main]
+// A test harness built from this file (`cargo test --bins`) brings its own `main`.
+#![cfg_attr(not(test), no_main)]
 // `unsafe` here: exporting the unmangled C `main` symbol, and the three C calls of
 // `start_as_std_does`.
 #![allow(unsafe_code)]
 
+#[cfg(not(test))]
 use std::ffi::{c_char, c_int};
 
 /// The C entry point, called by the C library's start-up with `argc` and `argv` (which the
 /// standard library has already captured for `std::env::args_os`).
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     start_as_std_does();
@@ -31,6 +34,7 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
 /// Landlock ruleset, a file) takes its number and reaches the command as its output; the
 /// runtime aborts when even that fails, and so does this. SIGPIPE is ignored, so that
 /// writing to a closed pipe is an error the front reports, as in the core.
+#[cfg(not(test))]
 fn start_as_std_does() {
     let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
         fd,

@@ -54,8 +54,11 @@ impl Output {
         print_to(&mut std::io::stdout().lock(), text)
     }
 
-    /// Renders one diagnostic (with its source snippet, labels and help) to a string.
+    /// Renders one diagnostic (with its source snippet, labels and help) to a string. A
+    /// cause whose message the diagnostic's own message already ends with (`cannot read X:
+    /// No such file or directory` over the `io::Error` it wraps) is not repeated below it.
     pub fn render(&self, diagnostic: &dyn miette::Diagnostic) -> String {
+        let diagnostic = WithoutRepeatedCause(diagnostic);
         let theme = if self.color {
             GraphicalTheme::unicode()
         } else {
@@ -65,12 +68,77 @@ impl Output {
             .with_width(self.width)
             .with_links(false);
         let mut out = String::new();
-        if handler.render_report(&mut out, diagnostic).is_err() {
+        if handler.render_report(&mut out, &diagnostic).is_err() {
             // Rendering only fails if writing to a String fails, which it cannot; fall back
             // to the plain message so nothing is lost.
             out = diagnostic.to_string();
         }
         out
+    }
+}
+
+/// A diagnostic as it is, except for a first cause that its message already ends with:
+/// that cause is skipped (its own causes are kept). Errors that spell out their cause
+/// (`#[error("cannot read {path}: {source}")]`) would otherwise show it twice.
+struct WithoutRepeatedCause<'a>(&'a dyn miette::Diagnostic);
+
+impl WithoutRepeatedCause<'_> {
+    fn repeats(&self, cause: &dyn std::fmt::Display) -> bool {
+        let cause = cause.to_string();
+        !cause.is_empty() && self.0.to_string().ends_with(&cause)
+    }
+}
+
+impl std::fmt::Debug for WithoutRepeatedCause<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl std::fmt::Display for WithoutRepeatedCause<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self.0, f)
+    }
+}
+
+impl std::error::Error for WithoutRepeatedCause<'_> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        let cause = self.0.source()?;
+        if self.repeats(cause) {
+            cause.source()
+        } else {
+            Some(cause)
+        }
+    }
+}
+
+impl miette::Diagnostic for WithoutRepeatedCause<'_> {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.code()
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        self.0.severity()
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.help()
+    }
+    fn url<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.url()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.source_code()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels()
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        self.0.related()
+    }
+    fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
+        // The handler follows this one in place of `source()`: drop it when it repeats.
+        self.0
+            .diagnostic_source()
+            .filter(|cause| !self.repeats(cause))
     }
 }
 
@@ -89,7 +157,48 @@ fn print_to(out: &mut impl Write, text: &str) -> miette::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::print_to;
+    use super::{Output, print_to};
+
+    #[derive(Debug, thiserror::Error, miette::Diagnostic)]
+    #[error("cannot read {path}: {source}")]
+    #[diagnostic(help("check the path"))]
+    struct Spelled {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[derive(Debug, thiserror::Error, miette::Diagnostic)]
+    #[error("cannot read {path}")]
+    struct Terse {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_the_message_already_ends_with_is_not_repeated() {
+        let output = Output {
+            color: false,
+            width: 100,
+        };
+        let missing = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let spelled = output.render(&Spelled {
+            path: "a.md".into(),
+            source: missing(),
+        });
+        assert_eq!(spelled.matches("entity not found").count(), 1, "{spelled}");
+        assert!(
+            spelled.contains("cannot read a.md: entity not found"),
+            "{spelled}"
+        );
+        assert!(spelled.contains("help: check the path"), "{spelled}");
+        // A message that does not spell its cause out keeps it below.
+        let terse = output.render(&Terse {
+            path: "a.md".into(),
+            source: missing(),
+        });
+        assert!(terse.contains("cannot read a.md"), "{terse}");
+        assert!(terse.contains("╰─▶ entity not found"), "{terse}");
+    }
 
     struct BrokenPipe;
 

@@ -311,16 +311,7 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
         .as_ref()
         .map(|layout| vec![layout.git_dir.clone(), layout.common_dir.clone()])
         .unwrap_or_default();
-    let mut b = Builder {
-        input,
-        git_dirs,
-        rules: Vec::new(),
-        errors: Vec::new(),
-        mkdirs: Vec::new(),
-        touch: Vec::new(),
-        notes: Vec::new(),
-        canonical: Canonicalizer::default(),
-    };
+    let mut b = Builder::new(input, git_dirs);
     b.reads();
     b.scope()?;
     b.grants();
@@ -350,7 +341,21 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
     })
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    /// A builder with no rules yet; `git_dirs` are the worktree's git dirs (canonical).
+    fn new(input: &'a PlanInput<'a>, git_dirs: Vec<PathBuf>) -> Builder<'a> {
+        Builder {
+            input,
+            git_dirs,
+            rules: Vec::new(),
+            errors: Vec::new(),
+            mkdirs: Vec::new(),
+            touch: Vec::new(),
+            notes: Vec::new(),
+            canonical: Canonicalizer::default(),
+        }
+    }
+
     fn rule(&mut self, path: PathBuf, target: Target, rights: &[FsRight], why: Provenance) {
         // A path in the worktree may be (or pass through) a symlink: Landlock would grant
         // the symlink's target. Rules are made on the resolved path, which must stay inside.
@@ -1262,16 +1267,7 @@ mod tests {
             enforcement: Enforcement::Enforce,
             as_root: false,
         };
-        let mut b = Builder {
-            input: &input,
-            git_dirs: Vec::new(),
-            rules: Vec::new(),
-            errors: Vec::new(),
-            mkdirs: Vec::new(),
-            touch: Vec::new(),
-            notes: Vec::new(),
-            canonical: Canonicalizer::default(),
-        };
+        let mut b = Builder::new(&input, Vec::new());
         let trees: Vec<String> = ["usr", "bin", "lib", "opt", "missing"]
             .map(|name| base.join(name).display().to_string())
             .to_vec();

@@ -299,16 +299,21 @@ mod tests {
         CString::new(text).unwrap()
     }
 
+    /// The child steps without a ruleset or filter: what the spawn itself does.
+    fn unrestricted() -> ChildSteps {
+        ChildSteps {
+            parent: rustix::process::getpid().as_raw_nonzero().get(),
+            ruleset: None,
+            filter: None,
+        }
+    }
+
     /// The command starts with no signal blocked and SIGPIPE at its default, whatever the
     /// spawning thread had (the test harness ignores SIGPIPE, and this thread blocks
     /// SIGUSR1), and the spawning thread gets its own mask back.
     #[test]
     fn the_command_starts_with_clean_signal_state() {
-        let steps = ChildSteps {
-            parent: rustix::process::getpid().as_raw_nonzero().get(),
-            ruleset: None,
-            filter: None,
-        };
+        let steps = unrestricted();
         let script = "blk=$(awk '/^SigBlk/{print $2}' /proc/self/status); \
                       ign=$(awk '/^SigIgn/{print $2}' /proc/self/status); \
                       [ \"$blk\" = 0000000000000000 ] && [ $(( 0x$ign & 0x1000 )) -eq 0 ]";
@@ -340,11 +345,7 @@ mod tests {
 
     #[test]
     fn a_missing_directory_is_the_error() {
-        let steps = ChildSteps {
-            parent: rustix::process::getpid().as_raw_nonzero().get(),
-            ruleset: None,
-            filter: None,
-        };
+        let steps = unrestricted();
         let spec = ExecSpec {
             candidates: vec![c("/bin/true")],
             argv: vec![c("true")],

@@ -11,7 +11,8 @@ use miette::Diagnostic;
 
 use super::{Exit, Output};
 use crate::config::{Config, ConfigSources, SandboxMode};
-use crate::sandbox::{self, PlanInput};
+use crate::sandbox::git_layout::GitLayout;
+use crate::sandbox::{self, Canonicalizer, PlanInput};
 use crate::spec::{self, Spec};
 
 /// Exit status when agenthost could not set up the sandbox (nothing ran).
@@ -174,18 +175,26 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
     if !args.explain && args.command.is_empty() {
         return Err(SandboxError::NoCommand);
     }
-    let root = match &args.root {
-        Some(root) => root.clone(),
-        None => repo_root(&args.spec).ok_or(SandboxError::NoRoot {
-            path: display.clone(),
-        })?,
+    // Every path below is resolved through one memory of the symlinks seen, the plan's too.
+    let mut resolved = Canonicalizer::default();
+    let (root, git) = match &args.root {
+        Some(root) => {
+            let root = resolved
+                .canonicalize(root)
+                .map_err(|source| SandboxError::BadRoot {
+                    path: root.clone(),
+                    source,
+                })?;
+            let git = GitLayout::of_worktree(&root, &mut resolved);
+            (root, git)
+        }
+        None => {
+            let layout = repo_layout(&args.spec, &mut resolved).ok_or(SandboxError::NoRoot {
+                path: display.clone(),
+            })?;
+            (layout.worktree.clone(), Some(layout))
+        }
     };
-    let root = root
-        .canonicalize()
-        .map_err(|source| SandboxError::BadRoot {
-            path: root.clone(),
-            source,
-        })?;
     let config = Config::load(&ConfigSources::discover(Some(&root)))?;
     let profile_name = args
         .profile
@@ -222,9 +231,8 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(SandboxError::TempDir)?;
-    let tmpdir = tmp
-        .path()
-        .canonicalize()
+    let tmpdir = resolved
+        .canonicalize(tmp.path())
         .unwrap_or_else(|_| tmp.path().to_path_buf());
     let host_env: BTreeMap<String, String> = std::env::vars().collect();
     let home = sandbox::home_dir();
@@ -243,8 +251,10 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
             Enforcement::BestEffort
         },
         as_root: support.root,
+        git,
+        resolved,
     };
-    let built = sandbox::build(&input)?;
+    let built = sandbox::build(input)?;
 
     if args.explain {
         let header = header(spec, &display, &root, profile_name.as_deref(), mode);
@@ -288,7 +298,7 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
         sandbox::run(&built.plan, &support, &args.command)
     };
     sandbox::cleanup(&created);
-    drop(tmp);
+    remove_tmpdir(tmp);
     Ok(Exit::from_child(sandbox::exit_code(status?)))
 }
 
@@ -320,10 +330,20 @@ fn spec_label(path: &Path) -> String {
 }
 
 /// The working tree of the git repository containing `spec`.
-fn repo_root(spec: &Path) -> Option<PathBuf> {
+/// Removes the private temp dir after the run: one `rmdir` when the command left it empty
+/// (the usual case for a short command), else everything in it, as `TempDir` would.
+fn remove_tmpdir(tmp: tempfile::TempDir) {
+    let path = tmp.keep();
+    if std::fs::remove_dir(&path).is_err() {
+        let _ = std::fs::remove_dir_all(&path);
+    }
+}
+
+/// The git worktree the spec lives in (the default `--root`), with its git dirs.
+fn repo_layout(spec: &Path, resolved: &mut Canonicalizer) -> Option<GitLayout> {
     let dir = spec
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    sandbox::git_layout::GitLayout::discover(dir).map(|layout| layout.worktree)
+    GitLayout::discover(dir, resolved)
 }

@@ -70,6 +70,13 @@ pub struct PlanInput<'a> {
     /// Whether agenthost runs as root (uid 0 owns `/etc/shadow`, so `/etc` is then granted
     /// entry by entry without it).
     pub as_root: bool,
+    /// The worktree's git dirs (`GitLayout::of_worktree(root)`, or what
+    /// `GitLayout::discover` found), `None` when it is not a repository.
+    pub git: Option<GitLayout>,
+    /// The symlinks the caller has already resolved (finding the worktree, its git dirs,
+    /// the temp dir): the plan resolves its paths through the same memory, so no component
+    /// is asked about twice.
+    pub resolved: Canonicalizer,
 }
 
 /// A built plan, with what must happen on disk before it can run and what it cannot enforce.
@@ -305,13 +312,15 @@ struct Builder<'a> {
 }
 
 /// Builds the plan.
-pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
-    let layout = GitLayout::of_worktree(&input.root);
+pub fn build(mut input: PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
+    let layout = input.git.take();
+    let resolved = std::mem::take(&mut input.resolved);
+    let input = &input;
     let git_dirs = layout
         .as_ref()
         .map(|layout| vec![layout.git_dir.clone(), layout.common_dir.clone()])
         .unwrap_or_default();
-    let mut b = Builder::new(input, git_dirs);
+    let mut b = Builder::new(input, git_dirs, resolved);
     b.reads();
     b.scope()?;
     b.grants();
@@ -342,8 +351,13 @@ pub fn build(input: &PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
 }
 
 impl<'a> Builder<'a> {
-    /// A builder with no rules yet; `git_dirs` are the worktree's git dirs (canonical).
-    fn new(input: &'a PlanInput<'a>, git_dirs: Vec<PathBuf>) -> Builder<'a> {
+    /// A builder with no rules yet; `git_dirs` are the worktree's git dirs (canonical),
+    /// `resolved` what is known of the symlinks on the way to them.
+    fn new(
+        input: &'a PlanInput<'a>,
+        git_dirs: Vec<PathBuf>,
+        resolved: Canonicalizer,
+    ) -> Builder<'a> {
         Builder {
             input,
             git_dirs,
@@ -352,7 +366,7 @@ impl<'a> Builder<'a> {
             mkdirs: Vec::new(),
             touch: Vec::new(),
             notes: Vec::new(),
-            canonical: Canonicalizer::default(),
+            canonical: resolved,
         }
     }
 
@@ -478,16 +492,11 @@ impl<'a> Builder<'a> {
         self.toolchains();
         for name in [".gitconfig", ".config/git"] {
             let path = self.input.home.join(name);
-            if path.exists() {
-                let target = if path.is_dir() {
-                    Target::Tree
+            if let Ok(meta) = std::fs::metadata(&path) {
+                let (target, rights) = if meta.is_dir() {
+                    (Target::Tree, rights::READ)
                 } else {
-                    Target::File
-                };
-                let rights = if path.is_dir() {
-                    rights::READ
-                } else {
-                    rights::READ_FILE
+                    (Target::File, rights::READ_FILE)
                 };
                 self.rule(
                     path,
@@ -1207,6 +1216,29 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
+    /// The input for `spec` in the worktree `root` (canonical), with nothing resolved yet.
+    fn input_for<'a>(
+        spec: &'a Spec,
+        config: &'a Config,
+        root: &Path,
+        as_root: bool,
+    ) -> PlanInput<'a> {
+        PlanInput {
+            spec,
+            spec_name: "task.md".to_string(),
+            root: root.to_path_buf(),
+            profile: None,
+            sandbox: &config.sandbox,
+            host_env: BTreeMap::new(),
+            home: root.join("home"),
+            tmpdir: root.join("tmp"),
+            enforcement: Enforcement::Enforce,
+            as_root,
+            git: GitLayout::of_worktree(root, &mut Canonicalizer::default()),
+            resolved: Canonicalizer::default(),
+        }
+    }
+
     /// Builds the plan for `scope` (Scope lines) in a fresh worktree holding `files`.
     fn plan_for(
         scope: &str,
@@ -1224,19 +1256,7 @@ mod tests {
         let parsed = crate::spec::parse("task.md", text.as_bytes());
         let spec = parsed.spec.unwrap();
         let config = Config::builtin();
-        let input = PlanInput {
-            spec: &spec,
-            spec_name: "task.md".to_string(),
-            root: root.clone(),
-            profile: None,
-            sandbox: &config.sandbox,
-            host_env: BTreeMap::new(),
-            home: root.join("home"),
-            tmpdir: root.join("tmp"),
-            enforcement: Enforcement::Enforce,
-            as_root,
-        };
-        let built = build(&input);
+        let built = build(input_for(&spec, &config, &root, as_root));
         (dir, built)
     }
 
@@ -1255,19 +1275,8 @@ mod tests {
         );
         let spec = parsed.spec.unwrap();
         let config = Config::builtin();
-        let input = PlanInput {
-            spec: &spec,
-            spec_name: "task.md".to_string(),
-            root: base.join("usr"),
-            profile: None,
-            sandbox: &config.sandbox,
-            host_env: BTreeMap::new(),
-            home: base.join("home"),
-            tmpdir: base.join("tmp"),
-            enforcement: Enforcement::Enforce,
-            as_root: false,
-        };
-        let mut b = Builder::new(&input, Vec::new());
+        let input = input_for(&spec, &config, &base.join("usr"), false);
+        let mut b = Builder::new(&input, Vec::new(), Canonicalizer::default());
         let trees: Vec<String> = ["usr", "bin", "lib", "opt", "missing"]
             .map(|name| base.join(name).display().to_string())
             .to_vec();
@@ -1342,19 +1351,7 @@ mod tests {
             let text = format!("# Task\n\n## What\nIt.\n\n### Scope\n{scope}");
             let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
             let config = Config::builtin();
-            let input = PlanInput {
-                spec: &spec,
-                spec_name: "task.md".to_string(),
-                root: root.clone(),
-                profile: None,
-                sandbox: &config.sandbox,
-                host_env: BTreeMap::new(),
-                home: root.join("home"),
-                tmpdir: root.join("tmp"),
-                enforcement: Enforcement::Enforce,
-                as_root: true,
-            };
-            let built = build(&input);
+            let built = build(input_for(&spec, &config, &root, true));
             assert!(
                 matches!(built, Err(PlanError::OutsideWorktree { .. })),
                 "{scope}: {built:?}"
@@ -1370,19 +1367,7 @@ mod tests {
         let text = "# Task\n\n## What\nIt.\n\n### Scope\n- Modify: `cfg.txt`\n";
         let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
         let config = Config::builtin();
-        let input = PlanInput {
-            spec: &spec,
-            spec_name: "task.md".to_string(),
-            root: root.clone(),
-            profile: None,
-            sandbox: &config.sandbox,
-            host_env: BTreeMap::new(),
-            home: root.join("home"),
-            tmpdir: root.join("tmp"),
-            enforcement: Enforcement::Enforce,
-            as_root: true,
-        };
-        let built = build(&input);
+        let built = build(input_for(&spec, &config, &root, true));
         assert!(
             matches!(built, Err(PlanError::GitWritable { .. })),
             "{built:?}"

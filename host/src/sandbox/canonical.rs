@@ -29,19 +29,29 @@ impl Canonicalizer {
     /// `std::fs::canonicalize` would return it. A relative path is resolved from the
     /// working directory.
     pub fn canonicalize(&mut self, path: &Path) -> io::Result<PathBuf> {
-        if path.is_absolute() {
-            let mut links = 0;
-            self.resolve(path, &mut links)
-        } else {
-            std::fs::canonicalize(path)
+        if path.as_os_str().is_empty() {
+            // As realpath: an empty path names nothing.
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
         }
+        // The kernel reports the working directory with every symlink resolved.
+        let start = if path.has_root() {
+            PathBuf::from("/")
+        } else {
+            std::env::current_dir()?
+        };
+        let mut links = 0;
+        self.walk(start, path, &mut links)
     }
 
-    fn resolve(&mut self, path: &Path, links: &mut u32) -> io::Result<PathBuf> {
+    /// Appends `path`'s components to `out` (a canonical directory; `/` when `path` is
+    /// absolute), resolving each.
+    fn walk(&mut self, mut out: PathBuf, path: &Path, links: &mut u32) -> io::Result<PathBuf> {
         // `components()` drops a trailing `/` or `/.`, after which realpath wants a directory.
         let bytes = path.as_os_str().as_encoded_bytes();
         let must_be_dir = bytes.len() > 1 && (bytes.ends_with(b"/") || bytes.ends_with(b"/."));
-        let mut out = PathBuf::from("/");
+        if path.has_root() {
+            out = PathBuf::from("/");
+        }
         for component in path.components() {
             match component {
                 Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
@@ -65,7 +75,7 @@ impl Canonicalizer {
                             }
                             let key = out.clone();
                             out.pop();
-                            let real = self.resolve(&out.join(target), links)?;
+                            let real = self.walk(out, &target, links)?;
                             self.known.insert(key, real.clone());
                             out = real;
                         }
@@ -162,5 +172,25 @@ mod tests {
             canonicalizer.canonicalize(Path::new("/..")).unwrap(),
             Path::new("/")
         );
+    }
+
+    /// Relative paths start at the working directory (the package's, under cargo test).
+    #[test]
+    fn resolves_relative_paths_from_the_working_directory() {
+        let mut canonicalizer = Canonicalizer::default();
+        for case in [
+            ".",
+            "src",
+            "src/../Cargo.toml",
+            "./src/sandbox/",
+            "missing/x",
+            "",
+        ] {
+            let expected = std::fs::canonicalize(case).map_err(|e| e.raw_os_error());
+            let got = canonicalizer
+                .canonicalize(Path::new(case))
+                .map_err(|e| e.raw_os_error());
+            assert_eq!(got, expected, "{case:?}");
+        }
     }
 }

@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
+use super::canonical::Canonicalizer;
+
 /// A worktree's git directories (absolute, canonical).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitLayout {
@@ -41,7 +43,8 @@ pub struct GitLayout {
 impl GitLayout {
     /// The layout of the worktree whose top level is `root` (canonical: the caller's
     /// path is kept as is), or `None` when `root` has no `.git` leading to a git dir.
-    pub fn of_worktree(root: &Path) -> Option<GitLayout> {
+    /// The git dirs are resolved through `resolved`.
+    pub fn of_worktree(root: &Path, resolved: &mut Canonicalizer) -> Option<GitLayout> {
         let dot_git = root.join(".git");
         let meta = std::fs::metadata(&dot_git).ok()?;
         let git_dir = if meta.is_dir() {
@@ -61,7 +64,7 @@ impl GitLayout {
         if !is_git_dir {
             return None;
         }
-        let canonical = |p: PathBuf| p.canonicalize().unwrap_or(p);
+        let mut canonical = |p: PathBuf| resolved.canonicalize(&p).unwrap_or(p);
         Some(GitLayout {
             worktree: root.to_path_buf(),
             git_dir: canonical(git_dir),
@@ -70,16 +73,16 @@ impl GitLayout {
     }
 
     /// The worktree containing `start` (a directory): `start` or the nearest directory above
-    /// it with a `.git`, on the same file system.
-    pub fn discover(start: &Path) -> Option<GitLayout> {
-        let start = start.canonicalize().ok()?;
+    /// it with a `.git`, on the same file system. Paths are resolved through `resolved`.
+    pub fn discover(start: &Path, resolved: &mut Canonicalizer) -> Option<GitLayout> {
+        let start = resolved.canonicalize(start).ok()?;
         let device = std::fs::metadata(&start).ok()?.dev();
         for dir in start.ancestors() {
             if std::fs::metadata(dir).ok()?.dev() != device {
                 return None;
             }
             if std::fs::symlink_metadata(dir.join(".git")).is_ok() {
-                return GitLayout::of_worktree(dir);
+                return GitLayout::of_worktree(dir, resolved);
             }
         }
         None
@@ -229,7 +232,8 @@ mod tests {
     }
 
     fn ours(start: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
-        GitLayout::discover(start).map(|l| (l.worktree, l.git_dir, l.common_dir))
+        GitLayout::discover(start, &mut Canonicalizer::default())
+            .map(|l| (l.worktree, l.git_dir, l.common_dir))
     }
 
     #[test]
@@ -268,7 +272,8 @@ mod tests {
             assert!(ours.is_some(), "{}", start.display());
             assert_eq!(ours, git2_layout(&start), "{}", start.display());
         }
-        let linked = GitLayout::discover(&dir.path().join("linked")).unwrap();
+        let linked =
+            GitLayout::discover(&dir.path().join("linked"), &mut Canonicalizer::default()).unwrap();
         assert_ne!(linked.git_dir, linked.common_dir);
         assert!(linked.git_dir.starts_with(&linked.common_dir));
     }
@@ -277,12 +282,21 @@ mod tests {
     fn a_dot_git_that_leads_nowhere_is_no_repository() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(".git"), "gitdir: /nonexistent/x\n").unwrap();
-        assert_eq!(GitLayout::of_worktree(dir.path()), None);
+        assert_eq!(
+            GitLayout::of_worktree(dir.path(), &mut Canonicalizer::default()),
+            None
+        );
         std::fs::write(dir.path().join(".git"), "not a pointer\n").unwrap();
-        assert_eq!(GitLayout::of_worktree(dir.path()), None);
+        assert_eq!(
+            GitLayout::of_worktree(dir.path(), &mut Canonicalizer::default()),
+            None
+        );
         std::fs::remove_file(dir.path().join(".git")).unwrap();
         std::fs::create_dir(dir.path().join(".git")).unwrap();
-        assert_eq!(GitLayout::of_worktree(dir.path()), None);
+        assert_eq!(
+            GitLayout::of_worktree(dir.path(), &mut Canonicalizer::default()),
+            None
+        );
     }
 
     #[test]
@@ -318,7 +332,7 @@ mod tests {
         .unwrap();
         let user_excludes = dir.path().join("user-ignore");
         std::fs::write(&user_excludes, ".mypy_cache/\n!.tox/\n").unwrap();
-        let layout = GitLayout::of_worktree(&root).unwrap();
+        let layout = GitLayout::of_worktree(&root, &mut Canonicalizer::default()).unwrap();
         let rules = layout.ignore_rules_with(Some(user_excludes.clone()));
         for name in [
             "target",

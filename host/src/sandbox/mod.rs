@@ -17,6 +17,7 @@ use agenthost_sandbox::{
 };
 
 pub use build::{BuiltPlan, PlanError, PlanInput, build};
+pub use canonical::Canonicalizer;
 pub use explain::explain;
 
 /// Running a command in the sandbox failed before it ran.

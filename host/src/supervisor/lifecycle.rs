@@ -21,7 +21,8 @@ use super::store::{Store, StoredFinding, Task};
 use crate::config::{Config, ConfigSources, HostPath, Placeholder, PlaceholderValues, SandboxMode};
 use crate::digest;
 use crate::runner::{Cancellation, Ending, Job, Outcome, Runner, Stop, local::LocalRunner};
-use crate::sandbox::{self, PlanInput};
+use crate::sandbox::git_layout::GitLayout;
+use crate::sandbox::{self, Canonicalizer, PlanInput};
 use crate::spec::{self, Spec};
 use crate::state_dir::StateDirs;
 use crate::task::TaskState;
@@ -423,6 +424,7 @@ impl Sandboxed {
     ) -> Result<Sandboxed, String> {
         let mode = config.sandbox.mode;
         let support = Support::probe();
+        let mut resolved = Canonicalizer::default();
         let input = PlanInput {
             spec,
             spec_name: spec_label(task),
@@ -438,9 +440,11 @@ impl Sandboxed {
                 Enforcement::BestEffort
             },
             as_root: support.root,
+            git: GitLayout::of_worktree(root, &mut resolved),
+            resolved,
         };
         let built =
-            sandbox::build(&input).map_err(|err| format!("cannot build the sandbox: {err}"))?;
+            sandbox::build(input).map_err(|err| format!("cannot build the sandbox: {err}"))?;
         let missing = support.missing(&built.plan);
         match mode {
             SandboxMode::Enforce if !missing.is_empty() => {

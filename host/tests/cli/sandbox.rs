@@ -939,6 +939,17 @@ escape!(
     }
 );
 
+escape!(
+    private_tmpdir_is_removed_with_what_the_command_left_in_it,
+    "mkdir -p \"$TMPDIR/a/b\"; echo x > \"$TMPDIR/a/b/f\"; echo y > \"$TMPDIR/g\"; echo \"$TMPDIR\"",
+    |_dir, run| {
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        let tmpdir = run.stdout.trim();
+        assert!(tmpdir.contains("agenthost-sandbox-"), "{tmpdir}");
+        assert!(!Path::new(tmpdir).exists(), "{tmpdir} is still there");
+    }
+);
+
 #[test]
 fn explain_names_every_rule_and_its_origin() {
     let test = fixture();

@@ -329,7 +329,6 @@ fn spec_label(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// The working tree of the git repository containing `spec`.
 /// Removes the private temp dir after the run: one `rmdir` when the command left it empty
 /// (the usual case for a short command), else everything in it, as `TempDir` would.
 fn remove_tmpdir(tmp: tempfile::TempDir) {

@@ -7,8 +7,9 @@
 //! component it has seen resolves to, so each is asked about once, about 25 in that case.
 //! The answers are the same as `realpath`'s: every component must exist, `..` is taken
 //! after the symlinks before it are resolved, and a chain of more than 40 links is an
-//! error (ELOOP). The memory lives as long as one plan is being built, so a symlink
-//! changed afterwards is seen by the next plan.
+//! error (ELOOP). The memory lives as long as one launch (finding the worktree, then
+//! building its plan: `PlanInput::resolved`), so a symlink changed afterwards is seen by the
+//! next launch.
 
 use std::collections::HashMap;
 use std::io;

@@ -221,14 +221,7 @@ pub fn filter(net: &NetPlan) -> Program {
             Rule::Refuse(errno) => asm.ret(SECCOMP_RET_ERRNO | errno),
             Rule::RefuseIfEqual { arg, values } => {
                 asm.load(offset_arg_low(*arg));
-                for (i, value) in values.iter().enumerate() {
-                    let no = if i + 1 == values.len() {
-                        Label::Allow
-                    } else {
-                        Label::Next
-                    };
-                    asm.jump_if(BPF_JMP_JEQ_K, *value, Label::Eperm, no);
-                }
+                asm.match_or_allow(values.iter().map(|value| (*value, Label::Eperm)));
             }
             Rule::RefuseIfAnyBit { arg, mask } => {
                 asm.load(offset_arg_low(*arg));
@@ -252,17 +245,7 @@ pub fn filter(net: &NetPlan) -> Program {
 /// numbers is a chain of comparisons whose last one falls through to "allow".
 fn search(asm: &mut Assembler, targets: &[(u32, Label)]) {
     if targets.len() <= 3 {
-        for (i, (nr, target)) in targets.iter().enumerate() {
-            let no = if i + 1 == targets.len() {
-                Label::Allow
-            } else {
-                Label::Next
-            };
-            asm.jump_if(BPF_JMP_JEQ_K, *nr, *target, no);
-        }
-        if targets.is_empty() {
-            asm.jump(Label::Allow);
-        }
+        asm.match_or_allow(targets.iter().copied());
         return;
     }
     let middle = targets.len() / 2;
@@ -313,6 +296,22 @@ impl Assembler {
     }
     fn jump_if(&mut self, op: u16, k: u32, yes: Label, no: Label) {
         self.code.push((op, k, yes, no));
+    }
+    /// Compares the accumulator with each value in turn: the first equal one jumps to its
+    /// label, and the last comparison falls through to "allow" when none is equal.
+    fn match_or_allow(&mut self, cases: impl ExactSizeIterator<Item = (u32, Label)>) {
+        let last = cases.len().checked_sub(1);
+        if last.is_none() {
+            self.jump(Label::Allow);
+        }
+        for (index, (value, to)) in cases.enumerate() {
+            let no = if Some(index) == last {
+                Label::Allow
+            } else {
+                Label::Next
+            };
+            self.jump_if(BPF_JMP_JEQ_K, value, to, no);
+        }
     }
     fn fresh(&mut self) -> Label {
         self.points += 1;

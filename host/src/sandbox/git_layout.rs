@@ -76,9 +76,10 @@ impl GitLayout {
     /// it with a `.git`, on the same file system. Paths are resolved through `resolved`.
     pub fn discover(start: &Path, resolved: &mut Canonicalizer) -> Option<GitLayout> {
         let start = resolved.canonicalize(start).ok()?;
-        let device = std::fs::metadata(&start).ok()?.dev();
+        let mut device = None;
         for dir in start.ancestors() {
-            if std::fs::metadata(dir).ok()?.dev() != device {
+            let dev = std::fs::metadata(dir).ok()?.dev();
+            if *device.get_or_insert(dev) != dev {
                 return None;
             }
             if std::fs::symlink_metadata(dir.join(".git")).is_ok() {

@@ -17,7 +17,7 @@
 //! - **ignored**: the patterns of the worktree's top-level `.gitignore`,
 //!   `COMMONDIR/info/exclude` and the user's `core.excludesFile` (from `~/.gitconfig` or
 //!   `$XDG_CONFIG_HOME/git/config`, default `$XDG_CONFIG_HOME/git/ignore`), with git's
-//!   precedence and pattern rules (the `ignore` crate's, ripgrep's). Not read: `.gitignore`
+//!   precedence and pattern rules ([`IgnoreRules`]). Not read: `.gitignore`
 //!   files below the top level and an `excludesFile` set in the repository's own config;
 //!   a directory ignored only through those is not granted (the sandbox asks less, never
 //!   more).
@@ -25,9 +25,8 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
-
 use super::canonical::Canonicalizer;
+pub use super::gitignore::IgnoreRules;
 
 /// A worktree's git directories (absolute, canonical).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,16 +96,14 @@ impl GitLayout {
 
     /// [`GitLayout::ignore_rules`] with the user's excludes file given.
     fn ignore_rules_with(&self, user_excludes: Option<PathBuf>) -> IgnoreRules {
-        let mut builder = GitignoreBuilder::new(&self.worktree);
+        let mut rules = IgnoreRules::default();
         // Lowest precedence first: the last matching pattern wins.
         if let Some(global) = user_excludes {
-            let _ = builder.add(global);
+            rules.add_file(&global, true);
         }
-        let _ = builder.add(self.common_dir.join("info/exclude"));
-        let _ = builder.add(self.worktree.join(".gitignore"));
-        IgnoreRules {
-            matcher: builder.build().unwrap_or_else(|_| Gitignore::empty()),
-        }
+        rules.add_file(&self.common_dir.join("info/exclude"), true);
+        rules.add_file(&self.worktree.join(".gitignore"), false);
+        rules
     }
 }
 
@@ -185,22 +182,6 @@ fn config_value(raw: &str) -> String {
         }
     }
     value.trim().to_string()
-}
-
-/// A worktree's ignore patterns, compiled once.
-#[derive(Debug)]
-pub struct IgnoreRules {
-    matcher: Gitignore,
-}
-
-impl IgnoreRules {
-    /// Whether git ignores the directory `relative` (to the worktree), or a directory above
-    /// it.
-    pub fn ignores_dir(&self, relative: &str) -> bool {
-        self.matcher
-            .matched_path_or_any_parents(relative, true)
-            .is_ignore()
-    }
 }
 
 #[cfg(test)]

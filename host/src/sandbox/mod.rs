@@ -7,6 +7,8 @@ pub mod build;
 mod canonical;
 mod explain;
 pub mod git_layout;
+mod gitignore;
+mod wildmatch;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -11,6 +11,12 @@
 //! measured by a process of that user, so the harness starts every command the same way.
 //! Results go to stdout as Markdown tables (medians are what docs/ quote). The `agenthost`
 //! measured is a copy in a temp dir (see below); `sandbox` never needs `agenthost-core`.
+//!
+//! A second agenthost row runs in a repository shaped like a real project: a `.gitignore`
+//! like GitHub's Python template (so the build-output directories it ignores and that do
+//! not exist yet are created before the run and removed after it) and a spec whose Scope
+//! names a directory and a glob. The first row is the benchmark; the second shows
+//! what a typical repository adds to it.
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -21,6 +27,13 @@ use std::time::{Duration, Instant};
 
 const SPEC: &str =
     "# Bench\n\n## What\nNothing.\n\n### Scope\n- Modify: `src/app.py`\n- Create: `src/new.py`\n";
+
+/// The project repository's spec: a directory and a glob.
+const PROJECT_SPEC: &str =
+    "# Bench\n\n## What\nNothing.\n\n### Scope\n- Modify: `src/`\n- Create: `tests/test_*.py`\n";
+
+/// The project repository's `.gitignore`: the directories of GitHub's Python template.
+const PROJECT_GITIGNORE: &str = "__pycache__/\n*.py[cod]\nbuild/\ndist/\n*.egg-info/\n.venv/\n.pytest_cache/\n.mypy_cache/\n.ruff_cache/\n.tox/\n.coverage\nhtmlcov/\n";
 
 /// The normal user the commands also run as when the bench runs as root.
 const NOBODY: u32 = 65534;
@@ -52,6 +65,13 @@ fn main() {
     std::fs::write(root.join("src/app.py"), "print(1)\n").expect("write");
     std::fs::write(root.join("task.md"), SPEC).expect("write");
     git2::Repository::init(&root).expect("git init");
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("src")).expect("mkdir");
+    std::fs::create_dir_all(project.join("tests")).expect("mkdir");
+    std::fs::write(project.join("src/app.py"), "print(1)\n").expect("write");
+    std::fs::write(project.join(".gitignore"), PROJECT_GITIGNORE).expect("write");
+    std::fs::write(project.join("task.md"), PROJECT_SPEC).expect("write");
+    git2::Repository::init(&project).expect("git init");
     // Measure an installed copy, as `cargo install` or a package would leave it: a file
     // written front to back sits in the page cache in large folios, one the linker wrote
     // piecemeal in small ones, and every page fault of the start-up pays the difference
@@ -64,6 +84,8 @@ fn main() {
         return;
     }
     measure(dir.path(), iterations, "root");
+    // The normal user's runs create and remove the scratch directories too.
+    chown_tree(&project, NOBODY);
     let home = dir.path().join("nobody-home");
     std::fs::create_dir(&home).expect("mkdir home");
     std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).expect("chown home");
@@ -111,7 +133,7 @@ fn release_front() -> PathBuf {
         .expect("cargo reported the agenthost executable")
 }
 
-/// Measures the three commands, interleaved, in `dir` (made by `main`), and prints the
+/// Measures the commands, interleaved, in `dir` (made by `main`), and prints the
 /// table for `user`.
 fn measure(dir: &Path, iterations: usize, user: &str) {
     let root = dir.join("repo");
@@ -123,6 +145,9 @@ fn measure(dir: &Path, iterations: usize, user: &str) {
         .to_string();
     let spec = root.join("task.md").display().to_string();
     let root_arg = root.display().to_string();
+    let project = dir.join("project");
+    let project_spec = project.join("task.md").display().to_string();
+    let project_arg = project.display().to_string();
     let mut candidates = vec![
         Candidate {
             name: "bare `true`",
@@ -133,6 +158,22 @@ fn measure(dir: &Path, iterations: usize, user: &str) {
             name: "`agenthost sandbox --spec S -- true`",
             argv: [
                 &agenthost, "sandbox", "--spec", &spec, "--root", &root_arg, "--", &true_bin,
+            ]
+            .map(String::from)
+            .to_vec(),
+            times: Vec::new(),
+        },
+        Candidate {
+            name: "the same in a project (`.gitignore`, a directory and a glob in Scope)",
+            argv: [
+                &agenthost,
+                "sandbox",
+                "--spec",
+                &project_spec,
+                "--root",
+                &project_arg,
+                "--",
+                &true_bin,
             ]
             .map(String::from)
             .to_vec(),
@@ -196,11 +237,23 @@ fn measure(dir: &Path, iterations: usize, user: &str) {
             ms(median(candidate)) - ms(bare)
         );
     }
-    if let [_, agenthost, bwrap] = &candidates[..] {
+    if let [_, agenthost, project, bwrap] = &candidates[..] {
+        let of_bwrap = |c: &Candidate| median(c).as_secs_f64() / median(bwrap).as_secs_f64();
         println!(
-            "\nagenthost takes {:.2} of bwrap's time.",
-            median(agenthost).as_secs_f64() / median(bwrap).as_secs_f64()
+            "\nagenthost takes {:.2} of bwrap's time ({:.2} in the project).",
+            of_bwrap(agenthost),
+            of_bwrap(project)
         );
+    }
+}
+
+/// Gives `path` and everything below it to `uid` (same gid).
+fn chown_tree(path: &Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).expect("chown");
+    if path.is_dir() && !path.is_symlink() {
+        for entry in std::fs::read_dir(path).expect("read_dir") {
+            chown_tree(&entry.expect("entry").path(), uid);
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! line.
 
 pub mod front_matter;
+pub mod glob;
 mod markdown;
 pub mod problem;
 pub mod repo_check;

@@ -19,6 +19,8 @@ pub(crate) struct LayerFile {
     pub(crate) origin: Origin,
     /// The TOML text, named for diagnostics.
     src: Arc<NamedSource<String>>,
+    /// The built-in defaults, whose layer is built by code ([`super::prebuilt`]).
+    prebuilt: bool,
 }
 
 /// The built-in defaults, the lowest layer.
@@ -27,7 +29,10 @@ pub(crate) const DEFAULTS_TOML: &str = include_str!("defaults.toml");
 impl LayerFile {
     /// The built-in defaults.
     pub(crate) fn builtin() -> LayerFile {
-        LayerFile::new(Origin::Builtin, DEFAULTS_TOML.to_string())
+        LayerFile {
+            prebuilt: true,
+            ..LayerFile::new(Origin::Builtin, DEFAULTS_TOML.to_string())
+        }
     }
 
     /// A layer with the text `text`.
@@ -36,6 +41,7 @@ impl LayerFile {
         LayerFile {
             origin,
             src: Arc::new(src),
+            prebuilt: false,
         }
     }
 
@@ -78,6 +84,9 @@ impl LayerFile {
 
     /// Parses the text; TOML syntax errors, wrong types and unknown keys become diagnostics.
     pub(crate) fn parse(&self) -> Result<Layer, ConfigError> {
+        if self.prebuilt {
+            return Ok(super::prebuilt::defaults_layer());
+        }
         toml::from_str(self.text()).map_err(|err| {
             let problem = toml_error::describe(&err);
             ConfigError::Toml {

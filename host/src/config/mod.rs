@@ -12,7 +12,9 @@
 //! 3. the repository's `agenthost.toml` (shared with the team);
 //! 4. the repository's `agenthost.local.toml` (personal, git-ignored).
 //!
-//! Every layer has the same format, and the defaults are parsed by the same code as the files.
+//! Every layer has the same format and the same types. The defaults' layer is built by
+//! code generated from `defaults.toml` (`prebuilt.rs`; a test keeps the two in step, spans
+//! included), so a start with no config file never runs the TOML parser.
 //!
 //! # Merging
 //!
@@ -46,6 +48,7 @@ mod error;
 mod host_path;
 mod layer;
 mod policy;
+mod prebuilt;
 mod resolve;
 mod sections;
 mod sources;

@@ -6,7 +6,6 @@
 //! line.
 
 pub mod front_matter;
-pub mod glob;
 mod markdown;
 pub mod problem;
 pub mod repo_check;

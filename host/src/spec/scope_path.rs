@@ -3,9 +3,9 @@
 //! Scope paths are relative to the repository root, use `/`, never leave the repository and
 //! never enter `.git`. A path ending in `/` means the directory and everything below it.
 //! Globs follow git's conventions: `*` and `?` stay within one path component, `**` crosses
-//! directories ([`super::glob`] has the whole language).
+//! directories.
 
-use super::glob::Glob;
+use globset::{Glob, GlobBuilder, GlobMatcher};
 
 /// Why a written path was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +65,7 @@ impl ScopePath {
         let pattern = components.join("/");
         let is_glob = pattern.contains(['*', '?', '[', '{']);
         if is_glob {
-            Glob::new(&pattern).map_err(|err| PathError::InvalidGlob(err.to_string()))?;
+            glob(&pattern).map_err(|err| PathError::InvalidGlob(err.kind().to_string()))?;
         }
         Ok(ScopePath { pattern, is_glob })
     }
@@ -74,8 +74,8 @@ impl ScopePath {
     pub fn matcher(&self) -> PathMatcher {
         if self.is_glob {
             // `parse` compiled this pattern already, so it compiles again.
-            if let Ok(glob) = Glob::new(&self.pattern) {
-                return PathMatcher::Glob(glob);
+            if let Ok(glob) = glob(&self.pattern) {
+                return PathMatcher::Glob(glob.compile_matcher());
             }
         }
         PathMatcher::Literal(self.pattern.clone())
@@ -93,7 +93,7 @@ pub enum PathMatcher {
     /// Matches exactly one path.
     Literal(String),
     /// Matches per the glob.
-    Glob(Glob),
+    Glob(GlobMatcher),
 }
 
 impl PathMatcher {
@@ -104,6 +104,14 @@ impl PathMatcher {
             PathMatcher::Glob(glob) => glob.is_match(path),
         }
     }
+}
+
+/// Compiles a scope glob with git-like semantics.
+fn glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(false)
+        .build()
 }
 
 /// If `path` is absolute, the same path made relative.

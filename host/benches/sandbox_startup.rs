@@ -60,18 +60,20 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Readable by the normal user too (a temp dir is private by default).
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let root = dir.path().join("repo");
-    std::fs::create_dir_all(root.join("src")).expect("mkdir");
-    std::fs::write(root.join("src/app.py"), "print(1)\n").expect("write");
-    std::fs::write(root.join("task.md"), SPEC).expect("write");
-    git2::Repository::init(&root).expect("git init");
+    make_repo(
+        &dir.path().join("repo"),
+        &[("src/app.py", "print(1)\n"), ("task.md", SPEC)],
+    );
     let project = dir.path().join("project");
-    std::fs::create_dir_all(project.join("src")).expect("mkdir");
-    std::fs::create_dir_all(project.join("tests")).expect("mkdir");
-    std::fs::write(project.join("src/app.py"), "print(1)\n").expect("write");
-    std::fs::write(project.join(".gitignore"), PROJECT_GITIGNORE).expect("write");
-    std::fs::write(project.join("task.md"), PROJECT_SPEC).expect("write");
-    git2::Repository::init(&project).expect("git init");
+    make_repo(
+        &project,
+        &[
+            ("src/app.py", "print(1)\n"),
+            ("tests/conftest.py", ""),
+            (".gitignore", PROJECT_GITIGNORE),
+            ("task.md", PROJECT_SPEC),
+        ],
+    );
     // Measure an installed copy, as `cargo install` or a package would leave it: a file
     // written front to back sits in the page cache in large folios, one the linker wrote
     // piecemeal in small ones, and every page fault of the start-up pays the difference
@@ -136,18 +138,22 @@ fn release_front() -> PathBuf {
 /// Measures the commands, interleaved, in `dir` (made by `main`), and prints the
 /// table for `user`.
 fn measure(dir: &Path, iterations: usize, user: &str) {
-    let root = dir.join("repo");
     let agenthost = dir.join("agenthost").display().to_string();
     let true_bin = ["/usr/bin/true", "/bin/true"]
         .into_iter()
         .find(|p| Path::new(p).exists())
         .expect("a `true` binary")
         .to_string();
-    let spec = root.join("task.md").display().to_string();
-    let root_arg = root.display().to_string();
-    let project = dir.join("project");
-    let project_spec = project.join("task.md").display().to_string();
-    let project_arg = project.display().to_string();
+    let sandboxed = |repo: &str| {
+        let repo = dir.join(repo);
+        let spec = repo.join("task.md").display().to_string();
+        let root = repo.display().to_string();
+        [
+            &agenthost, "sandbox", "--spec", &spec, "--root", &root, "--", &true_bin,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
     let mut candidates = vec![
         Candidate {
             name: "bare `true`",
@@ -156,27 +162,12 @@ fn measure(dir: &Path, iterations: usize, user: &str) {
         },
         Candidate {
             name: "`agenthost sandbox --spec S -- true`",
-            argv: [
-                &agenthost, "sandbox", "--spec", &spec, "--root", &root_arg, "--", &true_bin,
-            ]
-            .map(String::from)
-            .to_vec(),
+            argv: sandboxed("repo"),
             times: Vec::new(),
         },
         Candidate {
             name: "the same in a project (`.gitignore`, a directory and a glob in Scope)",
-            argv: [
-                &agenthost,
-                "sandbox",
-                "--spec",
-                &project_spec,
-                "--root",
-                &project_arg,
-                "--",
-                &true_bin,
-            ]
-            .map(String::from)
-            .to_vec(),
+            argv: sandboxed("project"),
             times: Vec::new(),
         },
     ];
@@ -245,6 +236,16 @@ fn measure(dir: &Path, iterations: usize, user: &str) {
             of_bwrap(project)
         );
     }
+}
+
+/// A git repository at `path` holding `files` (path, text), parents created.
+fn make_repo(path: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let file = path.join(name);
+        std::fs::create_dir_all(file.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(file, text).expect("write");
+    }
+    git2::Repository::init(path).expect("git init");
 }
 
 /// Gives `path` and everything below it to `uid` (same gid).

@@ -175,144 +175,35 @@ mod tests {
         }
     }
 
-    impl Rust for Layer {
-        fn rust(&self, indent: usize) -> String {
-            // Destructured so that a new field is a compile error here, not a silent gap.
-            let Layer {
-                default_agent,
-                agents,
-                sandbox,
-                test,
-                worktree,
-                notify,
-                verify,
-                policies,
-            } = self;
-            literal(
-                "Layer",
-                &[
-                    ("default_agent", default_agent),
-                    ("agents", agents),
-                    ("sandbox", sandbox),
-                    ("test", test),
-                    ("worktree", worktree),
-                    ("notify", notify),
-                    ("verify", verify),
-                    ("policies", policies),
-                ],
-                indent,
-            )
-        }
+    /// `Rust` for config structs, written as struct literals with a field per line. Each
+    /// is destructured without `..`, so that a new field is a compile error here, not a
+    /// silent gap in the generated layer.
+    macro_rules! struct_rust {
+        ($($name:ident { $($field:ident),* $(,)? })*) => {$(
+            impl Rust for $name {
+                fn rust(&self, indent: usize) -> String {
+                    let $name { $($field),* } = self;
+                    literal(
+                        stringify!($name),
+                        &[$((stringify!($field), $field as &dyn Rust)),*],
+                        indent,
+                    )
+                }
+            }
+        )*};
     }
-
-    impl Rust for AgentLayer {
-        fn rust(&self, indent: usize) -> String {
-            let AgentLayer {
-                command,
-                continue_command,
-                pass_env,
-                env,
-                read,
-                write,
-                ports,
-                unix_sockets,
-                timeout,
-                description,
-            } = self;
-            literal(
-                "AgentLayer",
-                &[
-                    ("command", command),
-                    ("continue_command", continue_command),
-                    ("pass_env", pass_env),
-                    ("env", env),
-                    ("read", read),
-                    ("write", write),
-                    ("ports", ports),
-                    ("unix_sockets", unix_sockets),
-                    ("timeout", timeout),
-                    ("description", description),
-                ],
-                indent,
-            )
+    struct_rust! {
+        Layer { default_agent, agents, sandbox, test, worktree, notify, verify, policies }
+        AgentLayer {
+            command, continue_command, pass_env, env, read, write, ports, unix_sockets,
+            timeout, description,
         }
-    }
-
-    impl Rust for SandboxLayer {
-        fn rust(&self, indent: usize) -> String {
-            let SandboxLayer { mode, read } = self;
-            literal("SandboxLayer", &[("mode", mode), ("read", read)], indent)
-        }
-    }
-
-    impl Rust for TestLayer {
-        fn rust(&self, indent: usize) -> String {
-            let TestLayer { command, timeout } = self;
-            literal(
-                "TestLayer",
-                &[("command", command), ("timeout", timeout)],
-                indent,
-            )
-        }
-    }
-
-    impl Rust for WorktreeLayer {
-        fn rust(&self, indent: usize) -> String {
-            let WorktreeLayer { base, copy } = self;
-            literal("WorktreeLayer", &[("base", base), ("copy", copy)], indent)
-        }
-    }
-
-    impl Rust for NotifyLayer {
-        fn rust(&self, indent: usize) -> String {
-            let NotifyLayer {
-                on_ready,
-                desktop,
-                bell,
-            } = self;
-            literal(
-                "NotifyLayer",
-                &[("on_ready", on_ready), ("desktop", desktop), ("bell", bell)],
-                indent,
-            )
-        }
-    }
-
-    impl Rust for VerifyLayer {
-        fn rust(&self, indent: usize) -> String {
-            let VerifyLayer {
-                require_spec,
-                policies,
-            } = self;
-            literal(
-                "VerifyLayer",
-                &[("require_spec", require_spec), ("policies", policies)],
-                indent,
-            )
-        }
-    }
-
-    impl Rust for PolicyLayer {
-        fn rust(&self, indent: usize) -> String {
-            let PolicyLayer {
-                path,
-                sha256,
-                mode,
-                enabled,
-                config,
-            } = self;
-            literal(
-                "PolicyLayer",
-                &[
-                    ("path", path),
-                    ("sha256", sha256),
-                    ("mode", mode),
-                    ("enabled", enabled),
-                    ("config", config),
-                ],
-                indent,
-            )
-        }
+        SandboxLayer { mode, read }
+        TestLayer { command, timeout }
+        WorktreeLayer { base, copy }
+        NotifyLayer { on_ready, desktop, bell }
+        VerifyLayer { require_spec, policies }
+        PolicyLayer { path, sha256, mode, enabled, config }
     }
 
     #[test]

@@ -82,7 +82,6 @@ impl Pattern {
 
 /// `line` without its trailing spaces, except one escaped by a `\`.
 fn without_trailing_spaces(line: &[u8]) -> &[u8] {
-    let mut end = line.len();
     let mut spaces_from = None;
     let mut i = 0;
     while i < line.len() {
@@ -99,10 +98,7 @@ fn without_trailing_spaces(line: &[u8]) -> &[u8] {
         }
         i += 1;
     }
-    if let Some(from) = spaces_from {
-        end = from;
-    }
-    &line[..end]
+    spaces_from.map_or(line, |from| &line[..from])
 }
 
 /// A worktree's ignore patterns, in increasing precedence.

@@ -320,7 +320,6 @@ mod tests {
         ("\\", "\\", false, false),
         ("*/\\", "XXX/\\", false, false),
         ("*/\\\\", "XXX/\\", true, true),
-        ("foo", "foo", true, true),
         ("@foo", "@foo", true, true),
         ("@foo", "foo", false, false),
         ("\\[ab]", "[ab]", true, true),

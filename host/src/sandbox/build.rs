@@ -34,7 +34,7 @@
 //!   the home directory would). The git dirs are granted read-only so that `git status` and
 //!   `git diff` work inside.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use agenthost_sandbox::{
@@ -309,7 +309,24 @@ struct Builder<'a> {
     notes: Vec<String>,
     /// Symlink resolution for every path of this plan, each component asked about once.
     canonical: Canonicalizer,
+    /// The directories given atomic-rename save rights so far, by the (unresolved) path
+    /// asked for: a glob matching thousands of files finds its directory's rule at once.
+    save_dirs: HashMap<PathBuf, SaveDir>,
 }
+
+/// A directory's atomic-rename save rule, shared by every file saved in it.
+struct SaveDir {
+    /// Index of the rule in [`Builder::rules`].
+    rule: usize,
+    /// Files after the first whose reason the rule's provenance spells out.
+    listed: usize,
+    /// Files after those, only counted.
+    unlisted: usize,
+}
+
+/// How many files after the first a save-rights rule's provenance names (`--explain`); the
+/// rest are counted ("and 97 more").
+const SAVE_DIR_REASONS_LISTED: usize = 3;
 
 /// Builds the plan.
 pub fn build(mut input: PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
@@ -367,6 +384,7 @@ impl<'a> Builder<'a> {
             touch: Vec::new(),
             notes: Vec::new(),
             canonical: resolved,
+            save_dirs: HashMap::new(),
         }
     }
 
@@ -780,7 +798,7 @@ impl<'a> Builder<'a> {
                         ),
                     )
                 };
-                self.rule(dir, Target::Tree, rights, Provenance::new(why, reason));
+                self.save_dir_rule(dir, rights, Provenance::new(why, reason));
             } else {
                 self.create_file(
                     &entry.pattern,
@@ -788,6 +806,7 @@ impl<'a> Builder<'a> {
                 );
             }
         }
+        self.count_unlisted_saves();
         self.do_not_modify();
         Ok(())
     }
@@ -868,25 +887,57 @@ impl<'a> Builder<'a> {
             "{}: creating or replacing `{relative}` (atomic-rename saves) needs rights on `{dir}/`, so every file beneath `{dir}/` may be created, rewritten or deleted; the review's scope check is per file",
             why.reason
         );
-        if let Some(existing) = self.rules.iter_mut().find(|r| {
-            r.path == parent && r.target == Target::Tree && r.rights == rights::SAVE_IN_DIR
-        }) {
-            existing
-                .provenance
-                .source
-                .push_str(&format!(", {}", why.source));
-            existing
-                .provenance
-                .reason
-                .push_str(&format!("; also {}", why.reason));
+        if let Some(seen) = self.save_dirs.get_mut(parent) {
+            let provenance = &mut self.rules[seen.rule].provenance;
+            if !provenance.source.split(", ").any(|s| s == why.source) {
+                provenance.source.push_str(", ");
+                provenance.source.push_str(&why.source);
+            }
+            if seen.listed < SAVE_DIR_REASONS_LISTED {
+                seen.listed += 1;
+                provenance.reason.push_str("; also ");
+                provenance.reason.push_str(&why.reason);
+            } else {
+                seen.unlisted += 1;
+            }
             return;
         }
-        self.rule(
+        self.save_dir_rule(
             parent.to_path_buf(),
-            Target::Tree,
             rights::SAVE_IN_DIR,
             Provenance::new(why.source, reason),
         );
+    }
+
+    /// Adds a tree rule on `dir` and, when it gives exactly the save rights, remembers it
+    /// for the files saved in `dir` later.
+    fn save_dir_rule(&mut self, dir: PathBuf, rights: &[FsRight], why: Provenance) {
+        let index = self.rules.len();
+        self.rule(dir.clone(), Target::Tree, rights, why);
+        if rights == rights::SAVE_IN_DIR && self.rules.len() > index {
+            self.save_dirs.insert(
+                dir,
+                SaveDir {
+                    rule: index,
+                    listed: 0,
+                    unlisted: 0,
+                },
+            );
+        }
+    }
+
+    /// Ends each save-rights rule's provenance with the number of files it did not name.
+    fn count_unlisted_saves(&mut self) {
+        for seen in self.save_dirs.values() {
+            if seen.unlisted > 0 {
+                let more = seen.unlisted;
+                let files = if more == 1 { "file" } else { "files" };
+                self.rules[seen.rule]
+                    .provenance
+                    .reason
+                    .push_str(&format!("; and {more} more {files}"));
+            }
+        }
     }
 
     /// Records the missing directories of `dir` for the host to create.
@@ -1426,6 +1477,61 @@ mod tests {
                 "{name} looks secret"
             );
         }
+    }
+
+    #[test]
+    fn files_saved_in_one_directory_share_one_rule_that_names_three_and_counts_the_rest() {
+        let files: Vec<String> = (0..8).map(|n| format!("src/a/f{n}.py")).collect();
+        let mut all: Vec<&str> = files.iter().map(String::as_str).collect();
+        all.push("src/b/g.py");
+        all.push("tests/test_x.py");
+        let (dir, built) = plan_for(
+            "- Modify: `src/**/*.py`\n- Create: `tests/test_*.py`, `tests/conftest.py`\n",
+            &all,
+            false,
+        );
+        let built = built.unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let save_rules = |d: &str| -> Vec<&FsRule> {
+            built
+                .plan
+                .fs
+                .iter()
+                .filter(|r| r.path == root.join(d) && r.rights == rights::SAVE_IN_DIR)
+                .collect()
+        };
+        let [a] = save_rules("src/a")[..] else {
+            panic!("one save rule for src/a: {:#?}", save_rules("src/a"));
+        };
+        assert_eq!(a.provenance.source, "task.md:7", "each line named once");
+        assert_eq!(a.provenance.reason.matches("; also ").count(), 3);
+        assert!(
+            a.provenance.reason.ends_with("; and 4 more files"),
+            "{}",
+            a.provenance.reason
+        );
+        let [b] = save_rules("src/b")[..] else {
+            panic!("one save rule for src/b");
+        };
+        assert!(!b.provenance.reason.contains("more file"));
+        // A Create glob's directory rule is the one later files in it share.
+        let [tests] = save_rules("tests")[..] else {
+            panic!("one save rule for tests: {:#?}", save_rules("tests"));
+        };
+        assert!(
+            tests
+                .provenance
+                .reason
+                .contains("also Create `tests/conftest.py`")
+        );
+        // Every file of the glob keeps its own file rule.
+        let file_rules = built
+            .plan
+            .fs
+            .iter()
+            .filter(|r| r.target == Target::File && r.path.starts_with(root.join("src")))
+            .count();
+        assert_eq!(file_rules, 9);
     }
 
     #[test]

@@ -338,11 +338,14 @@ pub fn build(mut input: PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
         .map(|layout| vec![layout.git_dir.clone(), layout.common_dir.clone()])
         .unwrap_or_default();
     let mut b = Builder::new(input, git_dirs, resolved);
+    // Read once: Modify globs skip what the repository ignores, and scratch space is what it
+    // ignores.
+    let ignored = layout.as_ref().map(GitLayout::ignore_rules);
     b.reads();
-    b.scope()?;
+    b.scope(ignored.as_ref())?;
     b.grants();
-    if let Some(layout) = &layout {
-        b.scratch(&layout.ignore_rules());
+    if let Some(ignored) = &ignored {
+        b.scratch(ignored);
     }
     b.tmpdir();
     if let Some(error) = b.errors.pop() {
@@ -709,7 +712,10 @@ impl<'a> Builder<'a> {
     }
 
     /// Writes from the Scope.
-    fn scope(&mut self) -> Result<(), PlanError> {
+    /// The Scope's rules. `ignored` (the repository's ignore rules) keeps Modify globs out of
+    /// ignored directories: what changes there never reaches the diff, and a build
+    /// directory can hold more files than the rest of the worktree.
+    fn scope(&mut self, ignored: Option<&IgnoreRules>) -> Result<(), PlanError> {
         let spec = self.input.spec;
         let files = if spec
             .scope
@@ -717,7 +723,7 @@ impl<'a> Builder<'a> {
             .iter()
             .any(|e| e.is_glob && !is_dir_pattern(&e.pattern))
         {
-            worktree_files(self.root())
+            worktree_files(self.root(), ignored)
         } else {
             Vec::new()
         };
@@ -1233,8 +1239,10 @@ fn literal_prefix_or_all(pattern: &str) -> String {
     }
 }
 
-/// Files in the worktree, repository-relative, `.git` skipped.
-fn worktree_files(root: &Path) -> Vec<String> {
+/// Files in the worktree, repository-relative; `.git` and the directories `ignored` names
+/// are not entered (a file git tracks inside an ignored directory is not listed either:
+/// the Scope can name it literally).
+fn worktree_files(root: &Path, ignored: Option<&IgnoreRules>) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -1249,12 +1257,16 @@ fn worktree_files(root: &Path) -> Vec<String> {
             let Ok(kind) = entry.file_type() else {
                 continue;
             };
+            let Ok(rel) = path.strip_prefix(root) else {
+                continue;
+            };
+            let rel = rel.to_string_lossy().replace('\\', "/");
             if kind.is_dir() {
-                stack.push(path);
-            } else if kind.is_file()
-                && let Ok(rel) = path.strip_prefix(root)
-            {
-                out.push(rel.to_string_lossy().replace('\\', "/"));
+                if !ignored.is_some_and(|rules| rules.ignores_dir(&rel)) {
+                    stack.push(path);
+                }
+            } else if kind.is_file() {
+                out.push(rel);
             }
         }
     }
@@ -1477,6 +1489,47 @@ mod tests {
                 "{name} looks secret"
             );
         }
+    }
+
+    #[test]
+    fn modify_globs_do_not_enter_directories_the_repository_ignores() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        git2::Repository::init(&root).unwrap();
+        let files = [
+            (".gitignore", "target/\n/node_modules\n*.log\n"),
+            ("src/lib.rs", ""),
+            ("vendor/dep/lib.rs", ""),
+            ("target/debug/build/out/generated.rs", ""),
+            ("node_modules/pkg/index.rs", ""),
+            ("src/node_modules/kept.rs", ""),
+        ];
+        for (file, text) in files {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let text = "# Task\n\n## What\nIt.\n\n### Scope\n- Modify: `**/*.rs`\n";
+        let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
+        let config = Config::builtin();
+        let built = build(input_for(&spec, &config, &root, false)).unwrap();
+        let mut granted: Vec<String> = built
+            .plan
+            .fs
+            .iter()
+            .filter(|r| r.target == Target::File && r.path.starts_with(&root))
+            .map(|r| r.path.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        granted.sort();
+        // `/node_modules` is anchored: the nested one is walked.
+        assert_eq!(
+            granted,
+            [
+                "src/lib.rs",
+                "src/node_modules/kept.rs",
+                "vendor/dep/lib.rs"
+            ]
+        );
     }
 
     #[test]

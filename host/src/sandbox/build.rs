@@ -128,6 +128,24 @@ pub enum PlanError {
         /// The rule that named it.
         provenance: String,
     },
+    /// A directory a Scope path needs passes through a symlink whose target does not exist.
+    #[error(
+        "{link} is a symbolic link to {target}, which does not exist, and {provenance} needs a directory there"
+    )]
+    #[diagnostic(
+        code(agenthost::sandbox::dangling_symlink),
+        help(
+            "agenthost creates missing directories for Create targets but never through a symlink: create the link's target in the repository, or name the real path in the Scope"
+        )
+    )]
+    DanglingSymlink {
+        /// The symlink.
+        link: PathBuf,
+        /// What it points to, as written in the link.
+        target: PathBuf,
+        /// The rule that needs the directory.
+        provenance: String,
+    },
     /// A Create glob would need a directory grant on the worktree root.
     #[error("{spec}:{line}: Create `{written}` would need write rights on the whole worktree root")]
     #[diagnostic(
@@ -322,6 +340,12 @@ struct SaveDir {
     listed: usize,
     /// Files after those, only counted.
     unlisted: usize,
+}
+
+/// A symlink whose target does not exist, met on the way to a directory to create.
+struct DanglingLink {
+    link: PathBuf,
+    target: PathBuf,
 }
 
 /// How many files after the first a save-rights rule's provenance names (`--explain`); the
@@ -786,7 +810,7 @@ impl<'a> Builder<'a> {
                 }
                 let rest = &entry.pattern[prefix.len() + 1..];
                 let dir = self.root().join(&prefix);
-                self.ensure_dir(&dir);
+                self.ensure_scope_dir(&dir, &format!("{why}: Create `{}`", entry.written));
                 let (rights, reason) = if rest.contains('/') || rest.contains("**") {
                     (
                         rights::WRITE_TREE,
@@ -831,11 +855,11 @@ impl<'a> Builder<'a> {
             });
         }
         let path = self.root().join(dir);
-        self.ensure_dir(&path);
         let why = Provenance::new(
             self.at_line(entry),
             format!("{reason}: the whole directory"),
         );
+        self.ensure_scope_dir(&path, &why.to_string());
         self.rule(path, Target::Tree, rights::WRITE_TREE, why);
         Ok(())
     }
@@ -868,7 +892,7 @@ impl<'a> Builder<'a> {
             );
             return;
         }
-        self.ensure_dir(&parent);
+        self.ensure_scope_dir(&parent, &why.to_string());
         if path.is_file() {
             self.rule(path.clone(), Target::File, rights::EDIT_FILE, why.clone());
         }
@@ -946,11 +970,19 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Records the missing directories of `dir` for the host to create.
-    fn ensure_dir(&mut self, dir: &Path) {
+    /// Records the missing directories of `dir` for the host to create. A symlink on the way
+    /// whose target is missing is returned instead: creating the directory would fail on it
+    /// (and agenthost never creates through a link).
+    fn ensure_dir(&mut self, dir: &Path) -> Result<(), DanglingLink> {
         let mut missing = Vec::new();
         let mut cur = dir;
         while !cur.exists() && cur.starts_with(self.root()) && cur != self.root() {
+            if let Ok(target) = std::fs::read_link(cur) {
+                return Err(DanglingLink {
+                    link: cur.to_path_buf(),
+                    target,
+                });
+            }
             missing.push(cur.to_path_buf());
             match cur.parent() {
                 Some(p) => cur = p,
@@ -961,6 +993,18 @@ impl<'a> Builder<'a> {
             if !self.mkdirs.contains(&d) {
                 self.mkdirs.push(d);
             }
+        }
+        Ok(())
+    }
+
+    /// [`Builder::ensure_dir`] for a Scope rule: a dangling symlink is a plan error.
+    fn ensure_scope_dir(&mut self, dir: &Path, provenance: &str) {
+        if let Err(dangling) = self.ensure_dir(dir) {
+            self.errors.push(PlanError::DanglingSymlink {
+                link: dangling.link,
+                target: dangling.target,
+                provenance: provenance.to_string(),
+            });
         }
     }
 
@@ -1006,7 +1050,9 @@ impl<'a> Builder<'a> {
     }
 
     /// Build outputs: well-known scratch directories that the repository ignores (so they
-    /// never reach the diff) become writable trees; missing ones are created first.
+    /// never reach the diff) become writable trees; missing ones are created first. One that
+    /// is a symlink out of the worktree, or to nothing, is left out with a note: scratch
+    /// space is a convenience, never a reason to refuse the sandbox.
     fn scratch(&mut self, ignored: &IgnoreRules) {
         for name in SCRATCH_DIRS {
             let path = self.root().join(name);
@@ -1018,7 +1064,22 @@ impl<'a> Builder<'a> {
             {
                 continue;
             }
-            self.ensure_dir(&path);
+            let resolved = self.resolve(&path);
+            if !resolved.starts_with(self.root()) {
+                self.notes.push(format!(
+                    "scratch: `{name}/` leads to {}, outside the worktree: not granted (a profile's `write` can grant it)",
+                    resolved.display()
+                ));
+                continue;
+            }
+            if let Err(dangling) = self.ensure_dir(&path) {
+                self.notes.push(format!(
+                    "scratch: `{name}/` is not granted: {} is a symbolic link to {}, which does not exist",
+                    dangling.link.display(),
+                    dangling.target.display()
+                ));
+                continue;
+            }
             self.rule(
                 path,
                 Target::Tree,
@@ -1491,28 +1552,106 @@ mod tests {
         }
     }
 
-    #[test]
-    fn modify_globs_do_not_enter_directories_the_repository_ignores() {
+    /// A git repository `repo` in a fresh temp dir with `files` (path, contents) and `links`
+    /// (path, target) in it, and `beside` (directories next to `repo`); and the plan for
+    /// `scope` there.
+    fn plan_in_repo(
+        scope: &str,
+        files: &[(&str, &str)],
+        links: &[(&str, &str)],
+        beside: &[&str],
+    ) -> (tempfile::TempDir, PathBuf, Result<BuiltPlan, PlanError>) {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let root = base.join("repo");
+        std::fs::create_dir(&root).unwrap();
         git2::Repository::init(&root).unwrap();
-        let files = [
-            (".gitignore", "target/\n/node_modules\n*.log\n"),
-            ("src/lib.rs", ""),
-            ("vendor/dep/lib.rs", ""),
-            ("target/debug/build/out/generated.rs", ""),
-            ("node_modules/pkg/index.rs", ""),
-            ("src/node_modules/kept.rs", ""),
-        ];
         for (file, text) in files {
             let path = root.join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
         }
-        let text = "# Task\n\n## What\nIt.\n\n### Scope\n- Modify: `**/*.rs`\n";
+        for (link, target) in links {
+            std::os::unix::fs::symlink(target, root.join(link)).unwrap();
+        }
+        for other in beside {
+            std::fs::create_dir(base.join(other)).unwrap();
+        }
+        let text = format!("# Task\n\n## What\nIt.\n\n### Scope\n{scope}");
         let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
         let config = Config::builtin();
-        let built = build(input_for(&spec, &config, &root, false)).unwrap();
+        let built = build(input_for(&spec, &config, &root, false));
+        (dir, root, built)
+    }
+
+    #[test]
+    fn a_scratch_directory_that_leads_out_of_the_worktree_or_nowhere_is_left_out_with_a_note() {
+        let (dir, root, built) = plan_in_repo(
+            "- Modify: `src/a.py`\n",
+            &[(".gitignore", "/target\n.venv\nbuild/\n"), ("src/a.py", "")],
+            &[("target", "../outside"), (".venv", "../missing")],
+            &["outside"],
+        );
+        let built = built.unwrap();
+        let outside = dir.path().canonicalize().unwrap().join("outside");
+        assert!(
+            !built.plan.fs.iter().any(|r| r.path.starts_with(&outside)
+                || r.path == root.join("target")
+                || r.path == root.join(".venv")),
+            "{:#?}",
+            built.plan.fs
+        );
+        let notes = built.notes.join("\n");
+        assert!(notes.contains("`target/` leads to"), "{notes}");
+        assert!(
+            notes.contains("outside the worktree: not granted"),
+            "{notes}"
+        );
+        assert!(notes.contains("`.venv/` is not granted"), "{notes}");
+        assert!(notes.contains("which does not exist"), "{notes}");
+        // The plain missing one is still created and granted.
+        assert!(built.mkdirs.contains(&root.join("build")));
+        assert!(built.plan.fs.iter().any(|r| r.path == root.join("build")));
+    }
+
+    #[test]
+    fn a_create_target_behind_a_symlink_to_nothing_is_a_plan_error_naming_the_link() {
+        let (_dir, root, built) = plan_in_repo(
+            "- Create: `docs-link/new.md`\n",
+            &[("src/a.py", "")],
+            &[("docs-link", "docs")],
+            &[],
+        );
+        match built {
+            Err(PlanError::DanglingSymlink {
+                link,
+                target,
+                provenance,
+            }) => {
+                assert_eq!(link, root.join("docs-link"));
+                assert_eq!(target, Path::new("docs"));
+                assert!(provenance.starts_with("task.md:7"), "{provenance}");
+            }
+            other => panic!("expected a dangling-symlink error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn modify_globs_do_not_enter_directories_the_repository_ignores() {
+        let (_dir, root, built) = plan_in_repo(
+            "- Modify: `**/*.rs`\n",
+            &[
+                (".gitignore", "target/\n/node_modules\n*.log\n"),
+                ("src/lib.rs", ""),
+                ("vendor/dep/lib.rs", ""),
+                ("target/debug/build/out/generated.rs", ""),
+                ("node_modules/pkg/index.rs", ""),
+                ("src/node_modules/kept.rs", ""),
+            ],
+            &[],
+            &[],
+        );
+        let built = built.unwrap();
         let mut granted: Vec<String> = built
             .plan
             .fs

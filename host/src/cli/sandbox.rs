@@ -254,7 +254,14 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
         git,
         resolved,
     };
-    let built = sandbox::build(input)?;
+    let mut built = sandbox::build(input)?;
+    // The command starts where the caller stands when that is inside the worktree (as a
+    // git command would), else at the worktree's root.
+    if let Ok(cwd) = std::env::current_dir()
+        && cwd.starts_with(&root)
+    {
+        built.plan.cwd = cwd;
+    }
 
     if args.explain {
         let header = header(spec, &display, &root, profile_name.as_deref(), mode);

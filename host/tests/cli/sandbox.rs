@@ -1196,6 +1196,27 @@ fn control_without_the_sandbox_the_checks_see_the_escape() {
 }
 
 #[test]
+fn the_command_starts_in_the_callers_directory_when_it_is_inside_the_worktree() {
+    if !supported() {
+        return;
+    }
+    let test = fixture().file("wt/specs/task.md", SPEC);
+    let root = test.path().to_path_buf();
+    let (run, dir) = test
+        .current_dir("wt/src")
+        .env(
+            "AGENTHOST_CONFIG",
+            &root.join("config.toml").display().to_string(),
+        )
+        .args(["sandbox", "--spec", "../specs/task.md", "--", "sh", "-c"])
+        .arg("pwd; printf 'print(6)\\n' > app.py")
+        .run_keep();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout.trim(), "[TEMP]/wt/src", "{}", run.transcript());
+    assert_unchanged(&dir, "wt/src/app.py", "print(6)\n");
+}
+
+#[test]
 fn default_root_is_the_specs_repository() {
     if !supported() {
         return;

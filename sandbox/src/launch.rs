@@ -251,6 +251,20 @@ impl SandboxedChild {
     pub fn wait(self) -> std::io::Result<ExitStatus> {
         sys::wait(self.pid).map(ExitStatus::from_raw)
     }
+
+    /// Waits for the command to end like [`SandboxedChild::wait`], passing SIGINT,
+    /// SIGQUIT, SIGHUP and SIGTERM that this process receives meanwhile on to the command's
+    /// process group, as a foreground wrapper should: the command leads its own session,
+    /// so Ctrl-C in the terminal reaches only this process. A signal this process ignores
+    /// stays ignored (a shell's background job ignores SIGINT). Afterwards those signals
+    /// have their default action again. For a process that waits for one command at a time in
+    /// the foreground (`agenthost sandbox`), not for the supervisor.
+    pub fn wait_forwarding_signals(self) -> std::io::Result<ExitStatus> {
+        let forwarded = sys::forward_signals_to(self.pid);
+        let status = sys::wait(self.pid);
+        sys::stop_forwarding_signals(&forwarded);
+        status.map(ExitStatus::from_raw)
+    }
 }
 
 /// A job for the dedicated spawning thread.

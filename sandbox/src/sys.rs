@@ -319,3 +319,59 @@ fn exit_setup_failed() -> ! {
 pub(crate) fn on_main_thread() -> bool {
     rustix::thread::gettid() == rustix::process::getpid()
 }
+
+/// The process group that [`forward_signals_to`] passes signals on to; 0 for none.
+static FORWARD_TO_GROUP: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// The signals a foreground wrapper passes on: the terminal's (Ctrl-C, Ctrl-\, a closed
+/// terminal) and the polite request to end.
+const FORWARDED_SIGNALS: [libc::c_int; 4] =
+    [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM];
+
+extern "C" fn forward_signal(signal: libc::c_int) {
+    let group = FORWARD_TO_GROUP.load(std::sync::atomic::Ordering::Relaxed);
+    if group > 0 {
+        // SAFETY: kill(2) is async-signal-safe and takes no pointer.
+        unsafe { libc::kill(-group, signal) };
+    }
+}
+
+/// From now on, SIGINT, SIGQUIT, SIGHUP and SIGTERM sent to this process are passed on to
+/// the process group `group` instead of ending this process. A sandboxed command leads a
+/// session of its own, so the terminal's signals never reach it directly. A signal this
+/// process ignores (a shell ignores SIGINT and SIGQUIT for its background jobs) stays
+/// ignored, and so unsent. Returns the signals now forwarded, for
+/// [`stop_forwarding_signals`].
+pub(crate) fn forward_signals_to(group: libc::pid_t) -> Vec<libc::c_int> {
+    FORWARD_TO_GROUP.store(group, std::sync::atomic::Ordering::Relaxed);
+    let mut forwarded = Vec::with_capacity(FORWARDED_SIGNALS.len());
+    for signal in FORWARDED_SIGNALS {
+        // SAFETY: an all-zero `sigaction` is valid (SIG_DFL, empty mask, no flags).
+        let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: queries the disposition into `current`.
+        let queried = unsafe { libc::sigaction(signal, std::ptr::null(), &raw mut current) } == 0;
+        if !queried || current.sa_sigaction != libc::SIG_DFL {
+            continue;
+        }
+        // SAFETY: as above; the handler is set right after and only calls kill(2).
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = forward_signal as extern "C" fn(libc::c_int) as usize;
+        // A wait interrupted by the handler resumes by itself.
+        action.sa_flags = libc::SA_RESTART;
+        // SAFETY: installs a handler that only reads an atomic and calls kill(2).
+        if unsafe { libc::sigaction(signal, &raw const action, std::ptr::null_mut()) } == 0 {
+            forwarded.push(signal);
+        }
+    }
+    forwarded
+}
+
+/// Gives the signals [`forward_signals_to`] took their default action back.
+pub(crate) fn stop_forwarding_signals(forwarded: &[libc::c_int]) {
+    for &signal in forwarded {
+        // SAFETY: SIG_DFL involves no handler; were it to fail, the handler left does
+        // nothing once the group is cleared below.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+    FORWARD_TO_GROUP.store(0, std::sync::atomic::Ordering::Relaxed);
+}

@@ -110,7 +110,8 @@ pub fn cleanup(created: &[PathBuf]) {
     }
 }
 
-/// Runs `argv` under `plan` and waits for it.
+/// Runs `argv` under `plan` and waits for it, passing Ctrl-C and the other terminal and
+/// termination signals this process receives on to the command.
 pub fn run(
     plan: &SandboxPlan,
     support: &Support,
@@ -122,13 +123,15 @@ pub fn run(
         other => RunError::Setup(other),
     })?;
     let pid = child.id();
-    let status = child.wait().map_err(|source| RunError::Exec {
-        program: argv
-            .first()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        source,
-    });
+    let status = child
+        .wait_forwarding_signals()
+        .map_err(|source| RunError::Exec {
+            program: argv
+                .first()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            source,
+        });
     agenthost_sandbox::kill_leftovers(pid);
     status
 }

@@ -755,6 +755,87 @@ fn inherited_descriptor_is_closed() {
 }
 
 #[test]
+fn ctrl_c_reaches_the_command_which_ends_as_it_chooses() {
+    if !supported() {
+        return;
+    }
+    use std::io::BufRead as _;
+    let test = fixture();
+    let root = test.path().to_path_buf();
+    // As from an interactive shell: SIGINT at its default (a test runner started in the
+    // background inherits it ignored, and an ignored signal is not forwarded).
+    let mut child = Command::new("env")
+        .arg("--default-signal=INT")
+        .arg(env!("CARGO_BIN_EXE_agenthost"))
+        .args(["sandbox", "--spec"])
+        .arg(root.join("task.md"))
+        .arg("--root")
+        .arg(root.join("wt"))
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "trap 'echo interrupted; exit 7' INT; echo ready; sleep 30 & wait",
+        ])
+        .env("HOME", root.join(".test-home"))
+        .env("TMPDIR", &root)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read");
+    assert_eq!(line, "ready\n");
+    // What the terminal does on Ctrl-C: SIGINT to agenthost's process group. The command
+    // leads a session of its own, so only agenthost gets it.
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
+    let status = child.wait().expect("wait");
+    assert_eq!(rest, "interrupted\n");
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "the command's own exit code passes through"
+    );
+}
+
+#[test]
+fn a_signal_agenthost_was_started_ignoring_is_not_forwarded() {
+    if !supported() {
+        return;
+    }
+    use std::io::BufRead as _;
+    let test = fixture();
+    let root = test.path().to_path_buf();
+    // As a shell starts a background job: SIGINT ignored.
+    let mut child = Command::new("env")
+        .arg("--ignore-signal=INT")
+        .arg(env!("CARGO_BIN_EXE_agenthost"))
+        .args(["sandbox", "--spec"])
+        .arg(root.join("task.md"))
+        .arg("--root")
+        .arg(root.join("wt"))
+        .args(["--", "sh", "-c", "echo ready; sleep 1; echo done"])
+        .env("HOME", root.join(".test-home"))
+        .env("TMPDIR", &root)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read");
+    assert_eq!(line, "ready\n");
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
+    assert_eq!(rest, "done\n");
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+}
+
+#[test]
 fn sandbox_dies_with_agenthost() {
     if !supported() {
         return;

@@ -1136,6 +1136,8 @@ fn doctor_proves_the_sandbox() {
         run.stdout
     );
     assert!(!run.stdout.contains("FAILED"), "{}", run.stdout);
+    // The proof's own refused write is expected: nothing of it reaches the user.
+    assert_eq!(run.stderr, "", "{}", run.transcript());
 }
 
 #[test]

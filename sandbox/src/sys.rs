@@ -3,7 +3,9 @@
 //! Two kinds live here: a few queries and rule additions the host makes before it forks
 //! ([`landlock_abi`], [`seccomp_supported`], [`add_path_rule`]), and
 //! [`ChildSteps::apply`], which runs in the forked child between `fork` and `exec`
-//! (`std::process::Command` with `pre_exec`, or the vfork child of [`spawn`]). The
+//! (`std::process::Command` with `pre_exec`, or the vfork child of [`spawn`]). Besides
+//! them, the foreground wrapper's signal forwarding ([`forward_signals_to`]), whose handler
+//! is held to the same rule: one atomic load and `kill(2)`. The
 //! host is multi-threaded (the supervisor runs tokio), so the child may only do what is
 //! async-signal-safe: plain system calls on data prepared before the fork. It allocates
 //! nothing, takes no lock, formats nothing with `std::fmt`, and on failure writes a

@@ -2,30 +2,32 @@
 //!
 //! The front (`agenthost sandbox`) allocates about a thousand small blocks while it reads
 //! the spec and configuration and builds the plan, then waits for the sandboxed command.
-//! glibc's `malloc` spent about 0.1 ms of a sandboxed `true` on that (its first-use set-up,
+//! glibc's `malloc` was about 3.5% of the front's time in `perf` (its first-use set-up,
 //! `brk`, consolidation and the calls themselves; docs/sandbox-performance.md). The arena
-//! hands out consecutive pieces of one anonymous mapping instead, and takes back only the
-//! newest block (so a growing `Vec` or a `String` built and dropped reuses its space);
-//! other frees are no-ops. The mapping is address space until touched: the front touches
-//! a few dozen pages of it.
+//! hands out consecutive pieces of one anonymous mapping instead. A freed small block (up
+//! to 2 KiB) goes on its size class's free list and serves the next request of that class,
+//! so the front touches about as many pages as with glibc; a freed large block goes back
+//! only when it is the newest (a growing `Vec`). The mapping is address space until
+//! touched.
 //!
 //! Whatever does not fit, and everything before [`BumpArena::map`] or when mapping failed,
 //! goes to the system allocator; every free and resize finds its owner by address. The
 //! core (`agenthost-core`, with its long-running supervisor) keeps the system allocator:
-//! an arena that never reuses older blocks only suits a process that allocates once and
-//! then waits.
+//! an arena that never returns memory only suits a process that allocates once and then
+//! waits.
 // `unsafe` here: implementing `GlobalAlloc` (an unsafe trait), mapping the arena, and
 // deriving block pointers from it.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 /// The address space the front maps for its arena; pages are only backed once touched.
 pub const FRONT_ARENA_BYTES: usize = 512 * 1024;
 
-/// A bump allocator over one anonymous mapping, falling back to [`System`]; see the module
-/// documentation. Safe to share between threads (every update is a compare-and-swap).
+/// A bump allocator with size-class free lists over one anonymous mapping, falling back to
+/// [`System`]; see the module documentation. Safe to share between threads (the bump is a
+/// compare-and-swap, the free lists sit behind a spin lock).
 #[derive(Debug)]
 pub struct BumpArena {
     /// Start of the mapping; null until [`BumpArena::map`] succeeds (published last).
@@ -34,6 +36,30 @@ pub struct BumpArena {
     len: AtomicUsize,
     /// Offset of the first byte not handed out.
     used: AtomicUsize,
+    /// Freed small blocks, one list per size class, linked through their first word.
+    free: [AtomicPtr<u8>; CLASSES],
+    /// Held while a free list is read or changed.
+    free_lock: AtomicBool,
+}
+
+/// Blocks up to this size (with an alignment up to [`GRAIN`]) are rounded up to a size
+/// class and reused from its free list once freed; larger ones are only taken back when
+/// they are the newest.
+const SMALL_LIMIT: usize = 2048;
+/// The step between size classes, and the alignment of small blocks.
+const GRAIN: usize = 16;
+/// The number of size classes.
+const CLASSES: usize = SMALL_LIMIT / GRAIN;
+
+/// The size class of `layout`, when it is small.
+fn class_of(layout: Layout) -> Option<usize> {
+    (layout.size() <= SMALL_LIMIT && layout.align() <= GRAIN)
+        .then(|| layout.size().max(1).div_ceil(GRAIN) - 1)
+}
+
+/// The block size of a size class.
+const fn class_size(class: usize) -> usize {
+    (class + 1) * GRAIN
 }
 
 impl BumpArena {
@@ -44,6 +70,8 @@ impl BumpArena {
             base: AtomicPtr::new(std::ptr::null_mut()),
             len: AtomicUsize::new(0),
             used: AtomicUsize::new(0),
+            free: [const { AtomicPtr::new(std::ptr::null_mut()) }; CLASSES],
+            free_lock: AtomicBool::new(false),
         }
     }
 
@@ -136,6 +164,51 @@ impl BumpArena {
     }
 }
 
+impl BumpArena {
+    /// Runs `f` on the free lists, alone.
+    fn with_free_lists<R>(&self, f: impl FnOnce(&[AtomicPtr<u8>; CLASSES]) -> R) -> R {
+        while self
+            .free_lock
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        let answer = f(&self.free);
+        self.free_lock.store(false, Ordering::Release);
+        answer
+    }
+
+    /// A freed block of `class`, when there is one.
+    fn reuse(&self, class: usize) -> Option<*mut u8> {
+        self.with_free_lists(|free| {
+            let head = free[class].load(Ordering::Relaxed);
+            if head.is_null() {
+                return None;
+            }
+            // SAFETY: a block on a free list is at least GRAIN bytes, GRAIN-aligned, and
+            // holds the next block's address in its first word (written by `release`).
+            let next = unsafe { head.cast::<*mut u8>().read() };
+            free[class].store(next, Ordering::Relaxed);
+            Some(head)
+        })
+    }
+
+    /// Puts a freed arena block of `class` on its free list.
+    fn release(&self, class: usize, block: *mut u8) {
+        self.with_free_lists(|free| {
+            // SAFETY: `block` is an arena block of at least `class_size(class)` bytes,
+            // GRAIN-aligned, that its owner gave back: its first word is ours.
+            unsafe {
+                block
+                    .cast::<*mut u8>()
+                    .write(free[class].load(Ordering::Relaxed))
+            };
+            free[class].store(block, Ordering::Relaxed);
+        });
+    }
+}
+
 impl Drop for BumpArena {
     /// Gives the mapping back. (The front's arena is a `static`, which is never dropped.)
     fn drop(&mut self) {
@@ -153,13 +226,27 @@ impl Default for BumpArena {
     }
 }
 
-// SAFETY: blocks from the arena never overlap: each is the range between two successive
-// values of `used`, taken by compare-and-swap, and `used` only goes back (in `dealloc` and
-// `realloc`) over the one block that ends where it stands. Everything else is the system
+// SAFETY: blocks from the arena never overlap: each is carved once from the range between
+// two successive values of `used` (taken by compare-and-swap), and is handed out again only
+// after its owner freed it: from a free list (small blocks, whose size is rounded up to
+// their class, so a reused block is at least as large as any request of that class), or
+// by `used` going back over it when it is the newest. Everything else is the system
 // allocator's, found by address.
 unsafe impl GlobalAlloc for BumpArena {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match self.bump(layout) {
+        let block = match class_of(layout) {
+            Some(class) => self.reuse(class).or_else(|| {
+                // Rounded up to the class, so that the block can serve the whole class.
+                self.bump(Layout::from_size_align(class_size(class), GRAIN).ok()?)
+            }),
+            // At least GRAIN-aligned too: shrunk in place and freed, a large block joins a
+            // small class's free list.
+            None => layout
+                .align_to(GRAIN)
+                .ok()
+                .and_then(|aligned| self.bump(aligned)),
+        };
+        match block {
             Some(ptr) => ptr,
             // SAFETY: the caller's contract (a non-zero size) is passed on unchanged.
             None => unsafe { System.alloc(layout) },
@@ -167,9 +254,14 @@ unsafe impl GlobalAlloc for BumpArena {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        match self.offset_of(ptr) {
-            // Only the newest block goes back: the next allocation starts where it began.
-            Some(offset) => {
+        let Some(offset) = self.offset_of(ptr) else {
+            // SAFETY: not the arena's, so the system allocator handed it out with `layout`.
+            return unsafe { System.dealloc(ptr, layout) };
+        };
+        match class_of(layout) {
+            Some(class) => self.release(class, ptr),
+            // A large block goes back only when it is the newest.
+            None => {
                 let _ = self.used.compare_exchange(
                     offset + layout.size(),
                     offset,
@@ -177,8 +269,6 @@ unsafe impl GlobalAlloc for BumpArena {
                     Ordering::Relaxed,
                 );
             }
-            // SAFETY: not the arena's, so the system allocator handed it out with `layout`.
-            None => unsafe { System.dealloc(ptr, layout) },
         }
     }
 
@@ -187,17 +277,26 @@ unsafe impl GlobalAlloc for BumpArena {
             // SAFETY: not the arena's, so the system allocator handed it out with `layout`.
             return unsafe { System.realloc(ptr, layout, new_size) };
         };
-        // The newest block grows or shrinks where it is, when the arena has room.
+        let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
+            return std::ptr::null_mut();
+        };
+        // What the block is known to hold, and what the new size needs.
+        let holds = class_of(layout).map_or(layout.size(), class_size);
+        let needs = class_of(new_layout).map_or(new_size, class_size);
+        if needs <= holds {
+            return ptr;
+        }
+        // The newest block grows where it is, when the arena has room.
         let fits = offset
-            .checked_add(new_size)
+            .checked_add(needs)
             .zip(self.mapping())
             .is_some_and(|(end, (_, len))| end <= len);
         if fits
             && self
                 .used
                 .compare_exchange(
-                    offset + layout.size(),
-                    offset + new_size,
+                    offset + holds,
+                    offset + needs,
                     Ordering::AcqRel,
                     Ordering::Relaxed,
                 )
@@ -205,18 +304,11 @@ unsafe impl GlobalAlloc for BumpArena {
         {
             return ptr;
         }
-        // An older block shrinks in place (its tail is simply not used again).
-        if new_size <= layout.size() {
-            return ptr;
-        }
-        let Ok(grown) = Layout::from_size_align(new_size, layout.align()) else {
-            return std::ptr::null_mut();
-        };
-        // SAFETY: `grown` has the caller's alignment and a size above the old non-zero one.
-        let moved = unsafe { self.alloc(grown) };
+        // SAFETY: `new_layout` has the caller's alignment and a non-zero size.
+        let moved = unsafe { self.alloc(new_layout) };
         if !moved.is_null() {
-            // SAFETY: both blocks are valid for `layout.size()` bytes and distinct (the new
-            // one was handed out while the old one is still live).
+            // SAFETY: both blocks are valid for `layout.size()` bytes (the new one is
+            // larger) and distinct (the new one was handed out while the old one is live).
             unsafe {
                 std::ptr::copy_nonoverlapping(ptr, moved, layout.size());
                 self.dealloc(ptr, layout);
@@ -267,21 +359,34 @@ mod tests {
     }
 
     #[test]
-    fn only_the_newest_block_is_taken_back() {
-        let arena = arena(4096);
-        let a = unsafe { arena.alloc(layout(100, 8)) };
-        let b = unsafe { arena.alloc(layout(100, 8)) };
+    fn a_freed_small_block_serves_the_next_request_of_its_size_class_only() {
+        let arena = arena(8192);
+        let a = unsafe { arena.alloc(layout(24, 8)) };
+        let _b = unsafe { arena.alloc(layout(24, 8)) };
+        unsafe { arena.dealloc(a, layout(24, 8)) };
+        // 40 bytes is another class (48): a new block.
+        let other = unsafe { arena.alloc(layout(40, 8)) };
+        assert_ne!(other, a);
+        // 17 to 32 bytes is a's class: a again, and nothing new carved.
+        let used = arena.used();
+        let again = unsafe { arena.alloc(layout(30, 4)) };
+        assert_eq!(again, a);
+        assert_eq!(arena.used(), used);
+    }
+
+    #[test]
+    fn only_the_newest_large_block_is_taken_back() {
+        let arena = arena(64 * 1024);
+        let big = layout(5000, 8);
+        let a = unsafe { arena.alloc(big) };
+        let b = unsafe { arena.alloc(big) };
         let after_b = arena.used();
-        unsafe { arena.dealloc(a, layout(100, 8)) };
+        unsafe { arena.dealloc(a, big) };
         assert_eq!(arena.used(), after_b, "an older block stays handed out");
-        unsafe { arena.dealloc(b, layout(100, 8)) };
-        assert_eq!(
-            arena.used(),
-            b.addr() - a.addr(),
-            "the newest block goes back"
-        );
-        let again = unsafe { arena.alloc(layout(100, 8)) };
-        assert_eq!(again, b, "the next allocation reuses it");
+        unsafe { arena.dealloc(b, big) };
+        assert_eq!(arena.used(), b.addr() - arena.mapping().unwrap().0.addr());
+        let again = unsafe { arena.alloc(big) };
+        assert_eq!(again, b, "the next allocation reuses the newest");
     }
 
     #[test]
@@ -349,19 +454,26 @@ mod tests {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            (1usize..600, 0u32..7).prop_map(|(size, align_log2)| Step::Alloc { size, align_log2 }),
+            // Mostly a few small classes, so that freed blocks are reused often.
+            (prop_oneof![3 => 1usize..64, 1 => 1usize..5000], 0u32..7)
+                .prop_map(|(size, align_log2)| Step::Alloc { size, align_log2 }),
             any::<usize>().prop_map(Step::Free),
-            (any::<usize>(), 1usize..900).prop_map(|(i, size)| Step::Resize(i, size)),
+            (
+                any::<usize>(),
+                prop_oneof![3 => 1usize..64, 1 => 1usize..6000]
+            )
+                .prop_map(|(i, size)| Step::Resize(i, size)),
         ]
     }
 
     proptest! {
         /// Every live block keeps its own bytes whatever else happens: no two blocks
-        /// overlap, and moves copy. A small arena, so that blocks also spill to the system
-        /// allocator and move back and forth.
+        /// overlap, reused blocks are large enough, and moves copy. Small and large blocks,
+        /// in an arena small enough that blocks also spill to the system allocator and
+        /// move back and forth.
         #[test]
         fn live_blocks_never_overlap_and_keep_their_bytes(steps in prop::collection::vec(step(), 1..120)) {
-            let arena = arena(8192);
+            let arena = arena(32 * 1024);
             // (pointer, layout, fill byte)
             let mut live: Vec<(*mut u8, Layout, u8)> = Vec::new();
             for (n, step) in steps.into_iter().enumerate() {

@@ -754,29 +754,22 @@ fn inherited_descriptor_is_closed() {
     );
 }
 
-#[test]
-fn ctrl_c_reaches_the_command_which_ends_as_it_chooses() {
-    if !supported() {
-        return;
-    }
+/// Runs `script` in the sandbox through `env SIGNAL_OPTION` (how agenthost's SIGINT starts:
+/// default or ignored), waits for its first line (`ready`), sends agenthost SIGINT as the
+/// terminal does on Ctrl-C (the command leads a session of its own, so only agenthost
+/// gets it), and returns the rest of the command's output and agenthost's exit code.
+fn interrupted_after_ready(signal_option: &str, script: &str) -> (String, Option<i32>) {
     use std::io::BufRead as _;
     let test = fixture();
     let root = test.path().to_path_buf();
-    // As from an interactive shell: SIGINT at its default (a test runner started in the
-    // background inherits it ignored, and an ignored signal is not forwarded).
     let mut child = Command::new("env")
-        .arg("--default-signal=INT")
+        .arg(signal_option)
         .arg(env!("CARGO_BIN_EXE_agenthost"))
         .args(["sandbox", "--spec"])
         .arg(root.join("task.md"))
         .arg("--root")
         .arg(root.join("wt"))
-        .args([
-            "--",
-            "sh",
-            "-c",
-            "trap 'echo interrupted; exit 7' INT; echo ready; sleep 30 & wait",
-        ])
+        .args(["--", "sh", "-c", script])
         .env("HOME", root.join(".test-home"))
         .env("TMPDIR", &root)
         .stdout(std::process::Stdio::piped())
@@ -786,19 +779,26 @@ fn ctrl_c_reaches_the_command_which_ends_as_it_chooses() {
     let mut line = String::new();
     stdout.read_line(&mut line).expect("read");
     assert_eq!(line, "ready\n");
-    // What the terminal does on Ctrl-C: SIGINT to agenthost's process group. The command
-    // leads a session of its own, so only agenthost gets it.
     let pid = rustix::process::Pid::from_child(&child);
     rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
-    let status = child.wait().expect("wait");
-    assert_eq!(rest, "interrupted\n");
-    assert_eq!(
-        status.code(),
-        Some(7),
-        "the command's own exit code passes through"
+    (rest, child.wait().expect("wait").code())
+}
+
+#[test]
+fn ctrl_c_reaches_the_command_which_ends_as_it_chooses() {
+    if !supported() {
+        return;
+    }
+    // As from an interactive shell: SIGINT at its default (a test runner started in the
+    // background inherits it ignored, and an ignored signal is not forwarded).
+    let (rest, code) = interrupted_after_ready(
+        "--default-signal=INT",
+        "trap 'echo interrupted; exit 7' INT; echo ready; sleep 30 & wait",
     );
+    assert_eq!(rest, "interrupted\n");
+    assert_eq!(code, Some(7), "the command's own exit code passes through");
 }
 
 #[test]
@@ -806,33 +806,11 @@ fn a_signal_agenthost_was_started_ignoring_is_not_forwarded() {
     if !supported() {
         return;
     }
-    use std::io::BufRead as _;
-    let test = fixture();
-    let root = test.path().to_path_buf();
     // As a shell starts a background job: SIGINT ignored.
-    let mut child = Command::new("env")
-        .arg("--ignore-signal=INT")
-        .arg(env!("CARGO_BIN_EXE_agenthost"))
-        .args(["sandbox", "--spec"])
-        .arg(root.join("task.md"))
-        .arg("--root")
-        .arg(root.join("wt"))
-        .args(["--", "sh", "-c", "echo ready; sleep 1; echo done"])
-        .env("HOME", root.join(".test-home"))
-        .env("TMPDIR", &root)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read");
-    assert_eq!(line, "ready\n");
-    let pid = rustix::process::Pid::from_child(&child);
-    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
+    let (rest, code) =
+        interrupted_after_ready("--ignore-signal=INT", "echo ready; sleep 1; echo done");
     assert_eq!(rest, "done\n");
-    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    assert_eq!(code, Some(0));
 }
 
 #[test]
@@ -1278,22 +1256,30 @@ fn control_without_the_sandbox_the_checks_see_the_escape() {
     assert!(exists(&dir, "outside/new.txt"));
 }
 
+/// Runs `agenthost sandbox --spec SPEC -- sh -c SCRIPT` from `cwd` (relative to the
+/// fixture; with no `--root`), with the spec also at `wt/specs/task.md`.
+fn sandboxed_from(cwd: &str, spec: &str, script: &str) -> (Run, TempDir) {
+    let test = fixture().file("wt/specs/task.md", SPEC);
+    let root = test.path().to_path_buf();
+    test.current_dir(cwd)
+        .env(
+            "AGENTHOST_CONFIG",
+            &root.join("config.toml").display().to_string(),
+        )
+        .args(["sandbox", "--spec", spec, "--", "sh", "-c", script])
+        .run_keep()
+}
+
 #[test]
 fn the_command_starts_in_the_callers_directory_when_it_is_inside_the_worktree() {
     if !supported() {
         return;
     }
-    let test = fixture().file("wt/specs/task.md", SPEC);
-    let root = test.path().to_path_buf();
-    let (run, dir) = test
-        .current_dir("wt/src")
-        .env(
-            "AGENTHOST_CONFIG",
-            &root.join("config.toml").display().to_string(),
-        )
-        .args(["sandbox", "--spec", "../specs/task.md", "--", "sh", "-c"])
-        .arg("pwd; printf 'print(6)\\n' > app.py")
-        .run_keep();
+    let (run, dir) = sandboxed_from(
+        "wt/src",
+        "../specs/task.md",
+        "pwd; printf 'print(6)\\n' > app.py",
+    );
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert_eq!(run.stdout.trim(), "[TEMP]/wt/src", "{}", run.transcript());
     assert_unchanged(&dir, "wt/src/app.py", "print(6)\n");
@@ -1304,16 +1290,11 @@ fn default_root_is_the_specs_repository() {
     if !supported() {
         return;
     }
-    let test = fixture().file("wt/specs/task.md", SPEC);
-    let root = test.path().to_path_buf();
-    let (run, dir) = test
-        .env(
-            "AGENTHOST_CONFIG",
-            &root.join("config.toml").display().to_string(),
-        )
-        .args(["sandbox", "--spec", "wt/specs/task.md", "--", "sh", "-c"])
-        .arg("pwd; printf 'print(5)\\n' > src/app.py")
-        .run_keep();
+    let (run, dir) = sandboxed_from(
+        ".",
+        "wt/specs/task.md",
+        "pwd; printf 'print(5)\\n' > src/app.py",
+    );
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert_eq!(run.stdout.trim(), "[TEMP]/wt", "{}", run.transcript());
     assert_unchanged(&dir, "wt/src/app.py", "print(5)\n");

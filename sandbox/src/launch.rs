@@ -257,8 +257,10 @@ impl SandboxedChild {
     /// process group, as a foreground wrapper should: the command leads its own session,
     /// so Ctrl-C in the terminal reaches only this process. A signal this process ignores
     /// stays ignored (a shell's background job ignores SIGINT). Afterwards those signals
-    /// have their default action again. For a process that waits for one command at a
-    /// time in the foreground (`agenthost sandbox`), not for the supervisor: the handlers
+    /// have their default action again. A signal that comes in the microseconds between
+    /// the command's start and this call still ends this process (and the command with it,
+    /// by its parent-death signal), as before. For a process that waits for one command at
+    /// a time in the foreground (`agenthost sandbox`), not for the supervisor: the handlers
     /// are the whole process's.
     pub fn wait_forwarding_signals(self) -> std::io::Result<ExitStatus> {
         let forwarded = sys::forward_signals_to(self.pid);

@@ -779,6 +779,26 @@ fn interrupted_after_ready(signal_option: &str, script: &str) -> (String, Option
     let mut line = String::new();
     stdout.read_line(&mut line).expect("read");
     assert_eq!(line, "ready\n");
+    // agenthost sets its handlers up just after the command starts; on a loaded machine the
+    // command can print first. Wait until agenthost has settled SIGINT (caught, or left
+    // ignored), as a human's Ctrl-C would come later anyway.
+    let settled = |status: &str| {
+        let mask = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+                .unwrap_or(0)
+        };
+        (mask("SigCgt:") | mask("SigIgn:")) & (1 << (libc::SIGINT - 1)) != 0
+    };
+    let status_file = format!("/proc/{}/status", child.id());
+    for _ in 0..500 {
+        if std::fs::read_to_string(&status_file).is_ok_and(|s| settled(&s)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let pid = rustix::process::Pid::from_child(&child);
     rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
     let mut rest = String::new();

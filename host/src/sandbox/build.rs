@@ -1051,8 +1051,9 @@ impl<'a> Builder<'a> {
 
     /// Build outputs: well-known scratch directories that the repository ignores (so they
     /// never reach the diff) become writable trees; missing ones are created first. One that
-    /// is a symlink out of the worktree, or to nothing, is left out with a note: scratch
-    /// space is a convenience, never a reason to refuse the sandbox.
+    /// is a symlink out of the worktree, to nothing, or to a directory the repository does
+    /// not ignore is left out with a note: scratch space is a convenience, never a reason
+    /// to refuse the sandbox or to open tracked files.
     fn scratch(&mut self, ignored: &IgnoreRules) {
         for name in SCRATCH_DIRS {
             let path = self.root().join(name);
@@ -1065,10 +1066,19 @@ impl<'a> Builder<'a> {
                 continue;
             }
             let resolved = self.resolve(&path);
-            if !resolved.starts_with(self.root()) {
+            let Ok(inside) = resolved.strip_prefix(self.root()) else {
                 self.notes.push(format!(
                     "scratch: `{name}/` leads to {}, outside the worktree: not granted (a profile's `write` can grant it)",
                     resolved.display()
+                ));
+                continue;
+            };
+            // A link to a directory the repository does not ignore would make tracked
+            // files scratch space.
+            let inside = inside.to_string_lossy().replace('\\', "/");
+            if inside != *name && !ignored.ignores_dir(&inside) {
+                self.notes.push(format!(
+                    "scratch: `{name}/` leads to `{inside}/`, which the repository does not ignore: not granted"
                 ));
                 continue;
             }
@@ -1585,11 +1595,18 @@ mod tests {
     }
 
     #[test]
-    fn a_scratch_directory_that_leads_out_of_the_worktree_or_nowhere_is_left_out_with_a_note() {
+    fn a_scratch_directory_leading_out_of_the_worktree_nowhere_or_to_tracked_files_is_left_out() {
         let (dir, root, built) = plan_in_repo(
             "- Modify: `src/a.py`\n",
-            &[(".gitignore", "/target\n.venv\nbuild/\n"), ("src/a.py", "")],
-            &[("target", "../outside"), (".venv", "../missing")],
+            &[
+                (".gitignore", "/target\n.venv\nbuild/\ndist\n"),
+                ("src/a.py", ""),
+            ],
+            &[
+                ("target", "../outside"),
+                (".venv", "../missing"),
+                ("dist", "src"),
+            ],
             &["outside"],
         );
         let built = built.unwrap();
@@ -1609,6 +1626,18 @@ mod tests {
         );
         assert!(notes.contains("`.venv/` is not granted"), "{notes}");
         assert!(notes.contains("which does not exist"), "{notes}");
+        assert!(
+            notes.contains("`dist/` leads to `src/`, which the repository does not ignore"),
+            "{notes}"
+        );
+        assert!(
+            !built
+                .plan
+                .fs
+                .iter()
+                .any(|r| r.path == root.join("src") && r.rights == rights::WRITE_TREE),
+            "tracked sources became scratch space"
+        );
         // The plain missing one is still created and granted.
         assert!(built.mkdirs.contains(&root.join("build")));
         assert!(built.plan.fs.iter().any(|r| r.path == root.join("build")));

@@ -735,8 +735,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Writes from the Scope.
-    /// The Scope's rules. `ignored` (the repository's ignore rules) keeps Modify globs out of
+    /// Writes from the Scope. `ignored` (the repository's ignore rules) keeps Modify globs out of
     /// ignored directories: what changes there never reaches the diff, and a build
     /// directory can hold more files than the rest of the worktree.
     fn scope(&mut self, ignored: Option<&IgnoreRules>) -> Result<(), PlanError> {
@@ -810,7 +809,7 @@ impl<'a> Builder<'a> {
                 }
                 let rest = &entry.pattern[prefix.len() + 1..];
                 let dir = self.root().join(&prefix);
-                self.ensure_scope_dir(&dir, &format!("{why}: Create `{}`", entry.written));
+                self.ensure_scope_dir(&dir, format_args!("{why}: Create `{}`", entry.written));
                 let (rights, reason) = if rest.contains('/') || rest.contains("**") {
                     (
                         rights::WRITE_TREE,
@@ -859,7 +858,7 @@ impl<'a> Builder<'a> {
             self.at_line(entry),
             format!("{reason}: the whole directory"),
         );
-        self.ensure_scope_dir(&path, &why.to_string());
+        self.ensure_scope_dir(&path, &why);
         self.rule(path, Target::Tree, rights::WRITE_TREE, why);
         Ok(())
     }
@@ -892,7 +891,7 @@ impl<'a> Builder<'a> {
             );
             return;
         }
-        self.ensure_scope_dir(&parent, &why.to_string());
+        self.ensure_scope_dir(&parent, &why);
         if path.is_file() {
             self.rule(path.clone(), Target::File, rights::EDIT_FILE, why.clone());
         }
@@ -997,8 +996,9 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// [`Builder::ensure_dir`] for a Scope rule: a dangling symlink is a plan error.
-    fn ensure_scope_dir(&mut self, dir: &Path, provenance: &str) {
+    /// [`Builder::ensure_dir`] for a Scope rule: a dangling symlink is a plan error naming
+    /// `provenance` (formatted only then).
+    fn ensure_scope_dir(&mut self, dir: &Path, provenance: impl std::fmt::Display) {
         if let Err(dangling) = self.ensure_dir(dir) {
             self.errors.push(PlanError::DanglingSymlink {
                 link: dangling.link,
@@ -1333,7 +1333,8 @@ fn worktree_files(root: &Path, ignored: Option<&IgnoreRules>) -> Vec<String> {
             };
             let rel = rel.to_string_lossy().replace('\\', "/");
             if kind.is_dir() {
-                if !ignored.is_some_and(|rules| rules.ignores_dir(&rel)) {
+                // Its parents were walked, so they are not ignored: ask about it alone.
+                if !ignored.is_some_and(|rules| rules.ignores_entry(&rel, true)) {
                     stack.push(path);
                 }
             } else if kind.is_file() {
@@ -1373,6 +1374,23 @@ mod tests {
         }
     }
 
+    /// Writes `files` (path, contents) under `root`, creating their directories.
+    fn write_files(root: &Path, files: &[(&str, &str)]) {
+        for (file, text) in files {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+
+    /// The plan for `scope` (Scope lines) in the worktree `root` (canonical).
+    fn plan_at(root: &Path, scope: &str, as_root: bool) -> Result<BuiltPlan, PlanError> {
+        let text = format!("# Task\n\n## What\nIt.\n\n### Scope\n{scope}");
+        let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
+        let config = Config::builtin();
+        build(input_for(&spec, &config, root, as_root))
+    }
+
     /// Builds the plan for `scope` (Scope lines) in a fresh worktree holding `files`.
     fn plan_for(
         scope: &str,
@@ -1381,16 +1399,9 @@ mod tests {
     ) -> (tempfile::TempDir, Result<BuiltPlan, PlanError>) {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
-        for file in files {
-            let path = root.join(file);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, "x\n").unwrap();
-        }
-        let text = format!("# Task\n\n## What\nIt.\n\n### Scope\n{scope}");
-        let parsed = crate::spec::parse("task.md", text.as_bytes());
-        let spec = parsed.spec.unwrap();
-        let config = Config::builtin();
-        let built = build(input_for(&spec, &config, &root, as_root));
+        let files: Vec<(&str, &str)> = files.iter().map(|f| (*f, "x\n")).collect();
+        write_files(&root, &files);
+        let built = plan_at(&root, scope, as_root);
         (dir, built)
     }
 
@@ -1576,21 +1587,14 @@ mod tests {
         let root = base.join("repo");
         std::fs::create_dir(&root).unwrap();
         git2::Repository::init(&root).unwrap();
-        for (file, text) in files {
-            let path = root.join(file);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
+        write_files(&root, files);
         for (link, target) in links {
             std::os::unix::fs::symlink(target, root.join(link)).unwrap();
         }
         for other in beside {
             std::fs::create_dir(base.join(other)).unwrap();
         }
-        let text = format!("# Task\n\n## What\nIt.\n\n### Scope\n{scope}");
-        let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
-        let config = Config::builtin();
-        let built = build(input_for(&spec, &config, &root, false));
+        let built = plan_at(&root, scope, false);
         (dir, root, built)
     }
 

@@ -147,6 +147,13 @@ impl IgnoreRules {
             .any(|dir| self.ignored(dir, true))
     }
 
+    /// Whether the patterns ignore `relative` itself, not asking about the directories
+    /// above it: for a walk that never enters an ignored directory, where
+    /// [`IgnoreRules::ignores_dir`] would ask about every parent again.
+    pub fn ignores_entry(&self, relative: &str, is_dir: bool) -> bool {
+        self.ignored(relative.trim_matches('/').as_bytes(), is_dir)
+    }
+
     /// The last matching pattern's verdict on `path`; not ignored when none matches.
     fn ignored(&self, path: &[u8], is_dir: bool) -> bool {
         self.patterns

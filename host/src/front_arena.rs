@@ -118,11 +118,6 @@ impl BumpArena {
         true
     }
 
-    /// How many bytes of the arena are handed out (including alignment padding).
-    pub fn used(&self) -> usize {
-        self.used.load(Ordering::Acquire)
-    }
-
     /// The arena's mapping and length, once mapped.
     fn mapping(&self) -> Option<(*mut u8, usize)> {
         let base = self.base.load(Ordering::Acquire);
@@ -162,9 +157,7 @@ impl BumpArena {
             }
         }
     }
-}
 
-impl BumpArena {
     /// Runs `f` on the free lists, alone.
     fn with_free_lists<R>(&self, f: impl FnOnce(&[AtomicPtr<u8>; CLASSES]) -> R) -> R {
         while self
@@ -322,6 +315,13 @@ unsafe impl GlobalAlloc for BumpArena {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    impl BumpArena {
+        /// How many bytes of the arena are handed out (including alignment padding).
+        fn used(&self) -> usize {
+            self.used.load(Ordering::Acquire)
+        }
+    }
 
     fn layout(size: usize, align: usize) -> Layout {
         Layout::from_size_align(size, align).unwrap()

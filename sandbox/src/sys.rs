@@ -322,6 +322,24 @@ pub(crate) fn on_main_thread() -> bool {
     rustix::thread::gettid() == rustix::process::getpid()
 }
 
+/// The handler of `signal` in this process (`SIG_DFL`, `SIG_IGN` or a function's
+/// address), or None for a number the C library reserves. Async-signal-safe.
+pub(crate) fn signal_handler(signal: libc::c_int) -> Option<libc::sighandler_t> {
+    // SAFETY: an all-zero `sigaction` is a valid value (SIG_DFL, empty mask, no flags).
+    let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: queries the disposition into `current`; reserved numbers fail with EINVAL.
+    let queried = unsafe { libc::sigaction(signal, std::ptr::null(), &raw mut current) } == 0;
+    queried.then_some(current.sa_sigaction)
+}
+
+/// Gives `signal` its default action back. Async-signal-safe.
+pub(crate) fn set_default_action(signal: libc::c_int) {
+    // SAFETY: all-zero is SIG_DFL with an empty mask; no handler function is involved.
+    let default: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: installs that default disposition.
+    unsafe { libc::sigaction(signal, &raw const default, std::ptr::null_mut()) };
+}
+
 /// The process group that [`forward_signals_to`] passes signals on to; 0 for none.
 static FORWARD_TO_GROUP: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
@@ -348,14 +366,11 @@ pub(crate) fn forward_signals_to(group: libc::pid_t) -> Vec<libc::c_int> {
     FORWARD_TO_GROUP.store(group, std::sync::atomic::Ordering::Relaxed);
     let mut forwarded = Vec::with_capacity(FORWARDED_SIGNALS.len());
     for signal in FORWARDED_SIGNALS {
-        // SAFETY: an all-zero `sigaction` is valid (SIG_DFL, empty mask, no flags).
-        let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
-        // SAFETY: queries the disposition into `current`.
-        let queried = unsafe { libc::sigaction(signal, std::ptr::null(), &raw mut current) } == 0;
-        if !queried || current.sa_sigaction != libc::SIG_DFL {
+        if signal_handler(signal) != Some(libc::SIG_DFL) {
             continue;
         }
-        // SAFETY: as above; the handler is set right after and only calls kill(2).
+        // SAFETY: an all-zero `sigaction` is valid (empty mask, no flags); the handler is
+        // set right after and only calls kill(2).
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
         action.sa_sigaction = forward_signal as extern "C" fn(libc::c_int) as usize;
         // A wait interrupted by the handler resumes by itself.
@@ -371,9 +386,8 @@ pub(crate) fn forward_signals_to(group: libc::pid_t) -> Vec<libc::c_int> {
 /// Gives the signals [`forward_signals_to`] took their default action back.
 pub(crate) fn stop_forwarding_signals(forwarded: &[libc::c_int]) {
     for &signal in forwarded {
-        // SAFETY: SIG_DFL involves no handler; were it to fail, the handler left does
-        // nothing once the group is cleared below.
-        unsafe { libc::signal(signal, libc::SIG_DFL) };
+        // Were it to fail, the handler left does nothing once the group is cleared below.
+        set_default_action(signal);
     }
     FORWARD_TO_GROUP.store(0, std::sync::atomic::Ordering::Relaxed);
 }

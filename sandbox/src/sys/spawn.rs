@@ -198,20 +198,13 @@ fn default_signal_handlers() {
         if signal == libc::SIGKILL || signal == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: an all-zero `sigaction` is a valid value (SIG_DFL, empty mask, no flags).
-        let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
-        // SAFETY: queries the disposition into `current`; numbers the C library reserves
-        // fail with EINVAL and are skipped.
-        if unsafe { libc::sigaction(signal, std::ptr::null(), &raw mut current) } != 0 {
+        // Numbers the C library reserves have no handler to ask about, and are skipped.
+        let Some(handler) = super::signal_handler(signal) else {
             continue;
-        }
-        let handled =
-            current.sa_sigaction != libc::SIG_DFL && current.sa_sigaction != libc::SIG_IGN;
+        };
+        let handled = handler != libc::SIG_DFL && handler != libc::SIG_IGN;
         if handled || signal == libc::SIGPIPE {
-            // SAFETY: as above, all-zero is SIG_DFL.
-            let default: libc::sigaction = unsafe { std::mem::zeroed() };
-            // SAFETY: installs the default disposition; no handler function is involved.
-            unsafe { libc::sigaction(signal, &raw const default, std::ptr::null_mut()) };
+            super::set_default_action(signal);
         }
     }
 }

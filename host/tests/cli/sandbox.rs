@@ -1276,46 +1276,37 @@ fn control_without_the_sandbox_the_checks_see_the_escape() {
     assert!(exists(&dir, "outside/new.txt"));
 }
 
-/// Runs `agenthost sandbox --spec SPEC -- sh -c SCRIPT` from `cwd` (relative to the
-/// fixture; with no `--root`), with the spec also at `wt/specs/task.md`.
-fn sandboxed_from(cwd: &str, spec: &str, script: &str) -> (Run, TempDir) {
+/// Runs `agenthost sandbox --spec SPEC` from `cwd` (relative to the fixture; with no
+/// `--root`, the spec also at `wt/specs/task.md`) with a script that prints its directory
+/// and writes `print(N)` to `app_py` (the worktree's `src/app.py`, as seen from there), and
+/// asserts that it ran in `pwd` and that the write landed.
+fn assert_starts_in(cwd: &str, spec: &str, app_py: &str, n: u32, pwd: &str) {
     let test = fixture().file("wt/specs/task.md", SPEC);
     let root = test.path().to_path_buf();
-    test.current_dir(cwd)
+    let script = format!("pwd; printf 'print({n})\\n' > {app_py}");
+    let (run, dir) = test
+        .current_dir(cwd)
         .env(
             "AGENTHOST_CONFIG",
             &root.join("config.toml").display().to_string(),
         )
-        .args(["sandbox", "--spec", spec, "--", "sh", "-c", script])
-        .run_keep()
+        .args(["sandbox", "--spec", spec, "--", "sh", "-c", &script])
+        .run_keep();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(run.stdout.trim(), pwd, "{}", run.transcript());
+    assert_unchanged(&dir, "wt/src/app.py", &format!("print({n})\n"));
 }
 
 #[test]
 fn the_command_starts_in_the_callers_directory_when_it_is_inside_the_worktree() {
-    if !supported() {
-        return;
+    if supported() {
+        assert_starts_in("wt/src", "../specs/task.md", "app.py", 6, "[TEMP]/wt/src");
     }
-    let (run, dir) = sandboxed_from(
-        "wt/src",
-        "../specs/task.md",
-        "pwd; printf 'print(6)\\n' > app.py",
-    );
-    assert_eq!(run.code, 0, "{}", run.transcript());
-    assert_eq!(run.stdout.trim(), "[TEMP]/wt/src", "{}", run.transcript());
-    assert_unchanged(&dir, "wt/src/app.py", "print(6)\n");
 }
 
 #[test]
 fn default_root_is_the_specs_repository() {
-    if !supported() {
-        return;
+    if supported() {
+        assert_starts_in(".", "wt/specs/task.md", "src/app.py", 5, "[TEMP]/wt");
     }
-    let (run, dir) = sandboxed_from(
-        ".",
-        "wt/specs/task.md",
-        "pwd; printf 'print(5)\\n' > src/app.py",
-    );
-    assert_eq!(run.code, 0, "{}", run.transcript());
-    assert_eq!(run.stdout.trim(), "[TEMP]/wt", "{}", run.transcript());
-    assert_unchanged(&dir, "wt/src/app.py", "print(5)\n");
 }

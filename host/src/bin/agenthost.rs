@@ -18,7 +18,7 @@
 use std::ffi::{c_char, c_int};
 
 /// The front's allocator: an arena with size-class free lists for what it allocates before
-/// it waits for the command (0.03 to 0.12 ms less than glibc's `malloc`; see
+/// it waits for the command (up to 0.12 ms less than glibc's `malloc`; see
 /// `agenthost::front_arena`).
 #[cfg(not(test))]
 #[global_allocator]

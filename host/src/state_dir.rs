@@ -78,6 +78,15 @@ impl StateDirs {
             .join(format!("attempt-{attempt}.log"))
     }
 
+    /// Where the `.git` entries an attempt left below its worktree's root are moved to
+    /// (`task::git_metadata`): beside the attempt's log, which outlives the worktree.
+    pub fn git_quarantine(&self, task_id: &str, attempt: i64) -> PathBuf {
+        self.root
+            .join("logs")
+            .join(task_id)
+            .join(format!("attempt-{attempt}-git-metadata"))
+    }
+
     /// The supervisor's control socket.
     pub fn control_socket(&self) -> PathBuf {
         self.runtime.join("control.sock")

@@ -27,6 +27,7 @@ use crate::spec::{self, Spec};
 use crate::state_dir::StateDirs;
 use crate::task::TaskState;
 use crate::task::diff::{self, Changes};
+use crate::task::git_metadata::{self, Cleared};
 use crate::task::prompt;
 use crate::task::worktree::{Base, TaskWorktree};
 
@@ -287,6 +288,8 @@ async fn attempt(
         &log_path,
         &format!("== agenthost: the agent {}\n", outcome.ending),
     );
+    let quarantine = ctx.dirs.git_quarantine(&task.id, number);
+    let mut git_metadata = clear_git_metadata(&root, &quarantine, &log_path).await?;
     let exit_code = match outcome.ending {
         Ending::Exited(code) => Some(i64::from(code)),
         _ => None,
@@ -333,6 +336,8 @@ async fn attempt(
     };
     let changes = diff::between_commits(&task.repo, &task.base_commit, &head)
         .map_err(|err| format!("cannot read the task's changes: {}", err.message()))?;
+    let bare_repositories = git_metadata::bare_repositories_added(&task.repo, &head, &changes)
+        .map_err(|err| format!("cannot read the task's changes: {}", err.message()))?;
     let (added, removed) = changes.line_counts();
     ctx.store(|s| {
         s.finish_attempt(&task.id, number, exit_code, committed.as_deref())?;
@@ -360,6 +365,9 @@ async fn attempt(
                 &log_path,
                 &format!("== agenthost: the test command {}\n", outcome.ending),
             );
+            let after_test = clear_git_metadata(&root, &quarantine, &log_path).await?;
+            git_metadata.moved.extend(after_test.moved);
+            git_metadata.problems.extend(after_test.problems);
             Some(TestRun {
                 command: command.clone(),
                 passed: outcome.ending == Ending::Exited(0),
@@ -381,7 +389,7 @@ async fn attempt(
         changes,
         test,
     };
-    let findings: Vec<StoredFinding> = {
+    let mut findings: Vec<StoredFinding> = {
         // On a blocking thread: the policy engine drives its own WASI runtime.
         let (ctx, config, spec, task, report) = (
             Arc::clone(ctx),
@@ -394,6 +402,12 @@ async fn attempt(
             .await
             .map_err(|err| format!("the review step failed: {err}"))?
     };
+    findings.extend(git_metadata_findings(
+        number,
+        &root,
+        &git_metadata,
+        &bare_repositories,
+    ));
     let blocking = findings.iter().filter(|f| f.severity == "error").count();
     ctx.store(|s| s.set_findings(&task.id, number, &findings))
         .map_err(|err| err.to_string())?;
@@ -401,6 +415,89 @@ async fn attempt(
         "checks done: {} finding(s), {blocking} blocking; +{added} -{removed}",
         findings.len()
     )))
+}
+
+/// Moves every `.git` a sandboxed run left below the worktree's root out of it, into
+/// `quarantine` ([`git_metadata::clear`]), on a blocking thread, and says so in the log.
+async fn clear_git_metadata(
+    root: &Path,
+    quarantine: &Path,
+    log_path: &Path,
+) -> Result<Cleared, String> {
+    let (root_owned, into) = (root.to_path_buf(), quarantine.to_path_buf());
+    let cleared = tokio::task::spawn_blocking(move || git_metadata::clear(&root_owned, &into))
+        .await
+        .map_err(|err| format!("the git metadata check failed: {err}"))?;
+    for moved in &cleared.moved {
+        append_log(
+            log_path,
+            &format!(
+                "== agenthost: moved {} ({}) out of the worktree to {}\n",
+                moved.path.display(),
+                moved.kind.describe(),
+                moved.moved_to.display()
+            ),
+        );
+    }
+    for problem in &cleared.problems {
+        append_log(log_path, &format!("== agenthost: {problem}\n"));
+    }
+    Ok(cleared)
+}
+
+/// Blocking findings for the `.git` entries a run left in the worktree, and for directories
+/// its change makes look like bare repositories: each makes git, run later by a human in
+/// the worktree or in the checkout, obey a repository the agent wrote.
+fn git_metadata_findings(
+    attempt: i64,
+    root: &Path,
+    cleared: &Cleared,
+    bare_repositories: &[String],
+) -> Vec<StoredFinding> {
+    let finding = |rule: &str, path: PathBuf, message: String| StoredFinding {
+        attempt,
+        policy: "agenthost".into(),
+        rule: rule.into(),
+        severity: "error".into(),
+        message,
+        path: Some(path.display().to_string()),
+        line: None,
+    };
+    let moved = cleared.moved.iter().map(|moved| {
+        finding(
+            "git-metadata",
+            moved.path.clone(),
+            format!(
+                "the run left {} named `.git` here: git run in the worktree would have obeyed \
+                 it (its hooks, `core.fsmonitor`, filters). Moved out of the worktree to {}",
+                moved.kind.describe(),
+                moved.moved_to.display()
+            ),
+        )
+    });
+    let problems = cleared.problems.iter().map(|problem| {
+        finding(
+            "git-metadata",
+            problem.path_below(root),
+            format!(
+                "{problem}: a `.git` the run left there may still be in the worktree; do not \
+                 run git in the worktree before looking"
+            ),
+        )
+    });
+    let bare = bare_repositories.iter().map(|dir| {
+        finding(
+            "bare-repository",
+            PathBuf::from(dir),
+            "the change makes this directory look like a bare git repository (HEAD beside \
+             objects/ and refs/, or beside commondir): git run in it, once the change is \
+             checked out, obeys its config (`core.pager`, aliases, `core.sshCommand`). If it \
+             is wanted (a test fixture), accept with --force; `safe.bareRepository = \
+             explicit` in your git config makes git ignore such directories"
+                .to_string(),
+        )
+    });
+    moved.chain(problems).chain(bare).collect()
 }
 
 /// A sandbox plan made ready to run, and what to clean up after.

@@ -180,10 +180,11 @@ fn first_new_line(patch: &git2::Patch<'_>) -> Result<Option<u32>, git2::Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn commit(repo: &Repository, message: &str) -> String {
+    /// Commits everything in `repo`'s working directory on HEAD; returns the commit's id.
+    pub(crate) fn commit(repo: &Repository, message: &str) -> String {
         let mut index = repo.index().unwrap();
         index
             .add_all(["*"], git2::IndexAddOption::DEFAULT, None)

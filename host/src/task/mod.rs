@@ -2,6 +2,7 @@
 
 pub mod accept;
 pub mod diff;
+pub mod git_metadata;
 pub mod prompt;
 pub mod state;
 pub mod stats;

@@ -246,6 +246,146 @@ fn accept_with_a_conflict_changes_nothing() {
     assert_eq!(task_state(&test, "export-items-as-csv"), "ready");
 }
 
+/// A spec whose agent plants a `gitdir:` pointer to a repository it wrote (whose
+/// `core.fsmonitor` runs `hook`), and whose test command leaves another `.git`.
+fn planting_spec(hook: &Path) -> String {
+    format!(
+        r#"+++
+agent = "script"
+test = "mkdir -p vendor/late && echo 'gitdir: x' > vendor/late/.git"
+timeout = "5m"
++++
+
+# Vendor a helper
+
+## What
+
+A helper module under `vendor/`.
+
+### Scope
+- Create: `vendor/`
+
+```agenthost-script
+[[edit]]
+path = "vendor/helper.py"
+write = "x = 1\n"
+
+[[edit]]
+path = "vendor/evil/config"
+write = "[core]\n\trepositoryformatversion = 0\n\tfsmonitor = {hook}\n"
+
+[[edit]]
+path = "vendor/evil/HEAD"
+write = "ref: refs/heads/main\n"
+
+[[edit]]
+path = "vendor/evil/objects/info/packs"
+write = "\n"
+
+[[edit]]
+path = "vendor/evil/refs/heads/keep"
+write = "\n"
+
+[[edit]]
+path = "vendor/.git"
+write = "gitdir: evil\n"
+```
+"#,
+        hook = hook.display()
+    )
+}
+
+/// Nothing an agent (or its test command) writes may make git, run later by a human in the
+/// task's worktree, obey a repository the agent wrote: every `.git` below the root is moved
+/// out, kept beside the attempt's log, and reported as a blocking finding.
+#[test]
+fn git_metadata_left_in_the_worktree_is_moved_out_and_blocks() {
+    let test = sample().file("hook.sh", "#!/bin/sh\ntouch \"$(dirname \"$0\")/owned\"\n");
+    let hook = test.path().join("hook.sh");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let repo = test.path().join("repo");
+    std::fs::write(repo.join("specs/vendor.md"), planting_spec(&hook)).expect("write");
+    crate::commit_all(&repo);
+    let _stop = StopSupervisor(&test);
+    let id = "vendor-a-helper";
+    let run = test.exec(&["launch", "--wait", "repo/specs/vendor.md"]);
+    assert!(
+        run.stdout.contains(&format!("{id} is ready")),
+        "{}",
+        run.transcript()
+    );
+
+    let worktree = test.state_dir().join("worktrees").join(id);
+    assert!(worktree.join("vendor/helper.py").exists());
+    assert!(!worktree.join("vendor/.git").exists());
+    assert!(!worktree.join("vendor/late/.git").exists());
+    let quarantine = test
+        .state_dir()
+        .join("logs")
+        .join(id)
+        .join("attempt-1-git-metadata");
+    assert_eq!(
+        std::fs::read_to_string(quarantine.join("1-vendor--git")).expect("kept"),
+        "gitdir: evil\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(quarantine.join("2-vendor--late--git")).expect("kept"),
+        "gitdir: x\n"
+    );
+
+    let review = test.exec(&["review", id]);
+    for finding in [
+        "git-metadata  vendor/.git: ",
+        "git-metadata  vendor/late/.git: ",
+        "bare-repository  vendor/evil: ",
+    ] {
+        assert!(
+            review.stdout.contains(finding),
+            "{finding}: {}",
+            review.transcript()
+        );
+    }
+    let accept = test.exec(&["accept", id]);
+    assert_eq!(accept.code, 2, "{}", accept.transcript());
+    assert!(
+        accept.stderr.contains("blocking finding"),
+        "{}",
+        accept.stderr
+    );
+    let logs = test.exec(&["logs", id]);
+    assert!(
+        logs.stdout
+            .contains("moved vendor/.git (a `gitdir:` pointer file) out of the worktree"),
+        "{}",
+        logs.transcript()
+    );
+
+    // git in the worktree no longer obeys the planted repository; put the pointer back and
+    // it does, so the check above is not vacuous.
+    let git_status = || {
+        let output = test
+            .command_for("git")
+            .args(["status", "--short"])
+            .current_dir(worktree.join("vendor"))
+            .output()
+            .expect("git");
+        assert!(output.status.success(), "{output:?}");
+    };
+    git_status();
+    assert!(!test.path().join("owned").exists());
+    std::fs::rename(
+        quarantine.join("1-vendor--git"),
+        worktree.join("vendor/.git"),
+    )
+    .expect("put back");
+    git_status();
+    assert!(
+        test.path().join("owned").exists(),
+        "the planted fsmonitor hook should run once the pointer is back"
+    );
+}
+
 #[test]
 fn clear_errors() {
     let test = sample()

@@ -336,7 +336,11 @@ async fn attempt(
     };
     let changes = diff::between_commits(&task.repo, &task.base_commit, &head)
         .map_err(|err| format!("cannot read the task's changes: {}", err.message()))?;
-    let bare_repositories = git_metadata::bare_repositories_added(&task.repo, &head, &changes)
+    let bare_repositories = git2::Repository::open(&task.repo)
+        .and_then(|repo| {
+            let tree = repo.find_commit(git2::Oid::from_str(&head)?)?.tree()?;
+            Ok(git_metadata::bare_repositories_in_tree(&tree, &changes))
+        })
         .map_err(|err| format!("cannot read the task's changes: {}", err.message()))?;
     let (added, removed) = changes.line_counts();
     ctx.store(|s| {
@@ -489,12 +493,7 @@ fn git_metadata_findings(
         finding(
             "bare-repository",
             PathBuf::from(dir),
-            "the change makes this directory look like a bare git repository (HEAD beside \
-             objects/ and refs/, or beside commondir): git run in it, once the change is \
-             checked out, obeys its config (`core.pager`, aliases, `core.sshCommand`). If it \
-             is wanted (a test fixture), accept with --force; `safe.bareRepository = \
-             explicit` in your git config makes git ignore such directories"
-                .to_string(),
+            git_metadata::BARE_REPOSITORY_FINDING.to_string(),
         )
     });
     moved.chain(problems).chain(bare).collect()

@@ -211,21 +211,25 @@ pub fn clear(root: &Path, quarantine: &Path) -> Cleared {
     cleared
 }
 
+/// What a reviewer is told about a directory [`bare_repositories`] found.
+pub const BARE_REPOSITORY_FINDING: &str = "the change makes this directory look like a bare \
+     git repository (HEAD beside objects/ and refs/, or beside commondir): git run in it, once \
+     the change is checked out, obeys its config (`core.pager`, aliases, `core.sshCommand`). \
+     If it is wanted (a test fixture), accept it knowingly; `safe.bareRepository = explicit` \
+     in your git config makes git ignore such directories";
+
 /// The directories a change makes look like a bare repository to git: a `HEAD` file beside
 /// `objects/` and `refs/` directories, or beside a `commondir` file. Once the change is
 /// checked out, git run in such a directory takes it for a repository and obeys its config
 /// (`core.pager`, aliases, `core.sshCommand`), unless the user set `safe.bareRepository =
 /// explicit`. A `.git` can never be committed; this is the form the same trap takes in
-/// committed files. Looks at the directories of the change's files only, in the tree of
-/// commit `to`; the repository's root is not one (git finds its `.git` first).
-pub fn bare_repositories_added(
-    repo_root: &Path,
-    to: &str,
+/// committed files. Looks at the directories of the change's files only, in the version
+/// `kind_at` describes (the type of the entry at a path, if any); the repository's root is
+/// not one (git finds its `.git` first).
+pub fn bare_repositories(
     changes: &Changes,
-) -> Result<Vec<String>, git2::Error> {
-    let repo = git2::Repository::open(repo_root)?;
-    let tree = repo.find_commit(git2::Oid::from_str(to)?)?.tree()?;
-    let kind_at = |path: &str| tree.get_path(Path::new(path)).ok().and_then(|e| e.kind());
+    kind_at: impl Fn(&str) -> Option<git2::ObjectType>,
+) -> Vec<String> {
     let mut candidates: Vec<&str> = changes
         .files
         .iter()
@@ -239,18 +243,37 @@ pub fn bare_repositories_added(
         .collect();
     candidates.sort_unstable();
     candidates.dedup();
-    Ok(candidates
+    candidates
         .into_iter()
         .filter(|dir| {
-            let has = |name: &str, kind: git2::ObjectType| {
-                kind_at(&format!("{dir}/{name}")) == Some(kind)
-            };
+            let has = |name: &str, kind| kind_at(&format!("{dir}/{name}")) == Some(kind);
             has("HEAD", git2::ObjectType::Blob)
                 && ((has("objects", git2::ObjectType::Tree) && has("refs", git2::ObjectType::Tree))
                     || has("commondir", git2::ObjectType::Blob))
         })
         .map(str::to_string)
-        .collect())
+        .collect()
+}
+
+/// [`bare_repositories`] in a commit's tree.
+pub fn bare_repositories_in_tree(tree: &git2::Tree<'_>, changes: &Changes) -> Vec<String> {
+    bare_repositories(changes, |path| {
+        tree.get_path(Path::new(path)).ok().and_then(|e| e.kind())
+    })
+}
+
+/// [`bare_repositories`] in the staged version (the index), without writing a tree.
+pub fn bare_repositories_in_index(index: &git2::Index, changes: &Changes) -> Vec<String> {
+    bare_repositories(changes, |path| {
+        if index.get_path(Path::new(path), 0).is_some() {
+            Some(git2::ObjectType::Blob)
+        } else {
+            index
+                .find_prefix(format!("{path}/"))
+                .ok()
+                .map(|_| git2::ObjectType::Tree)
+        }
+    })
 }
 
 /// The entries that make a directory a repository in git's eyes.
@@ -449,16 +472,24 @@ mod tests {
         }
         let second = crate::task::diff::tests::commit(&repo, "two");
         let changes = crate::task::diff::between_commits(root, &first, &second).unwrap();
+        let tree = |id: &str| {
+            repo.find_commit(git2::Oid::from_str(id).unwrap())
+                .unwrap()
+                .tree()
+                .unwrap()
+        };
+        let expected = ["fixtures/bare", "linked", "old"];
         assert_eq!(
-            bare_repositories_added(root, &second, &changes).unwrap(),
-            ["fixtures/bare", "linked", "old"]
+            bare_repositories_in_tree(&tree(&second), &changes),
+            expected
+        );
+        // The index after the commit holds the same version.
+        assert_eq!(
+            bare_repositories_in_index(&repo.index().unwrap(), &changes),
+            expected
         );
         let none = crate::task::diff::between_commits(root, &first, &first).unwrap();
-        assert!(
-            bare_repositories_added(root, &first, &none)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(bare_repositories_in_tree(&tree(&first), &none).is_empty());
     }
 
     /// A directory the walk cannot list is a problem, never a silent pass. The listing is

@@ -10,6 +10,7 @@ use git2::{Oid, Repository, Sort};
 
 use super::VerifyError;
 use crate::task::diff::{self, Changes};
+use crate::task::git_metadata;
 
 /// The trailers agenthost writes on a task's commits.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,6 +75,9 @@ pub struct CommitChanges {
     pub parents: usize,
     /// What it changed (a merge: only its own changes).
     pub changes: Changes,
+    /// Directories its changes make look like bare repositories
+    /// ([`git_metadata::bare_repositories`]).
+    pub bare_repositories: Vec<String>,
 }
 
 /// Resolves `range` (or `HEAD`) in `repo`; `base` names the base branch for a single
@@ -215,6 +219,7 @@ pub fn changes(repo: &Repository, id: Oid) -> Result<CommitChanges, VerifyError>
                 .to_string(),
             trailers: Trailers::parse(message),
             parents: parents.len(),
+            bare_repositories: git_metadata::bare_repositories_in_tree(&tree, &changes),
             changes,
         })
     };
@@ -253,10 +258,15 @@ fn merge_own_paths(
     Ok(own)
 }
 
-/// The staged changes and the commit they go on top of.
-pub fn staged(repo: &Repository) -> Result<Changes, VerifyError> {
+/// The staged changes, and the directories they make look like bare repositories.
+pub fn staged(repo: &Repository) -> Result<(Changes, Vec<String>), VerifyError> {
     let root = repo.workdir().ok_or(VerifyError::BareRepository)?;
-    diff::staged(root).map_err(|source| VerifyError::Git {
+    let read = || -> Result<(Changes, Vec<String>), git2::Error> {
+        let changes = diff::staged(root)?;
+        let bare = git_metadata::bare_repositories_in_index(&repo.index()?, &changes);
+        Ok((changes, bare))
+    };
+    read().map_err(|source| VerifyError::Git {
         action: "read the staged changes",
         source,
     })

@@ -27,7 +27,7 @@ use thiserror::Error;
 use crate::config::{Config, ConfigError, ConfigSources, RequireSpec};
 use crate::policy::{self, Engine, PolicyError, PolicySet};
 use crate::spec::{self, Spec};
-use crate::task::diff::Changes;
+use crate::task::git_metadata;
 use commits::{CommitChanges, Trailers};
 use spec_lookup::{Lookup, SpecLookup};
 
@@ -271,7 +271,7 @@ pub fn verify(start: &Path, options: &Options) -> Result<Report, VerifyError> {
 
     let (range, sets) = match &options.target {
         Target::Staged => {
-            let changes = commits::staged(&repo)?;
+            let (changes, bare_repositories) = commits::staged(&repo)?;
             let task = match options.spec {
                 Some(_) => None,
                 None => commits::current_task(&repo, base.as_deref()),
@@ -286,6 +286,7 @@ pub fn verify(start: &Path, options: &Options) -> Result<Report, VerifyError> {
                 trailers,
                 parents: 1,
                 changes,
+                bare_repositories,
             };
             let tip = repo.head().ok().and_then(|head| head.target());
             verifier.lookup = tip.map(|tip| SpecLookup::new(&repo, tip));
@@ -415,7 +416,7 @@ impl<'r> Verifier<'r> {
             }
         };
         check.spec = Some(label);
-        check.findings = self.review(&spec, &set.changes)?;
+        check.findings = self.review(&spec, &set)?;
         Ok(check)
     }
 
@@ -473,7 +474,10 @@ impl<'r> Verifier<'r> {
     }
 
     /// Asks the review policies about `changes`.
-    fn review(&mut self, spec: &Spec, changes: &Changes) -> Result<Vec<Finding>, VerifyError> {
+    /// The review policies' findings on a change, and the host's own `bare-repository`
+    /// findings ([`git_metadata::bare_repositories`]), ordered by path and line.
+    fn review(&mut self, spec: &Spec, commit: &CommitChanges) -> Result<Vec<Finding>, VerifyError> {
+        let changes = &commit.changes;
         if self.policies.is_none() {
             let engine = policy::cli_engine().map_err(VerifyError::Engine)?;
             let selected = selected_policies(self.config);
@@ -521,6 +525,14 @@ impl<'r> Verifier<'r> {
                 }
             })
             .collect();
+        findings.extend(commit.bare_repositories.iter().map(|dir| {
+            own_finding(
+                "bare-repository",
+                Severity::Error,
+                git_metadata::BARE_REPOSITORY_FINDING.to_string(),
+                Some(dir.clone()),
+            )
+        }));
         findings.sort_by(|a, b| {
             (&a.path, a.line, a.severity, &a.rule).cmp(&(&b.path, b.line, b.severity, &b.rule))
         });

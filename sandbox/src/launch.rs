@@ -251,22 +251,43 @@ impl SandboxedChild {
     pub fn wait(self) -> std::io::Result<ExitStatus> {
         sys::wait(self.pid).map(ExitStatus::from_raw)
     }
+}
 
-    /// Waits for the command to end like [`SandboxedChild::wait`], passing SIGINT,
-    /// SIGQUIT, SIGHUP and SIGTERM that this process receives meanwhile on to the command's
-    /// process group, as a foreground wrapper should: the command leads its own session,
-    /// so Ctrl-C in the terminal reaches only this process. A signal this process ignores
-    /// stays ignored (a shell's background job ignores SIGINT). Afterwards those signals
-    /// have their default action again. A signal that comes in the microseconds between
-    /// the command's start and this call still ends this process (and the command with it,
-    /// by its parent-death signal), as before. For a process that waits for one command at
-    /// a time in the foreground (`agenthost sandbox`), not for the supervisor: the handlers
-    /// are the whole process's.
-    pub fn wait_forwarding_signals(self) -> std::io::Result<ExitStatus> {
-        let forwarded = sys::forward_signals_to(self.pid);
-        let status = sys::wait(self.pid);
-        sys::stop_forwarding_signals(&forwarded);
+/// A foreground wrapper's signals, passed on to the one sandboxed command it runs: SIGINT,
+/// SIGQUIT, SIGHUP, SIGTERM and SIGCONT go to the command's process group, and Ctrl-Z
+/// (SIGTSTP) stops the command and then this process, as a shell's job control expects (its
+/// `fg` continues both). The command leads a session of its own, so the terminal's signals
+/// reach only this process. Made before the command starts: a signal that comes while it
+/// starts is held and passed on as soon as it runs. A signal this process ignores stays
+/// ignored (a shell's background job ignores SIGINT). Dropping it gives the signals their
+/// default action back. For a process that runs one command at a time in the foreground
+/// (`agenthost sandbox`), not for the supervisor: the handlers are the whole process's.
+#[derive(Debug)]
+pub struct ForwardedSignals {
+    handled: Vec<libc::c_int>,
+}
+
+impl ForwardedSignals {
+    /// Installs the handlers; call it before [`Restriction::spawn`].
+    pub fn install() -> ForwardedSignals {
+        ForwardedSignals {
+            handled: sys::start_forwarding_signals(),
+        }
+    }
+
+    /// Passes signals on to `child` (those held meanwhile first) until it ends, then gives
+    /// them their default action back.
+    pub fn wait(self, child: SandboxedChild) -> std::io::Result<ExitStatus> {
+        sys::forward_signals_to(child.pid);
+        let status = sys::wait(child.pid);
+        drop(self);
         status.map(ExitStatus::from_raw)
+    }
+}
+
+impl Drop for ForwardedSignals {
+    fn drop(&mut self) {
+        sys::stop_forwarding_signals(&self.handled);
     }
 }
 
@@ -514,6 +535,25 @@ mod tests {
         // thread exits, although the process lives on.
         let status = spawn_from_a_retiring_thread(false);
         assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
+    }
+
+    /// A signal that comes after the handlers are installed but before the command runs is
+    /// held, and passed on once it does (at its default action it would end this process).
+    #[test]
+    fn a_signal_before_the_command_starts_is_passed_on_once_it_runs() {
+        let restriction = Restriction::prepare(&plan(), &Support::probe()).unwrap();
+        let signals = ForwardedSignals::install();
+        if !signals.handled.contains(&libc::SIGTERM) {
+            eprintln!("skipped: this test process was started with SIGTERM ignored");
+            return;
+        }
+        // Sent to this process and handled on this thread before `kill` returns.
+        rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::TERM)
+            .unwrap();
+        let argv = ["/bin/sh", "-c", "sleep 30"].map(OsString::from);
+        let child = restriction.spawn(&argv).unwrap();
+        let status = signals.wait(child).unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
     }
 
     #[test]

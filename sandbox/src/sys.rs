@@ -17,6 +17,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use rustix::thread::CapabilitySet;
 
@@ -340,54 +341,118 @@ pub(crate) fn set_default_action(signal: libc::c_int) {
     unsafe { libc::sigaction(signal, &raw const default, std::ptr::null_mut()) };
 }
 
-/// The process group that [`forward_signals_to`] passes signals on to; 0 for none.
-static FORWARD_TO_GROUP: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+/// The process group that [`forward_signals_to`] passes signals on to; 0 while the command
+/// has not started (or after [`stop_forwarding_signals`]).
+static FORWARD_TO_GROUP: AtomicI32 = AtomicI32::new(0);
+
+/// The forwarded signals that came before the command started, one bit per signal number,
+/// passed on by [`forward_signals_to`] as soon as it has.
+static PENDING_SIGNALS: AtomicU64 = AtomicU64::new(0);
 
 /// The signals a foreground wrapper passes on: the terminal's (Ctrl-C, Ctrl-\, a closed
-/// terminal) and the polite request to end.
-const FORWARDED_SIGNALS: [libc::c_int; 4] =
-    [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM];
+/// terminal), the polite request to end, and SIGCONT (a stopped wrapper continued, by the
+/// shell's `fg` or anyone, continues its command too).
+const FORWARDED_SIGNALS: [libc::c_int; 5] = [
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGHUP,
+    libc::SIGTERM,
+    libc::SIGCONT,
+];
 
+/// Passes `signal` on to the command's process group, or holds it until the command has
+/// started. Async-signal-safe: atomics and kill(2).
 extern "C" fn forward_signal(signal: libc::c_int) {
-    let group = FORWARD_TO_GROUP.load(std::sync::atomic::Ordering::Relaxed);
+    let group = FORWARD_TO_GROUP.load(Ordering::SeqCst);
     if group > 0 {
         // SAFETY: kill(2) is async-signal-safe and takes no pointer.
         unsafe { libc::kill(-group, signal) };
+        return;
+    }
+    PENDING_SIGNALS.fetch_or(1 << signal, Ordering::SeqCst);
+    // The command may have started meanwhile (this handler can run on another thread).
+    send_pending(FORWARD_TO_GROUP.load(Ordering::SeqCst));
+}
+
+/// Sends the held signals to `group` (nothing while it is 0). Whoever takes the pending
+/// bits sends them, so each held signal is sent once. Async-signal-safe.
+fn send_pending(group: libc::pid_t) {
+    if group <= 0 {
+        return;
+    }
+    let pending = PENDING_SIGNALS.swap(0, Ordering::SeqCst);
+    for signal in FORWARDED_SIGNALS {
+        if pending & (1 << signal) != 0 {
+            // SAFETY: kill(2) is async-signal-safe and takes no pointer.
+            unsafe { libc::kill(-group, signal) };
+        }
     }
 }
 
-/// From now on, SIGINT, SIGQUIT, SIGHUP and SIGTERM sent to this process are passed on to
-/// the process group `group` instead of ending this process. A sandboxed command leads a
-/// session of its own, so the terminal's signals never reach it directly. A signal this
-/// process ignores (a shell ignores SIGINT and SIGQUIT for its background jobs) stays
-/// ignored, and so unsent. Returns the signals now forwarded, for
-/// [`stop_forwarding_signals`].
-pub(crate) fn forward_signals_to(group: libc::pid_t) -> Vec<libc::c_int> {
-    FORWARD_TO_GROUP.store(group, std::sync::atomic::Ordering::Relaxed);
-    let mut forwarded = Vec::with_capacity(FORWARDED_SIGNALS.len());
-    for signal in FORWARDED_SIGNALS {
+/// Ctrl-Z: stops the command's process group and then this process, as a shell's job
+/// control expects of a foreground job. The command's group is orphaned (it leads a session
+/// of its own), and the kernel discards SIGTSTP sent to an orphaned group, so it gets
+/// SIGSTOP. When this process is continued, SIGCONT's handler continues the command.
+/// Async-signal-safe.
+extern "C" fn stop_with_command(_signal: libc::c_int) {
+    let group = FORWARD_TO_GROUP.load(Ordering::SeqCst);
+    if group > 0 {
+        // SAFETY: kill(2) is async-signal-safe and takes no pointer.
+        unsafe { libc::kill(-group, libc::SIGSTOP) };
+    }
+    // SAFETY: raise(3) is async-signal-safe; it returns once this process is continued.
+    unsafe { libc::raise(libc::SIGSTOP) };
+}
+
+/// Makes SIGINT, SIGQUIT, SIGHUP, SIGTERM and SIGCONT sent to this process go to the
+/// command [`forward_signals_to`] names, and SIGTSTP stop it with this process, instead of
+/// acting on this process alone. Call it before the command starts: a signal that comes
+/// meanwhile is held and passed on once it has. A signal this process ignores (a shell
+/// ignores SIGINT and SIGQUIT for its background jobs) stays ignored, and so unsent.
+/// Returns the signals now handled, for [`stop_forwarding_signals`].
+pub(crate) fn start_forwarding_signals() -> Vec<libc::c_int> {
+    FORWARD_TO_GROUP.store(0, Ordering::SeqCst);
+    PENDING_SIGNALS.store(0, Ordering::SeqCst);
+    let handlers = FORWARDED_SIGNALS
+        .map(|signal| (signal, forward_signal as extern "C" fn(libc::c_int)))
+        .into_iter()
+        .chain([(
+            libc::SIGTSTP,
+            stop_with_command as extern "C" fn(libc::c_int),
+        )]);
+    let mut handled = Vec::with_capacity(FORWARDED_SIGNALS.len() + 1);
+    for (signal, handler) in handlers {
         if signal_handler(signal) != Some(libc::SIG_DFL) {
             continue;
         }
         // SAFETY: an all-zero `sigaction` is valid (empty mask, no flags); the handler is
-        // set right after and only calls kill(2).
+        // set right after and only touches atomics and calls kill(2) and raise(3).
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        action.sa_sigaction = forward_signal as extern "C" fn(libc::c_int) as usize;
+        action.sa_sigaction = handler as usize;
         // A wait interrupted by the handler resumes by itself.
         action.sa_flags = libc::SA_RESTART;
-        // SAFETY: installs a handler that only reads an atomic and calls kill(2).
+        // SAFETY: installs that handler.
         if unsafe { libc::sigaction(signal, &raw const action, std::ptr::null_mut()) } == 0 {
-            forwarded.push(signal);
+            handled.push(signal);
         }
     }
-    forwarded
+    handled
 }
 
-/// Gives the signals [`forward_signals_to`] took their default action back.
-pub(crate) fn stop_forwarding_signals(forwarded: &[libc::c_int]) {
-    for &signal in forwarded {
+/// From now on the signals [`start_forwarding_signals`] handles go to the process group
+/// `group` (the command's: it leads a session of its own, so the terminal's signals never
+/// reach it directly); those that came while it started are sent now.
+pub(crate) fn forward_signals_to(group: libc::pid_t) {
+    FORWARD_TO_GROUP.store(group, Ordering::SeqCst);
+    send_pending(group);
+}
+
+/// Gives the signals [`start_forwarding_signals`] handled their default action back.
+pub(crate) fn stop_forwarding_signals(handled: &[libc::c_int]) {
+    for &signal in handled {
         // Were it to fail, the handler left does nothing once the group is cleared below.
         set_default_action(signal);
     }
-    FORWARD_TO_GROUP.store(0, std::sync::atomic::Ordering::Relaxed);
+    FORWARD_TO_GROUP.store(0, Ordering::SeqCst);
+    PENDING_SIGNALS.store(0, Ordering::SeqCst);
 }

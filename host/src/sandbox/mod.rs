@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 
 use agenthost_sandbox::{
-    EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, LaunchError, Restriction, SandboxPlan, Support,
+    EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, ForwardedSignals, LaunchError, Restriction, SandboxPlan,
+    Support,
 };
 
 pub use build::{BuiltPlan, PlanError, PlanInput, build};
@@ -111,27 +112,28 @@ pub fn cleanup(created: &[PathBuf]) {
 }
 
 /// Runs `argv` under `plan` and waits for it, passing Ctrl-C and the other terminal and
-/// termination signals this process receives on to the command.
+/// termination signals this process receives on to the command, and stopping it with this
+/// process on Ctrl-Z ([`ForwardedSignals`]).
 pub fn run(
     plan: &SandboxPlan,
     support: &Support,
     argv: &[OsString],
 ) -> Result<ExitStatus, RunError> {
     let restriction = Restriction::prepare(plan, support).map_err(RunError::Setup)?;
+    // Before the spawn, so that no signal falls between the command's start and the wait.
+    let signals = ForwardedSignals::install();
     let child = restriction.spawn(argv).map_err(|error| match error {
         LaunchError::Exec { program, source } => RunError::Exec { program, source },
         other => RunError::Setup(other),
     })?;
     let pid = child.id();
-    let status = child
-        .wait_forwarding_signals()
-        .map_err(|source| RunError::Exec {
-            program: argv
-                .first()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            source,
-        });
+    let status = signals.wait(child).map_err(|source| RunError::Exec {
+        program: argv
+            .first()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        source,
+    });
     agenthost_sandbox::kill_leftovers(pid);
     status
 }

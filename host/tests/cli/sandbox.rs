@@ -754,15 +754,11 @@ fn inherited_descriptor_is_closed() {
     );
 }
 
-/// Runs `script` in the sandbox through `env SIGNAL_OPTION` (how agenthost's SIGINT starts:
-/// default or ignored), waits for its first line (`ready`), sends agenthost SIGINT as the
-/// terminal does on Ctrl-C (the command leads a session of its own, so only agenthost
-/// gets it), and returns the rest of the command's output and agenthost's exit code.
-fn interrupted_after_ready(signal_option: &str, script: &str) -> (String, Option<i32>) {
-    use std::io::BufRead as _;
-    let test = fixture();
-    let root = test.path().to_path_buf();
-    let mut child = Command::new("env")
+/// `agenthost sandbox` on the fixture at `root` running `sh -c SCRIPT`, started through `env
+/// SIGNAL_OPTION` (how a shell would leave a signal's action: default or ignored).
+fn foreground_sandbox(root: &Path, signal_option: &str, script: &str) -> Command {
+    let mut command = Command::new("env");
+    command
         .arg(signal_option)
         .arg(env!("CARGO_BIN_EXE_agenthost"))
         .args(["sandbox", "--spec"])
@@ -771,7 +767,18 @@ fn interrupted_after_ready(signal_option: &str, script: &str) -> (String, Option
         .arg(root.join("wt"))
         .args(["--", "sh", "-c", script])
         .env("HOME", root.join(".test-home"))
-        .env("TMPDIR", &root)
+        .env("TMPDIR", root);
+    command
+}
+
+/// Runs `script` in the sandbox through `env SIGNAL_OPTION` (how agenthost's SIGINT starts:
+/// default or ignored), waits for its first line (`ready`), sends agenthost SIGINT as the
+/// terminal does on Ctrl-C (the command leads a session of its own, so only agenthost
+/// gets it), and returns the rest of the command's output and agenthost's exit code.
+fn interrupted_after_ready(signal_option: &str, script: &str) -> (String, Option<i32>) {
+    use std::io::BufRead as _;
+    let test = fixture();
+    let mut child = foreground_sandbox(test.path(), signal_option, script)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
@@ -779,26 +786,8 @@ fn interrupted_after_ready(signal_option: &str, script: &str) -> (String, Option
     let mut line = String::new();
     stdout.read_line(&mut line).expect("read");
     assert_eq!(line, "ready\n");
-    // agenthost sets its handlers up just after the command starts; on a loaded machine the
-    // command can print first. Wait until agenthost has settled SIGINT (caught, or left
-    // ignored), as a human's Ctrl-C would come later anyway.
-    let settled = |status: &str| {
-        let mask = |key: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-                .unwrap_or(0)
-        };
-        (mask("SigCgt:") | mask("SigIgn:")) & (1 << (libc::SIGINT - 1)) != 0
-    };
-    let status_file = format!("/proc/{}/status", child.id());
-    for _ in 0..500 {
-        if std::fs::read_to_string(&status_file).is_ok_and(|s| settled(&s)) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    // No waiting for agenthost to settle its handlers: they are in place before the command
+    // starts, so a signal right after its first line must already be passed on.
     let pid = rustix::process::Pid::from_child(&child);
     rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
     let mut rest = String::new();
@@ -831,6 +820,83 @@ fn a_signal_agenthost_was_started_ignoring_is_not_forwarded() {
         interrupted_after_ready("--ignore-signal=INT", "echo ready; sleep 1; echo done");
     assert_eq!(rest, "done\n");
     assert_eq!(code, Some(0));
+}
+
+/// The state letter of process `pid` (`T` when stopped), from `/proc/PID/stat`.
+fn process_state(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name is in parentheses and may hold spaces; the state follows it.
+    stat.rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next())
+        .unwrap_or('?')
+}
+
+/// Waits (up to ten seconds) until `pid`'s state letter satisfies `wanted`.
+fn wait_for_state(pid: u32, wanted: impl Fn(char) -> bool) -> char {
+    for _ in 0..1000 {
+        let state = process_state(pid);
+        if wanted(state) {
+            return state;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    process_state(pid)
+}
+
+#[test]
+fn ctrl_z_stops_the_command_with_agenthost_and_fg_continues_both() {
+    use std::io::{BufRead as _, Write as _};
+    if !supported() {
+        return;
+    }
+    let test = fixture();
+    // As from an interactive shell: SIGTSTP at its default.
+    let script = "echo $$; read line; echo \"got $line\"";
+    let mut child = foreground_sandbox(test.path(), "--default-signal=TSTP", script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let agenthost = child.id();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read");
+    let command: u32 = line.trim().parse().expect("the command's pid");
+
+    let signal = |signal| {
+        rustix::process::kill_process(rustix::process::Pid::from_child(&child), signal)
+            .expect("signal agenthost");
+    };
+    signal(rustix::process::Signal::TSTP);
+    assert_eq!(
+        wait_for_state(agenthost, |s| s == 'T'),
+        'T',
+        "agenthost stops"
+    );
+    assert_eq!(
+        wait_for_state(command, |s| s == 'T'),
+        'T',
+        "the command stops"
+    );
+
+    signal(rustix::process::Signal::CONT);
+    assert_ne!(
+        wait_for_state(agenthost, |s| s != 'T'),
+        'T',
+        "agenthost continues"
+    );
+    assert_ne!(
+        wait_for_state(command, |s| s != 'T'),
+        'T',
+        "the command continues"
+    );
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"go\n").expect("write");
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
+    assert_eq!(rest, "got go\n");
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
 }
 
 #[test]

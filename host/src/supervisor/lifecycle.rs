@@ -336,11 +336,7 @@ async fn attempt(
     };
     let changes = diff::between_commits(&task.repo, &task.base_commit, &head)
         .map_err(|err| format!("cannot read the task's changes: {}", err.message()))?;
-    let bare_repositories = git2::Repository::open(&task.repo)
-        .and_then(|repo| {
-            let tree = repo.find_commit(git2::Oid::from_str(&head)?)?.tree()?;
-            Ok(git_metadata::bare_repositories_in_tree(&tree, &changes))
-        })
+    let bare_repositories = git_metadata::bare_repositories_in_commit(&task.repo, &head, &changes)
         .map_err(|err| format!("cannot read the task's changes: {}", err.message()))?;
     let (added, removed) = changes.line_counts();
     ctx.store(|s| {

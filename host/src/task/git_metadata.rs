@@ -128,7 +128,6 @@ pub fn find(root: &Path) -> (Vec<(PathBuf, EntryKind)>, Vec<GitMetadataError>) {
                 continue;
             }
         };
-        let mut subdirs = Vec::new();
         for entry in entries {
             let entry = match entry {
                 Ok(entry) => entry,
@@ -156,12 +155,9 @@ pub fn find(root: &Path) -> (Vec<(PathBuf, EntryKind)>, Vec<GitMetadataError>) {
                     found.push((relative.join(&name), EntryKind::of(file_type)));
                 }
             } else if file_type.is_dir() {
-                subdirs.push(relative.join(&name));
+                pending.push(relative.join(&name));
             }
         }
-        // Deepest-first order of a stack, but each directory's children in name order.
-        subdirs.sort();
-        pending.extend(subdirs.into_iter().rev());
     }
     found.sort_by(|(a, _), (b, _)| a.cmp(b));
     (found, problems)
@@ -260,6 +256,17 @@ pub fn bare_repositories_in_tree(tree: &git2::Tree<'_>, changes: &Changes) -> Ve
     bare_repositories(changes, |path| {
         tree.get_path(Path::new(path)).ok().and_then(|e| e.kind())
     })
+}
+
+/// [`bare_repositories`] in commit `id` of the repository at `repo_root`.
+pub fn bare_repositories_in_commit(
+    repo_root: &Path,
+    id: &str,
+    changes: &Changes,
+) -> Result<Vec<String>, git2::Error> {
+    let repo = git2::Repository::open(repo_root)?;
+    let tree = repo.find_commit(git2::Oid::from_str(id)?)?.tree()?;
+    Ok(bare_repositories_in_tree(&tree, changes))
 }
 
 /// [`bare_repositories`] in the staged version (the index), without writing a tree.
@@ -472,15 +479,9 @@ mod tests {
         }
         let second = crate::task::diff::tests::commit(&repo, "two");
         let changes = crate::task::diff::between_commits(root, &first, &second).unwrap();
-        let tree = |id: &str| {
-            repo.find_commit(git2::Oid::from_str(id).unwrap())
-                .unwrap()
-                .tree()
-                .unwrap()
-        };
         let expected = ["fixtures/bare", "linked", "old"];
         assert_eq!(
-            bare_repositories_in_tree(&tree(&second), &changes),
+            bare_repositories_in_commit(root, &second, &changes).unwrap(),
             expected
         );
         // The index after the commit holds the same version.
@@ -489,7 +490,8 @@ mod tests {
             expected
         );
         let none = crate::task::diff::between_commits(root, &first, &first).unwrap();
-        assert!(bare_repositories_in_tree(&tree(&first), &none).is_empty());
+        let unchanged = bare_repositories_in_commit(root, &first, &none).unwrap();
+        assert!(unchanged.is_empty());
     }
 
     /// A directory the walk cannot list is a problem, never a silent pass. The listing is

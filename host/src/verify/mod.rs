@@ -473,7 +473,6 @@ impl<'r> Verifier<'r> {
         recovered
     }
 
-    /// Asks the review policies about `changes`.
     /// The review policies' findings on a change, and the host's own `bare-repository`
     /// findings ([`git_metadata::bare_repositories`]), ordered by path and line.
     fn review(&mut self, spec: &Spec, commit: &CommitChanges) -> Result<Vec<Finding>, VerifyError> {

@@ -291,6 +291,32 @@ impl Drop for ForwardedSignals {
     }
 }
 
+/// For a command in this process's own process group (sandbox mode `off`, which starts it
+/// with std's `Command`): while it runs, this process outlives the terminal's SIGINT and
+/// SIGQUIT, as `system(3)` does, since the command gets them itself; so the command's own
+/// ending (its cleanup, its exit code) is what comes back. Install it before the command
+/// starts; the command still starts with their default action. Dropping it gives them
+/// their default action back here too.
+#[derive(Debug)]
+pub struct OutlivedSignals {
+    handled: Vec<libc::c_int>,
+}
+
+impl OutlivedSignals {
+    /// Installs the handlers (for signals at their default action only).
+    pub fn install() -> OutlivedSignals {
+        OutlivedSignals {
+            handled: sys::outlive_terminal_signals(),
+        }
+    }
+}
+
+impl Drop for OutlivedSignals {
+    fn drop(&mut self) {
+        sys::stop_forwarding_signals(&self.handled);
+    }
+}
+
 /// A job for the dedicated spawning thread.
 type SpawnJob = Box<dyn FnOnce() + Send>;
 

@@ -72,7 +72,7 @@ mod sys;
 
 pub use launch::{
     EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SETUP_FAILED, ForwardedSignals, LaunchError,
-    Restriction, SandboxedChild, kill_leftovers, spawn_lasting,
+    OutlivedSignals, Restriction, SandboxedChild, kill_leftovers, spawn_lasting,
 };
 pub use plan::{
     Enforcement, FsRight, FsRule, NetPlan, PortRule, Provenance, SandboxPlan, Target, rights,

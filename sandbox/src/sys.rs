@@ -413,20 +413,39 @@ extern "C" fn stop_with_command(_signal: libc::c_int) {
 pub(crate) fn start_forwarding_signals() -> Vec<libc::c_int> {
     FORWARD_TO_GROUP.store(0, Ordering::SeqCst);
     PENDING_SIGNALS.store(0, Ordering::SeqCst);
-    let handlers = FORWARDED_SIGNALS
-        .map(|signal| (signal, forward_signal as extern "C" fn(libc::c_int)))
-        .into_iter()
-        .chain([(
-            libc::SIGTSTP,
-            stop_with_command as extern "C" fn(libc::c_int),
-        )]);
-    let mut handled = Vec::with_capacity(FORWARDED_SIGNALS.len() + 1);
+    let forward = forward_signal as extern "C" fn(libc::c_int);
+    let stop = stop_with_command as extern "C" fn(libc::c_int);
+    let handlers = FORWARDED_SIGNALS.map(|signal| (signal, forward));
+    install_handlers(handlers.into_iter().chain([(libc::SIGTSTP, stop)]))
+}
+
+/// Does nothing: this process outlives the signal, and goes on waiting.
+extern "C" fn outlive_signal(_signal: libc::c_int) {}
+
+/// Makes this process outlive SIGINT and SIGQUIT while it waits for a command in its own
+/// process group, as `system(3)` does: the terminal sends them to the whole group, so the
+/// command gets them itself. A handler that does nothing, not `SIG_IGN`, which the command
+/// would inherit; `execve` gives a handled signal its default action back. A signal this
+/// process ignores stays ignored. Returns the signals now handled, for
+/// [`stop_forwarding_signals`].
+pub(crate) fn outlive_terminal_signals() -> Vec<libc::c_int> {
+    let outlive = outlive_signal as extern "C" fn(libc::c_int);
+    install_handlers([(libc::SIGINT, outlive), (libc::SIGQUIT, outlive)].into_iter())
+}
+
+/// Installs each handler whose signal has its default action now (a signal this process
+/// ignores stays ignored). Returns the signals now handled.
+fn install_handlers(
+    handlers: impl Iterator<Item = (libc::c_int, extern "C" fn(libc::c_int))>,
+) -> Vec<libc::c_int> {
+    let mut handled = Vec::new();
     for (signal, handler) in handlers {
         if signal_handler(signal) != Some(libc::SIG_DFL) {
             continue;
         }
         // SAFETY: an all-zero `sigaction` is valid (empty mask, no flags); the handler is
-        // set right after and only touches atomics and calls kill(2) and raise(3).
+        // set right after, and every handler given here is async-signal-safe (atomics,
+        // kill(2), raise(3), or nothing).
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
         action.sa_sigaction = handler as usize;
         // A wait interrupted by the handler resumes by itself.
@@ -447,7 +466,8 @@ pub(crate) fn forward_signals_to(group: libc::pid_t) {
     send_pending(group);
 }
 
-/// Gives the signals [`start_forwarding_signals`] handled their default action back.
+/// Gives the signals [`start_forwarding_signals`] or [`outlive_terminal_signals`] handled
+/// their default action back.
 pub(crate) fn stop_forwarding_signals(handled: &[libc::c_int]) {
     for &signal in handled {
         // Were it to fail, the handler left does nothing once the group is cleared below.

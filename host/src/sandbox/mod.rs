@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 
 use agenthost_sandbox::{
-    EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, ForwardedSignals, LaunchError, Restriction, SandboxPlan,
-    Support,
+    EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, ForwardedSignals, LaunchError, OutlivedSignals,
+    Restriction, SandboxPlan, Support,
 };
 
 pub use build::{BuiltPlan, PlanError, PlanInput, build};
@@ -138,11 +138,14 @@ pub fn run(
     status
 }
 
-/// Runs `argv` with no sandbox (mode `off`): the plan's environment and directory only.
+/// Runs `argv` with no sandbox (mode `off`): the plan's environment and directory only. The
+/// command shares this process's group, so Ctrl-C reaches it directly; this process outlives
+/// it ([`OutlivedSignals`]) and reports how the command ended.
 pub fn run_unsandboxed(plan: &SandboxPlan, argv: &[OsString]) -> Result<ExitStatus, RunError> {
     let Some((program, args)) = argv.split_first() else {
         return Err(RunError::Setup(LaunchError::NoCommand));
     };
+    let _outlived = OutlivedSignals::install();
     Command::new(program)
         .args(args)
         .env_clear()

@@ -754,14 +754,17 @@ fn inherited_descriptor_is_closed() {
     );
 }
 
-/// `agenthost sandbox` on the fixture at `root` running `sh -c SCRIPT`, started through `env
-/// SIGNAL_OPTION` (how a shell would leave a signal's action: default or ignored).
-fn foreground_sandbox(root: &Path, signal_option: &str, script: &str) -> Command {
+/// `agenthost sandbox OPTIONS` on the fixture at `root` running `sh -c SCRIPT`, started
+/// through `env SIGNAL_OPTION` (how a shell would leave a signal's action: default or
+/// ignored).
+fn foreground_sandbox(root: &Path, signal_option: &str, options: &[&str], script: &str) -> Command {
     let mut command = Command::new("env");
     command
         .arg(signal_option)
         .arg(env!("CARGO_BIN_EXE_agenthost"))
-        .args(["sandbox", "--spec"])
+        .arg("sandbox")
+        .args(options)
+        .arg("--spec")
         .arg(root.join("task.md"))
         .arg("--root")
         .arg(root.join("wt"))
@@ -778,7 +781,7 @@ fn foreground_sandbox(root: &Path, signal_option: &str, script: &str) -> Command
 fn interrupted_after_ready(signal_option: &str, script: &str) -> (String, Option<i32>) {
     use std::io::BufRead as _;
     let test = fixture();
-    let mut child = foreground_sandbox(test.path(), signal_option, script)
+    let mut child = foreground_sandbox(test.path(), signal_option, &[], script)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
@@ -852,7 +855,7 @@ fn ctrl_z_stops_the_command_with_agenthost_and_fg_continues_both() {
     let test = fixture();
     // As from an interactive shell: SIGTSTP at its default.
     let script = "echo $$; read line; echo \"got $line\"";
-    let mut child = foreground_sandbox(test.path(), "--default-signal=TSTP", script)
+    let mut child = foreground_sandbox(test.path(), "--default-signal=TSTP", &[], script)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -1185,6 +1188,42 @@ fn mode_off_warns_and_runs() {
         .run();
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert!(run.stderr.contains("sandbox mode is off"), "{}", run.stderr);
+}
+
+/// With the sandbox off the command shares agenthost's process group, so the terminal's
+/// Ctrl-C reaches both: agenthost outlives it (as `system(3)` does), and the command's own
+/// ending comes back.
+#[test]
+fn mode_off_ctrl_c_ends_as_the_command_chooses() {
+    use std::io::BufRead as _;
+    use std::os::unix::process::CommandExt as _;
+    let test = fixture();
+    let script = "trap 'echo interrupted; exit 7' INT; echo ready; sleep 30 >/dev/null & wait";
+    let mut child = foreground_sandbox(
+        test.path(),
+        "--default-signal=INT",
+        &["--mode", "off"],
+        script,
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    // Its own group, as a shell makes for a foreground job: the terminal signals it all.
+    .process_group(0)
+    .spawn()
+    .expect("spawn");
+    let group = rustix::process::Pid::from_child(&child);
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read");
+    assert_eq!(line, "ready\n");
+    rustix::process::kill_process_group(group, rustix::process::Signal::INT).expect("SIGINT");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
+    let code = child.wait().expect("wait").code();
+    // The background `sleep` ignores SIGINT (a non-interactive shell's background job).
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    assert_eq!(rest, "interrupted\n");
+    assert_eq!(code, Some(7), "the command's own exit code passes through");
 }
 
 #[test]

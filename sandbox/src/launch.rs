@@ -287,7 +287,7 @@ impl ForwardedSignals {
 
 impl Drop for ForwardedSignals {
     fn drop(&mut self) {
-        sys::stop_forwarding_signals(&self.handled);
+        sys::restore_default_actions(&self.handled);
     }
 }
 
@@ -313,7 +313,7 @@ impl OutlivedSignals {
 
 impl Drop for OutlivedSignals {
     fn drop(&mut self) {
-        sys::stop_forwarding_signals(&self.handled);
+        sys::restore_default_actions(&self.handled);
     }
 }
 

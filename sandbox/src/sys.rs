@@ -342,7 +342,7 @@ pub(crate) fn set_default_action(signal: libc::c_int) {
 }
 
 /// The process group that [`forward_signals_to`] passes signals on to; 0 while the command
-/// has not started (or after [`stop_forwarding_signals`]).
+/// has not started (or after [`restore_default_actions`]).
 static FORWARD_TO_GROUP: AtomicI32 = AtomicI32::new(0);
 
 /// The forwarded signals that came before the command started, one bit per signal number,
@@ -409,7 +409,7 @@ extern "C" fn stop_with_command(_signal: libc::c_int) {
 /// acting on this process alone. Call it before the command starts: a signal that comes
 /// meanwhile is held and passed on once it has. A signal this process ignores (a shell
 /// ignores SIGINT and SIGQUIT for its background jobs) stays ignored, and so unsent.
-/// Returns the signals now handled, for [`stop_forwarding_signals`].
+/// Returns the signals now handled, for [`restore_default_actions`].
 pub(crate) fn start_forwarding_signals() -> Vec<libc::c_int> {
     FORWARD_TO_GROUP.store(0, Ordering::SeqCst);
     PENDING_SIGNALS.store(0, Ordering::SeqCst);
@@ -427,7 +427,7 @@ extern "C" fn outlive_signal(_signal: libc::c_int) {}
 /// command gets them itself. A handler that does nothing, not `SIG_IGN`, which the command
 /// would inherit; `execve` gives a handled signal its default action back. A signal this
 /// process ignores stays ignored. Returns the signals now handled, for
-/// [`stop_forwarding_signals`].
+/// [`restore_default_actions`].
 pub(crate) fn outlive_terminal_signals() -> Vec<libc::c_int> {
     let outlive = outlive_signal as extern "C" fn(libc::c_int);
     install_handlers([(libc::SIGINT, outlive), (libc::SIGQUIT, outlive)].into_iter())
@@ -467,8 +467,8 @@ pub(crate) fn forward_signals_to(group: libc::pid_t) {
 }
 
 /// Gives the signals [`start_forwarding_signals`] or [`outlive_terminal_signals`] handled
-/// their default action back.
-pub(crate) fn stop_forwarding_signals(handled: &[libc::c_int]) {
+/// their default action back, and forgets the command's group and any held signal.
+pub(crate) fn restore_default_actions(handled: &[libc::c_int]) {
     for &signal in handled {
         // Were it to fail, the handler left does nothing once the group is cleared below.
         set_default_action(signal);

@@ -565,8 +565,13 @@ mod tests {
 
     /// A signal that comes after the handlers are installed but before the command runs is
     /// held, and passed on once it does (at its default action it would end this process).
+    /// Held by the tests that install [`ForwardedSignals`]: its handlers and held signals
+    /// are the whole process's.
+    static PROCESS_SIGNALS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn a_signal_before_the_command_starts_is_passed_on_once_it_runs() {
+        let _signals_lock = PROCESS_SIGNALS.lock().unwrap_or_else(|e| e.into_inner());
         let restriction = Restriction::prepare(&plan(), &Support::probe()).unwrap();
         let signals = ForwardedSignals::install();
         if !signals.handled.contains(&libc::SIGTERM) {
@@ -580,6 +585,61 @@ mod tests {
         let child = restriction.spawn(&argv).unwrap();
         let status = signals.wait(child).unwrap();
         assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    }
+
+    /// Ctrl-Z before the command runs is held too, then stops the command and this process
+    /// together: stopping this process alone would leave the command running. A watcher
+    /// process waits until this one is stopped, names this process's stopped children
+    /// (waiting a little, as SIGSTOP takes effect when its target is next scheduled), and
+    /// continues it (SIGCONT, passed on, continues the command).
+    #[test]
+    fn a_stop_before_the_command_starts_stops_it_once_it_runs() {
+        let _signals_lock = PROCESS_SIGNALS.lock().unwrap_or_else(|e| e.into_inner());
+        let restriction = Restriction::prepare(&plan(), &Support::probe()).unwrap();
+        let signals = ForwardedSignals::install();
+        if !signals.handled.contains(&libc::SIGTSTP) {
+            eprintln!("skipped: this test process was started with SIGTSTP ignored");
+            return;
+        }
+        let watcher = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(
+                r#"me=$1
+                for _ in $(seq 1000); do
+                    read -r _ _ state _ < /proc/$me/stat
+                    [ "$state" = T ] && break
+                    sleep 0.01
+                done
+                for _ in $(seq 300); do
+                    stopped=$(for stat in /proc/[0-9]*/stat; do
+                        read -r pid _ state parent _ < "$stat" 2>/dev/null || continue
+                        [ "$parent" = "$me" ] && [ "$state" = T ] && echo "$pid"
+                    done)
+                    [ -n "$stopped" ] && break
+                    sleep 0.01
+                done
+                echo "$stopped"
+                kill -CONT "$me""#,
+            )
+            .arg("watcher")
+            .arg(std::process::id().to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::TSTP)
+            .unwrap();
+        // Long enough to be stopped before it ends, and no shell: dash vforks `sleep`, and a
+        // shell waiting for a vfork child that is stopped before its `execve` shows `D`.
+        let argv = ["sleep", "1"].map(OsString::from);
+        let child = restriction.spawn(&argv).unwrap();
+        let command = child.id();
+        let status = signals.wait(child).unwrap();
+        let stopped = String::from_utf8(watcher.wait_with_output().unwrap().stdout).unwrap();
+        assert!(
+            stopped.lines().any(|pid| pid == command.to_string()),
+            "command {command} was not stopped with this process; stopped children: {stopped:?}"
+        );
+        assert!(status.success(), "{status:?}");
     }
 
     #[test]

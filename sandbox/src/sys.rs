@@ -4,8 +4,8 @@
 //! ([`landlock_abi`], [`seccomp_supported`], [`add_path_rule`]), and
 //! [`ChildSteps::apply`], which runs in the forked child between `fork` and `exec`
 //! (`std::process::Command` with `pre_exec`, or the vfork child of [`spawn`]). Besides
-//! them, the foreground wrapper's signal forwarding ([`forward_signals_to`]), whose handler
-//! is held to the same rule: one atomic load and `kill(2)`. The
+//! them, the foreground wrapper's signal forwarding ([`forward_signals_to`]), whose handlers
+//! are held to the same rule: atomics, `kill(2)` and `raise(3)`. The
 //! host is multi-threaded (the supervisor runs tokio), so the child may only do what is
 //! async-signal-safe: plain system calls on data prepared before the fork. It allocates
 //! nothing, takes no lock, formats nothing with `std::fmt`, and on failure writes a
@@ -369,9 +369,34 @@ extern "C" fn forward_signal(signal: libc::c_int) {
         unsafe { libc::kill(-group, signal) };
         return;
     }
-    PENDING_SIGNALS.fetch_or(1 << signal, Ordering::SeqCst);
-    // The command may have started meanwhile (this handler can run on another thread).
+    hold(signal);
+}
+
+/// The bit of `signal` in [`PENDING_SIGNALS`].
+const fn bit(signal: libc::c_int) -> u64 {
+    1 << signal
+}
+
+/// Holds `signal` until the command has started, then sends what is held if it has
+/// started meanwhile (a handler can run on another thread). Async-signal-safe.
+fn hold(signal: libc::c_int) {
+    // The closure always returns Some, so this cannot fail.
+    let _ = PENDING_SIGNALS.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+        Some(holding(held, signal))
+    });
     send_pending(FORWARD_TO_GROUP.load(Ordering::SeqCst));
+}
+
+/// The held signals once `signal` comes on top of `held`. As the kernel does with pending
+/// signals, a stop discards a held SIGCONT and SIGCONT discards a held stop, so at most
+/// one of the two is held and their order cannot be lost.
+const fn holding(held: u64, signal: libc::c_int) -> u64 {
+    let discarded = match signal {
+        libc::SIGCONT => bit(libc::SIGTSTP),
+        libc::SIGTSTP => bit(libc::SIGCONT),
+        _ => 0,
+    };
+    (held & !discarded) | bit(signal)
 }
 
 /// Sends the held signals to `group` (nothing while it is 0). Whoever takes the pending
@@ -382,10 +407,14 @@ fn send_pending(group: libc::pid_t) {
     }
     let pending = PENDING_SIGNALS.swap(0, Ordering::SeqCst);
     for signal in FORWARDED_SIGNALS {
-        if pending & (1 << signal) != 0 {
+        if pending & bit(signal) != 0 {
             // SAFETY: kill(2) is async-signal-safe and takes no pointer.
             unsafe { libc::kill(-group, signal) };
         }
+    }
+    // Last, so that what came with the stop is delivered first.
+    if pending & bit(libc::SIGTSTP) != 0 {
+        stop_group_and_self(group);
     }
 }
 
@@ -393,13 +422,23 @@ fn send_pending(group: libc::pid_t) {
 /// control expects of a foreground job. The command's group is orphaned (it leads a session
 /// of its own), and the kernel discards SIGTSTP sent to an orphaned group, so it gets
 /// SIGSTOP. When this process is continued, SIGCONT's handler continues the command.
+/// Before the command has started, the stop is held like any forwarded signal, and both
+/// stop once it runs: stopping this process alone then would leave the command running.
 /// Async-signal-safe.
-extern "C" fn stop_with_command(_signal: libc::c_int) {
+extern "C" fn stop_with_command(signal: libc::c_int) {
     let group = FORWARD_TO_GROUP.load(Ordering::SeqCst);
     if group > 0 {
-        // SAFETY: kill(2) is async-signal-safe and takes no pointer.
-        unsafe { libc::kill(-group, libc::SIGSTOP) };
+        stop_group_and_self(group);
+    } else {
+        hold(signal);
     }
+}
+
+/// Stops process group `group` with SIGSTOP, then this process; returns once this
+/// process is continued. Async-signal-safe.
+fn stop_group_and_self(group: libc::pid_t) {
+    // SAFETY: kill(2) is async-signal-safe and takes no pointer.
+    unsafe { libc::kill(-group, libc::SIGSTOP) };
     // SAFETY: raise(3) is async-signal-safe; it returns once this process is continued.
     unsafe { libc::raise(libc::SIGSTOP) };
 }
@@ -475,4 +514,20 @@ pub(crate) fn restore_default_actions(handled: &[libc::c_int]) {
     }
     FORWARD_TO_GROUP.store(0, Ordering::SeqCst);
     PENDING_SIGNALS.store(0, Ordering::SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_stop_and_a_held_continue_cancel_each_other() {
+        let stop_then_continue = holding(holding(0, libc::SIGTSTP), libc::SIGCONT);
+        assert_eq!(stop_then_continue, bit(libc::SIGCONT));
+        let continue_then_stop = holding(holding(0, libc::SIGCONT), libc::SIGTSTP);
+        assert_eq!(continue_then_stop, bit(libc::SIGTSTP));
+        // Any other signal is held beside them.
+        let interrupt_and_stop = holding(holding(0, libc::SIGINT), libc::SIGTSTP);
+        assert_eq!(interrupt_and_stop, bit(libc::SIGINT) | bit(libc::SIGTSTP));
+    }
 }

@@ -19,6 +19,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 use std::sync::{Arc, OnceLock, mpsc};
+use std::time::Duration;
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, Ruleset,
@@ -78,6 +79,9 @@ pub enum LaunchError {
     /// No command was given.
     #[error("no command to run")]
     NoCommand,
+    /// This process could not become the one that adopts what the command leaves behind.
+    #[error("cannot adopt the processes the command leaves behind (PR_SET_CHILD_SUBREAPER): {0}")]
+    Subreaper(std::io::Error),
 }
 
 impl LaunchError {
@@ -147,6 +151,19 @@ impl Restriction {
     /// does both), and must spawn it with [`spawn_lasting`].
     pub fn apply_to(&self, command: &mut Command) {
         Arc::clone(&self.steps).install(command);
+    }
+
+    /// Like [`Restriction::apply_to`], with a reaper between this process and the command,
+    /// so that nothing the command starts outlives it: the child `command` spawns is the
+    /// reaper, a subreaper outside the sandbox in a session of its own, which forks the
+    /// command, waits for it, then kills everything it left running (its process group,
+    /// and every process that left the group, `setsid` included), and exits as the command
+    /// did (its exit code, or its signal). SIGTERM, SIGINT, SIGHUP and SIGQUIT sent to the
+    /// reaper go on to the command's process group; if the command has not ended `grace`
+    /// after the first, it is killed. For a job runner; must be spawned with
+    /// [`spawn_lasting`].
+    pub fn apply_with_reaper_to(&self, command: &mut Command, grace: Duration) {
+        Arc::clone(&self.steps).install_with_reaper(command, grace);
     }
 
     /// The command for `argv` with exactly the plan's environment and working directory,
@@ -468,17 +485,69 @@ fn build_ruleset(plan: &SandboxPlan, abi: i32) -> Result<Option<OwnedFd>, Launch
     Ok(Some(fd))
 }
 
+/// Makes this process adopt whatever a command it runs leaves behind: as a subreaper, it
+/// becomes the parent of every process below it whose parent is gone (a daemon that left
+/// the command's session included), instead of init, so that [`kill_leftovers`] can end
+/// them. For a process that runs one command at a time (`agenthost sandbox`); a job runner
+/// uses [`Restriction::apply_with_reaper_to`] instead.
+pub fn adopt_orphans() -> Result<(), LaunchError> {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .map_err(|errno| LaunchError::Subreaper(errno.into()))
+}
+
 /// Kills what is left of a finished sandbox: the child starts a new session whose id is
-/// its pid, so its process group is everything the command started that did not
-/// leave it (background jobs, daemons that did not `setsid`). Call after waiting for the
-/// command; a group that is already empty is not an error.
-pub fn kill_leftovers(command_pid: u32) {
+/// its pid, so its process group is everything the command started that did not leave
+/// it (background jobs). If this process adopts orphans ([`adopt_orphans`]), it also kills
+/// every child it has, until none is left (each one killed hands its own children over):
+/// so the caller must have no other child. Call after waiting for the command; an empty
+/// group is not an error. Fails only when children are left that cannot be listed (no
+/// `/proc`, or a kernel without `CONFIG_PROC_CHILDREN`).
+pub fn kill_leftovers(command_pid: u32) -> std::io::Result<()> {
+    use rustix::process::{Signal, WaitOptions};
     let pid = i32::try_from(command_pid)
         .ok()
         .and_then(rustix::process::Pid::from_raw);
     if let Some(pid) = pid {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        let _ = rustix::process::kill_process_group(pid, Signal::KILL);
     }
+    if !matches!(rustix::process::child_subreaper(), Ok(Some(_))) {
+        return Ok(());
+    }
+    loop {
+        // Reap what has ended; with no child at all, nothing is left.
+        loop {
+            match rustix::process::wait(WaitOptions::NOHANG) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => return Ok(()),
+            }
+        }
+        let children = children()?;
+        if children.is_empty() {
+            return Ok(());
+        }
+        for child in children {
+            // Still this process's unreaped child: the number cannot have been reused.
+            let _ = rustix::process::kill_process(child, Signal::KILL);
+            let _ = rustix::process::waitpid(Some(child), WaitOptions::empty());
+        }
+    }
+}
+
+/// This process's children, from `/proc/self/task/*/children` (an orphan is adopted by
+/// any one thread).
+fn children() -> std::io::Result<Vec<rustix::process::Pid>> {
+    let mut children = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task")? {
+        let listed = std::fs::read_to_string(task?.path().join("children"))?;
+        children.extend(
+            listed
+                .split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .filter_map(rustix::process::Pid::from_raw),
+        );
+    }
+    Ok(children)
 }
 
 #[cfg(test)]
@@ -777,5 +846,112 @@ mod tests {
         ];
         let status = spawn_status(&plan(), &argv).unwrap();
         assert_eq!(status.code(), Some(0), "{status:?}");
+    }
+
+    /// `sh -c SCRIPT` under the test plan, behind a reaper with `grace`, its stdin and
+    /// stdout piped.
+    fn reaped_shell(script: &str, grace: Duration) -> Child {
+        // A shell gives its background jobs `/dev/null` for stdin.
+        let mut plan = plan();
+        plan.fs.push(FsRule {
+            path: PathBuf::from("/dev/null"),
+            target: Target::File,
+            rights: rights::DEVICE_RW.to_vec(),
+            provenance: Provenance::new("test", "null device"),
+            optional: true,
+        });
+        let restriction = Restriction::prepare(&plan, &Support::probe()).unwrap();
+        let mut command = Command::new("/bin/sh");
+        command
+            .args(["-c", script])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        restriction.apply_with_reaper_to(&mut command, grace);
+        spawn_lasting(move || command.spawn()).unwrap().unwrap()
+    }
+
+    /// The processes on this machine running `sleep LENGTH`.
+    fn sleeping(length: &str) -> Vec<String> {
+        let wanted = format!("sleep\0{length}\0");
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|entry| {
+                std::fs::read(entry.path().join("cmdline"))
+                    .is_ok_and(|cmdline| cmdline == wanted.as_bytes())
+            })
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// The reaper ends everything the command started, also what left its process group
+    /// and session (`setsid`), and the children of that.
+    #[test]
+    fn nothing_the_command_started_outlives_it_behind_a_reaper() {
+        // A sleep length nobody else uses, to find the daemons by.
+        let marker = format!("30.{}", std::process::id());
+        let script = format!(
+            "setsid sh -c 'sleep {marker} & exec sleep {marker}' >/dev/null &
+             echo started; read line; exit 4"
+        );
+        let mut child = reaped_shell(&script, Duration::from_secs(5));
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        assert_eq!(line, "started\n");
+        let mut waited = 0;
+        while sleeping(&marker).len() < 2 && waited < 1000 {
+            std::thread::sleep(Duration::from_millis(10));
+            waited += 1;
+        }
+        assert_eq!(sleeping(&marker).len(), 2, "the daemons did not start");
+        child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(4),
+            "the command's exit code: {status:?}"
+        );
+        assert_eq!(sleeping(&marker), Vec::<String>::new(), "left running");
+    }
+
+    #[test]
+    fn the_reaper_ends_as_the_command_did() {
+        let status = reaped_shell("kill -TERM $$", Duration::from_secs(5))
+            .wait()
+            .unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    }
+
+    /// Runs `script` behind a reaper with `grace`, waits for its first line (`ready`),
+    /// sends the reaper SIGTERM as the runner does to stop a job, and returns how the
+    /// reaper ended.
+    fn stopped_when_ready(script: &str, grace: Duration) -> std::process::ExitStatus {
+        let mut child = reaped_shell(script, grace);
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        let reaper = rustix::process::Pid::from_child(&child);
+        rustix::process::kill_process(reaper, rustix::process::Signal::TERM).unwrap();
+        child.wait().unwrap()
+    }
+
+    /// A stop request to the reaper reaches the command, which ends as it chooses.
+    #[test]
+    fn sigterm_to_the_reaper_reaches_the_command() {
+        let script = "trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done";
+        let status = stopped_when_ready(script, Duration::from_secs(30));
+        assert_eq!(status.code(), Some(7), "{status:?}");
+    }
+
+    /// A command that does not end within the grace after a stop request is killed.
+    #[test]
+    fn a_command_that_ignores_the_stop_is_killed_after_the_grace() {
+        let script = "trap '' TERM; echo ready; sleep 30";
+        let status = stopped_when_ready(script, Duration::from_millis(200));
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
     }
 }

@@ -56,10 +56,11 @@
 //!   seccomp filter refuses creating `AF_UNIX` sockets unless the plan allows them.
 //! - File metadata: Landlock (up to ABI 7) does not control `chmod`, `chown` or `utime`;
 //!   the seccomp filter only refuses setting setuid and setgid bits.
-//! - Dying with agenthost: `PR_SET_PDEATHSIG` kills the command itself; its children are
-//!   killed with the session's process group when the command ends normally
-//!   ([`kill_leftovers`]), but a process that left the group survives agenthost being
-//!   killed (the supervisor will need a cgroup for that).
+//! - Dying with agenthost: `PR_SET_PDEATHSIG` kills the command itself. Everything else it
+//!   started is killed when it ends, also what left its process group: by the reaper of
+//!   [`Restriction::apply_with_reaper_to`] (a job runner), or by [`kill_leftovers`] in a
+//!   process that [`adopt_orphans`] (`agenthost sandbox`). But if agenthost (or the reaper)
+//!   is killed with SIGKILL, a process that left the group is adopted by init and survives.
 //! - As root the command keeps uid 0: files owned by root are writable by their owner
 //!   without capabilities wherever Landlock grants write, and readable where it grants read.
 
@@ -72,7 +73,7 @@ mod sys;
 
 pub use launch::{
     EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SETUP_FAILED, ForwardedSignals, LaunchError,
-    OutlivedSignals, Restriction, SandboxedChild, kill_leftovers, spawn_lasting,
+    OutlivedSignals, Restriction, SandboxedChild, adopt_orphans, kill_leftovers, spawn_lasting,
 };
 pub use plan::{
     Enforcement, FsRight, FsRule, NetPlan, PortRule, Provenance, SandboxPlan, Target, rights,

@@ -18,9 +18,11 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::time::Duration;
 
 use rustix::thread::CapabilitySet;
 
+mod reaper;
 mod spawn;
 
 pub(crate) use spawn::{ExecSpec, spawn, wait};
@@ -156,9 +158,30 @@ impl ChildSteps {
         }
     }
 
+    /// Makes `command`'s child a reaper ([`reaper`]) that forks the command and applies
+    /// these steps there, before `exec`; stop requests sent to the reaper go on to the
+    /// command, which is killed `grace` after the first.
+    pub(crate) fn install_with_reaper(self: Arc<Self>, command: &mut Command, grace: Duration) {
+        let steps = self;
+        // SAFETY: as in `install`: the closure only makes system calls on memory prepared
+        // before the fork; in the reaper it never returns (it `_exit`s).
+        unsafe {
+            command.pre_exec(move || {
+                reaper::fork_command(&steps, grace);
+                Ok(())
+            });
+        }
+    }
+
     /// The restriction, in order; returns only when every step succeeded.
+    fn apply(&self) {
+        self.apply_under(self.parent);
+    }
+
+    /// The restriction, for a child of `parent` (the host, or the reaper), in order;
+    /// returns only when every step succeeded.
     ///
-    /// 1. `PR_SET_PDEATHSIG` = SIGKILL, then a check that the parent is still the host;
+    /// 1. `PR_SET_PDEATHSIG` = SIGKILL, then a check that the parent is still `parent`;
     /// 2. `setsid`;
     /// 3. every descriptor above stderr close-on-exec (`close_range` with
     ///    `CLOSE_RANGE_CLOEXEC`, so std's own exec-error pipe keeps working);
@@ -167,14 +190,14 @@ impl ChildSteps {
     ///    permitted, inheritable);
     /// 6. `landlock_restrict_self`;
     /// 7. the seccomp filter.
-    fn apply(&self) {
+    fn apply_under(&self, parent: libc::pid_t) {
         // SAFETY: prctl with integer arguments only.
         let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
         if rc != 0 {
             fail(b"setting the parent-death signal");
         }
         // SAFETY: getppid cannot fail and touches no memory.
-        if unsafe { libc::getppid() } != self.parent {
+        if unsafe { libc::getppid() } != parent {
             fail_plain(b"the agenthost process that started the sandbox is gone");
         }
         // SAFETY: setsid takes no arguments; a freshly forked child is no group leader.

@@ -1,8 +1,11 @@
 //! Runs jobs as child processes of the supervisor on this machine.
 //!
-//! A job is stopped as a whole: SIGTERM to its process group (or session), then SIGKILL
-//! after a grace period, so an agent's own children do not outlive it. A sandboxed job is
-//! restricted in its forked child before exec ([`agenthost_sandbox::Restriction`]).
+//! A job is stopped as a whole, so an agent's own children do not outlive it. A sandboxed
+//! job runs behind a reaper ([`agenthost_sandbox::Restriction::apply_with_reaper_to`]): the
+//! runner's child is the reaper, which forks the restricted command, passes SIGTERM on to
+//! it, kills it after the grace period, and once it has ended kills everything it left
+//! running, also processes that left its process group (`setsid`). A job without a sandbox
+//! (mode `off`) gets SIGTERM to its process group, then SIGKILL after the grace period.
 
 use std::os::unix::process::ExitStatusExt as _;
 use std::process::Stdio;
@@ -16,6 +19,10 @@ use super::{Cancellation, Ending, Job, Outcome, RunError, Runner};
 
 /// How long a stopped job gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(5);
+
+/// How long past the grace a sandboxed job's reaper gets to kill and reap what is left
+/// before the runner kills the reaper itself.
+const REAPING: Duration = Duration::from_secs(5);
 
 /// Runs jobs here, as child processes.
 #[derive(Debug, Clone, Default)]
@@ -59,7 +66,7 @@ impl Runner for LocalRunner {
             .kill_on_drop(true);
         let spawned = match &job.sandbox {
             Some(restriction) => {
-                restriction.apply_to(command.as_std_mut());
+                restriction.apply_with_reaper_to(command.as_std_mut(), GRACE);
                 // PR_SET_PDEATHSIG follows the forking thread: fork on one that lasts.
                 let runtime = tokio::runtime::Handle::current();
                 agenthost_sandbox::spawn_lasting(move || {
@@ -94,7 +101,8 @@ impl Runner for LocalRunner {
                     (None, Some(signal)) => Ending::Signalled(signal),
                     (None, None) => Ending::Exited(-1),
                 };
-                // The job is over; stop anything it left running in its group.
+                // The job is over; stop anything it left running in its group (a sandboxed
+                // job's reaper has already ended everything it left).
                 if let Some(pid) = pid {
                     let _ = kill_process_group(pid, Signal::KILL);
                 }
@@ -106,7 +114,13 @@ impl Runner for LocalRunner {
 
         if let Some(pid) = pid {
             signal_job(pid, Signal::TERM);
-            if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
+            // A reaper kills the command itself after the grace, then what it left.
+            let patience = if job.sandbox.is_some() {
+                GRACE + REAPING
+            } else {
+                GRACE
+            };
+            if tokio::time::timeout(patience, child.wait()).await.is_err() {
                 signal_job(pid, Signal::KILL);
             }
         }
@@ -189,6 +203,73 @@ mod tests {
         assert!(!marker.exists(), "a grandchild outlived the job");
     }
 
+    /// A job that may write only `dir` (and use `/dev/null`), behind the sandbox.
+    fn sandboxed(dir: &std::path::Path, script: &str, timeout: Duration) -> Job {
+        use agenthost_sandbox::plan::{FsRule, NetPlan, Provenance, Target, rights};
+        let rule = |path: &std::path::Path, target, rights: &[agenthost_sandbox::FsRight]| FsRule {
+            path: path.to_path_buf(),
+            target,
+            rights: rights.to_vec(),
+            provenance: Provenance::new("test", "runner"),
+            optional: true,
+        };
+        let mut fs: Vec<FsRule> = ["/usr", "/bin", "/lib", "/lib64", "/etc"]
+            .iter()
+            .map(|system| {
+                rule(
+                    std::path::Path::new(system),
+                    Target::Tree,
+                    rights::READ_EXEC,
+                )
+            })
+            .collect();
+        fs.push(rule(
+            std::path::Path::new("/dev/null"),
+            Target::File,
+            rights::DEVICE_RW,
+        ));
+        fs.push(rule(dir, Target::Tree, rights::WRITE_TREE));
+        let plan = agenthost_sandbox::SandboxPlan {
+            enforcement: agenthost_sandbox::Enforcement::BestEffort,
+            fs,
+            net: NetPlan::default(),
+            scope_signals_and_abstract_sockets: true,
+            env: [("PATH".to_string(), "/usr/bin:/bin".to_string())].into(),
+            cwd: dir.to_path_buf(),
+            tmpdir: dir.to_path_buf(),
+        };
+        let support = agenthost_sandbox::Support::probe();
+        let restriction = agenthost_sandbox::Restriction::prepare(&plan, &support).unwrap();
+        Job {
+            sandbox: Some(restriction),
+            ..job(dir, script, timeout)
+        }
+    }
+
+    /// A daemon the sandboxed job starts (its own session) is ended with the job, whether
+    /// the job ends by itself or is stopped at its time limit.
+    #[test]
+    fn nothing_a_sandboxed_job_started_outlives_it() {
+        for (script, timeout, ending) in [
+            ("exit 5", Duration::from_secs(30), Ending::Exited(5)),
+            ("sleep 30", Duration::from_millis(300), Ending::TimedOut),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            // Started (in a session of its own) before the job goes on.
+            let daemon = "setsid sh -c 'touch started; sleep 1; touch survivor' >/dev/null 2>&1 &
+                while [ ! -e started ]; do sleep 0.01; done;";
+            let (_keep, cancel) = cancellation();
+            let job = sandboxed(dir.path(), &format!("{daemon} {script}"), timeout);
+            let outcome = runtime().block_on(LocalRunner.run(job, cancel)).unwrap();
+            assert_eq!(outcome.ending, ending, "{script}");
+            std::thread::sleep(Duration::from_millis(1500));
+            assert!(
+                !dir.path().join("survivor").exists(),
+                "a daemon outlived `{script}`"
+            );
+        }
+    }
+
     #[test]
     fn cancel_stops_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -213,16 +294,23 @@ mod tests {
     #[test]
     fn missing_program_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let mut missing = job(dir.path(), "", Duration::from_secs(1));
-        missing.argv = vec!["/nonexistent/agent".into()];
-        let (_keep, cancel) = cancellation();
-        let err = runtime()
-            .block_on(LocalRunner.run(missing, cancel))
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("cannot start `/nonexistent/agent`"),
-            "{err}"
-        );
+        // Behind the sandbox's reaper too: the command's failed `exec` is the error.
+        for sandbox in [false, true] {
+            let mut missing = if sandbox {
+                sandboxed(dir.path(), "", Duration::from_secs(1))
+            } else {
+                job(dir.path(), "", Duration::from_secs(1))
+            };
+            missing.argv = vec!["/nonexistent/agent".into()];
+            let (_keep, cancel) = cancellation();
+            let err = runtime()
+                .block_on(LocalRunner.run(missing, cancel))
+                .unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("cannot start `/nonexistent/agent`"),
+                "{err}"
+            );
+        }
     }
 }

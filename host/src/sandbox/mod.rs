@@ -120,6 +120,8 @@ pub fn run(
     argv: &[OsString],
 ) -> Result<ExitStatus, RunError> {
     let restriction = Restriction::prepare(plan, support).map_err(RunError::Setup)?;
+    // So that a daemon the command starts (its own session) is this process's to end.
+    agenthost_sandbox::adopt_orphans().map_err(RunError::Setup)?;
     // Before the spawn, so that no signal falls between the command's start and the wait.
     let signals = ForwardedSignals::install();
     let child = restriction.spawn(argv).map_err(|error| match error {
@@ -134,7 +136,12 @@ pub fn run(
             .unwrap_or_default(),
         source,
     });
-    agenthost_sandbox::kill_leftovers(pid);
+    if let Err(error) = agenthost_sandbox::kill_leftovers(pid) {
+        eprintln!(
+            "agenthost: warning: processes the command left running may still run: \
+             cannot list them: {error}"
+        );
+    }
     status
 }
 

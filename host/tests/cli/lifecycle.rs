@@ -248,6 +248,57 @@ fn accept_with_a_conflict_changes_nothing() {
 
 /// A spec whose agent plants a `gitdir:` pointer to a repository it wrote (whose
 /// `core.fsmonitor` runs `hook`), and whose test command leaves another `.git`.
+/// A task whose test command leaves a daemon (a session of its own) that writes in the
+/// worktree a second later: a `.git` it planted then would come after the walk that
+/// clears them.
+const DAEMON_SPEC: &str = r#"+++
+agent = "script"
+test = "setsid sh -c 'touch vendor/started; sleep 1; touch vendor/planted' >/dev/null 2>&1 & while [ ! -e vendor/started ]; do sleep 0.01; done"
+timeout = "5m"
++++
+
+# Leave a daemon
+
+## What
+
+A helper module under `vendor/`.
+
+### Scope
+- Create: `vendor/`
+
+```agenthost-script
+[[edit]]
+path = "vendor/helper.py"
+write = "x = 1\n"
+```
+"#;
+
+#[test]
+fn nothing_a_task_started_outlives_its_run() {
+    let test = sample();
+    let repo = test.path().join("repo");
+    std::fs::write(repo.join("specs/daemon.md"), DAEMON_SPEC).expect("write");
+    crate::commit_all(&repo);
+    let _stop = StopSupervisor(&test);
+    let id = "leave-a-daemon";
+    let run = test.exec(&["launch", "--wait", "repo/specs/daemon.md"]);
+    assert!(
+        run.stdout.contains(&format!("{id} is ready")),
+        "{}",
+        run.transcript()
+    );
+    let worktree = test.state_dir().join("worktrees").join(id);
+    assert!(
+        worktree.join("vendor/started").exists(),
+        "no daemon started"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !worktree.join("vendor/planted").exists(),
+        "the test command's daemon outlived it"
+    );
+}
+
 fn planting_spec(hook: &Path) -> String {
     format!(
         r#"+++

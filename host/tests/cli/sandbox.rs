@@ -902,6 +902,33 @@ fn ctrl_z_stops_the_command_with_agenthost_and_fg_continues_both() {
     assert_eq!(child.wait().expect("wait").code(), Some(0));
 }
 
+/// A daemon the command starts in a session of its own (out of its process group) is
+/// ended with the command, not left running with the sandbox's rights.
+#[test]
+fn nothing_the_command_started_outlives_it() {
+    if !supported() {
+        return;
+    }
+    let test = fixture();
+    let root = test.path();
+    let script = "setsid sh -c 'touch build/started; sleep 1; touch build/survived' \
+                  >/dev/null 2>&1 &
+                  while [ ! -e build/started ]; do sleep 0.01; done; exit 6";
+    let output = foreground_sandbox(root, "--default-signal=INT", &[], script)
+        .output()
+        .expect("run agenthost");
+    assert_eq!(output.status.code(), Some(6), "{output:?}");
+    assert!(
+        root.join("wt/build/started").exists(),
+        "the daemon did not start"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        !root.join("wt/build/survived").exists(),
+        "the command's daemon outlived it"
+    );
+}
+
 #[test]
 fn sandbox_dies_with_agenthost() {
     if !supported() {

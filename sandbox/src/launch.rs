@@ -293,10 +293,16 @@ impl ForwardedSignals {
     }
 
     /// Passes signals on to `child` (those held meanwhile first) until it ends, then gives
-    /// them their default action back.
+    /// them their default action back. In a process that [`adopt_orphans`] (and so has no
+    /// other child of its own), every other child that ends meanwhile is reaped too: those
+    /// are processes the command left, which would stay zombies until it ends.
     pub fn wait(self, child: SandboxedChild) -> std::io::Result<ExitStatus> {
         sys::forward_signals_to(child.pid);
-        let status = sys::wait(child.pid);
+        let status = if adopts_orphans() {
+            sys::wait_reaping_others(child.pid)
+        } else {
+            sys::wait(child.pid)
+        };
         drop(self);
         status.map(ExitStatus::from_raw)
     }
@@ -495,6 +501,11 @@ pub fn adopt_orphans() -> Result<(), LaunchError> {
         .map_err(|errno| LaunchError::Subreaper(errno.into()))
 }
 
+/// Whether this process adopts orphans ([`adopt_orphans`]).
+fn adopts_orphans() -> bool {
+    matches!(rustix::process::child_subreaper(), Ok(Some(_)))
+}
+
 /// Kills what is left of a finished sandbox: the child starts a new session whose id is
 /// its pid, so its process group is everything the command started that did not leave
 /// it (background jobs). If this process adopts orphans ([`adopt_orphans`]), it also kills
@@ -510,7 +521,7 @@ pub fn kill_leftovers(command_pid: u32) -> std::io::Result<()> {
     if let Some(pid) = pid {
         let _ = rustix::process::kill_process_group(pid, Signal::KILL);
     }
-    if !matches!(rustix::process::child_subreaper(), Ok(Some(_))) {
+    if !adopts_orphans() {
         return Ok(());
     }
     loop {

@@ -25,7 +25,7 @@ use rustix::thread::CapabilitySet;
 mod reaper;
 mod spawn;
 
-pub(crate) use spawn::{ExecSpec, spawn, wait};
+pub(crate) use spawn::{ExecSpec, spawn, wait, wait_reaping_others};
 
 /// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`: the ABI version,
 /// or the errno that says why there is none.

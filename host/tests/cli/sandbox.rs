@@ -929,6 +929,48 @@ fn nothing_the_command_started_outlives_it() {
     );
 }
 
+/// A process the command orphans (here by a double fork) is adopted by agenthost, and
+/// reaped when it ends, not left a zombie until the command ends.
+#[test]
+fn an_orphan_that_ends_is_reaped_while_the_command_runs() {
+    use std::io::{BufRead as _, Write as _};
+    if !supported() {
+        return;
+    }
+    let test = fixture();
+    let script = "(true &); sleep 0.5; echo ready; read line";
+    let mut child = foreground_sandbox(test.path(), "--default-signal=INT", &[], script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read");
+    assert_eq!(line, "ready\n");
+    let children = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .expect("agenthost's threads")
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .collect::<String>();
+    let zombies: Vec<&str> = children
+        .split_whitespace()
+        .filter(|pid| process_state(pid.parse().expect("pid")) == 'Z')
+        .collect();
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"go\n")
+        .expect("write");
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    assert_eq!(
+        zombies,
+        Vec::<&str>::new(),
+        "children of agenthost: {children}"
+    );
+}
+
 #[test]
 fn sandbox_dies_with_agenthost() {
     if !supported() {

@@ -137,6 +137,25 @@ pub(crate) fn wait(pid: libc::pid_t) -> io::Result<c_int> {
     }
 }
 
+/// Waits for child `pid` to end, reaping every other child that ends meanwhile (the
+/// orphans a subreaper adopts), and returns its wait status.
+pub(crate) fn wait_reaping_others(pid: libc::pid_t) -> io::Result<c_int> {
+    let mut status: c_int = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer for the duration of the call.
+        let ended = unsafe { libc::waitpid(-1, &raw mut status, 0) };
+        if ended == pid {
+            return Ok(status);
+        }
+        if ended < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+}
+
 /// The child: signals to their defaults, `chdir`, the restriction, `execve`.
 extern "C" fn child_main(context: *mut c_void) -> c_int {
     // SAFETY: the parent passed a pointer to a `ChildContext` that outlives this child's

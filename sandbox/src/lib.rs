@@ -11,9 +11,10 @@
 //! paths are opened and added to a Landlock ruleset (every filesystem right up to ABI 5
 //! handled, i.e. denied unless granted; TCP bind and connect handled, ABI 4; signals and
 //! abstract unix sockets scoped, ABI 6), the seccomp program is assembled, the command's
-//! environment is built. The child (a vfork child of [`Restriction::spawn`], or the forked
+//! environment is built. The child (a vfork child of [`Restriction::spawn`], the forked
 //! child of a `Command` given [`Restriction::apply_to`] and spawned with
-//! [`spawn_lasting`]) then only makes raw system calls, in this order:
+//! [`spawn_lasting`], or with [`Restriction::apply_with_reaper_to`] the child its reaper
+//! forks) then only makes raw system calls, in this order:
 //!
 //! 1. sets `PR_SET_PDEATHSIG` to SIGKILL and checks that the parent is still the host
 //!    (the sandbox dies with agenthost);
@@ -30,7 +31,7 @@
 //! The host may be multi-threaded (the supervisor runs tokio), so nothing in the child
 //! allocates or takes a lock; a failed step writes a fixed message to stderr and exits with
 //! [`EXIT_SETUP_FAILED`]. All raw system calls (and all `unsafe`) are in one module,
-//! `sys.rs`. `PR_SET_PDEATHSIG` fires when the *thread* that forked exits, so
+//! `sys.rs`, with its submodules `spawn.rs` (the vfork child) and `reaper.rs`. `PR_SET_PDEATHSIG` fires when the *thread* that forked exits, so
 //! [`spawn_lasting`] forks only on the main thread or on one dedicated thread that lives as
 //! long as the process.
 //!

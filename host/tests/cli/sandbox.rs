@@ -774,20 +774,28 @@ fn foreground_sandbox(root: &Path, signal_option: &str, options: &[&str], script
     command
 }
 
+/// The first line `child` printed (its stdout piped), and its stdout to read on from there.
+fn first_line(
+    child: &mut std::process::Child,
+) -> (String, std::io::BufReader<std::process::ChildStdout>) {
+    use std::io::BufRead as _;
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout piped"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read");
+    (line, stdout)
+}
+
 /// Runs `script` in the sandbox through `env SIGNAL_OPTION` (how agenthost's SIGINT starts:
 /// default or ignored), waits for its first line (`ready`), sends agenthost SIGINT as the
 /// terminal does on Ctrl-C (the command leads a session of its own, so only agenthost
 /// gets it), and returns the rest of the command's output and agenthost's exit code.
 fn interrupted_after_ready(signal_option: &str, script: &str) -> (String, Option<i32>) {
-    use std::io::BufRead as _;
     let test = fixture();
     let mut child = foreground_sandbox(test.path(), signal_option, &[], script)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read");
+    let (line, mut stdout) = first_line(&mut child);
     assert_eq!(line, "ready\n");
     // No waiting for agenthost to settle its handlers: they are in place before the command
     // starts, so a signal right after its first line must already be passed on.
@@ -848,7 +856,7 @@ fn wait_for_state(pid: u32, wanted: impl Fn(char) -> bool) -> char {
 
 #[test]
 fn ctrl_z_stops_the_command_with_agenthost_and_fg_continues_both() {
-    use std::io::{BufRead as _, Write as _};
+    use std::io::Write as _;
     if !supported() {
         return;
     }
@@ -861,9 +869,7 @@ fn ctrl_z_stops_the_command_with_agenthost_and_fg_continues_both() {
         .spawn()
         .expect("spawn");
     let agenthost = child.id();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read");
+    let (line, mut stdout) = first_line(&mut child);
     let command: u32 = line.trim().parse().expect("the command's pid");
 
     let signal = |signal| {
@@ -933,7 +939,7 @@ fn nothing_the_command_started_outlives_it() {
 /// reaped when it ends, not left a zombie until the command ends.
 #[test]
 fn an_orphan_that_ends_is_reaped_while_the_command_runs() {
-    use std::io::{BufRead as _, Write as _};
+    use std::io::Write as _;
     if !supported() {
         return;
     }
@@ -944,9 +950,7 @@ fn an_orphan_that_ends_is_reaped_while_the_command_runs() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read");
+    let (line, _stdout) = first_line(&mut child);
     assert_eq!(line, "ready\n");
     let children = std::fs::read_dir(format!("/proc/{}/task", child.id()))
         .expect("agenthost's threads")
@@ -1264,7 +1268,6 @@ fn mode_off_warns_and_runs() {
 /// ending comes back.
 #[test]
 fn mode_off_ctrl_c_ends_as_the_command_chooses() {
-    use std::io::BufRead as _;
     use std::os::unix::process::CommandExt as _;
     let test = fixture();
     let script = "trap 'echo interrupted; exit 7' INT; echo ready; sleep 30 >/dev/null & wait";
@@ -1281,9 +1284,7 @@ fn mode_off_ctrl_c_ends_as_the_command_chooses() {
     .spawn()
     .expect("spawn");
     let group = rustix::process::Pid::from_child(&child);
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read");
+    let (line, mut stdout) = first_line(&mut child);
     assert_eq!(line, "ready\n");
     rustix::process::kill_process_group(group, rustix::process::Signal::INT).expect("SIGINT");
     let mut rest = String::new();

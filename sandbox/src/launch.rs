@@ -266,7 +266,7 @@ impl SandboxedChild {
 
     /// Waits for the command to end.
     pub fn wait(self) -> std::io::Result<ExitStatus> {
-        sys::wait(self.pid).map(ExitStatus::from_raw)
+        sys::wait(self.pid, false).map(ExitStatus::from_raw)
     }
 }
 
@@ -298,11 +298,7 @@ impl ForwardedSignals {
     /// are processes the command left, which would stay zombies until it ends.
     pub fn wait(self, child: SandboxedChild) -> std::io::Result<ExitStatus> {
         sys::forward_signals_to(child.pid);
-        let status = if adopts_orphans() {
-            sys::wait_reaping_others(child.pid)
-        } else {
-            sys::wait(child.pid)
-        };
+        let status = sys::wait(child.pid, adopts_orphans());
         drop(self);
         status.map(ExitStatus::from_raw)
     }
@@ -514,51 +510,18 @@ fn adopts_orphans() -> bool {
 /// group is not an error. Fails only when children are left that cannot be listed (no
 /// `/proc`, or a kernel without `CONFIG_PROC_CHILDREN`).
 pub fn kill_leftovers(command_pid: u32) -> std::io::Result<()> {
-    use rustix::process::{Signal, WaitOptions};
-    let pid = i32::try_from(command_pid)
+    let Some(pid) = i32::try_from(command_pid)
         .ok()
-        .and_then(rustix::process::Pid::from_raw);
-    if let Some(pid) = pid {
-        let _ = rustix::process::kill_process_group(pid, Signal::KILL);
-    }
-    if !adopts_orphans() {
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         return Ok(());
+    };
+    if adopts_orphans() {
+        sys::kill_everything_left(pid.as_raw_nonzero().get())
+    } else {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        Ok(())
     }
-    loop {
-        // Reap what has ended; with no child at all, nothing is left.
-        loop {
-            match rustix::process::wait(WaitOptions::NOHANG) {
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(_) => return Ok(()),
-            }
-        }
-        let children = children()?;
-        if children.is_empty() {
-            return Ok(());
-        }
-        for child in children {
-            // Still this process's unreaped child: the number cannot have been reused.
-            let _ = rustix::process::kill_process(child, Signal::KILL);
-            let _ = rustix::process::waitpid(Some(child), WaitOptions::empty());
-        }
-    }
-}
-
-/// This process's children, from `/proc/self/task/*/children` (an orphan is adopted by
-/// any one thread).
-fn children() -> std::io::Result<Vec<rustix::process::Pid>> {
-    let mut children = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task")? {
-        let listed = std::fs::read_to_string(task?.path().join("children"))?;
-        children.extend(
-            listed
-                .split_whitespace()
-                .filter_map(|pid| pid.parse().ok())
-                .filter_map(rustix::process::Pid::from_raw),
-        );
-    }
-    Ok(children)
 }
 
 #[cfg(test)]

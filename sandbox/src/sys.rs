@@ -5,7 +5,9 @@
 //! [`ChildSteps::apply`], which runs in the forked child between `fork` and `exec`
 //! (`std::process::Command` with `pre_exec`, or the vfork child of [`spawn`]). Besides
 //! them, the foreground wrapper's signal forwarding ([`forward_signals_to`]), whose handlers
-//! are held to the same rule: atomics, `kill(2)` and `raise(3)`. The
+//! are held to the same rule: atomics, `kill(2)` and `raise(3)`; and the reaper
+//! (`reaper.rs`), a forked copy of the host that never `exec`s, and
+//! [`kill_everything_left`], which it shares with `agenthost sandbox`. The
 //! host is multi-threaded (the supervisor runs tokio), so the child may only do what is
 //! async-signal-safe: plain system calls on data prepared before the fork. It allocates
 //! nothing, takes no lock, formats nothing with `std::fmt`, and on failure writes a
@@ -25,7 +27,8 @@ use rustix::thread::CapabilitySet;
 mod reaper;
 mod spawn;
 
-pub(crate) use spawn::{ExecSpec, spawn, wait, wait_reaping_others};
+pub(crate) use reaper::kill_everything_left;
+pub(crate) use spawn::{ExecSpec, spawn, wait};
 
 /// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`: the ABI version,
 /// or the errno that says why there is none.
@@ -301,25 +304,30 @@ fn fail(step: &[u8]) -> ! {
 
 /// Writes `agenthost: sandbox: STEP (os error N)` to stderr and exits with 125.
 fn fail_errno(step: &[u8], errno: i32) -> ! {
-    let mut digits = [0u8; 12];
-    let mut at = digits.len();
-    let mut n = errno.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 || at == 0 {
-            break;
-        }
-    }
+    let mut digits = [0u8; 10];
     write_stderr(&[
         b"agenthost: sandbox: ",
         step,
         b" (os error ",
-        &digits[at..],
+        decimal(errno.unsigned_abs(), &mut digits),
         b")\n",
     ]);
     exit_setup_failed()
+}
+
+/// `n` in decimal digits, written at the end of `digits` (ten hold any `u32`).
+/// Async-signal-safe.
+fn decimal(mut n: u32, digits: &mut [u8; 10]) -> &[u8] {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        // A digit: `n % 10` is below 10.
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[at..];
+        }
+    }
 }
 
 fn fail_plain(message: &[u8]) -> ! {

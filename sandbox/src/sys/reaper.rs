@@ -21,9 +21,11 @@
 //! command's process group; if the command has not ended `grace` after the first, the
 //! reaper kills it.
 
+use std::ffi::CStr;
+use std::io;
 use std::time::Duration;
 
-use super::{ChildSteps, fail, write_stderr};
+use super::{ChildSteps, decimal, fail, write_stderr};
 
 /// Becomes the reaper of the command this forked child turns into, and returns (in the
 /// command's process, to be restricted and `exec`ed) only there. Every signal is blocked
@@ -98,7 +100,7 @@ fn reap(command: libc::pid_t, grace: Duration) -> ! {
     }
     let mut stop = Stop::NotAsked;
     let status = loop {
-        if let Some(status) = reap_exited(command) {
+        if let (Some(status), _) = reap_exited(command) {
             break status;
         }
         let signal = match stop {
@@ -126,7 +128,12 @@ fn reap(command: libc::pid_t, grace: Duration) -> ! {
             }
         }
     };
-    kill_everything_left(command);
+    if kill_everything_left(command).is_err() {
+        write_stderr(&[
+            b"agenthost: sandbox: cannot list what the command left running ",
+            b"(/proc/self/task/PID/children); only its process group was killed\n",
+        ]);
+    }
     exit_as(status)
 }
 
@@ -152,15 +159,16 @@ enum Stop {
 }
 
 /// Reaps every child that has ended (the command, or a process it left); returns the
-/// command's wait status once it has ended.
-fn reap_exited(command: libc::pid_t) -> Option<libc::c_int> {
+/// command's wait status if it was among them, and whether any child is left.
+fn reap_exited(command: libc::pid_t) -> (Option<libc::c_int>, bool) {
     let mut ended = None;
     loop {
         let mut status = 0;
         // SAFETY: waits for any child without blocking, into a local.
         let pid = unsafe { libc::waitpid(-1, &raw mut status, libc::WNOHANG) };
         if pid <= 0 {
-            return ended;
+            // 0: children left, none ended; -1: ECHILD, none at all.
+            return (ended, pid == 0);
         }
         if pid == command {
             ended = Some(status);
@@ -168,21 +176,23 @@ fn reap_exited(command: libc::pid_t) -> Option<libc::c_int> {
     }
 }
 
-/// Kills the command's process group, then every child of the reaper until none is left:
-/// each one killed hands its own children over to the reaper.
-fn kill_everything_left(command: libc::pid_t) {
+/// Kills the command's process group, then every child of this process until none is
+/// left (each one killed hands its own children over), reaping them: the end of a reaper's
+/// run, and of `agenthost sandbox`'s (a subreaper that runs one command). Orphans are
+/// adopted by a process's first living thread, its main thread, whose children are listed
+/// (`/proc/self/task/PID/children`). Fails only when children are left that cannot be
+/// listed (no `/proc`, or a kernel without `CONFIG_PROC_CHILDREN`). Async-signal-safe.
+pub(crate) fn kill_everything_left(command: libc::pid_t) -> io::Result<()> {
     // SAFETY: kill(2) with integers; an empty group is ESRCH.
     unsafe { libc::kill(-command, libc::SIGKILL) };
+    let mut path = [0u8; 48];
+    let path = children_path(&mut path);
     let mut buffer = [0u8; 4096];
     loop {
-        reap_exited(command);
-        let Some(listed) = read_children(&mut buffer) else {
-            write_stderr(&[
-                b"agenthost: sandbox: cannot list what the command left running ",
-                b"(/proc/thread-self/children); only its process group was killed\n",
-            ]);
-            return;
-        };
+        if let (_, false) = reap_exited(command) {
+            return Ok(());
+        }
+        let listed = read_children(path, &mut buffer)?;
         let mut any = false;
         for pid in pids(listed) {
             any = true;
@@ -190,29 +200,43 @@ fn kill_everything_left(command: libc::pid_t) {
             // the number cannot have been reused.
             unsafe { libc::kill(pid, libc::SIGKILL) };
             let mut status = 0;
-            // SAFETY: waits for that child, into a local; EINTR cannot happen with every
-            // signal blocked.
+            // SAFETY: waits for that child, into a local (an interrupted wait leaves it to
+            // the next round).
             unsafe { libc::waitpid(pid, &raw mut status, 0) };
         }
         if !any {
-            return;
+            return Ok(());
         }
     }
 }
 
-/// Reads this thread's children (`/proc/thread-self/children`: pids separated by spaces)
-/// into `buffer`; None if the file cannot be read (a kernel without
-/// `CONFIG_PROC_CHILDREN`, or no `/proc`).
-fn read_children(buffer: &mut [u8]) -> Option<&[u8]> {
+/// `/proc/self/task/PID/children`, NUL-terminated, for this process's main thread (its
+/// thread id is the process id), written into `buffer`.
+fn children_path(buffer: &mut [u8; 48]) -> &CStr {
+    let mut digits = [0u8; 10];
+    // SAFETY: getpid touches no memory.
+    let pid = unsafe { libc::getpid() };
+    let parts: [&[u8]; 4] = [
+        b"/proc/self/task/",
+        decimal(pid.unsigned_abs(), &mut digits),
+        b"/children",
+        b"\0",
+    ];
+    let mut at = 0;
+    for part in parts {
+        buffer[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    // The parts hold one NUL, at the end: 16 + 10 + 9 + 1 bytes at most.
+    CStr::from_bytes_with_nul(&buffer[..at]).unwrap_or(c"/proc/thread-self/children")
+}
+
+/// Reads the `children` listing at `path` (pids separated by spaces) into `buffer`.
+fn read_children<'b>(path: &CStr, buffer: &'b mut [u8]) -> io::Result<&'b [u8]> {
     // SAFETY: a NUL-terminated path; the descriptor is closed below.
-    let fd = unsafe {
-        libc::open(
-            c"/proc/thread-self/children".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {
-        return None;
+        return Err(io::Error::last_os_error());
     }
     let mut filled = 0;
     while filled < buffer.len() {
@@ -228,7 +252,7 @@ fn read_children(buffer: &mut [u8]) -> Option<&[u8]> {
     unsafe { libc::close(fd) };
     let listed = &buffer[..filled];
     // A full buffer may end inside a number: keep whole ones (the rest is read next time).
-    Some(if filled == buffer.len() {
+    Ok(if filled == buffer.len() {
         listed
             .iter()
             .rposition(|&byte| byte == b' ')
@@ -326,6 +350,19 @@ fn remaining(at: libc::timespec) -> Option<libc::timespec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_children_listed_are_the_main_thread_s() {
+        let mut buffer = [0u8; 48];
+        let path = children_path(&mut buffer).to_str().unwrap().to_string();
+        assert_eq!(
+            path,
+            format!("/proc/self/task/{}/children", std::process::id())
+        );
+        let mut digits = [0u8; 10];
+        assert_eq!(decimal(u32::MAX, &mut digits), b"4294967295");
+        assert_eq!(decimal(0, &mut digits), b"0");
+    }
 
     #[test]
     fn pids_are_read_from_a_children_listing() {

@@ -116,34 +116,20 @@ pub(crate) fn spawn(steps: &ChildSteps, spec: &ExecSpec) -> io::Result<libc::pid
         0 => Ok(pid),
         errno => {
             // The child has exited without running anything: reap it.
-            let _ = wait(pid);
+            let _ = wait(pid, false);
             Err(io::Error::from_raw_os_error(errno))
         }
     }
 }
 
-/// Waits for `pid` and returns its raw wait status.
-pub(crate) fn wait(pid: libc::pid_t) -> io::Result<c_int> {
+/// Waits for `pid` and returns its raw wait status. With `reap_others`, every other child
+/// that ends meanwhile is reaped too (the orphans a subreaper adopts).
+pub(crate) fn wait(pid: libc::pid_t, reap_others: bool) -> io::Result<c_int> {
+    let waited = if reap_others { -1 } else { pid };
     let mut status: c_int = 0;
     loop {
         // SAFETY: `status` is a valid out-pointer for the duration of the call.
-        if unsafe { libc::waitpid(pid, &raw mut status, 0) } == pid {
-            return Ok(status);
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-    }
-}
-
-/// Waits for child `pid` to end, reaping every other child that ends meanwhile (the
-/// orphans a subreaper adopts), and returns its wait status.
-pub(crate) fn wait_reaping_others(pid: libc::pid_t) -> io::Result<c_int> {
-    let mut status: c_int = 0;
-    loop {
-        // SAFETY: `status` is a valid out-pointer for the duration of the call.
-        let ended = unsafe { libc::waitpid(-1, &raw mut status, 0) };
+        let ended = unsafe { libc::waitpid(waited, &raw mut status, 0) };
         if ended == pid {
             return Ok(status);
         }
@@ -348,7 +334,7 @@ mod tests {
         unsafe {
             libc::pthread_sigmask(libc::SIG_SETMASK, &raw const before, &raw mut after);
         }
-        let status = ExitStatus::from_raw(wait(spawned.unwrap()).unwrap());
+        let status = ExitStatus::from_raw(wait(spawned.unwrap(), false).unwrap());
         assert_eq!(status.code(), Some(0), "{status:?}");
         // SAFETY: reads a set initialised by pthread_sigmask.
         let still_blocked = unsafe { libc::sigismember(&raw const after, libc::SIGUSR1) };

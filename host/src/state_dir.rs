@@ -65,6 +65,12 @@ impl StateDirs {
         self.root.join("worktrees").join(task_id)
     }
 
+    /// A task's private home (the agent's `HOME`): made and seeded before its first
+    /// attempt, kept for its corrections, removed with its worktree.
+    pub fn agent_home(&self, task_id: &str) -> PathBuf {
+        self.root.join("homes").join(task_id)
+    }
+
     /// The logs: one directory per task, and `policy-<name>.log` per policy (its stderr).
     pub fn logs(&self) -> PathBuf {
         self.root.join("logs")

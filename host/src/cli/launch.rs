@@ -97,6 +97,13 @@ pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
                 "the agent program `{program}` of profile `{profile_name}` is not installed or not on PATH"
             ));
         }
+        if let Some(profile) = config.agents.get(&profile_name)
+            && let Some(home) = std::env::var_os("HOME")
+        {
+            for warning in profile.home_write_warnings(&profile_name, Path::new(&home)) {
+                output.print(&format!("{warning}\n"))?;
+            }
+        }
         let mut parsed = parsed;
         let verdict = acceptance(&engine, &config, &mut parsed, output)?;
         if !verdict.text.is_empty() {
@@ -224,18 +231,30 @@ fn repo_root(explicit: Option<&Path>, spec: &Path) -> miette::Result<PathBuf> {
     Ok(root.canonicalize().unwrap_or(root))
 }
 
-/// Waits until every task is done; rings the bell; reports.
+/// Waits until every task is done, saying why a task waits whenever that changes (an
+/// admission policy's hold); rings the bell; reports each task's state with its reason and
+/// blocking findings.
 fn wait_for(dirs: &StateDirs, ids: &[String], output: &Output) -> miette::Result<Exit> {
     let store = Store::open(&dirs.database()).map_err(SupervisorError::from)?;
+    let mut said: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     loop {
         let mut done = Vec::new();
         for id in ids {
-            if let Some(task) = store.task(id).map_err(SupervisorError::from)?
-                && !matches!(
-                    task.state,
-                    TaskState::Queued | TaskState::Running | TaskState::Checking
-                )
-            {
+            let Some(task) = store.task(id).map_err(SupervisorError::from)? else {
+                continue;
+            };
+            if matches!(
+                task.state,
+                TaskState::Queued | TaskState::Running | TaskState::Checking
+            ) {
+                let waiting = (task.state == TaskState::Queued).then(|| task.reason.clone());
+                if let Some(reason) = waiting.filter(|r| !r.is_empty() && r != "launched")
+                    && said.get(id) != Some(&reason)
+                {
+                    output.print(&format!("{id} is queued: {reason}\n"))?;
+                    said.insert(id.clone(), reason);
+                }
+            } else {
                 done.push(task);
             }
         }
@@ -243,20 +262,22 @@ fn wait_for(dirs: &StateDirs, ids: &[String], output: &Output) -> miette::Result
             let mut exit = Exit::Success;
             let mut text = String::new();
             for task in &done {
-                let blocking = store
-                    .findings(&task.id)
-                    .map_err(SupervisorError::from)?
+                let findings = store.findings(&task.id).map_err(SupervisorError::from)?;
+                let last_attempt = findings.iter().map(|f| f.attempt).max();
+                let blocking: Vec<_> = findings
                     .iter()
-                    .filter(|f| f.severity == "error")
-                    .count();
-                if task.state != TaskState::Ready || blocking > 0 {
+                    .filter(|f| f.severity == "error" && Some(f.attempt) == last_attempt)
+                    .collect();
+                if task.state != TaskState::Ready || !blocking.is_empty() {
                     exit = Exit::Findings;
                 }
-                let note = match blocking {
-                    0 => String::new(),
-                    n => format!(", {n} blocking finding(s)"),
-                };
-                text.push_str(&format!("{} is {}{note}\n", task.id, task.state));
+                text.push_str(&report_line(task, blocking.len()));
+                for finding in blocking {
+                    text.push_str(&format!(
+                        "  blocking: {}\n",
+                        crate::supervisor::lifecycle::finding_line(finding)
+                    ));
+                }
             }
             let config = done
                 .first()
@@ -268,5 +289,32 @@ fn wait_for(dirs: &StateDirs, ids: &[String], output: &Output) -> miette::Result
             return Ok(exit);
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `ID is STATE`, with the reason where the state needs one (every line of a failure's
+/// reason, indented), and the way on.
+fn report_line(task: &crate::supervisor::store::Task, blocking: usize) -> String {
+    let id = &task.id;
+    match task.state {
+        TaskState::Ready if blocking == 0 => {
+            format!("{id} is ready: review with `agenthost review {id}`\n")
+        }
+        TaskState::Ready => format!(
+            "{id} is ready with {blocking} blocking finding(s): `agenthost review {id}`, then \
+             `agenthost correct {id} -m ...` or `agenthost reject {id}`\n"
+        ),
+        state => {
+            let mut lines = task.reason.lines();
+            let mut text = format!(
+                "{id} is {state}: {}\n",
+                lines.next().unwrap_or("no reason recorded")
+            );
+            // Further lines (the end of a failed agent's output) come indented already.
+            for line in lines {
+                text.push_str(&format!("{line}\n"));
+            }
+            text
+        }
     }
 }

@@ -45,8 +45,10 @@ pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
             Some(attempt) => attempt,
             None => {
                 output.print(&format!(
-                    "task `{}` is {} and has not run yet: no log\n",
-                    task.id, task.state
+                    "task `{}` is {} and has not run yet: no log\n{}",
+                    task.id,
+                    task.state,
+                    footer(&task)
                 ))?;
                 return Ok(Exit::Success);
             }
@@ -97,10 +99,32 @@ pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
                 let _ = file.read_to_end(&mut rest);
                 output.print(&String::from_utf8_lossy(&rest))?;
             }
+            // The log is the attempt's; the task's state and its reason come last, where
+            // the reader's eye ends (the log of the latest attempt only).
+            if args
+                .attempt
+                .is_none_or(|n| Some(n) == attempts.last().map(|a| a.number))
+            {
+                output.print(&footer(&find_task(&store, &task.id)?))?;
+            }
             return Ok(Exit::Success);
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// `== agenthost: task ID is STATE: reason`, the reason's further lines indented.
+fn footer(task: &crate::supervisor::store::Task) -> String {
+    let mut lines = task.reason.lines();
+    let mut text = format!("== agenthost: task {} is {}", task.id, task.state);
+    if let Some(first) = lines.next() {
+        text.push_str(&format!(": {first}"));
+    }
+    text.push('\n');
+    for line in lines {
+        text.push_str(&format!("   {line}\n"));
+    }
+    text
 }
 
 fn still_running(store: &crate::supervisor::store::Store, id: &str) -> miette::Result<bool> {

@@ -39,6 +39,12 @@ pub fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
         task.spec_path.display(),
         task.branch
     ));
+    if task.state != crate::task::TaskState::Ready && !task.reason.is_empty() {
+        text.push_str(&format!(
+            "  why       {}\n",
+            task.reason.replace('\n', "\n            ")
+        ));
+    }
     if let Some(last) = attempts.last()
         && let Some(correction) = &last.correction
     {

@@ -121,6 +121,15 @@ enum SandboxError {
         help("check that $TMPDIR (or /tmp) is writable")
     )]
     TempDir(std::io::Error),
+    /// The profile's private home could not be made.
+    #[error("{0}")]
+    #[diagnostic(
+        code(agenthost::sandbox::home),
+        help(
+            "check that $TMPDIR (or /tmp) is writable and that the profile's `seed` files are readable"
+        )
+    )]
+    Home(#[from] sandbox::agent_home::HomeError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -236,6 +245,31 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
         .unwrap_or_else(|_| tmp.path().to_path_buf());
     let host_env: BTreeMap<String, String> = std::env::vars().collect();
     let home = sandbox::home_dir();
+    // With a profile, the command runs as that profile's agent would: with a private home
+    // seeded from the real one (thrown away afterwards), and its program's package readable.
+    let private_home = match profile {
+        Some((_, agent)) => {
+            let dir = tempfile::Builder::new()
+                .prefix("agenthost-home-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .tempdir()
+                .map_err(SandboxError::TempDir)?;
+            let path = resolved
+                .canonicalize(dir.path())
+                .unwrap_or_else(|_| dir.path().to_path_buf())
+                .join("home");
+            sandbox::agent_home::prepare(&path, &home, agent, &host_env)?;
+            Some((dir, path))
+        }
+        None => None,
+    };
+    let program = args
+        .command
+        .first()
+        .map(|p| p.to_string_lossy().into_owned())
+        .or_else(|| profile.and_then(|(_, p)| p.command.args().first().cloned()))
+        .filter(|_| profile.is_some())
+        .and_then(|p| crate::runner::find_program(&p, host_env.get("PATH").map(String::as_str)));
     let input = PlanInput {
         spec,
         spec_name: spec_label(&args.spec),
@@ -244,6 +278,8 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
         sandbox: &config.sandbox,
         host_env,
         home,
+        agent_home: private_home.as_ref().map(|(_, path)| path.clone()),
+        program,
         tmpdir,
         enforcement: if mode == SandboxMode::Enforce {
             Enforcement::Enforce
@@ -306,6 +342,7 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
     };
     sandbox::cleanup(&created);
     remove_tmpdir(tmp);
+    drop(private_home);
     Ok(Exit::from_child(sandbox::exit_code(status?)))
 }
 

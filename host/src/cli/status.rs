@@ -76,6 +76,7 @@ pub fn run(args: &StatusArgs, output: &Output) -> miette::Result<Exit> {
         "REVIEW WAIT",
         "+/-",
         "BLOCKING",
+        "WHY",
     ]);
     for row in &rows {
         table.add_row(vec![
@@ -95,6 +96,7 @@ pub fn run(args: &StatusArgs, output: &Output) -> miette::Result<Exit> {
                 0 => String::new(),
                 n => n.to_string(),
             },
+            why(&row.task),
         ]);
     }
     let text: String = table
@@ -142,6 +144,19 @@ fn rows(store: &Store, all: bool) -> Result<Vec<Row>, crate::supervisor::store::
         });
     }
     Ok(rows)
+}
+
+/// The first line of a task's reason, where the state alone does not say enough: why it
+/// waits, failed, was interrupted or cancelled. (`--json` has the whole reason.)
+fn why(task: &Task) -> String {
+    match task.state {
+        TaskState::Queued
+        | TaskState::Failed
+        | TaskState::Interrupted
+        | TaskState::Cancelled
+        | TaskState::Rejected => task.reason.lines().next().unwrap_or_default().to_string(),
+        _ => String::new(),
+    }
 }
 
 fn repo_name(path: &Path) -> String {

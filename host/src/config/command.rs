@@ -15,15 +15,19 @@ pub enum Placeholder {
     Worktree,
     /// `{task_id}`: the task's id.
     TaskId,
+    /// `{home}`: the task's private home directory (the agent's `HOME`), where its CLI
+    /// keeps its config, session and history.
+    Home,
 }
 
 impl Placeholder {
     /// Every placeholder, in the order the docs list them.
-    pub const ALL: [Placeholder; 4] = [
+    pub const ALL: [Placeholder; 5] = [
         Placeholder::Prompt,
         Placeholder::PromptFile,
         Placeholder::Worktree,
         Placeholder::TaskId,
+        Placeholder::Home,
     ];
 
     /// The name written between the braces.
@@ -33,6 +37,7 @@ impl Placeholder {
             Placeholder::PromptFile => "prompt_file",
             Placeholder::Worktree => "worktree",
             Placeholder::TaskId => "task_id",
+            Placeholder::Home => "home",
         }
     }
 
@@ -52,6 +57,8 @@ pub struct PlaceholderValues<'a> {
     pub worktree: &'a Path,
     /// Replaces `{task_id}`.
     pub task_id: &'a str,
+    /// Replaces `{home}`.
+    pub home: &'a Path,
 }
 
 /// One piece of an argument: literal text or a placeholder.
@@ -140,6 +147,7 @@ impl CommandTemplate {
                         Piece::Value(Placeholder::PromptFile) => arg.push(values.prompt_file),
                         Piece::Value(Placeholder::Worktree) => arg.push(values.worktree),
                         Piece::Value(Placeholder::TaskId) => arg.push(values.task_id),
+                        Piece::Value(Placeholder::Home) => arg.push(values.home),
                     }
                 }
                 arg
@@ -203,6 +211,7 @@ mod tests {
             "{{literal}}",
             "-C{worktree}/x",
             "{prompt_file}",
+            "--history={home}/h.md",
         ])
         .unwrap();
         let values = PlaceholderValues {
@@ -210,6 +219,7 @@ mod tests {
             prompt_file: Path::new("/tmp/p.md"),
             worktree: Path::new("/w"),
             task_id: "t1",
+            home: Path::new("/state/homes/t1"),
         };
         assert_eq!(
             t.render(&values),
@@ -219,7 +229,8 @@ mod tests {
                 "do it",
                 "{literal}",
                 "-C/w/x",
-                "/tmp/p.md"
+                "/tmp/p.md",
+                "--history=/state/homes/t1/h.md"
             ]
             .map(OsString::from)
         );

@@ -261,6 +261,26 @@ pub enum ConfigError {
         span: SourceSpan,
     },
 
+    /// A `seed` or `write_back` entry that does not name something in the home directory.
+    #[error("`{key}` entry `{path}` {reason}")]
+    #[diagnostic(help(
+        "the agent runs with a private home per task; `seed` names what the host copies into it from your home before the first attempt (`~/.claude/.credentials.json`), and `write_back` the one seeded credentials file copied back after each run"
+    ))]
+    BadSeedPath {
+        /// The entry as written.
+        path: String,
+        /// The dotted key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// The entry.
+        #[label("not a seed path")]
+        span: SourceSpan,
+    },
+
     /// A name in `pass_env` or `env` that is not an environment variable name.
     #[error("`{name}` in `{key}` is not an environment variable name")]
     #[diagnostic(help(
@@ -279,10 +299,11 @@ pub enum ConfigError {
         span: SourceSpan,
     },
 
-    /// A setting that runs commands on the user's machine, in the repository's shared config.
+    /// A setting that runs commands on the user's machine, or copies files out of or into
+    /// the user's home, in the repository's shared config.
     #[error("`{key}` cannot be set in the repository's agenthost.toml")]
     #[diagnostic(help(
-        "a repository must not make your machine run commands: set it in your user config (~/.config/agenthost/config.toml) or in agenthost.local.toml"
+        "a repository must not make your machine run commands or copy files out of or into your home: set it in your user config (~/.config/agenthost/config.toml) or in agenthost.local.toml"
     ))]
     PersonalOnly {
         /// The dotted key.

@@ -56,7 +56,7 @@ mod sources;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-pub use agent::{AgentProfile, DEFAULT_AGENT_TIMEOUT};
+pub use agent::{AgentProfile, DEFAULT_AGENT_TIMEOUT, runs_code_later};
 pub use command::{CommandTemplate, Placeholder, PlaceholderValues};
 pub use error::ConfigError;
 pub use host_path::HostPath;

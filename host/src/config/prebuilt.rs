@@ -195,8 +195,8 @@ mod tests {
     struct_rust! {
         Layer { default_agent, agents, sandbox, test, worktree, notify, verify, policies }
         AgentLayer {
-            command, continue_command, pass_env, env, read, write, ports, unix_sockets,
-            timeout, description,
+            command, continue_command, pass_env, env, read, write, seed, write_back,
+            home_files, ports, unix_sockets, timeout, description,
         }
         SandboxLayer { mode, read }
         TestLayer { command, timeout }

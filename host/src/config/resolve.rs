@@ -70,6 +70,9 @@ struct AgentDraft {
     env: BTreeMap<String, String>,
     read: Option<Vec<HostPath>>,
     write: Option<Vec<HostPath>>,
+    seed: Option<Vec<HostPath>>,
+    write_back: Option<Option<HostPath>>,
+    home_files: BTreeMap<String, String>,
     ports: Option<Vec<u16>>,
     unix_sockets: Option<bool>,
     timeout: Option<Duration>,
@@ -285,6 +288,9 @@ impl AgentDraft {
             env: BTreeMap::new(),
             read: None,
             write: None,
+            seed: None,
+            write_back: None,
+            home_files: BTreeMap::new(),
             ports: None,
             unix_sockets: None,
             timeout: None,
@@ -323,6 +329,48 @@ impl AgentDraft {
         if let Some(write) = agent.write {
             self.write = Some(at.host_paths(&key("write"), write)?);
         }
+        for (field, span) in [
+            (
+                "seed",
+                agent
+                    .seed
+                    .as_ref()
+                    .and_then(|s| s.first())
+                    .map(Spanned::span),
+            ),
+            ("write_back", agent.write_back.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span
+                && matches!(at.file.origin, Origin::Repo(_))
+            {
+                let (src, span) = at.locate(span);
+                return Err(ConfigError::PersonalOnly {
+                    key: key(field),
+                    src,
+                    span,
+                });
+            }
+        }
+        if let Some(seed) = agent.seed {
+            self.seed = Some(
+                seed.into_iter()
+                    .map(|path| at.seed_path(&key("seed"), path))
+                    .collect::<Result<_, _>>()?,
+            );
+        }
+        if let Some(path) = agent.write_back {
+            // An empty string switches an inherited write-back off.
+            self.write_back = Some(if path.as_ref().is_empty() {
+                None
+            } else {
+                let seeds = self.seed.clone().unwrap_or_default();
+                Some(at.write_back_path(&key("write_back"), path, &seeds)?)
+            });
+        }
+        for (name, text) in agent.home_files.unwrap_or_default() {
+            let name = at.home_file(&key("home_files"), name)?;
+            self.home_files.insert(name, text);
+        }
         self.ports = agent.ports.or(self.ports.take());
         self.unix_sockets = agent.unix_sockets.or(self.unix_sockets.take());
         if let Some(timeout) = agent.timeout {
@@ -340,6 +388,9 @@ impl AgentDraft {
             env: self.env.clone(),
             read: self.read.clone().unwrap_or_default(),
             write: self.write.clone().unwrap_or_default(),
+            seed: self.seed.clone().unwrap_or_default(),
+            write_back: self.write_back.clone().flatten(),
+            home_files: self.home_files.clone(),
             ports: self.ports.clone().unwrap_or_default(),
             unix_sockets: self.unix_sockets.unwrap_or(false),
             timeout: self.timeout.unwrap_or(DEFAULT_AGENT_TIMEOUT),
@@ -599,6 +650,86 @@ impl Checker<'_> {
                 })
             })
             .collect()
+    }
+
+    /// A `seed` entry: a path under `~` (the real home, copied into the private one).
+    fn seed_path(&self, key: &str, path: Spanned<String>) -> Result<HostPath, ConfigError> {
+        let text: &str = path.as_ref();
+        let reason = match HostPath::parse(text) {
+            Err(reason) => Some(reason.to_string()),
+            Ok(_) if !text.starts_with("~/") => {
+                Some("is not under your home directory (`~/...`)".to_string())
+            }
+            Ok(_) if text.split('/').any(|part| part == "..") => {
+                Some("leaves the home directory through `..`".to_string())
+            }
+            Ok(parsed) => return Ok(parsed),
+        };
+        let (src, span) = self.locate(path.span());
+        Err(ConfigError::BadSeedPath {
+            path: path.into_inner(),
+            key: key.to_string(),
+            reason: reason.unwrap_or_default(),
+            src,
+            span,
+        })
+    }
+
+    /// A `home_files` name: a relative path inside the private home.
+    fn home_file(&self, key: &str, name: Spanned<String>) -> Result<String, ConfigError> {
+        let text: &str = name.as_ref();
+        let reason = if text.is_empty() {
+            "is empty"
+        } else if text.starts_with('/') || text.starts_with('~') {
+            "is not relative to the private home (write `.tool/config.toml`)"
+        } else if text.split('/').any(|part| part == ".." || part.is_empty()) {
+            "leaves the private home or has an empty part"
+        } else {
+            return Ok(name.into_inner());
+        };
+        let (src, span) = self.locate(name.span());
+        Err(ConfigError::BadSeedPath {
+            path: name.into_inner(),
+            key: key.to_string(),
+            reason: reason.to_string(),
+            src,
+            span,
+        })
+    }
+
+    /// The `write_back` entry: one of the profile's seed paths, and never a file that
+    /// configures what the CLI runs (settings, hooks, commands, MCP servers, plugins).
+    fn write_back_path(
+        &self,
+        key: &str,
+        path: Spanned<String>,
+        seeds: &[HostPath],
+    ) -> Result<HostPath, ConfigError> {
+        let parsed = self.seed_path(key, path.clone())?;
+        let reason = if !seeds.contains(&parsed) {
+            Some(
+                "is not one of the profile's `seed` entries (set `seed` first, in the same layer or below)",
+            )
+        } else if super::agent::runs_code_later(parsed.as_str()) {
+            Some(
+                "configures what the CLI runs (settings, hooks, commands, MCP servers, plugins): the agent could plant code there that runs outside the sandbox later",
+            )
+        } else {
+            None
+        };
+        match reason {
+            None => Ok(parsed),
+            Some(reason) => {
+                let (src, span) = self.locate(path.span());
+                Err(ConfigError::BadSeedPath {
+                    path: path.into_inner(),
+                    key: key.to_string(),
+                    reason: reason.to_string(),
+                    src,
+                    span,
+                })
+            }
+        }
     }
 
     fn copy_paths(&self, paths: SpannedStrings) -> Result<Vec<PathBuf>, ConfigError> {

@@ -88,16 +88,43 @@ fn builtin_defaults_parse_and_hold_the_documented_values() {
             .args()
             .contains(&"--continue".into())
     );
-    assert_eq!(claude.pass_env, ["ANTHROPIC_API_KEY"]);
+    assert_eq!(claude.pass_env[0], "ANTHROPIC_API_KEY");
+    assert!(claude.pass_env.contains(&"ANTHROPIC_BASE_URL".to_string()));
     assert_eq!(claude.env.get("IS_SANDBOX").map(String::as_str), Some("1"));
-    assert_eq!(claude.env.len(), 4);
     assert_eq!(
-        claude
-            .write
-            .iter()
-            .map(HostPath::as_str)
-            .collect::<Vec<_>>(),
-        ["~/.claude", "~/.claude.json"]
+        claude.env.get("CLAUDE_CONFIG_DIR").map(String::as_str),
+        Some("{home}/.claude")
+    );
+    assert_eq!(
+        claude.seed.iter().map(HostPath::as_str).collect::<Vec<_>>(),
+        ["~/.claude/.credentials.json", "~/.claude/CLAUDE.md"]
+    );
+    assert_eq!(
+        claude.write_back.as_ref().map(HostPath::as_str),
+        Some("~/.claude/.credentials.json")
+    );
+    // No built-in profile may write anywhere in the home: that is a delayed escape.
+    for (name, profile) in &config.agents {
+        assert!(
+            profile.write.is_empty(),
+            "profile {name} grants {:?}",
+            profile.write
+        );
+    }
+    assert!(
+        config.agents["codex"].home_files[".codex/config.toml"].contains("{env:OPENAI_BASE_URL}")
+    );
+    assert!(
+        config.agents["gemini"]
+            .command
+            .args()
+            .contains(&"--skip-trust".to_string())
+    );
+    assert!(
+        config.agents["aider"]
+            .command
+            .args()
+            .contains(&"--no-git".to_string())
     );
     assert_eq!(claude.ports, [443]);
     assert_eq!(claude.timeout, DEFAULT_AGENT_TIMEOUT);
@@ -235,7 +262,7 @@ fn higher_layers_win_field_by_field() {
     assert_eq!(claude.env["EXTRA"], "user");
     assert_eq!(claude.env["IS_SANDBOX"], "0");
     assert_eq!(claude.env["DISABLE_TELEMETRY"], "1");
-    assert_eq!(claude.pass_env, ["ANTHROPIC_API_KEY"]);
+    assert_eq!(claude.pass_env[0], "ANTHROPIC_API_KEY");
     assert_eq!(claude.origin, repo());
     assert_eq!(config.agents["codex"].origin, Origin::Builtin);
     assert_eq!(config.sandbox.mode, SandboxMode::BestEffort);
@@ -677,6 +704,50 @@ fn notify_defaults_and_personal_hook() {
 
     let config = load(&[(local(), "[notify]\non_ready = [\"mine\"]\n")]).unwrap();
     assert_eq!(config.notify.on_ready, Some(vec!["mine".to_string()]));
+}
+
+#[test]
+fn seeds_are_personal_and_write_back_only_a_seeded_credentials_file() {
+    // A repository must not copy files out of the home (or into it).
+    let (message, _, line, help) = repo_error("[agents.claude]\nseed = [\"~/.ssh/id_ed25519\"]\n");
+    assert_eq!(
+        message,
+        "`agents.claude.seed` cannot be set in the repository's agenthost.toml"
+    );
+    assert_eq!(line, 2);
+    assert!(help.contains("copy files"), "{help}");
+    let bad = |text: &str| {
+        let err = load(&[(user(), text)]).unwrap_err();
+        located(&err).0
+    };
+    assert_eq!(
+        bad("[agents.claude]\nseed = [\"/etc/shadow\"]\n"),
+        "`agents.claude.seed` entry `/etc/shadow` is not under your home directory (`~/...`)"
+    );
+    assert_eq!(
+        bad("[agents.claude]\nseed = [\"~/../x\"]\n"),
+        "`agents.claude.seed` entry `~/../x` leaves the home directory through `..`"
+    );
+    assert!(
+        bad("[agents.x]\ncommand = [\"x\"]\nseed = [\"~/.x/auth.json\"]\nwrite_back = \"~/.x/other.json\"\n")
+            .contains("is not one of the profile's `seed` entries")
+    );
+    assert!(
+        bad("[agents.x]\ncommand = [\"x\"]\nseed = [\"~/.x/settings.json\"]\nwrite_back = \"~/.x/settings.json\"\n")
+            .contains("configures what the CLI runs")
+    );
+    assert!(
+        bad("[agents.x]\ncommand = [\"x\"]\n[agents.x.home_files]\n\"../escape\" = \"\"\n")
+            .contains("leaves the private home")
+    );
+    // A user's own seed and write-back, and an empty write_back switching it off.
+    let config = load(&[(
+        user(),
+        "[agents.codex]\nseed = [\"~/.codex/auth.json\"]\nwrite_back = \"\"\n",
+    )])
+    .unwrap();
+    assert_eq!(config.agents["codex"].write_back, None);
+    assert_eq!(config.agents["codex"].seed.len(), 1);
 }
 
 #[test]

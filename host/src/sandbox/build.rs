@@ -61,8 +61,17 @@ pub struct PlanInput<'a> {
     pub sandbox: &'a SandboxConfig,
     /// The host's environment (only the variables the plan passes on are used).
     pub host_env: BTreeMap<String, String>,
-    /// The home directory (for `~` in grants, and `HOME`).
+    /// The user's real home directory (for `~` in grants and seeds; `HOME` when there is
+    /// no private home).
     pub home: PathBuf,
+    /// The agent's private home (`super::agent_home`), created by the caller: the agent's
+    /// `HOME`, its XDG directories and `{home}` in the profile's `env`, writable. `None`
+    /// runs with the real home as `HOME`, read-only where granted at all.
+    pub agent_home: Option<PathBuf>,
+    /// The agent program as found (on PATH, or as written when it names a path): the file
+    /// it resolves to and the package around it become readable and runnable
+    /// (`super::program`).
+    pub program: Option<PathBuf>,
     /// The private temp directory (created by the caller).
     pub tmpdir: PathBuf,
     /// Enforce or best effort.
@@ -371,13 +380,15 @@ pub fn build(mut input: PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
     if let Some(ignored) = &ignored {
         b.scratch(ignored);
     }
+    b.program();
+    b.agent_home();
     b.tmpdir();
     if let Some(error) = b.errors.pop() {
         return Err(error);
     }
     b.check_git()?;
     let env = b.env();
-    let net = b.net();
+    let net = b.net(&env);
     Ok(BuiltPlan {
         plan: SandboxPlan {
             enforcement: input.enforcement,
@@ -674,11 +685,17 @@ impl<'a> Builder<'a> {
                 continue;
             };
             let why = format!("PATH entry {}", entry.display());
+            // `~/.local/bin` is where pipx, uv and native installers link programs: its
+            // parent holds agenthost's own state and other tools' data, never granted. The
+            // programs themselves are followed to their packages (`program`).
+            let local = home.join(".local");
             let parent = entry
                 .file_name()
                 .filter(|n| *n == "bin" || *n == "shims")
                 .and(entry.parent())
-                .filter(|p| *p != Path::new("/") && *p != home && *p != Path::new("/usr"))
+                .filter(|p| {
+                    *p != Path::new("/") && *p != home && *p != Path::new("/usr") && *p != local
+                })
                 .map(Path::to_path_buf);
             roots.push((parent.unwrap_or(entry), why));
         }
@@ -688,6 +705,11 @@ impl<'a> Builder<'a> {
                 && let Ok(path) = self.canonical.canonicalize(Path::new(value))
             {
                 roots.push((path, format!("${var}")));
+            }
+        }
+        for (var, path) in self.home_toolchains() {
+            if let Ok(path) = self.canonical.canonicalize(&path) {
+                roots.push((path, format!("${var}'s default place")));
             }
         }
         roots.sort_by_key(|(root, _)| root.as_os_str().len());
@@ -1122,6 +1144,7 @@ impl<'a> Builder<'a> {
                     Provenance::new(format!("profile {name}"), format!("read `{path}`")),
                 );
             }
+            self.notes.extend(profile.home_write_warnings(name, &home));
             for path in &profile.write {
                 let expanded = path.expand(&home);
                 let why = Provenance::new(format!("profile {name}"), format!("write `{path}`"));
@@ -1166,6 +1189,60 @@ impl<'a> Builder<'a> {
                 path.display()
             ));
         }
+    }
+
+    /// The agent program and the package it runs from (`super::program`).
+    fn program(&mut self) {
+        let Some(program) = self.input.program.clone() else {
+            return;
+        };
+        let Ok(resolved) = self.canonical.canonicalize(&program) else {
+            return;
+        };
+        for needed in super::program::needs(&program, &resolved) {
+            if self.covered_by_read(&needed.path) {
+                continue;
+            }
+            let why = Provenance::new("agent", needed.why);
+            if needed.tree {
+                self.tree_without_secrets(&needed.path, rights::READ_EXEC, why);
+            } else {
+                self.rule(
+                    needed.path,
+                    Target::File,
+                    &[FsRight::Execute, FsRight::ReadFile],
+                    why,
+                );
+            }
+        }
+    }
+
+    /// The private home: the agent's `HOME`, writable as a whole.
+    fn agent_home(&mut self) {
+        if let Some(home) = self.input.agent_home.clone() {
+            self.rule(
+                home,
+                Target::Tree,
+                rights::WRITE_TREE,
+                Provenance::new(
+                    "sandbox",
+                    "the task's private home (HOME): the agent CLI's config, session and history; seeded from the profile's `seed`, never copied back but `write_back`",
+                ),
+            );
+        }
+    }
+
+    /// The toolchains whose default place is in the real home (`~/.rustup`, `~/.pyenv`,
+    /// ...), where they exist and their variable is not set: with a private `HOME` their
+    /// programs would look in the wrong home, so the variable is set to the real place, and
+    /// the place is readable.
+    fn home_toolchains(&self) -> Vec<(&'static str, PathBuf)> {
+        HOME_TOOLCHAINS
+            .iter()
+            .filter(|(var, _)| !self.input.host_env.contains_key(*var))
+            .map(|(var, dir)| (*var, self.input.home.join(dir)))
+            .filter(|(_, path)| path.is_dir())
+            .collect()
     }
 
     fn tmpdir(&mut self) {
@@ -1221,7 +1298,27 @@ impl<'a> Builder<'a> {
                 .cloned()
                 .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_string()),
         );
-        env.insert("HOME".to_string(), self.input.home.display().to_string());
+        let home = self.input.agent_home.as_ref().unwrap_or(&self.input.home);
+        env.insert("HOME".to_string(), home.display().to_string());
+        if let Some(private) = &self.input.agent_home {
+            for (var, dir) in super::agent_home::XDG_DIRS {
+                env.insert(var.to_string(), private.join(dir).display().to_string());
+            }
+            for (var, path) in self.home_toolchains() {
+                env.insert(var.to_string(), path.display().to_string());
+            }
+            // git's user configuration stays the user's (read-only), not the private home's.
+            if let Some(config) = [".gitconfig", ".config/git/config"]
+                .iter()
+                .map(|name| self.input.home.join(name))
+                .find(|path| path.is_file())
+            {
+                env.insert(
+                    "GIT_CONFIG_GLOBAL".to_string(),
+                    config.display().to_string(),
+                );
+            }
+        }
         env.insert(
             "TMPDIR".to_string(),
             self.input.tmpdir.display().to_string(),
@@ -1251,14 +1348,26 @@ impl<'a> Builder<'a> {
                     )),
                 }
             }
+            let private = self.input.agent_home.as_deref();
             for (key, value) in &profile.env {
-                env.insert(key.clone(), value.clone());
+                match super::agent_home::expand_value(value, private, host) {
+                    Ok(Some(expanded)) => {
+                        // `{env:NAME}` only fills a variable pass_env left unset.
+                        if !(value.contains("{env:") && env.contains_key(key)) {
+                            env.insert(key.clone(), expanded);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(why) => self
+                        .notes
+                        .push(format!("profile {name}: env `{key}`: {why}")),
+                }
             }
         }
         env
     }
 
-    fn net(&self) -> NetPlan {
+    fn net(&self, env: &BTreeMap<String, String>) -> NetPlan {
         let mut net = NetPlan::default();
         if let Some((name, profile)) = self.input.profile {
             for port in &profile.ports {
@@ -1267,10 +1376,66 @@ impl<'a> Builder<'a> {
                     provenance: Provenance::new(format!("profile {name}"), "ports"),
                 });
             }
+            // A base URL handed to the agent (a proxy, a gateway, a local model server) is
+            // where it must connect: its port is allowed too.
+            for (var, value) in env {
+                if !is_base_url_var(var) {
+                    continue;
+                }
+                if let Some(port) = url_port(value)
+                    && !net.connect_tcp.iter().any(|rule| rule.port == port)
+                {
+                    net.connect_tcp.push(PortRule {
+                        port,
+                        provenance: Provenance::new(
+                            format!("profile {name}"),
+                            format!("${var} ({value})"),
+                        ),
+                    });
+                }
+            }
         }
         net.inet_sockets = !net.connect_tcp.is_empty();
         net.unix_sockets = self.input.profile.is_some_and(|(_, p)| p.unix_sockets);
         net
+    }
+}
+
+/// Toolchains whose default place is in the home, by the variable that moves them.
+const HOME_TOOLCHAINS: &[(&str, &str)] = &[
+    ("RUSTUP_HOME", ".rustup"),
+    ("CARGO_HOME", ".cargo"),
+    ("PYENV_ROOT", ".pyenv"),
+    ("NVM_DIR", ".nvm"),
+    ("VOLTA_HOME", ".volta"),
+    ("BUN_INSTALL", ".bun"),
+    ("SDKMAN_DIR", ".sdkman"),
+    ("ASDF_DATA_DIR", ".asdf"),
+];
+
+/// Whether an agent variable names a model API's base URL (`ANTHROPIC_BASE_URL`,
+/// `OPENAI_BASE_URL`, `GOOGLE_GEMINI_BASE_URL`, litellm's `OPENAI_API_BASE`).
+fn is_base_url_var(name: &str) -> bool {
+    name.ends_with("_BASE_URL") || name.ends_with("_API_BASE")
+}
+
+/// The TCP port of an `http`/`https` URL: its explicit port, else 80 or 443.
+fn url_port(url: &str) -> Option<u16> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    // `[::1]:8080`: the port is after the closing bracket.
+    let after_host = match host_port.rfind(']') {
+        Some(end) => &host_port[end + 1..],
+        None => host_port,
+    };
+    match after_host.rsplit_once(':') {
+        Some((_, port)) => port.parse().ok(),
+        None => match scheme.to_ascii_lowercase().as_str() {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        },
     }
 }
 
@@ -1366,6 +1531,8 @@ mod tests {
             sandbox: &config.sandbox,
             host_env: BTreeMap::new(),
             home: root.join("home"),
+            agent_home: None,
+            program: None,
             tmpdir: root.join("tmp"),
             enforcement: Enforcement::Enforce,
             as_root,
@@ -1775,6 +1942,95 @@ mod tests {
             notes.contains("Do NOT modify `docs/`: enforced by the kernel"),
             "{notes}"
         );
+    }
+
+    #[test]
+    fn a_private_home_is_home_and_the_only_writable_place_outside_the_worktree() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        write_files(&root, &[("src/app.py", "")]);
+        git2::Repository::init(&root).unwrap();
+        let real_home = root.join("home");
+        std::fs::create_dir_all(real_home.join(".rustup")).unwrap();
+        std::fs::create_dir_all(real_home.join(".claude")).unwrap();
+        let private = root.join("state/homes/t1");
+        std::fs::create_dir_all(&private).unwrap();
+        let text = "# Task\n\n## What\nIt.\n\n### Scope\n- Modify: `src/app.py`\n";
+        let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
+        let mut config = Config::builtin();
+        let profile = config.agents.get_mut("claude").unwrap();
+        profile
+            .env
+            .insert("CONFIG_DIR".into(), "{home}/.claude".into());
+        profile.env.insert("KEY".into(), "{env:HOST_KEY}".into());
+        profile.env.insert("MISSING".into(), "{env:NOT_SET}".into());
+        profile.pass_env = vec!["ANTHROPIC_BASE_URL".into()];
+        let profile = profile.clone();
+        let mut input = input_for(&spec, &config, &root, false);
+        input.profile = Some(("claude", &profile));
+        input.agent_home = Some(private.clone());
+        input.host_env = BTreeMap::from([
+            ("HOST_KEY".to_string(), "sk-1".to_string()),
+            (
+                "ANTHROPIC_BASE_URL".to_string(),
+                "http://127.0.0.1:8377/v1".to_string(),
+            ),
+        ]);
+        let built = build(input).unwrap();
+        let env = &built.plan.env;
+        assert_eq!(env["HOME"], private.display().to_string());
+        assert_eq!(
+            env["XDG_CONFIG_HOME"],
+            private.join(".config").display().to_string()
+        );
+        assert_eq!(
+            env["CONFIG_DIR"],
+            private.join(".claude").display().to_string()
+        );
+        assert_eq!(env["KEY"], "sk-1");
+        assert!(!env.contains_key("MISSING"));
+        assert_eq!(
+            env["RUSTUP_HOME"],
+            real_home.join(".rustup").display().to_string()
+        );
+        let writes: Vec<&Path> = built
+            .plan
+            .fs
+            .iter()
+            .filter(|r| r.rights.contains(&FsRight::WriteFile) && !r.path.starts_with("/dev"))
+            .map(|r| r.path.as_path())
+            .collect();
+        assert!(writes.contains(&private.as_path()), "{writes:?}");
+        assert!(
+            !writes.iter().any(|w| w.starts_with(&real_home)),
+            "nothing of the real home is writable: {writes:?}"
+        );
+        let ports: Vec<u16> = built.plan.net.connect_tcp.iter().map(|r| r.port).collect();
+        assert!(ports.contains(&8377), "{ports:?}");
+    }
+
+    #[test]
+    fn env_values_and_base_urls() {
+        let host = BTreeMap::from([("A".to_string(), "x".to_string())]);
+        let home = Path::new("/h");
+        let expand = |v: &str| super::super::agent_home::expand_value(v, Some(home), &host);
+        assert_eq!(expand("{home}/.codex"), Ok(Some("/h/.codex".into())));
+        assert_eq!(expand("{env:A}-{{lit}}"), Ok(Some("x-{{lit}}".into())));
+        assert_eq!(
+            expand("{\"a\": {\"b\": 1}}"),
+            Ok(Some("{\"a\": {\"b\": 1}}".into()))
+        );
+        assert_eq!(expand("{env:B}"), Ok(None));
+        assert_eq!(expand("a{b"), Ok(Some("a{b".into())));
+        assert!(super::super::agent_home::expand_value("{home}", None, &host).is_err());
+        assert_eq!(url_port("https://api.anthropic.com"), Some(443));
+        assert_eq!(url_port("http://localhost/v1"), Some(80));
+        assert_eq!(url_port("http://127.0.0.1:8080/v1"), Some(8080));
+        assert_eq!(url_port("http://u:p@[::1]:9000"), Some(9000));
+        assert_eq!(url_port("not a url"), None);
+        assert!(is_base_url_var("OPENAI_BASE_URL"));
+        assert!(is_base_url_var("OPENAI_API_BASE"));
+        assert!(!is_base_url_var("OPENAI_API_KEY"));
     }
 
     #[test]

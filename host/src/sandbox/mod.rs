@@ -3,11 +3,13 @@
 //! prepared here ([`agenthost_sandbox::Restriction`]) and applied by the child (started
 //! with vfork, [`agenthost_sandbox::Restriction::spawn`]) before exec.
 
+pub mod agent_home;
 pub mod build;
 mod canonical;
 mod explain;
 pub mod git_layout;
 mod gitignore;
+mod program;
 mod wildmatch;
 
 use std::ffi::OsString;

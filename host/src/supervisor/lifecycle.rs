@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agenthost_sandbox::{Enforcement, Restriction, Support};
+use agenthost_sandbox::{Enforcement, FsRight, Restriction, Support};
 
 use super::decide;
 use super::log;
@@ -22,7 +22,7 @@ use crate::config::{Config, ConfigSources, HostPath, Placeholder, PlaceholderVal
 use crate::digest;
 use crate::runner::{Cancellation, Ending, Job, Outcome, Runner, Stop, local::LocalRunner};
 use crate::sandbox::git_layout::GitLayout;
-use crate::sandbox::{self, Canonicalizer, PlanInput};
+use crate::sandbox::{self, Canonicalizer, PlanInput, agent_home};
 use crate::spec::{self, Spec};
 use crate::state_dir::StateDirs;
 use crate::task::TaskState;
@@ -109,6 +109,7 @@ pub async fn run_attempt(
             (TaskState::Cancelled, "cancelled".to_string())
         }
         (Ok(Step::Ready(detail)), Stop::No) => (TaskState::Ready, detail),
+        (Ok(Step::Failed(reason)), Stop::No) => (TaskState::Failed, reason),
         (Err(reason), Stop::No) => (TaskState::Failed, reason),
     };
     let moved = ctx.store(|store| store.transition(&id, state, &detail));
@@ -123,9 +124,102 @@ pub async fn run_attempt(
     }
 }
 
+/// How an attempt ended, when it got to the end.
 enum Step {
+    /// The agent finished and its work was checked: the reason says what the checks found.
     Ready(String),
+    /// The agent broke (a non-zero exit, a signal, its time limit): the reason says how,
+    /// with the end of its output.
+    Failed(String),
+    /// The human cancelled it.
     Cancelled,
+}
+
+/// `a, b, c`, or `nothing`.
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "nothing".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// How many lines of an agent's output a failure's reason carries.
+const TAIL_LINES: usize = 15;
+
+/// Why a run that ended this way is a failure, or `None` for a clean exit (or a cancel,
+/// which is not the agent's failure).
+fn agent_failure(ending: Ending, timeout: Duration) -> Option<String> {
+    match ending {
+        Ending::Exited(0) | Ending::Cancelled => None,
+        Ending::Exited(125) => Some(
+            "the agent could not be started in its sandbox (exit code 125): see its output below"
+                .to_string(),
+        ),
+        Ending::Exited(code) => Some(format!("the agent exited with code {code}")),
+        Ending::Signalled(signal) => Some(format!("the agent was killed by signal {signal}")),
+        Ending::TimedOut => Some(format!(
+            "the agent ran past its time limit ({}) and was stopped; raise `timeout` in the \
+             spec's front matter or the agent profile",
+            humantime::format_duration(timeout)
+        )),
+    }
+}
+
+/// `reason`, then the agent's last output lines, indented, if it printed anything.
+fn with_output(reason: &str, tail: &str) -> String {
+    if tail.trim().is_empty() {
+        return format!("{reason} (it printed nothing)");
+    }
+    let mut text = format!("{reason}; the end of its output:");
+    for line in tail.lines() {
+        text.push_str("\n  ");
+        text.push_str(line);
+    }
+    text
+}
+
+/// The last `n` lines of `text`, without agenthost's own `== agenthost:` lines.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with("== agenthost:"))
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The blocking finding for a run that exited cleanly and changed nothing: it must never
+/// look like a result to review.
+fn no_change_finding(attempt: i64, tail: &str) -> StoredFinding {
+    let said = match tail.lines().rev().find(|line| !line.trim().is_empty()) {
+        Some(line) => format!("; its last words: {}", line.trim()),
+        None => "; it printed nothing".to_string(),
+    };
+    StoredFinding {
+        attempt,
+        policy: "agenthost".into(),
+        rule: "no-changes".into(),
+        severity: "error".into(),
+        message: format!(
+            "the agent exited cleanly but changed no file{said}. See `agenthost logs`; \
+             `agenthost correct` sends it back with instructions"
+        ),
+        path: None,
+        line: None,
+    }
+}
+
+/// One finding on one line: `policy/rule: message (path:line)`.
+pub fn finding_line(finding: &StoredFinding) -> String {
+    let place = match (&finding.path, finding.line) {
+        (Some(path), Some(line)) => format!(" ({path}:{line})"),
+        (Some(path), None) => format!(" ({path})"),
+        _ => String::new(),
+    };
+    format!(
+        "{}/{}: {}{place}",
+        finding.policy, finding.rule, finding.message
+    )
 }
 
 async fn attempt(
@@ -223,6 +317,28 @@ async fn attempt(
             continuing,
         ),
     };
+    // The agent's private home: made and seeded before the first attempt, kept after.
+    let agent_home_dir = ctx.dirs.agent_home(&task.id);
+    let seeded = agent_home::prepare(&agent_home_dir, &ctx.home, profile, &ctx.host_env)
+        .map_err(|err| err.to_string())?;
+    let agent_home_dir = agent_home_dir
+        .canonicalize()
+        .map_err(|err| format!("the agent's private home is gone: {err}"))?;
+    if seeded.created {
+        append_log(
+            &log_path,
+            &format!(
+                "== agenthost: private home {}; seeded from your home: {}{}; written: {}\n",
+                agent_home_dir.display(),
+                list_or_none(&seeded.copied),
+                match seeded.missing.as_slice() {
+                    [] => String::new(),
+                    missing => format!("; not found (not copied): {}", missing.join(", ")),
+                },
+                list_or_none(&seeded.written)
+            ),
+        );
+    }
     let prompt_file = tmpdir.join("prompt.md");
     fs_err::write(&prompt_file, &prompt_text).map_err(|err| err.to_string())?;
     let template = match (&correction, &profile.continue_command) {
@@ -234,6 +350,7 @@ async fn attempt(
         prompt_file: &prompt_file,
         worktree: &root,
         task_id: &task.id,
+        home: &agent_home_dir,
     });
     let mut config = config;
     if argv.first().is_some_and(|program| program == "agenthost") {
@@ -254,12 +371,14 @@ async fn attempt(
         .first()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if crate::runner::find_program(&program, ctx.host_env.get("PATH").map(String::as_str)).is_none()
-    {
+    let Some(program_path) =
+        crate::runner::find_program(&program, ctx.host_env.get("PATH").map(String::as_str))
+    else {
         return Err(format!(
-            "the agent program `{program}` (profile `{profile_name}`) is not installed or not on the supervisor's PATH"
+            "the agent program `{program}` (profile `{profile_name}`) is not installed or not on the supervisor's PATH ({}); install it, or set the profile's `command` to its full path",
+            ctx.host_env.get("PATH").map_or("unset", String::as_str)
         ));
-    }
+    };
     let stdin = (!template.uses(Placeholder::Prompt) && !template.uses(Placeholder::PromptFile))
         .then(|| prompt_text.clone().into_bytes());
 
@@ -271,19 +390,47 @@ async fn attempt(
         task,
         Some((profile_name.as_str(), profile)),
         &root,
-        &tmpdir,
+        AgentPlaces {
+            tmpdir: tmpdir.clone(),
+            home: agent_home_dir.clone(),
+            program: Some(program_path),
+        },
     )?;
+    append_log(
+        &log_path,
+        &format!("== agenthost: {}\n", sandboxed.summary()),
+    );
+    for note in &sandboxed.built.notes {
+        append_log(&log_path, &format!("== agenthost: sandbox note: {note}\n"));
+    }
     let timeout = spec.front_matter.timeout.unwrap_or(profile.timeout);
     let job = sandboxed.job(argv, stdin, &log_path, timeout)?;
     append_log(
         &log_path,
         &format!("== agenthost: attempt {number}, agent `{profile_name}`\n"),
     );
+    let agent_output_from = std::fs::metadata(&log_path).map_or(0, |m| m.len());
     let outcome = LocalRunner
         .run(job, cancel.clone())
         .await
         .map_err(|err| format!("the agent could not run: {err}"))?;
     sandboxed.cleanup();
+    let agent_tail = last_lines(&log_tail(&log_path, agent_output_from, 8192), TAIL_LINES);
+    if let Some(file) = &profile.write_back {
+        let note = match agent_home::write_back(&agent_home_dir, &ctx.home, file) {
+            Ok(agent_home::WriteBack::Unchanged) => None,
+            Ok(agent_home::WriteBack::Copied) => Some(format!(
+                "copied `{file}` back to your home (the run changed it)"
+            )),
+            Ok(agent_home::WriteBack::Refused(why)) => {
+                Some(format!("did NOT copy `{file}` back to your home: {why}"))
+            }
+            Err(err) => Some(format!("cannot copy `{file}` back to your home: {err}")),
+        };
+        if let Some(note) = note {
+            append_log(&log_path, &format!("== agenthost: {note}\n"));
+        }
+    }
     append_log(
         &log_path,
         &format!("== agenthost: the agent {}\n", outcome.ending),
@@ -344,6 +491,12 @@ async fn attempt(
         s.set_attempt_lines(&task.id, number, added as i64, removed as i64)
     })
     .map_err(|err| err.to_string())?;
+    // The agent broke: its work so far is committed (review, correct and resume see it),
+    // but no test runs and no policy reviews it, and the task is failed, not ready.
+    if let Some(failure) = agent_failure(outcome.ending, timeout) {
+        let _ = std::fs::remove_dir_all(&tmpdir);
+        return Ok(Step::Failed(with_output(&failure, &agent_tail)));
+    }
 
     let test = match &test_command {
         Some(command) => {
@@ -408,13 +561,21 @@ async fn attempt(
         &git_metadata,
         &bare_repositories,
     ));
-    let blocking = findings.iter().filter(|f| f.severity == "error").count();
+    if committed.is_none() {
+        findings.push(no_change_finding(number, &agent_tail));
+    }
+    let blocking: Vec<&StoredFinding> = findings.iter().filter(|f| f.severity == "error").collect();
     ctx.store(|s| s.set_findings(&task.id, number, &findings))
         .map_err(|err| err.to_string())?;
-    Ok(Step::Ready(format!(
-        "checks done: {} finding(s), {blocking} blocking; +{added} -{removed}",
-        findings.len()
-    )))
+    let mut summary = format!(
+        "checks done: {} finding(s), {} blocking; +{added} -{removed}",
+        findings.len(),
+        blocking.len()
+    );
+    for finding in blocking {
+        summary.push_str(&format!("\nblocking: {}", finding_line(finding)));
+    }
+    Ok(Step::Ready(summary))
 }
 
 /// Moves every `.git` a sandboxed run left below the worktree's root out of it, into
@@ -495,6 +656,16 @@ fn git_metadata_findings(
     moved.chain(problems).chain(bare).collect()
 }
 
+/// Where the agent lives on the host, for its sandbox plan.
+struct AgentPlaces {
+    /// The attempt's private temp directory.
+    tmpdir: PathBuf,
+    /// The task's private home (made and seeded).
+    home: PathBuf,
+    /// The agent program as found.
+    program: Option<PathBuf>,
+}
+
 /// A sandbox plan made ready to run, and what to clean up after.
 struct Sandboxed {
     built: sandbox::BuiltPlan,
@@ -512,7 +683,7 @@ impl Sandboxed {
         task: &Task,
         profile: Option<(&str, &crate::config::AgentProfile)>,
         root: &Path,
-        tmpdir: &Path,
+        agent: AgentPlaces,
     ) -> Result<Sandboxed, String> {
         let mode = config.sandbox.mode;
         let support = Support::probe();
@@ -525,7 +696,9 @@ impl Sandboxed {
             sandbox: &config.sandbox,
             host_env: ctx.host_env.clone(),
             home: ctx.home.clone(),
-            tmpdir: tmpdir.to_path_buf(),
+            agent_home: Some(agent.home),
+            program: agent.program,
+            tmpdir: agent.tmpdir,
             enforcement: if mode == SandboxMode::Enforce {
                 Enforcement::Enforce
             } else {
@@ -600,6 +773,43 @@ impl Sandboxed {
             timeout,
             sandbox,
         })
+    }
+
+    /// The plan in one line for the attempt log: the mode, what is writable, the ports,
+    /// `HOME`. `agenthost sandbox --explain` gives the whole plan with a reason per rule.
+    fn summary(&self) -> String {
+        let plan = &self.built.plan;
+        let writable: Vec<String> = plan
+            .fs
+            .iter()
+            .filter(|rule| rule.rights.contains(&FsRight::WriteFile))
+            .map(|rule| match rule.path.strip_prefix(&plan.cwd) {
+                Ok(inside) if !inside.as_os_str().is_empty() => inside.display().to_string(),
+                _ => rule.path.display().to_string(),
+            })
+            .collect();
+        let ports: Vec<String> = plan
+            .net
+            .connect_tcp
+            .iter()
+            .map(|rule| rule.port.to_string())
+            .collect();
+        format!(
+            "sandbox: {}; {} rules; writable: {}; TCP connect: {}; HOME={}",
+            match &self.support {
+                Some(_) if plan.enforcement == Enforcement::Enforce => "enforce".to_string(),
+                Some(_) => "best-effort".to_string(),
+                None => "OFF".to_string(),
+            },
+            plan.fs.len(),
+            list_or_none(&writable),
+            if ports.is_empty() {
+                "none".to_string()
+            } else {
+                ports.join(", ")
+            },
+            plan.env.get("HOME").map_or("", String::as_str)
+        )
     }
 
     /// Removes what [`Sandboxed::job`] created on disk and the run left unused.

@@ -88,6 +88,7 @@ mod tests {
             worktree: "/wt".into(),
             state: TaskState::Ready,
             next_correction: None,
+            reason: String::new(),
             created_ms: 0,
             updated_ms: 0,
         }

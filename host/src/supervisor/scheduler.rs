@@ -96,7 +96,11 @@ impl Scheduler {
         // One picture of the host and one configuration per repository for the whole round.
         let state = decide::host_state(&self.ctx, &tasks);
         let mut configs: HashMap<PathBuf, Result<Arc<Config>, String>> = HashMap::new();
-        for task in tasks.iter().filter(|t| t.state == TaskState::Queued) {
+        let queued: Vec<&Task> = tasks
+            .iter()
+            .filter(|t| t.state == TaskState::Queued)
+            .collect();
+        for (index, task) in queued.iter().enumerate() {
             let config = configs
                 .entry(task.repo.clone())
                 .or_insert_with(|| decide::repo_config(&self.ctx, &task.repo));
@@ -107,7 +111,7 @@ impl Scheduler {
             match decision {
                 Admission::Start => {
                     lock(&self.holds).remove(&task.id);
-                    self.start(task.clone());
+                    self.start((*task).clone());
                     // The picture changed; ask again from scratch for the next one.
                     self.wake();
                     return;
@@ -116,7 +120,20 @@ impl Scheduler {
                     let mut holds = lock(&self.holds);
                     if holds.get(&task.id) != Some(&reason) {
                         log(&format!("task {} held: {reason}", task.id));
-                        holds.insert(task.id.clone(), reason);
+                        holds.insert(task.id.clone(), reason.clone());
+                    }
+                    drop(holds);
+                    // The reasons reach every verb through the store, not only this log.
+                    let behind = format!("queued behind {}, which admission holds", task.id);
+                    let reasons = std::iter::once((task, format!("held by admission: {reason}")))
+                        .chain(queued[index + 1..].iter().map(|t| (t, behind.clone())));
+                    for (queued_task, why) in reasons {
+                        if let Err(err) = self
+                            .ctx
+                            .store(|s| s.set_queued_reason(&queued_task.id, &why))
+                        {
+                            log(&format!("task {}: {err}", queued_task.id));
+                        }
                     }
                     // First in, first out: nothing behind a held task overtakes it.
                     return;
@@ -162,7 +179,7 @@ impl Scheduler {
                     this.notify_done(&task);
                 }
                 if task.state == TaskState::Cancelled {
-                    remove_work(&task);
+                    remove_work(&this.ctx, &task);
                 }
             }
             this.wake();
@@ -357,7 +374,7 @@ impl Scheduler {
                 {
                     return refused(err.to_string(), "check agenthost's state directory");
                 }
-                remove_work(&task);
+                remove_work(&self.ctx, &task);
                 Response::Accepted {
                     commit: done.commit,
                     base,
@@ -414,7 +431,7 @@ impl Scheduler {
             .store(|s| s.transition(id, TaskState::Rejected, "rejected"))
         {
             Ok(_) => {
-                remove_work(&task);
+                remove_work(&self.ctx, &task);
                 Response::Ok
             }
             Err(err) => refused(err.to_string(), "check agenthost's state directory"),
@@ -445,7 +462,7 @@ impl Scheduler {
                     .store(|s| s.transition(id, TaskState::Cancelled, "cancelled"))
                 {
                     Ok(_) => {
-                        remove_work(&task);
+                        remove_work(&self.ctx, &task);
                         Response::Ok
                     }
                     Err(err) => refused(err.to_string(), "check agenthost's state directory"),
@@ -491,8 +508,19 @@ fn squash_message(task: &Task) -> String {
     )
 }
 
-/// Removes a finished task's worktree and branch; its record and logs stay.
-fn remove_work(task: &Task) {
+/// Removes a finished task's worktree, branch and private home (with the copies of your
+/// credentials seeded into it); its record and logs stay.
+fn remove_work(ctx: &Context, task: &Task) {
+    let home = ctx.dirs.agent_home(&task.id);
+    if let Err(err) = std::fs::remove_dir_all(&home)
+        && err.kind() != std::io::ErrorKind::NotFound
+    {
+        log(&format!(
+            "task {}: cannot remove its private home {}: {err}",
+            task.id,
+            home.display()
+        ));
+    }
     let worktree = TaskWorktree {
         repo_root: task.repo.clone(),
         name: task.id.clone(),

@@ -16,7 +16,8 @@ use thiserror::Error;
 use crate::task::TaskState;
 
 /// The schema, applied in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE tasks (
     id           TEXT PRIMARY KEY,
     repo         TEXT NOT NULL,
@@ -69,7 +70,15 @@ CREATE TABLE findings (
     line        INTEGER
 );
 CREATE INDEX findings_task ON findings(task_id, attempt);
-"];
+",
+    r"
+-- Why the task is in its state, in words: the detail of the last state change, or, while
+-- admission holds a queued task, the policy's reason. Shown by every verb.
+ALTER TABLE tasks ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+UPDATE tasks SET reason = COALESCE(
+    (SELECT detail FROM events WHERE events.task_id = tasks.id ORDER BY id DESC LIMIT 1), '');
+",
+];
 
 /// A failure of the state database.
 #[derive(Debug, Error)]
@@ -175,6 +184,11 @@ pub struct Task {
     pub state: TaskState,
     /// The correction the next attempt carries out, if a reviewer asked for one.
     pub next_correction: Option<String>,
+    /// Why it is in its state: the last state change's detail (why it failed, was
+    /// interrupted or cancelled, what the checks found) or, while admission holds it, the
+    /// policy's reason. Its first line is the summary; more lines may follow (the tail of
+    /// a failed agent's output).
+    pub reason: String,
     /// When the task was created (Unix milliseconds).
     pub created_ms: i64,
     /// When it last changed.
@@ -331,8 +345,8 @@ impl Store {
         let tx = self.conn.transaction().map_err(&sqlite)?;
         tx.execute(
             "INSERT INTO tasks (id, repo, spec_path, spec_text, spec_digest, title, agent,
-                base_branch, base_commit, branch, worktree, state, created_ms, updated_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                base_branch, base_commit, branch, worktree, state, reason, created_ms, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'launched', ?13, ?13)",
             params![
                 new.id,
                 new.repo.to_string_lossy(),
@@ -424,8 +438,8 @@ impl Store {
             });
         }
         tx.execute(
-            "UPDATE tasks SET state = ?2, updated_ms = ?3 WHERE id = ?1",
-            params![id, to.as_str(), now],
+            "UPDATE tasks SET state = ?2, updated_ms = ?3, reason = ?4 WHERE id = ?1",
+            params![id, to.as_str(), now, detail],
         )
         .map_err(&sqlite)?;
         tx.execute(
@@ -437,6 +451,20 @@ impl Store {
         tx.commit().map_err(&sqlite)?;
         self.task(id)?
             .ok_or_else(|| StoreError::UnknownTask { id: id.to_string() })
+    }
+
+    /// Records why a queued task waits (admission's reason, in the policy's words), without
+    /// a state change, so without an event. A task in any other state keeps its reason.
+    /// Returns whether the reason changed.
+    pub fn set_queued_reason(&mut self, task_id: &str, reason: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE tasks SET reason = ?2 WHERE id = ?1 AND state = 'queued' AND reason != ?2",
+                params![task_id, reason],
+            )
+            .map_err(self.sqlite())?;
+        Ok(changed > 0)
     }
 
     /// Sets (or clears) the correction the task's next attempt carries out.
@@ -718,6 +746,7 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Task, String>> {
         worktree: PathBuf::from(row.get::<_, String>("worktree")?),
         state,
         next_correction: row.get("next_correction")?,
+        reason: row.get("reason")?,
         created_ms: row.get("created_ms")?,
         updated_ms: row.get("updated_ms")?,
     }))

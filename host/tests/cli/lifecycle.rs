@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::{Run, Test};
 
 /// Stops the test's supervisor when the test ends, pass or fail.
-struct StopSupervisor<'a>(&'a Test);
+pub(crate) struct StopSupervisor<'a>(pub(crate) &'a Test);
 
 impl Drop for StopSupervisor<'_> {
     fn drop(&mut self) {
@@ -18,7 +18,7 @@ impl Drop for StopSupervisor<'_> {
 
 /// A test with the sample repository at `repo/` (committed on `main`) and the demo specs
 /// in `repo/specs/`.
-fn sample() -> Test {
+pub(crate) fn sample() -> Test {
     let mut test = Test::new();
     for (path, text) in agenthost::demo::SAMPLE_REPO {
         test = test.file(&format!("repo/{path}"), text);
@@ -35,11 +35,11 @@ fn sample() -> Test {
     test
 }
 
-fn json(run: &Run) -> serde_json::Value {
+pub(crate) fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|err| panic!("{err}: {}", run.transcript()))
 }
 
-fn task_state(test: &Test, id: &str) -> String {
+pub(crate) fn task_state(test: &Test, id: &str) -> String {
     let run = test.exec(&["status", "--all", "--json"]);
     json(&run)
         .as_array()
@@ -50,7 +50,7 @@ fn task_state(test: &Test, id: &str) -> String {
         .unwrap_or_default()
 }
 
-fn wait_for_state(test: &Test, id: &str, states: &[&str]) -> String {
+pub(crate) fn wait_for_state(test: &Test, id: &str, states: &[&str]) -> String {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let state = task_state(test, id);
@@ -82,7 +82,9 @@ fn launch_to_ready_then_accept_merges_the_change() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("export-items-as-csv is ready\n"),
+        run.stdout.contains(
+            "export-items-as-csv is ready: review with `agenthost review export-items-as-csv`\n"
+        ),
         "{}",
         run.stdout
     );
@@ -525,7 +527,9 @@ fn supervisor_killed_mid_run_keeps_state_and_worktrees() {
 fn ten_at_once_never_exceed_the_admission_limit() {
     let mut test = sample().file(
         "repo/agenthost.toml",
-        "[agents.slow]\ncommand = [\"sh\", \"-c\", \"sleep 1\"]\n\n[policies.review-bandwidth]\nconfig = { max_waiting = 20 }\n",
+        // Each agent makes its task's file (`$0` is the task id, `batch-N`): a run that
+        // changes nothing would end with a blocking finding.
+        "[agents.slow]\ncommand = [\"sh\", \"-c\", \"sleep 1; echo 'def helper(): pass' > inventory/helper_${0#batch-}.py\", \"{task_id}\"]\n\n[policies.review-bandwidth]\nconfig = { max_waiting = 20 }\n",
     );
     let mut specs = Vec::new();
     for n in 1..=10 {
@@ -548,7 +552,8 @@ fn ten_at_once_never_exceed_the_admission_limit() {
     assert_eq!(run.code, 0, "{}", run.transcript());
     for n in 1..=10 {
         assert!(
-            run.stdout.contains(&format!("batch-{n} is ready")),
+            run.stdout
+                .contains(&format!("batch-{n} is ready: review with")),
             "{}",
             run.stdout
         );

@@ -4,6 +4,7 @@
 //! Every test runs the real binary in its own temp directory, with `HOME` and the XDG
 //! directories pointing inside it, so no test reads or writes the user's real config.
 
+mod agent_home;
 mod check;
 mod front;
 mod help;
@@ -11,6 +12,7 @@ mod init;
 mod lifecycle;
 mod policy;
 mod policy_languages;
+mod reasons;
 mod sandbox;
 mod scripted_agent;
 mod supervisor;

@@ -107,7 +107,8 @@ fn logs_prints_the_latest_attempt() {
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert_eq!(
         run.stdout,
-        "scripted-agent: edited report.py\nscripted-agent: wrote status.py\n"
+        "scripted-agent: edited report.py\nscripted-agent: wrote status.py\n\
+         == agenthost: task filter-report is ready: checks done\n"
     );
     let run = test.exec(&["logs", "--attempt", "7", "filter-report"]);
     assert_eq!(run.code, 2, "{}", run.transcript());

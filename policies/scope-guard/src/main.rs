@@ -48,6 +48,25 @@ const SENSITIVE: &[(&str, &str)] = &[
         "agenthost.toml",
         "agenthost's configuration (policies and sandbox)",
     ),
+    // Agent CLIs run code from their project config: whoever starts the CLI in the checkout
+    // after accepting would run what an agent planted there.
+    (
+        ".claude/**",
+        "Claude Code project settings (hooks, commands, agents)",
+    ),
+    (".mcp.json", "MCP servers an agent CLI starts"),
+    (
+        ".codex/**",
+        "Codex project configuration (hooks, MCP servers)",
+    ),
+    (
+        ".gemini/**",
+        "Gemini CLI project settings (hooks, MCP servers)",
+    ),
+    (
+        "**/.aider.conf.yml",
+        "aider configuration (lint and test commands)",
+    ),
 ];
 
 /// Its settings under `[policies.scope-guard.config]`.

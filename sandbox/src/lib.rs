@@ -74,7 +74,8 @@ mod sys;
 
 pub use launch::{
     EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SETUP_FAILED, ForwardedSignals, LaunchError,
-    OutlivedSignals, Restriction, SandboxedChild, adopt_orphans, kill_leftovers, spawn_lasting,
+    OutlivedSignals, REAPER_KILL_NOW, Restriction, SandboxedChild, adopt_orphans, apply_reaper_to,
+    kill_leftovers, spawn_lasting,
 };
 pub use plan::{
     Enforcement, FsRight, FsRule, NetPlan, PortRule, Provenance, SandboxPlan, Target, rights,

@@ -7,7 +7,9 @@ use clap::Args;
 
 use super::task_lookup::{find_task, open_store};
 use super::{Exit, Output};
+use crate::state_dir::StateDirs;
 use crate::supervisor::SupervisorError;
+use crate::supervisor::liveness::Liveness;
 
 /// Arguments of `agenthost logs`.
 #[derive(Debug, Args)]
@@ -29,7 +31,7 @@ pub struct LogsArgs {
 
 /// Runs `agenthost logs`.
 pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
-    let (_dirs, store) = open_store(&args.id)?;
+    let (dirs, store) = open_store(&args.id)?;
     let task = find_task(&store, &args.id)?;
     let attempts = store.attempts(&task.id).map_err(SupervisorError::from)?;
     let attempt = match args.attempt {
@@ -68,8 +70,8 @@ pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
                 if let Ok(file) = fs_err::File::open(path) {
                     break file;
                 }
-                if !still_running(&store, &task.id)? {
-                    return Ok(Exit::Success);
+                if !still_running(&store, &dirs, &task.id)? {
+                    return gone_note(&store, &dirs, &task.id, output);
                 }
             }
         }
@@ -90,20 +92,42 @@ pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
         if !chunk.is_empty() {
             output.print(&String::from_utf8_lossy(&chunk))?;
         }
-        if !args.follow || !still_running(&store, &task.id)? {
+        if !args.follow || !still_running(&store, &dirs, &task.id)? {
             if args.follow {
                 // One last read: output written just before the task stopped.
                 let mut rest = Vec::new();
                 let _ = file.read_to_end(&mut rest);
                 output.print(&String::from_utf8_lossy(&rest))?;
             }
-            return Ok(Exit::Success);
+            return gone_note(&store, &dirs, &task.id, output);
         }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
-fn still_running(store: &crate::supervisor::store::Store, id: &str) -> miette::Result<bool> {
+/// Whether the task may still write to its log: queued or running, with a supervisor to run
+/// it ([`Liveness`]).
+fn still_running(
+    store: &crate::supervisor::store::Store,
+    dirs: &StateDirs,
+    id: &str,
+) -> miette::Result<bool> {
     let task = find_task(store, id)?;
-    Ok(task.state.is_active() || task.state == crate::task::TaskState::Queued)
+    let waiting = task.state.is_active() || task.state == crate::task::TaskState::Queued;
+    Ok(waiting && Liveness::check(dirs).supervisor_running())
+}
+
+/// Ends the output with [`Liveness::note`] when the task is recorded running but no
+/// supervisor runs it.
+fn gone_note(
+    store: &crate::supervisor::store::Store,
+    dirs: &StateDirs,
+    id: &str,
+    output: &Output,
+) -> miette::Result<Exit> {
+    let task = find_task(store, id)?;
+    if let Some(note) = Liveness::check(dirs).note([task.state]) {
+        output.print(&format!("\n{note}"))?;
+    }
+    Ok(Exit::Success)
 }

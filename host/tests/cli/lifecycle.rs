@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::{Run, Test};
 
 /// Stops the test's supervisor when the test ends, pass or fail.
-struct StopSupervisor<'a>(&'a Test);
+pub(crate) struct StopSupervisor<'a>(pub(crate) &'a Test);
 
 impl Drop for StopSupervisor<'_> {
     fn drop(&mut self) {
@@ -18,7 +18,7 @@ impl Drop for StopSupervisor<'_> {
 
 /// A test with the sample repository at `repo/` (committed on `main`) and the demo specs
 /// in `repo/specs/`.
-fn sample() -> Test {
+pub(crate) fn sample() -> Test {
     let mut test = Test::new();
     for (path, text) in agenthost::demo::SAMPLE_REPO {
         test = test.file(&format!("repo/{path}"), text);

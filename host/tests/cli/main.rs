@@ -5,6 +5,7 @@
 //! directories pointing inside it, so no test reads or writes the user's real config.
 
 mod check;
+mod crash;
 mod front;
 mod help;
 mod init;

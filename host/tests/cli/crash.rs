@@ -182,6 +182,7 @@ fn crash(mode: &str) {
         .status()
         .expect("kill");
     assert!(killed.success());
+    let killed_at = Instant::now();
     wait_until(Duration::from_secs(10), "the supervisor to die", || {
         !runs(supervisor)
     });
@@ -191,6 +192,10 @@ fn crash(mode: &str) {
         Duration::from_secs(10),
         "every process the agents started to be gone",
         || pids.0.iter().all(|&pid| !runs(pid)),
+    );
+    eprintln!(
+        "{mode}: every process of the agents gone {:?} after the kill",
+        killed_at.elapsed()
     );
     for (id, _) in TASKS {
         assert_eq!(

@@ -136,6 +136,7 @@ impl Restriction {
                 parent,
                 ruleset,
                 filter,
+                restrict: true,
             }),
             env: plan
                 .env
@@ -334,6 +335,29 @@ impl Drop for OutlivedSignals {
     fn drop(&mut self) {
         sys::restore_default_actions(&self.handled);
     }
+}
+
+/// The signal that makes a reaper kill its command and everything it started at once, no
+/// grace, and exit: what it does when the process that started it dies (its parent-death
+/// signal). For a runner that gives up on a job without waiting for it (instead of SIGKILL
+/// to the reaper, which would leave the command's daemons running).
+pub const REAPER_KILL_NOW: libc::c_int = sys::PARENT_GONE;
+
+/// Puts the same reaper as [`Restriction::apply_with_reaper_to`] between this process and
+/// a command that runs *without* a sandbox (sandbox mode `off`): the command gets the user's
+/// full rights (no `no_new_privs`, capabilities kept, no Landlock, no seccomp) but is tied
+/// to this process the same way: it leads a session of its own, dies with its reaper, and
+/// the reaper ends everything it left when it ends, when a stop request's `grace` is over,
+/// or at once when this process dies by any signal. Must be spawned with
+/// [`spawn_lasting`].
+pub fn apply_reaper_to(command: &mut Command, grace: Duration) {
+    let steps = ChildSteps {
+        parent: rustix::process::getpid().as_raw_nonzero().get(),
+        ruleset: None,
+        filter: None,
+        restrict: false,
+    };
+    Arc::new(steps).install_with_reaper(command, grace);
 }
 
 /// A job for the dedicated spawning thread.
@@ -825,6 +849,14 @@ mod tests {
     /// `sh -c SCRIPT` under the test plan, behind a reaper with `grace`, its stdin and
     /// stdout piped.
     fn reaped_shell(script: &str, grace: Duration) -> Child {
+        let mut command = reaped_command(script, grace, true);
+        spawn_lasting(move || command.spawn()).unwrap().unwrap()
+    }
+
+    /// `sh -c SCRIPT` behind a reaper with `grace`, under the test plan (`sandboxed`) or
+    /// with no restriction ([`apply_reaper_to`]), its stdin, stdout and stderr piped; to
+    /// be spawned.
+    fn reaped_command(script: &str, grace: Duration, sandboxed: bool) -> Command {
         // A shell gives its background jobs `/dev/null` for stdin.
         let mut plan = plan();
         plan.fs.push(FsRule {
@@ -834,16 +866,93 @@ mod tests {
             provenance: Provenance::new("test", "null device"),
             optional: true,
         });
-        let restriction = Restriction::prepare(&plan, &Support::probe()).unwrap();
         let mut command = Command::new("/bin/sh");
         command
             .args(["-c", script])
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        restriction.apply_with_reaper_to(&mut command, grace);
-        spawn_lasting(move || command.spawn()).unwrap().unwrap()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if sandboxed {
+            let restriction = Restriction::prepare(&plan, &Support::probe()).unwrap();
+            restriction.apply_with_reaper_to(&mut command, grace);
+        } else {
+            apply_reaper_to(&mut command, grace);
+        }
+        command
+    }
+
+    /// The reaper outlives the process that started it: when that dies (here, as far as the
+    /// parent-death signal can tell, the thread that forked it: the pitfall of
+    /// [`spawn_lasting`] used as a stand-in for `kill -9` of the host), the reaper kills the
+    /// command at once, no grace, then everything it started, also a daemon in a session of
+    /// its own, and ends as the command did. Sandboxed and not (sandbox mode `off`).
+    #[test]
+    fn when_its_parent_dies_the_reaper_ends_everything_the_command_started() {
+        for sandboxed in [true, false] {
+            let marker = format!("40.{}{}", std::process::id(), u8::from(sandboxed));
+            let script = format!(
+                "setsid sh -c 'sleep {marker} & exec sleep {marker}' >/dev/null 2>&1 &
+                 sleep {marker} &
+                 echo started; grep '^NoNewPrivs' /proc/self/status; exec sleep {marker}"
+            );
+            // Long grace: were the parent's death a plain stop request, the test would wait.
+            let mut command = reaped_command(&script, Duration::from_secs(60), sandboxed);
+            let (die, dying) = mpsc::channel::<()>();
+            let parent = std::thread::spawn(move || {
+                let child = command.spawn().unwrap();
+                let _ = dying.recv();
+                child
+            });
+            let (mut stdout, mut stderr) = {
+                // The thread hands the child back only as it ends, so read through /proc.
+                let mut waited = 0;
+                while sleeping(&marker).len() < 4 && waited < 1000 {
+                    std::thread::sleep(Duration::from_millis(10));
+                    waited += 1;
+                }
+                assert_eq!(
+                    sleeping(&marker).len(),
+                    4,
+                    "the command and daemons did not start"
+                );
+                die.send(()).unwrap();
+                let mut child = parent.join().unwrap();
+                let started = std::time::Instant::now();
+                let status = child.wait().unwrap();
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "killed at once, not after the grace"
+                );
+                assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
+                (child.stdout.take().unwrap(), child.stderr.take().unwrap())
+            };
+            // Everything was reaped before the reaper ended: no wait needed.
+            assert_eq!(sleeping(&marker), Vec::<String>::new(), "left running");
+            let mut out = String::new();
+            std::io::Read::read_to_string(&mut stdout, &mut out).unwrap();
+            let no_new_privs = if sandboxed { "1" } else { "0" };
+            assert_eq!(out, format!("started\nNoNewPrivs:\t{no_new_privs}\n"));
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut stderr, &mut err).unwrap();
+            assert!(err.contains("is gone: killing the command"), "{err}");
+        }
+    }
+
+    /// Without a sandbox (mode `off`), the reaper still ends what the command left when the
+    /// command ends: also a daemon in a session of its own.
+    #[test]
+    fn nothing_an_unrestricted_command_started_outlives_it_behind_a_reaper() {
+        let marker = format!("50.{}", std::process::id());
+        let script = format!(
+            "setsid sh -c 'exec sleep {marker}' >/dev/null 2>&1 &
+             while [ ! -e /proc/$!/stat ]; do sleep 0.01; done; sleep 0.2; exit 6"
+        );
+        let mut command = reaped_command(&script, Duration::from_secs(5), false);
+        let status = spawn_lasting(move || command.status()).unwrap().unwrap();
+        assert_eq!(status.code(), Some(6), "{status:?}");
+        assert_eq!(sleeping(&marker), Vec::<String>::new(), "left running");
     }
 
     /// The processes on this machine running `sleep LENGTH`.

@@ -59,9 +59,13 @@
 //!   the seccomp filter only refuses setting setuid and setgid bits.
 //! - Dying with agenthost: `PR_SET_PDEATHSIG` kills the command itself. Everything else it
 //!   started is killed when it ends, also what left its process group: by the reaper of
-//!   [`Restriction::apply_with_reaper_to`] (a job runner), or by [`kill_leftovers`] in a
-//!   process that [`adopt_orphans`] (`agenthost sandbox`). But if agenthost (or the reaper)
-//!   is killed with SIGKILL, a process that left the group is adopted by init and survives.
+//!   [`Restriction::apply_with_reaper_to`] (a job runner; [`apply_reaper_to`] without a
+//!   sandbox), or by [`kill_leftovers`] in a process that [`adopt_orphans`] (`agenthost
+//!   sandbox`). The reaper also outlives agenthost: its parent-death signal
+//!   ([`REAPER_KILL_NOW`]) makes it kill the command and everything it started at once
+//!   when agenthost dies by any signal, `kill -9` included. But if the reaper itself is
+//!   killed with SIGKILL (or `agenthost sandbox` is), a process that left the group is
+//!   adopted by init and survives.
 //! - As root the command keeps uid 0: files owned by root are writable by their owner
 //!   without capabilities wherever Landlock grants write, and readable where it grants read.
 
@@ -74,7 +78,8 @@ mod sys;
 
 pub use launch::{
     EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_SETUP_FAILED, ForwardedSignals, LaunchError,
-    OutlivedSignals, Restriction, SandboxedChild, adopt_orphans, kill_leftovers, spawn_lasting,
+    OutlivedSignals, REAPER_KILL_NOW, Restriction, SandboxedChild, adopt_orphans, apply_reaper_to,
+    kill_leftovers, spawn_lasting,
 };
 pub use plan::{
     Enforcement, FsRight, FsRule, NetPlan, PortRule, Provenance, SandboxPlan, Target, rights,

@@ -27,7 +27,7 @@ use rustix::thread::CapabilitySet;
 mod reaper;
 mod spawn;
 
-pub(crate) use reaper::kill_everything_left;
+pub(crate) use reaper::{PARENT_GONE, kill_everything_left};
 pub(crate) use spawn::{ExecSpec, spawn, wait};
 
 /// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`: the ABI version,
@@ -133,6 +133,10 @@ pub(crate) struct ChildSteps {
     pub(crate) ruleset: Option<OwnedFd>,
     /// The seccomp program (`None` without seccomp, best effort).
     pub(crate) filter: Option<crate::seccomp::Program>,
+    /// Whether the command is restricted at all: `false` for a command that runs with the
+    /// user's full rights behind a reaper (sandbox mode `off`), which takes only the
+    /// steps that tie it to its parent (1 to 3 of [`ChildSteps::apply_under`]).
+    pub(crate) restrict: bool,
 }
 
 /// `struct sock_fprog`.
@@ -193,6 +197,8 @@ impl ChildSteps {
     ///    permitted, inheritable);
     /// 6. `landlock_restrict_self`;
     /// 7. the seccomp filter.
+    ///
+    /// Without `restrict`, steps 4 to 7 are left out.
     fn apply_under(&self, parent: libc::pid_t) {
         // SAFETY: prctl with integer arguments only.
         let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
@@ -208,6 +214,9 @@ impl ChildSteps {
             fail(b"starting a new session");
         }
         mark_descriptors_cloexec();
+        if !self.restrict {
+            return;
+        }
         // SAFETY: integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             fail(b"setting no_new_privs");

@@ -7,7 +7,9 @@ use clap::Args;
 
 use super::task_lookup::{find_task, open_store};
 use super::{Exit, Output};
+use crate::state_dir::StateDirs;
 use crate::supervisor::SupervisorError;
+use crate::supervisor::liveness::Liveness;
 
 /// Arguments of `agenthost logs`.
 #[derive(Debug, Args)]
@@ -29,7 +31,7 @@ pub struct LogsArgs {
 
 /// Runs `agenthost logs`.
 pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
-    let (_dirs, store) = open_store(&args.id)?;
+    let (dirs, store) = open_store(&args.id)?;
     let task = find_task(&store, &args.id)?;
     let attempts = store.attempts(&task.id).map_err(SupervisorError::from)?;
     let attempt = match args.attempt {
@@ -70,8 +72,8 @@ pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
                 if let Ok(file) = fs_err::File::open(path) {
                     break file;
                 }
-                if !still_running(&store, &task.id)? {
-                    return Ok(Exit::Success);
+                if !still_running(&store, &dirs, &task.id)? {
+                    return gone_note(&store, &dirs, &task.id, output);
                 }
             }
         }
@@ -92,7 +94,7 @@ pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
         if !chunk.is_empty() {
             output.print(&String::from_utf8_lossy(&chunk))?;
         }
-        if !args.follow || !still_running(&store, &task.id)? {
+        if !args.follow || !still_running(&store, &dirs, &task.id)? {
             if args.follow {
                 // One last read: output written just before the task stopped.
                 let mut rest = Vec::new();
@@ -100,14 +102,18 @@ pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
                 output.print(&String::from_utf8_lossy(&rest))?;
             }
             // The log is the attempt's; the task's state and its reason come last, where
-            // the reader's eye ends (the log of the latest attempt only).
-            if args
-                .attempt
-                .is_none_or(|n| Some(n) == attempts.last().map(|a| a.number))
+            // the reader's eye ends (the log of the latest attempt only). A task recorded
+            // running with no supervisor gets the note that says so instead.
+            let now = find_task(&store, &task.id)?;
+            let gone = now.state.is_active() && !Liveness::check(&dirs).supervisor_running();
+            if !gone
+                && args
+                    .attempt
+                    .is_none_or(|n| Some(n) == attempts.last().map(|a| a.number))
             {
-                output.print(&footer(&find_task(&store, &task.id)?))?;
+                output.print(&footer(&now))?;
             }
-            return Ok(Exit::Success);
+            return gone_note(&store, &dirs, &task.id, output);
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -127,7 +133,29 @@ fn footer(task: &crate::supervisor::store::Task) -> String {
     text
 }
 
-fn still_running(store: &crate::supervisor::store::Store, id: &str) -> miette::Result<bool> {
+/// Whether the task may still write to its log: queued or running, with a supervisor to run
+/// it ([`Liveness`]).
+fn still_running(
+    store: &crate::supervisor::store::Store,
+    dirs: &StateDirs,
+    id: &str,
+) -> miette::Result<bool> {
     let task = find_task(store, id)?;
-    Ok(task.state.is_active() || task.state == crate::task::TaskState::Queued)
+    let waiting = task.state.is_active() || task.state == crate::task::TaskState::Queued;
+    Ok(waiting && Liveness::check(dirs).supervisor_running())
+}
+
+/// Ends the output with [`Liveness::note`] when the task is recorded running but no
+/// supervisor runs it.
+fn gone_note(
+    store: &crate::supervisor::store::Store,
+    dirs: &StateDirs,
+    id: &str,
+    output: &Output,
+) -> miette::Result<Exit> {
+    let task = find_task(store, id)?;
+    if let Some(note) = Liveness::check(dirs).note([task.state]) {
+        output.print(&format!("\n{note}"))?;
+    }
+    Ok(Exit::Success)
 }

@@ -8,6 +8,7 @@ use super::task_lookup::{find_task, open_store};
 use super::{Exit, Output};
 use crate::spec;
 use crate::supervisor::SupervisorError;
+use crate::supervisor::liveness::Liveness;
 
 /// Arguments of `agenthost review`.
 #[derive(Debug, Args)]
@@ -25,7 +26,8 @@ pub struct ReviewArgs {
 
 /// Runs `agenthost review`.
 pub fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
-    let (_dirs, store) = open_store(&args.id)?;
+    let (dirs, store) = open_store(&args.id)?;
+    let liveness = Liveness::check(&dirs);
     let task = find_task(&store, &args.id)?;
     let attempts = store.attempts(&task.id).map_err(SupervisorError::from)?;
     let findings = store.findings(&task.id).map_err(SupervisorError::from)?;
@@ -33,7 +35,7 @@ pub fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
     text.push_str(&format!("{}  ({})\n", task.title, task.id));
     text.push_str(&format!(
         "  state     {}, attempt {}\n  agent     {}\n  spec      {}\n  branch    {}\n",
-        task.state,
+        liveness.label(task.state),
         attempts.len(),
         task.agent,
         task.spec_path.display(),
@@ -49,6 +51,9 @@ pub fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
         && let Some(correction) = &last.correction
     {
         text.push_str(&format!("  correction  {correction}\n"));
+    }
+    if let Some(note) = liveness.note([task.state]) {
+        text.push_str(&format!("\n{note}"));
     }
 
     let parsed = spec::parse(

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{Exit, Output};
 use crate::state_dir::StateDirs;
 use crate::supervisor::SupervisorError;
+use crate::supervisor::liveness::Liveness;
 use crate::supervisor::store::{Store, Task, now_ms};
 use crate::task::TaskState;
 
@@ -38,6 +39,9 @@ struct Row {
     removed: Option<i64>,
     blocking_findings: usize,
     attempts: usize,
+    /// Recorded running, shown interrupted: no supervisor runs it ([`Liveness`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    supervisor_gone: bool,
 }
 
 /// Runs `agenthost status`.
@@ -50,6 +54,16 @@ pub fn run(args: &StatusArgs, output: &Output) -> miette::Result<Exit> {
     } else {
         Vec::new()
     };
+    let liveness = Liveness::check(&dirs);
+    let note = liveness.note(rows.iter().map(|row| row.task.state));
+    let mut rows = rows;
+    for row in &mut rows {
+        (row.task.state, row.supervisor_gone) = liveness.shown(row.task.state);
+        if row.supervisor_gone {
+            row.task.reason =
+                "recorded running, but no supervisor runs it: it crashed or was killed".into();
+        }
+    }
     if args.json {
         let json = serde_json::to_string_pretty(&rows)
             .map_err(|err| miette::miette!("cannot encode the status as JSON: {err}"))?;
@@ -83,7 +97,10 @@ pub fn run(args: &StatusArgs, output: &Output) -> miette::Result<Exit> {
             row.task.id.clone(),
             repo_name(&row.task.repo),
             row.task.title.clone(),
-            row.task.state.to_string(),
+            match row.supervisor_gone {
+                true => crate::supervisor::liveness::GONE_LABEL.to_string(),
+                false => row.task.state.to_string(),
+            },
             short_duration(row.age_ms),
             row.waiting_for_review_ms
                 .map(short_duration)
@@ -112,6 +129,9 @@ pub fn run(args: &StatusArgs, output: &Output) -> miette::Result<Exit> {
         })
         .collect();
     output.print(&text)?;
+    if let Some(note) = note {
+        output.print(&format!("\n{note}"))?;
+    }
     Ok(Exit::Success)
 }
 
@@ -140,6 +160,7 @@ fn rows(store: &Store, all: bool) -> Result<Vec<Row>, crate::supervisor::store::
             removed: last.and_then(|a| a.removed),
             blocking_findings: blocking,
             attempts: attempts.len(),
+            supervisor_gone: false,
             task,
         });
     }

@@ -1,11 +1,16 @@
 //! Runs jobs as child processes of the supervisor on this machine.
 //!
-//! A job is stopped as a whole, so an agent's own children do not outlive it. A sandboxed
-//! job runs behind a reaper ([`agenthost_sandbox::Restriction::apply_with_reaper_to`]): the
-//! runner's child is the reaper, which forks the restricted command, passes SIGTERM on to
+//! A job is stopped as a whole, so an agent's own children do not outlive it. Every job runs
+//! behind a reaper ([`agenthost_sandbox::Restriction::apply_with_reaper_to`], or
+//! [`agenthost_sandbox::apply_reaper_to`] for a job without a sandbox, mode `off`): the
+//! runner's child is the reaper, which forks the (restricted) command, passes SIGTERM on to
 //! it, kills it after the grace period, and once it has ended kills everything it left
-//! running, also processes that left its process group (`setsid`). A job without a sandbox
-//! (mode `off`) gets SIGTERM to its process group, then SIGKILL after the grace period.
+//! running, also processes that left its process group (`setsid`). When the supervisor dies,
+//! by any signal, `kill -9` included, each reaper kills its job at once and exits.
+//!
+//! While a job runs, a record of its processes sits beside its log
+//! ([`super::survivors`]), so that the next supervisor can verify that nothing of it still
+//! runs.
 
 use std::os::unix::process::ExitStatusExt as _;
 use std::process::Stdio;
@@ -15,6 +20,7 @@ use rustix::process::{Pid, Signal, kill_process, kill_process_group};
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
+use super::survivors::{JobRecord, record_path};
 use super::{Cancellation, Ending, Job, Outcome, RunError, Runner};
 
 /// How long a stopped job gets between SIGTERM and SIGKILL.
@@ -62,29 +68,25 @@ impl Runner for LocalRunner {
                 Stdio::null()
             })
             .stdout(log)
-            .stderr(log_err)
-            .kill_on_drop(true);
-        let spawned = match &job.sandbox {
-            Some(restriction) => {
-                restriction.apply_with_reaper_to(command.as_std_mut(), GRACE);
-                // PR_SET_PDEATHSIG follows the forking thread: fork on one that lasts.
-                let runtime = tokio::runtime::Handle::current();
-                agenthost_sandbox::spawn_lasting(move || {
-                    let _entered = runtime.enter();
-                    command.spawn()
-                })
-                .and_then(|spawned| spawned)
-            }
-            None => {
-                command.process_group(0);
-                command.spawn()
-            }
-        };
+            .stderr(log_err);
+        match &job.sandbox {
+            Some(restriction) => restriction.apply_with_reaper_to(command.as_std_mut(), GRACE),
+            None => agenthost_sandbox::apply_reaper_to(command.as_std_mut(), GRACE),
+        }
+        // PR_SET_PDEATHSIG follows the forking thread: fork on one that lasts.
+        let runtime = tokio::runtime::Handle::current();
+        let spawned = agenthost_sandbox::spawn_lasting(move || {
+            let _entered = runtime.enter();
+            command.spawn()
+        })
+        .and_then(|spawned| spawned);
         let mut child = spawned.map_err(|source| RunError::Spawn {
             program: program.to_string_lossy().into_owned(),
             source,
         })?;
         let pid = child.id().and_then(|id| Pid::from_raw(id as i32));
+        // Declared after `child`, so dropped before it.
+        let mut record = Record::write(pid, &job.log);
         if let (Some(bytes), Some(mut stdin)) = (job.stdin, child.stdin.take()) {
             // The agent may exit without reading its stdin; that is its business.
             tokio::spawn(async move {
@@ -101,11 +103,8 @@ impl Runner for LocalRunner {
                     (None, Some(signal)) => Ending::Signalled(signal),
                     (None, None) => Ending::Exited(-1),
                 };
-                // The job is over; stop anything it left running in its group (a sandboxed
-                // job's reaper has already ended everything it left).
-                if let Some(pid) = pid {
-                    let _ = kill_process_group(pid, Signal::KILL);
-                }
+                // The job is over, and its reaper has ended everything it left.
+                record.done();
                 return Ok(Outcome { ending, duration: started.elapsed() });
             }
             () = tokio::time::sleep(job.timeout) => Ending::TimedOut,
@@ -114,21 +113,78 @@ impl Runner for LocalRunner {
 
         if let Some(pid) = pid {
             signal_job(pid, Signal::TERM);
-            // A reaper kills the command itself after the grace, then what it left.
-            let patience = if job.sandbox.is_some() {
-                GRACE + REAPING
-            } else {
-                GRACE
-            };
-            if tokio::time::timeout(patience, child.wait()).await.is_err() {
+            // The reaper kills the command itself after the grace, then what it left.
+            if tokio::time::timeout(GRACE + REAPING, child.wait())
+                .await
+                .is_err()
+            {
                 signal_job(pid, Signal::KILL);
             }
         }
         let _ = child.kill().await;
+        record.done();
         Ok(Outcome {
             ending: stopped,
             duration: started.elapsed(),
         })
+    }
+}
+
+/// A running job's reaper and the record of its processes ([`super::survivors`]). Once
+/// the job is over, [`Record::done`] removes the record. Dropped before that (the run given
+/// up, the supervisor's runtime shut down), it tells the reaper to kill the job at once, as
+/// the supervisor's death would, and removes the record: SIGKILL to the reaper (tokio's
+/// `kill_on_drop`) would leave alive what the command started.
+struct Record {
+    reaper: Option<Pid>,
+    path: Option<std::path::PathBuf>,
+}
+
+impl Record {
+    /// Records the job whose reaper is `reaper` beside its `log`. A record that cannot be
+    /// written is said in the log; the reaper still ends the job with the supervisor.
+    fn write(reaper: Option<Pid>, log: &std::path::Path) -> Record {
+        let path = record_path(log);
+        let written = reaper
+            .and_then(|pid| JobRecord::of_reaper(pid.as_raw_nonzero().get()))
+            .ok_or_else(|| std::io::Error::other("its processes cannot be read in /proc"))
+            .and_then(|record| record.write(&path));
+        let path = match written {
+            Ok(()) => Some(path),
+            Err(err) => {
+                use std::io::Write as _;
+                if let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(log) {
+                    let _ = writeln!(
+                        file,
+                        "== agenthost: cannot record the job's processes in {}: {err}",
+                        path.display()
+                    );
+                }
+                None
+            }
+        };
+        Record { reaper, path }
+    }
+
+    /// The reaper has been waited for (its pid may be reused from now on): forget it and
+    /// remove the record.
+    fn done(&mut self) {
+        self.reaper = None;
+        if let Some(path) = self.path.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        if let Some(reaper) = self.reaper
+            && let Some(kill_now) = Signal::from_named_raw(agenthost_sandbox::REAPER_KILL_NOW)
+        {
+            // The reaper is this process's unreaped child: its pid is still its own.
+            let _ = kill_process(reaper, kill_now);
+        }
+        self.done();
     }
 }
 
@@ -143,6 +199,7 @@ fn signal_job(pid: Pid, signal: Signal) {
 mod tests {
     use super::*;
     use crate::runner::cancellation;
+    use crate::runner::survivors::JobRecord;
 
     fn job(dir: &std::path::Path, script: &str, timeout: Duration) -> Job {
         Job {
@@ -204,7 +261,7 @@ mod tests {
     }
 
     /// A job that may write only `dir` (and use `/dev/null`), behind the sandbox.
-    fn sandboxed(dir: &std::path::Path, script: &str, timeout: Duration) -> Job {
+    fn sandboxed_job(dir: &std::path::Path, script: &str, timeout: Duration) -> Job {
         use agenthost_sandbox::plan::{FsRule, NetPlan, Provenance, Target, rights};
         let rule = |path: &std::path::Path, target, rights: &[agenthost_sandbox::FsRight]| FsRule {
             path: path.to_path_buf(),
@@ -259,7 +316,7 @@ mod tests {
             let daemon = "setsid sh -c 'touch started; sleep 1; touch survivor' >/dev/null 2>&1 &
                 while [ ! -e started ]; do sleep 0.01; done;";
             let (_keep, cancel) = cancellation();
-            let job = sandboxed(dir.path(), &format!("{daemon} {script}"), timeout);
+            let job = sandboxed_job(dir.path(), &format!("{daemon} {script}"), timeout);
             let outcome = runtime().block_on(LocalRunner.run(job, cancel)).unwrap();
             assert_eq!(outcome.ending, ending, "{script}");
             std::thread::sleep(Duration::from_millis(1500));
@@ -267,6 +324,117 @@ mod tests {
                 !dir.path().join("survivor").exists(),
                 "a daemon outlived `{script}`"
             );
+        }
+    }
+
+    /// Waits until `path` holds a pid (written by a job), and returns it.
+    fn pid_in(path: &std::path::Path) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(pid) = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+            {
+                return pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} was not written",
+                path.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Whether `pid` runs (exists and is not a zombie).
+    fn runs(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let state = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .next()?
+                    .to_string();
+                Some(state != "Z" && state != "X")
+            })
+            .unwrap_or(false)
+    }
+
+    /// While a job runs, the record beside its log names its reaper (this process's child)
+    /// and its command; it goes when the job ends. Sandboxed or not (mode off).
+    #[test]
+    fn a_running_job_is_recorded_beside_its_log() {
+        for sandboxed in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let script = "echo $$ > command.pid; while [ ! -e go ]; do sleep 0.01; done";
+            let job = if sandboxed {
+                sandboxed_job(dir.path(), script, Duration::from_secs(60))
+            } else {
+                job(dir.path(), script, Duration::from_secs(60))
+            };
+            let record = dir.path().join("logs/job.job");
+            let (_keep, cancel) = cancellation();
+            let outcome = runtime()
+                .block_on(async {
+                    let run = LocalRunner.run(job, cancel);
+                    let check = async {
+                        let command = pid_in(&dir.path().join("command.pid"));
+                        let text = std::fs::read_to_string(&record).unwrap();
+                        let recorded = JobRecord::parse(&text).unwrap();
+                        assert_eq!(recorded.command.map(|c| c.pid), Some(command), "{text}");
+                        let reaper =
+                            std::fs::read_to_string(format!("/proc/{}/stat", recorded.reaper.pid))
+                                .unwrap();
+                        let parent = reaper.rsplit_once(')').unwrap().1.split_whitespace().nth(1);
+                        assert_eq!(parent, Some(std::process::id().to_string().as_str()));
+                        std::fs::write(dir.path().join("go"), "").unwrap();
+                    };
+                    let (outcome, ()) = tokio::join!(run, check);
+                    outcome
+                })
+                .unwrap();
+            assert_eq!(outcome.ending, Ending::Exited(0), "sandboxed: {sandboxed}");
+            assert!(!record.exists(), "the record outlived the job");
+        }
+    }
+
+    /// A run given up before its job ended (its future dropped: the supervisor's runtime
+    /// shutting down) kills the job at once through its reaper, a daemon in a session of
+    /// its own included, and removes the record.
+    #[test]
+    fn a_run_given_up_kills_its_job() {
+        for sandboxed in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let script = "setsid sh -c 'echo $$ > daemon.pid; exec sleep 60' >/dev/null 2>&1 &
+                sleep 60";
+            let job = if sandboxed {
+                sandboxed_job(dir.path(), script, Duration::from_secs(120))
+            } else {
+                job(dir.path(), script, Duration::from_secs(120))
+            };
+            let (_keep, cancel) = cancellation();
+            let daemon = dir.path().join("daemon.pid");
+            let given_up = runtime().block_on(async {
+                let run = LocalRunner.run(job, cancel);
+                tokio::select! {
+                    _ = run => false,
+                    () = async {
+                        while !daemon.exists() {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    } => true,
+                }
+            });
+            assert!(given_up, "the job ended by itself");
+            let daemon = pid_in(&daemon);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while runs(daemon) {
+                assert!(Instant::now() < deadline, "the daemon outlived the run");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(!dir.path().join("logs/job.job").exists());
         }
     }
 
@@ -297,7 +465,7 @@ mod tests {
         // Behind the sandbox's reaper too: the command's failed `exec` is the error.
         for sandbox in [false, true] {
             let mut missing = if sandbox {
-                sandboxed(dir.path(), "", Duration::from_secs(1))
+                sandboxed_job(dir.path(), "", Duration::from_secs(1))
             } else {
                 job(dir.path(), "", Duration::from_secs(1))
             };

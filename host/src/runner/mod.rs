@@ -8,6 +8,7 @@
 //! in a local worktree.
 
 pub mod local;
+pub mod survivors;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -30,9 +31,9 @@ pub struct Job {
     pub log: PathBuf,
     /// How long the job may run before it is stopped.
     pub timeout: Duration,
-    /// The sandbox the job runs in, prepared (`None`: no sandbox, mode off). A sandboxed
-    /// job starts its own session (the restriction's `setsid`); otherwise the runner puts
-    /// it in a process group of its own, so that stopping it stops everything it started.
+    /// The sandbox the job runs in, prepared (`None`: no sandbox, mode off). Either way the
+    /// job runs behind a reaper in a session of its own, so that stopping it, or the
+    /// supervisor's death, stops everything it started.
     pub sandbox: Option<agenthost_sandbox::Restriction>,
 }
 

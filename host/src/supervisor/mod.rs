@@ -5,6 +5,7 @@ pub mod client;
 pub mod decide;
 pub mod error;
 pub mod lifecycle;
+pub mod liveness;
 pub mod notify;
 pub mod protocol;
 pub mod scheduler;

@@ -3,8 +3,9 @@
 //! repositories.
 //!
 //! One supervisor per user: it holds an exclusive lock on `<state>/supervisor.lock` for its
-//! whole life, so a second one refuses to start. On start it marks tasks that were running
-//! when the last one stopped as `interrupted` (their worktrees are left as they are).
+//! whole life, so a second one refuses to start. On start it stops whatever the last one's
+//! jobs left running (`runner::survivors`), then marks tasks that were running when the
+//! last one stopped as `interrupted` (their worktrees are left as they are).
 
 use std::fs::File;
 use std::io::Write as _;
@@ -26,6 +27,10 @@ use crate::state_dir::StateDirs;
 
 /// How long running agents get to stop when the supervisor shuts down.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// How long recovery waits for each job the last supervisor left (its reaper, then what it
+/// kills), at start-up, before the control socket is up.
+const RECOVERY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// What every connection handler shares.
 struct Shared {
@@ -97,19 +102,32 @@ pub fn serve(dirs: &StateDirs) -> Result<(), SupervisorError> {
         .mode(0o600)
         .open(&lock_path)
         .map_err(io("cannot open", &lock_path))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(SupervisorError::AlreadyRunning { lock: lock_path });
-        }
-        Err(std::fs::TryLockError::Error(source)) => {
-            return Err(io("cannot lock", &lock_path)(source));
+    // A read-only verb asking whether a supervisor runs holds a shared lock for a moment
+    // (`liveness`): try again for a little while before taking it for another supervisor.
+    let patient = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    loop {
+        match lock.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < patient => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(SupervisorError::AlreadyRunning { lock: lock_path });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(io("cannot lock", &lock_path)(source));
+            }
         }
     }
     lock.set_len(0)
         .and_then(|()| writeln!(lock, "{}", std::process::id()))
         .map_err(io("cannot write", &lock_path))?;
 
+    // Before any task can be resumed: nothing a job of the last supervisor started may
+    // still run (its reaper normally ended it when that supervisor died).
+    for line in crate::runner::survivors::stop_all(&dirs.logs(), RECOVERY_PATIENCE) {
+        log(&line);
+    }
     let mut store = Store::open(&dirs.database())?;
     for id in store.recover()? {
         log(&format!(

@@ -529,7 +529,7 @@ fn ten_at_once_never_exceed_the_admission_limit() {
         "repo/agenthost.toml",
         // Each agent makes its task's file (`$0` is the task id, `batch-N`): a run that
         // changes nothing would end with a blocking finding.
-        "[agents.slow]\ncommand = [\"sh\", \"-c\", \"sleep 1; echo 'def helper(): pass' > inventory/helper_${0#batch-}.py\", \"{task_id}\"]\n\n[policies.review-bandwidth]\nconfig = { max_waiting = 20 }\n",
+        "[agents.slow]\ncommand = [\"sh\", \"-c\", \"sleep 1; echo 'def helper(): pass' > inventory/helper_${{0#batch-}}.py\", \"{task_id}\"]\n\n[policies.review-bandwidth]\nconfig = { max_waiting = 20 }\n",
     );
     let mut specs = Vec::new();
     for n in 1..=10 {

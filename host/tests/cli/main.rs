@@ -6,6 +6,7 @@
 
 mod agent_home;
 mod check;
+mod crash;
 mod front;
 mod help;
 mod init;

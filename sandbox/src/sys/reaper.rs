@@ -20,6 +20,13 @@
 //! Stop requests (SIGTERM, SIGINT, SIGHUP, SIGQUIT sent to the reaper) go on to the
 //! command's process group; if the command has not ended `grace` after the first, the
 //! reaper kills it.
+//!
+//! The reaper outlives the host: its parent-death signal is [`PARENT_GONE`], one more
+//! signal it waits for, not SIGKILL. When the host dies, by any signal (`kill -9`
+//! included), the reaper kills the command's group at once, no grace, then everything it
+//! adopted, and exits: nothing of the job is left running with nobody to stop it. (Were
+//! the reaper killed with the host, the command's own SIGKILL parent-death signal would end
+//! the command alone, and what it started would be adopted by init and run on.)
 
 use std::ffi::CStr;
 use std::io;
@@ -27,13 +34,20 @@ use std::time::Duration;
 
 use super::{ChildSteps, decimal, fail, write_stderr};
 
+/// The reaper's parent-death signal: the host that started it is gone. Any other process
+/// of the user that sends it (it could as well SIGKILL the reaper) only stops the job
+/// early; a sandboxed command cannot send it (Landlock's signal scoping, ABI 6).
+pub(crate) const PARENT_GONE: libc::c_int = libc::SIGUSR1;
+
 /// Becomes the reaper of the command this forked child turns into, and returns (in the
 /// command's process, to be restricted and `exec`ed) only there. Every signal is blocked
 /// around the fork; the command unblocks them, the reaper waits for them.
 pub(crate) fn fork_command(steps: &ChildSteps, grace: Duration) {
-    // The reaper dies with the host, as the command would.
+    // The host's death is a signal the reaper waits for (blocked below, with every other
+    // one), so that it outlives the host long enough to end the job. Until the mask is set
+    // its default action ends the reaper, before any command was forked.
     // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0 {
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, PARENT_GONE, 0, 0, 0) } != 0 {
         fail(b"setting the reaper's parent-death signal");
     }
     // SAFETY: getppid cannot fail and touches no memory.
@@ -78,8 +92,8 @@ pub(crate) fn fork_command(steps: &ChildSteps, grace: Duration) {
     )
 }
 
-/// The reaper's life: waits for `command`, passing stop requests on, then ends what it
-/// left and exits as it did.
+/// The reaper's life: waits for `command`, passing stop requests on (and killing it at once
+/// when the host is gone), then ends what it left and exits as it did.
 fn reap(command: libc::pid_t, grace: Duration) -> ! {
     // SAFETY: close_range takes plain integers: nothing of the host's stays open here (std's
     // exec-error pipe included, so the host hears of the command's `exec`).
@@ -94,6 +108,7 @@ fn reap(command: libc::pid_t, grace: Duration) -> ! {
         libc::SIGINT,
         libc::SIGHUP,
         libc::SIGQUIT,
+        PARENT_GONE,
     ] {
         // SAFETY: a set of this frame and a valid signal number.
         unsafe { libc::sigaddset(&raw mut awaited, signal) };
@@ -121,7 +136,17 @@ fn reap(command: libc::pid_t, grace: Duration) -> ! {
                 }
             }
         };
-        if signal > 0 && signal != libc::SIGCHLD {
+        if signal == PARENT_GONE {
+            // Nobody is left to stop the job or to hear how it ended: no grace.
+            if !matches!(stop, Stop::Killed) {
+                write_stderr(&[
+                    b"agenthost: sandbox: the agenthost process that started this command ",
+                    b"is gone: killing the command and everything it started\n",
+                ]);
+                signal_command(command, libc::SIGKILL);
+                stop = Stop::Killed;
+            }
+        } else if signal > 0 && signal != libc::SIGCHLD {
             signal_command(command, signal);
             if matches!(stop, Stop::NotAsked) {
                 stop = Stop::GraceUntil(after(grace));

@@ -303,6 +303,7 @@ mod tests {
             parent: rustix::process::getpid().as_raw_nonzero().get(),
             ruleset: None,
             filter: None,
+            restrict: true,
         }
     }
 

@@ -17,7 +17,7 @@ use crate::sandbox;
 /// Arguments of `agenthost doctor`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  agenthost doctor\n\nExit status: 0 = every guarantee holds and the proof passed, 1 = something is not\nenforced on this kernel, 2 = agenthost itself failed."
+    after_help = "Examples:\n  agenthost doctor\n\nExit status: 0 = every guarantee holds, the proof passed and every installed agent starts\nin its sandbox, 1 = something is not enforced on this kernel or an installed agent cannot\nstart in its sandbox, 2 = agenthost itself failed."
 )]
 pub struct DoctorArgs {}
 
@@ -73,6 +73,19 @@ pub fn run(_args: &DoctorArgs, _output: &Output) -> miette::Result<Exit> {
     for (ok, line) in &proof {
         all &= *ok;
         let _ = writeln!(out, "  {} {line}", if *ok { "ok     " } else { "FAILED " });
+    }
+    // The agent profiles of the repository around the current directory (or the user's).
+    let repo = super::doctor_profiles::current_repo();
+    match crate::config::Config::load(&crate::config::ConfigSources::discover(repo.as_deref())) {
+        Ok(config) => {
+            let (section, runs) = super::doctor_profiles::section(&config, &support);
+            out.push_str(&section);
+            all &= runs;
+        }
+        Err(err) => {
+            let _ = writeln!(out, "\nAgent profiles: the configuration is invalid: {err}");
+            all = false;
+        }
     }
     print!("{out}");
     Ok(if all { Exit::Success } else { Exit::Findings })

@@ -8,6 +8,7 @@ mod completions;
 mod demo;
 mod diff;
 mod doctor;
+mod doctor_profiles;
 mod exit;
 pub mod front;
 mod hooks;

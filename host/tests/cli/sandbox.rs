@@ -1314,6 +1314,60 @@ fn doctor_proves_the_sandbox() {
 }
 
 #[test]
+fn doctor_starts_each_installed_agent_in_its_sandbox_and_names_the_fix() {
+    if !supported() {
+        return;
+    }
+    // `linked` is an npm-style link outside PATH into a package; `blocked` reads a file no
+    // grant covers; `absent` is not installed.
+    let test = Test::new()
+        .file(
+            "tools/node_modules/cli/bin/cli.sh",
+            "#!/bin/sh
+. \"$(dirname \"$(readlink -f \"$0\")\")/../lib/version.sh\"\n",
+        )
+        .file(
+            "tools/node_modules/cli/lib/version.sh",
+            "echo 'cli 1.2.3'\n",
+        )
+        .file("secret/version", "hidden\n")
+        .file(
+            "tools/blocked.sh",
+            "#!/bin/sh
+cat \"$(dirname \"$0\")/../secret/version\"\n",
+        );
+    for script in ["tools/node_modules/cli/bin/cli.sh", "tools/blocked.sh"] {
+        std::fs::set_permissions(
+            test.path().join(script),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
+    let link = test.path().join("tools/bin/cli");
+    std::fs::create_dir_all(link.parent().expect("parent")).expect("mkdir");
+    std::os::unix::fs::symlink(test.path().join("tools/node_modules/cli/bin/cli.sh"), &link)
+        .expect("link");
+    let config = format!(
+        "[agents.linked]\ncommand = [\"{}\"]\n[agents.blocked]\ncommand = [\"{}\"]\n\
+         [agents.absent]\ncommand = [\"no-such-agent-cli\"]\n",
+        link.display(),
+        test.path().join("tools/blocked.sh").display()
+    );
+    let run = test
+        .file(".test-home/config/agenthost/config.toml", config)
+        .arg("doctor")
+        .run();
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    for expected in [
+        "  linked:\n    ok      program [TEMP]/tools/bin/cli -> [TEMP]/tools/node_modules/cli/bin/cli.sh\n    ok      starts in its sandbox: cli 1.2.3\n",
+        "  blocked:\n    ok      program [TEMP]/tools/blocked.sh\n    FAILED  does not start in its sandbox: `--version` exited with 1: cat: ",
+        "  absent:\n    MISSING `no-such-agent-cli` is not installed or not on PATH\n            fix: set `command` in [agents.absent] to its full path\n",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}\n{}", run.stdout);
+    }
+}
+
+#[test]
 fn unix_socket_profile_serves_its_own_socket_but_cannot_reach_the_hosts_abstract_one() {
     if !supported() {
         return;

@@ -450,7 +450,9 @@ class Gemini:
             return out
         if "enum" in schema:
             return schema["enum"][0]
-        return {"string": "mock", "boolean": False, "array": [], "integer": 0, "number": 0}.get(kind, "mock")
+        if kind in ("integer", "number"):
+            return schema.get("minimum", 1)
+        return {"string": "mock", "boolean": False, "array": []}.get(kind, "mock")
 
     @staticmethod
     def respond(stream: bool, parts: list[dict]) -> Reply:

@@ -85,11 +85,17 @@ run_cli() {
         ;;
     gemini)
         envs+=(GEMINI_API_KEY=test GOOGLE_GEMINI_BASE_URL="$base")
+        # With GOOGLE_GEMINI_BASE_URL set and no auth type chosen, 0.61 picks "gateway",
+        # which -p refuses ("Invalid auth method selected.", exit 41): choose the API key.
+        mkdir -p "$home/.gemini"
+        [ -e "$home/.gemini/settings.json" ] ||
+            echo '{"security": {"auth": {"selectedType": "gemini-api-key"}}}' >"$home/.gemini/settings.json"
         argv=("$program" -p "$prompt" --yolo --skip-trust)
         [ "$mode" = continue ] && argv+=(--resume latest)
         ;;
     aider)
-        envs+=(OPENAI_API_BASE="$base/v1" OPENAI_API_KEY=test)
+        # LITELLM_LOCAL_MODEL_COST_MAP: litellm would fetch its model price list from GitHub.
+        envs+=(OPENAI_API_BASE="$base/v1" OPENAI_API_KEY=test LITELLM_LOCAL_MODEL_COST_MAP=True)
         printf '%s\n' "$prompt" >"$work/$tag.message"
         argv=("$program" --message-file "$work/$tag.message" --yes-always --no-git --no-check-update
             --no-analytics --no-show-model-warnings --model openai/mock-model

@@ -37,11 +37,14 @@ session sent the earlier turns).
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import os
 import re
 import shlex
 import signal
+import struct
 import sys
 import threading
 import time
@@ -67,6 +70,10 @@ class Script:
         self.steps = steps
         self.next = 0
         self.lock = threading.Lock()
+
+    def peek(self) -> dict:
+        with self.lock:
+            return self.steps[self.next] if self.next < len(self.steps) else {"say": FINAL_TEXT}
 
     def take(self) -> dict:
         with self.lock:
@@ -520,6 +527,8 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def serve(self) -> None:
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            return self.websocket()
         raw = self.read_body()
         try:
             body: object = json.loads(raw) if raw else None
@@ -544,6 +553,106 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(reply.body)
 
     do_POST = do_GET = do_PUT = do_DELETE = serve
+
+    def safe_headers(self) -> dict:
+        return {k.lower(): ("<secret>" if k.lower() in SECRET_HEADERS else v) for k, v in self.headers.items()}
+
+    def websocket(self) -> None:
+        """The Responses API over a WebSocket, as Codex prefers it: each text message from
+        the client is a `response.create` with the request body; each event goes back as
+        one text message, the same JSON as the SSE stream's data lines. A failing turn
+        refuses the handshake with its status, as an API refusing the key would."""
+        path = urlsplit(self.path).path
+        entry = {"time": time.time(), "method": "WEBSOCKET", "path": path, "headers": self.safe_headers()}
+        step = self.server.responses.script.peek() if path.endswith("/responses") else {"fail": 404}
+        if "fail" in step:
+            reply = openai_error(step)
+            self.server.record({**entry, "body": None, "status": reply.status})
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+            return
+        accept = base64.b64encode(hashlib.sha1(
+            self.headers["Sec-WebSocket-Key"].encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept.decode())
+        self.end_headers()
+        self.wfile.flush()
+        self.server.record({**entry, "body": None, "status": 101})
+        # What the connection remembers, as the real API does: a request may name a
+        # previous_response_id and send only the new input items.
+        history: dict[str, list] = {}
+        while (message := self.ws_read()) is not None:
+            try:
+                body = json.loads(message)
+            except ValueError:
+                continue
+            if not isinstance(body, dict) or body.get("type") != "response.create":
+                continue
+            request = {k: v for k, v in body.items() if k != "type"}
+            request["input"] = history.get(request.pop("previous_response_id", None) or "", []) + list(
+                request.get("input") or [])
+            if request.pop("generate", True) is False:
+                # A warm-up: Codex sends the request without input first and generates nothing.
+                reply = self.server.responses.respond(request.get("model", "mock"), [])
+            else:
+                reply = self.server.responses.handle(path, request)
+            self.server.record({**entry, "method": "WEBSOCKET-MESSAGE", "body": body, "status": reply.status})
+            if reply.content_type != "text/event-stream":
+                error = json.loads(reply.body).get("error", {})
+                self.ws_send(json.dumps({"type": "error", "status": reply.status, "error": error}))
+                continue
+            for chunk in reply.body.decode().split("\n\n"):
+                for line in chunk.splitlines():
+                    if not line.startswith("data: "):
+                        continue
+                    event = json.loads(line[len("data: "):])
+                    if event.get("type") == "response.completed":
+                        done = event["response"]
+                        history[done["id"]] = request["input"] + done.get("output", [])
+                    self.ws_send(line[len("data: "):])
+        self.close_connection = True
+
+    def ws_read(self) -> str | None:
+        """One whole text message (None when the client closes)."""
+        message = b""
+        while True:
+            head = self.rfile.read(2)
+            if len(head) < 2:
+                return None
+            fin, opcode = head[0] & 0x80, head[0] & 0x0F
+            length = head[1] & 0x7F
+            if length == 126:
+                length = struct.unpack(">H", self.rfile.read(2))[0]
+            elif length == 127:
+                length = struct.unpack(">Q", self.rfile.read(8))[0]
+            mask = self.rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(length)))
+            if opcode == 0x8:  # close
+                self.ws_frame(0x8, payload[:2])
+                return None
+            if opcode == 0x9:  # ping
+                self.ws_frame(0xA, payload)
+                continue
+            if opcode in (0x0, 0x1, 0x2):
+                message += payload
+                if fin:
+                    return message.decode("utf-8", "replace")
+
+    def ws_send(self, text: str) -> None:
+        self.ws_frame(0x1, text.encode())
+
+    def ws_frame(self, opcode: int, payload: bytes) -> None:
+        n = len(payload)
+        head = bytes([0x80 | opcode]) + (bytes([n]) if n < 126 else
+                                         bytes([126]) + struct.pack(">H", n) if n < 65536 else
+                                         bytes([127]) + struct.pack(">Q", n))
+        self.wfile.write(head + payload)
+        self.wfile.flush()
 
 
 def main() -> None:

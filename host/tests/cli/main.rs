@@ -11,6 +11,7 @@ mod init;
 mod lifecycle;
 mod policy;
 mod policy_languages;
+mod real_agents;
 mod sandbox;
 mod scripted_agent;
 mod supervisor;

@@ -188,6 +188,24 @@ impl Agent {
             ),
             _ => unreachable!(),
         };
+        // Today's main (before issue 18 item 3) neither grants a program found in a
+        // `node_modules/.bin` or venv directory nor the base URL's port:
+        // AGENTHOST_REAL_AGENTS_GRANT=1 grants both, to see what else works.
+        let mut config = config;
+        if std::env::var_os("AGENTHOST_REAL_AGENTS_GRANT").is_some() {
+            let package = match self.name {
+                "aider" => clis().join("aider"),
+                _ => clis().join("npm"),
+            };
+            let port = mock.port;
+            let grant = format!("read = [\"{}\"]\nports = [{port}]\n", package.display());
+            config = if self.name == "gemini" {
+                // gemini's table already has a `read`.
+                config.replace("read = [", &format!("ports = [{port}]\nread = [\"{}\", ", package.display()))
+            } else {
+                config + &grant
+            };
+        }
         let config_file = dir.join("agenthost-user.toml");
         std::fs::write(&config_file, config).expect("write config");
         let mut path = vec![bin_dir(self.name)];
@@ -321,7 +339,13 @@ fn edits_resumes_and_accepts(name: &str) {
     let _stop = StopSupervisor(&agent);
 
     let run = agent.launch();
-    assert_eq!(run.code, 0, "{name}: launch\n{}", run.transcript());
+    assert_eq!(
+        run.code,
+        0,
+        "{name}: launch\n{}\n{}",
+        run.transcript(),
+        agent.exec(&["logs", TASK]).transcript()
+    );
     assert!(
         run.stdout.contains(&format!("{TASK} is ready")),
         "{name}\n{}",

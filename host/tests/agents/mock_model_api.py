@@ -30,7 +30,8 @@ A tool result is answered with the next turn; when the turns run out the model s
 routing checks, token counts) get a short answer and do not use up a turn.
 
 Every request is appended to the log as one JSON line: method, path, headers without
-secrets, and the JSON body. The log is what tests assert on (for example, that a resumed
+secrets, and the JSON body. A request without an API key gets a 401, as from the real
+APIs. The log is what tests assert on (for example, that a resumed
 session sent the earlier turns).
 """
 
@@ -176,10 +177,7 @@ class AnthropicMessages:
             return self.respond(body, model, [{"type": "text", "text": FINAL_TEXT}], "end_turn")
         step = self.script.take()
         if "fail" in step:
-            kind = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error",
-                    529: "overloaded_error"}.get(step["fail"], "api_error")
-            return Reply.json({"type": "error", "error": {"type": kind, "message": step.get("message", "mock failure")}},
-                              step["fail"])
+            return anthropic_error(step)
         cwd = find_cwd(body)
         if "say" in step:
             return self.respond(body, model, [{"type": "text", "text": step["say"]}], "end_turn")
@@ -216,6 +214,13 @@ class AnthropicMessages:
                                          "usage": {"output_tokens": 10}}))
         out.append(sse("message_stop", {"type": "message_stop"}))
         return Reply.events(out)
+
+
+def anthropic_error(step: dict) -> Reply:
+    kind = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error",
+            529: "overloaded_error"}.get(step["fail"], "api_error")
+    return Reply.json({"type": "error", "error": {"type": kind, "message": step.get("message", "mock failure")}},
+                      step["fail"])
 
 
 # --- OpenAI Responses (Codex CLI) -------------------------------------------------------
@@ -430,9 +435,7 @@ class Gemini:
             return self.respond(stream, [{"text": FINAL_TEXT}])
         step = self.script.take()
         if "fail" in step:
-            status = step["fail"]
-            return Reply.json({"error": {"code": status, "message": step.get("message", "mock failure"),
-                                         "status": error_status_name(status)}}, status)
+            return gemini_error(step)
         if "say" in step:
             return self.respond(stream, [{"text": step["say"]}])
         cwd = find_cwd(body)
@@ -469,6 +472,12 @@ class Gemini:
         return Reply.events([sse(None, data)]) if stream else Reply.json(data)
 
 
+def gemini_error(step: dict) -> Reply:
+    status = step["fail"]
+    return Reply.json({"error": {"code": status, "message": step.get("message", "mock failure"),
+                                 "status": error_status_name(status)}}, status)
+
+
 # --- the server -------------------------------------------------------------------------
 
 
@@ -484,7 +493,16 @@ class MockServer(ThreadingHTTPServer):
         self.log_path = log_path
         self.log_lock = threading.Lock()
 
-    def route(self, method: str, path: str, body: object) -> Reply:
+    def route(self, method: str, path: str, body: object, key: bool) -> Reply:
+        """`key`: whether the request carried an API key. The real APIs refuse a request
+        without one (Codex with only OPENAI_API_KEY sends none), and so does the mock."""
+        if not key and method == "POST":
+            no_key = {"fail": 401, "message": "mock: the request carries no API key"}
+            if path.startswith("/v1/messages"):
+                return anthropic_error(no_key)
+            if "/models/" in path and ":" in path:
+                return gemini_error(no_key)
+            return openai_error(no_key)
         if method == "GET" and path.rstrip("/").endswith("/models"):
             return Reply.json({"object": "list", "data": [{"id": "mock", "object": "model", "owned_by": "mock"}],
                                "models": []})
@@ -538,7 +556,7 @@ class Handler(BaseHTTPRequestHandler):
         query = [(k, v if k not in SECRET_QUERY else "<secret>") for k, v in parse_qsl(url.query)]
         headers = {k.lower(): ("<secret>" if k.lower() in SECRET_HEADERS else v) for k, v in self.headers.items()}
         try:
-            reply = self.server.route(self.command, url.path, body)
+            reply = self.server.route(self.command, url.path, body, self.has_key(url.query))
         except Exception as e:  # a bug here should show, not hang the CLI
             reply = Reply.json({"error": {"message": f"mock: {type(e).__name__}: {e}"}}, 500)
             print(f"mock_model_api: {self.command} {url.path}: {e!r}", file=sys.stderr)
@@ -554,6 +572,11 @@ class Handler(BaseHTTPRequestHandler):
 
     do_POST = do_GET = do_PUT = do_DELETE = serve
 
+    def has_key(self, query: str) -> bool:
+        bearer = self.headers.get("Authorization", "").removeprefix("Bearer").strip()
+        return bool(bearer or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key")
+                    or dict(parse_qsl(query)).get("key"))
+
     def safe_headers(self) -> dict:
         return {k.lower(): ("<secret>" if k.lower() in SECRET_HEADERS else v) for k, v in self.headers.items()}
 
@@ -565,6 +588,8 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         entry = {"time": time.time(), "method": "WEBSOCKET", "path": path, "headers": self.safe_headers()}
         step = self.server.responses.script.peek() if path.endswith("/responses") else {"fail": 404}
+        if not self.has_key(urlsplit(self.path).query):
+            step = {"fail": 401, "message": "mock: the request carries no API key"}
         if "fail" in step:
             reply = openai_error(step)
             self.server.record({**entry, "body": None, "status": reply.status})

@@ -155,57 +155,82 @@ impl Agent {
     fn configure(self, mock: &Mock) -> Agent {
         let base = mock.base();
         let dir = self.test.path().to_path_buf();
-        let config = match self.name {
-            "claude" => format!(
-                "[agents.claude]\nenv = {{ ANTHROPIC_BASE_URL = \"{base}\", CLAUDE_CODE_MAX_RETRIES = \"0\" }}\n"
-            ),
+        let mut env: Vec<(&str, String)> = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
+        match self.name {
+            "claude" => {
+                env.push(("ANTHROPIC_BASE_URL", base.clone()));
+                // It retries even a 401 ten times (3 minutes) unless told not to.
+                env.push(("CLAUDE_CODE_MAX_RETRIES", "0".into()));
+            }
             // Codex 0.171 reads no base URL from the environment (OPENAI_BASE_URL is
             // ignored): the config key `openai_base_url`, given on the command line.
-            "codex" => format!(
-                "[agents.codex]\n\
-                 command = [\"codex\", \"exec\", \"-c\", 'openai_base_url=\"{base}/v1\"', \"--dangerously-bypass-approvals-and-sandbox\", \"{{prompt}}\"]\n\
-                 continue = [\"codex\", \"exec\", \"-c\", 'openai_base_url=\"{base}/v1\"', \"--dangerously-bypass-approvals-and-sandbox\", \"resume\", \"--last\", \"{{prompt}}\"]\n"
-            ),
+            "codex" => {
+                let set = format!("'openai_base_url=\"{base}/v1\"'");
+                let exec = "\"codex\", \"exec\", \"-c\"";
+                let bypass = "\"--dangerously-bypass-approvals-and-sandbox\"";
+                lines.push(format!("command = [{exec}, {set}, {bypass}, \"{{prompt}}\"]"));
+                lines.push(format!(
+                    "continue = [{exec}, {set}, {bypass}, \"resume\", \"--last\", \"{{prompt}}\"]"
+                ));
+            }
             // With GOOGLE_GEMINI_BASE_URL and no auth type chosen, Gemini CLI 0.61 picks
             // "gateway", which -p refuses (exit 41): a system settings file chooses the key.
+            // It skips that file when a parent directory is writable by others (/tmp), so it
+            // lives beside the CLIs.
             "gemini" => {
-                let settings = dir.join("gemini-system-settings.json");
+                let settings = clis().join("gemini-system-settings.json");
                 std::fs::write(
                     &settings,
                     r#"{"security": {"auth": {"selectedType": "gemini-api-key"}}}"#,
                 )
                 .expect("write gemini settings");
-                format!(
-                    "[agents.gemini]\nenv = {{ GOOGLE_GEMINI_BASE_URL = \"{base}\", GEMINI_CLI_SYSTEM_SETTINGS_PATH = \"{}\" }}\nread = [\"{}\"]\n",
-                    settings.display(),
-                    settings.display()
-                )
+                env.push(("GOOGLE_GEMINI_BASE_URL", base.clone()));
+                env.push((
+                    "GEMINI_CLI_SYSTEM_SETTINGS_PATH",
+                    settings.display().to_string(),
+                ));
+                lines.push(format!("read = [\"{}\"]", settings.display()));
             }
             // aider takes every option from AIDER_* variables; litellm would fetch its price
             // list from GitHub without LITELLM_LOCAL_MODEL_COST_MAP.
-            "aider" => format!(
-                "[agents.aider]\nenv = {{ OPENAI_API_BASE = \"{base}/v1\", AIDER_MODEL = \"openai/mock-model\", AIDER_SHOW_MODEL_WARNINGS = \"false\", LITELLM_LOCAL_MODEL_COST_MAP = \"True\" }}\n"
-            ),
+            "aider" => {
+                env.push(("OPENAI_API_BASE", format!("{base}/v1")));
+                env.push(("AIDER_MODEL", "openai/mock-model".into()));
+                env.push(("AIDER_SHOW_MODEL_WARNINGS", "false".into()));
+                env.push(("LITELLM_LOCAL_MODEL_COST_MAP", "True".into()));
+            }
             _ => unreachable!(),
-        };
-        // Today's main (before issue 18 item 3) neither grants a program found in a
-        // `node_modules/.bin` or venv directory nor the base URL's port:
-        // AGENTHOST_REAL_AGENTS_GRANT=1 grants both, to see what else works.
-        let mut config = config;
-        if std::env::var_os("AGENTHOST_REAL_AGENTS_GRANT").is_some() {
+        }
+        // What today's main (before issue 18 item 3) lacks, added by hand with
+        // AGENTHOST_REAL_AGENTS_WORKAROUNDS=1 to see what else works: the program's package
+        // directory (found through `node_modules/.bin` or a venv's `bin`) and the base URL's
+        // port are not granted; codex gets no CODEX_API_KEY, gemini no --skip-trust, aider
+        // no --no-git.
+        if std::env::var_os("AGENTHOST_REAL_AGENTS_WORKAROUNDS").is_some() {
             let package = match self.name {
                 "aider" => clis().join("aider"),
                 _ => clis().join("npm"),
             };
-            let port = mock.port;
-            let grant = format!("read = [\"{}\"]\nports = [{port}]\n", package.display());
-            config = if self.name == "gemini" {
-                // gemini's table already has a `read`.
-                config.replace("read = [", &format!("ports = [{port}]\nread = [\"{}\", ", package.display()))
-            } else {
-                config + &grant
-            };
+            lines.retain(|line| !line.starts_with("read = "));
+            let mut read = vec![format!("\"{}\"", package.display())];
+            if self.name == "gemini" {
+                read.push(format!("\"{}\"", clis().join("gemini-system-settings.json").display()));
+            }
+            lines.push(format!("read = [{}]", read.join(", ")));
+            lines.push(format!("ports = [{}]", mock.port));
+            match self.name {
+                "codex" => env.push(("CODEX_API_KEY", "test".into())),
+                "gemini" => env.push(("GEMINI_CLI_TRUST_WORKSPACE", "true".into())),
+                "aider" => env.push(("AIDER_GIT", "false".into())),
+                _ => {}
+            }
         }
+        if !env.is_empty() {
+            let pairs: Vec<String> = env.iter().map(|(k, v)| format!("{k} = \"{v}\"")).collect();
+            lines.push(format!("env = {{ {} }}", pairs.join(", ")));
+        }
+        let config = format!("[agents.{}]\n{}\n", self.name, lines.join("\n"));
         let config_file = dir.join("agenthost-user.toml");
         std::fs::write(&config_file, config).expect("write config");
         let mut path = vec![bin_dir(self.name)];

@@ -94,11 +94,16 @@ run_cli() {
         [ "$mode" = continue ] && argv+=(--resume latest)
         ;;
     aider)
-        # LITELLM_LOCAL_MODEL_COST_MAP: litellm would fetch its model price list from GitHub.
+        # LITELLM_LOCAL_MODEL_COST_MAP: litellm would fetch its model price list from GitHub too.
         envs+=(OPENAI_API_BASE="$base/v1" OPENAI_API_KEY=test LITELLM_LOCAL_MODEL_COST_MAP=True)
         printf '%s\n' "$prompt" >"$work/$tag.message"
+        # Without metadata for its model aider fetches litellm's price list from GitHub.
+        echo '{"openai/mock-model": {"max_input_tokens": 128000, "max_output_tokens": 8192,
+          "input_cost_per_token": 0, "output_cost_per_token": 0, "litellm_provider": "openai",
+          "mode": "chat"}}' >"$work/aider-model-metadata.json"
         argv=("$program" --message-file "$work/$tag.message" --yes-always --no-git --no-check-update
             --no-analytics --no-show-model-warnings --model openai/mock-model
+            --model-metadata-file "$work/aider-model-metadata.json"
             --chat-history-file "$work/aider.chat.history.md"
             --input-history-file "$work/aider.input.history" README.md)
         [ "$mode" = continue ] && argv+=(--restore-chat-history)

@@ -169,7 +169,9 @@ impl Agent {
                 let set = format!("'openai_base_url=\"{base}/v1\"'");
                 let exec = "\"codex\", \"exec\", \"-c\"";
                 let bypass = "\"--dangerously-bypass-approvals-and-sandbox\"";
-                lines.push(format!("command = [{exec}, {set}, {bypass}, \"{{prompt}}\"]"));
+                lines.push(format!(
+                    "command = [{exec}, {set}, {bypass}, \"{{prompt}}\"]"
+                ));
                 lines.push(format!(
                     "continue = [{exec}, {set}, {bypass}, \"resume\", \"--last\", \"{{prompt}}\"]"
                 ));
@@ -192,13 +194,18 @@ impl Agent {
                 ));
                 lines.push(format!("read = [\"{}\"]", settings.display()));
             }
-            // aider takes every option from AIDER_* variables; litellm would fetch its price
-            // list from GitHub without LITELLM_LOCAL_MODEL_COST_MAP.
+            // aider takes every option from AIDER_* variables. Without metadata for its model
+            // it fetches litellm's price list from GitHub, and so does litellm without
+            // LITELLM_LOCAL_MODEL_COST_MAP.
             "aider" => {
+                let metadata = clis().join("aider-model-metadata.json");
+                std::fs::write(&metadata, AIDER_MODEL_METADATA).expect("write aider metadata");
                 env.push(("OPENAI_API_BASE", format!("{base}/v1")));
                 env.push(("AIDER_MODEL", "openai/mock-model".into()));
+                env.push(("AIDER_MODEL_METADATA_FILE", metadata.display().to_string()));
                 env.push(("AIDER_SHOW_MODEL_WARNINGS", "false".into()));
                 env.push(("LITELLM_LOCAL_MODEL_COST_MAP", "True".into()));
+                lines.push(format!("read = [\"{}\"]", metadata.display()));
             }
             _ => unreachable!(),
         }
@@ -214,8 +221,8 @@ impl Agent {
             };
             lines.retain(|line| !line.starts_with("read = "));
             let mut read = vec![format!("\"{}\"", package.display())];
-            if self.name == "gemini" {
-                read.push(format!("\"{}\"", clis().join("gemini-system-settings.json").display()));
+            for file in ["gemini-system-settings.json", "aider-model-metadata.json"] {
+                read.push(format!("\"{}\"", clis().join(file).display()));
             }
             lines.push(format!("read = [{}]", read.join(", ")));
             lines.push(format!("ports = [{}]", mock.port));
@@ -257,7 +264,13 @@ impl Agent {
     }
 
     fn launch(&self) -> Run {
-        self.exec(&["launch", "--agent", self.name, "--wait", "repo/specs/readme.md"])
+        self.exec(&[
+            "launch",
+            "--agent",
+            self.name,
+            "--wait",
+            "repo/specs/readme.md",
+        ])
     }
 
     fn worktree(&self) -> PathBuf {
@@ -273,6 +286,11 @@ impl Drop for StopSupervisor<'_> {
         let _ = self.0.test.exec(&["serve", "--stop"]);
     }
 }
+
+/// What aider knows of the mock's model, so that it fetches nothing.
+const AIDER_MODEL_METADATA: &str = r#"{"openai/mock-model": {"max_input_tokens": 128000,
+"max_output_tokens": 8192, "input_cost_per_token": 0, "output_cost_per_token": 0,
+"litellm_provider": "openai", "mode": "chat"}}"#;
 
 const TASK: &str = "rewrite-the-readme-and-add-a-docs-page";
 
@@ -378,30 +396,45 @@ fn edits_resumes_and_accepts(name: &str) {
     );
     let worktree = agent.worktree();
     assert_eq!(
-        std::fs::read_to_string(worktree.join("README.md")).ok().as_deref(),
+        std::fs::read_to_string(worktree.join("README.md"))
+            .ok()
+            .as_deref(),
         Some("hello, edited by the agent\n"),
         "{name}: README.md in the worktree\n{}",
         agent.exec(&["logs", TASK]).transcript()
     );
     assert_eq!(
-        std::fs::read_to_string(worktree.join("docs/new.md")).ok().as_deref(),
+        std::fs::read_to_string(worktree.join("docs/new.md"))
+            .ok()
+            .as_deref(),
         Some("a new file\n"),
         "{name}: docs/new.md in the worktree"
     );
 
     let before = mock.requests().len();
-    let correct = agent.exec(&["correct", TASK, "-m", "Say what you did. (marker SECOND-RUN-91c2)"]);
+    let correct = agent.exec(&[
+        "correct",
+        TASK,
+        "-m",
+        "Say what you did. (marker SECOND-RUN-91c2)",
+    ]);
     assert_eq!(correct.code, 0, "{name}: correct\n{}", correct.transcript());
     let state = wait_for_state(&agent, &["ready", "failed"]);
-    assert_eq!(state, "ready", "{name}\n{}", agent.exec(&["logs", TASK]).transcript());
+    assert_eq!(
+        state,
+        "ready",
+        "{name}\n{}",
+        agent.exec(&["logs", TASK]).transcript()
+    );
     let resumed: Vec<String> = mock.requests()[before..]
         .iter()
         .filter(|line| line.contains("SECOND-RUN-91c2"))
         .cloned()
         .collect();
     assert!(
-        resumed.iter().any(|line| line.contains("FIRST-RUN-7f3a")
-            && line.contains("edited by the agent")),
+        resumed
+            .iter()
+            .any(|line| line.contains("FIRST-RUN-7f3a") && line.contains("edited by the agent")),
         "{name}: the correction's request does not carry the first run's turns ({} requests \
          with the correction)",
         resumed.len()
@@ -414,7 +447,10 @@ fn edits_resumes_and_accepts(name: &str) {
         file_in_head(&repo, "README.md").as_deref(),
         Some("hello, edited by the agent\n")
     );
-    assert_eq!(file_in_head(&repo, "docs/new.md").as_deref(), Some("a new file\n"));
+    assert_eq!(
+        file_in_head(&repo, "docs/new.md").as_deref(),
+        Some("a new file\n")
+    );
     assert_eq!(changed_by_head(&repo), ["README.md", "docs/new.md"]);
 }
 
@@ -431,16 +467,23 @@ fn out_of_scope_writes_leave_nothing(name: &str) {
     let outside = root.join("outside.txt");
     let writes = [
         ("secret/keep.txt".to_string(), "changed\n"),
-        (".git/hooks/post-checkout".to_string(), "#!/bin/sh\necho planted\n"),
+        (
+            ".git/hooks/post-checkout".to_string(),
+            "#!/bin/sh\necho planted\n",
+        ),
         (outside.display().to_string(), "planted\n"),
         (tmp_target.display().to_string(), "planted\n"),
         (home_target.display().to_string(), "planted\n"),
     ];
-    let mut turns: Vec<serde_json::Value> = writes
-        .iter()
-        .map(|(path, content)| serde_json::json!({"write": path, "content": content}))
-        .collect();
-    turns.push(serde_json::json!({"write": "README.md", "content": "hello, edited by the agent\n"}));
+    // The in-scope edit first: aider applies a reply's edits in order and drops the rest
+    // of the reply at the first write the sandbox refuses.
+    let mut turns =
+        vec![serde_json::json!({"write": "README.md", "content": "hello, edited by the agent\n"})];
+    turns.extend(
+        writes
+            .iter()
+            .map(|(path, content)| serde_json::json!({"write": path, "content": content})),
+    );
     turns.push(serde_json::json!({"say": "Done."}));
     let mock = Mock::start(
         &root.join("mock"),
@@ -452,25 +495,34 @@ fn out_of_scope_writes_leave_nothing(name: &str) {
     let logs = agent.exec(&["logs", TASK]).transcript();
     let worktree = agent.worktree();
     assert_eq!(
-        std::fs::read_to_string(worktree.join("secret/keep.txt")).ok().as_deref(),
+        std::fs::read_to_string(worktree.join("secret/keep.txt"))
+            .ok()
+            .as_deref(),
         Some("keep\n"),
         "{name}: the Do-NOT-modify file\n{}\n{logs}",
         run.transcript()
     );
     let git_dir = root.join("repo/.git");
-    assert!(!git_dir.join("hooks/post-checkout").exists(), "{name}: .git/hooks");
+    assert!(
+        !git_dir.join("hooks/post-checkout").exists(),
+        "{name}: .git/hooks"
+    );
     assert!(!outside.exists(), "{name}: outside the repository");
     assert!(!tmp_target.exists(), "{name}: /tmp");
     let _ = std::fs::remove_file(&tmp_target);
     assert!(!home_target.exists(), "{name}: the home");
     assert_eq!(
-        std::fs::read_to_string(worktree.join("README.md")).ok().as_deref(),
+        std::fs::read_to_string(worktree.join("README.md"))
+            .ok()
+            .as_deref(),
         Some("hello, edited by the agent\n"),
         "{name}: the in-scope edit\n{logs}"
     );
 }
 
-/// The API answers 401: the task ends `failed` and the CLI's message reaches the user.
+/// The API answers 401: `launch --wait` says the task failed (or, for aider, which exits 0
+/// after an API error, that it changed nothing: a blocking finding), and the CLI's message
+/// reaches the user.
 fn api_error_fails_the_task(name: &str) {
     let Some(agent) = setup(name) else { return };
     let mock = Mock::start(
@@ -482,10 +534,12 @@ fn api_error_fails_the_task(name: &str) {
     let run = agent.launch();
     assert_eq!(run.code, 1, "{name}: launch --wait\n{}", run.transcript());
     let row = status_row(&agent);
-    assert_eq!(row["state"], "failed", "{name}: {row}");
+    if name != "aider" {
+        assert_eq!(row["state"], "failed", "{name}: {row}");
+    }
     let logs = agent.exec(&["logs", TASK]);
     assert!(
-        logs.stdout.contains("401") || logs.stdout.contains("mock says 401"),
+        logs.stdout.contains("mock says 401"),
         "{name}: the CLI's message in the logs\n{}",
         logs.transcript()
     );

@@ -494,6 +494,16 @@ fn out_of_scope_writes_leave_nothing(name: &str) {
     let run = agent.launch();
     let logs = agent.exec(&["logs", TASK]).transcript();
     let worktree = agent.worktree();
+    // The script ran to its last write: the CLI sent that tool call back with its result
+    // (aider makes a single request, its reply holding every edit).
+    if name != "aider" {
+        let last = home_target.display().to_string();
+        assert!(
+            mock.requests().iter().any(|line| line.contains(&last)),
+            "{name}: the agent stopped before the last write\n{}\n{logs}",
+            run.transcript()
+        );
+    }
     assert_eq!(
         std::fs::read_to_string(worktree.join("secret/keep.txt"))
             .ok()

@@ -341,8 +341,10 @@ class OpenAIChat:
     """POST /v1/chat/completions as aider uses it: plain-text edits, no tools.
 
     aider makes one request per message and applies every edit in the reply, so the whole
-    script is one reply: each write as an edit block in the format aider's system prompt
-    asks for, each shell command as a ```bash block (aider offers to run it).
+    script is one reply: each write as an edit in the format aider's system prompt asks for
+    (whole file, SEARCH/REPLACE or udiff), each shell command as a ```bash block (aider
+    offers to run it, but --yes-always does not say yes to that) or, in the whole format,
+    inline.
     """
 
     def __init__(self, turns: list[dict]):
@@ -379,13 +381,22 @@ class OpenAIChat:
     def reply_text(self, body: dict) -> str:
         system = " ".join(m["content"] if isinstance(m.get("content"), str) else json.dumps(m.get("content"))
                           for m in body.get("messages", []) if m.get("role") == "system")
-        search_replace = "SEARCH/REPLACE" in system
+        if "like a unified diff" in system or "diff -U0" in system:
+            edit_format = "udiff"
+        elif "SEARCH/REPLACE" in system:
+            edit_format = "search-replace"
+        else:
+            edit_format = "whole"
         parts = []
         for turn in self.turns:
             if "fail" in turn:
                 break
             if "write" in turn:
-                parts.append(self.edit(body, turn["write"], turn["content"], search_replace))
+                parts.append(self.edit(body, turn["write"], turn["content"], edit_format))
+            elif "shell" in turn and edit_format == "whole":
+                # In the whole format a fence with no file name before it is taken as the
+                # new text of the file in the chat: say the command inline instead.
+                parts.append(f"Run `{turn['shell']}`.\n")
             elif "shell" in turn:
                 parts.append(f"```bash\n{turn['shell']}\n```\n")
             elif "say" in turn:
@@ -393,19 +404,29 @@ class OpenAIChat:
         return "\n".join(parts) or FINAL_TEXT
 
     @staticmethod
-    def edit(body: dict, path: str, content: str, search_replace: bool) -> str:
-        content = content if content.endswith("\n") else content + "\n"
-        if not search_replace:
-            return f"{path}\n```\n{content}```\n"
-        # A SEARCH/REPLACE block needs the file's current text: aider sends it in the chat as
-        # "path\n```\ntext\n```". An empty SEARCH creates a new file.
-        old = ""
+    def current_text(body: dict, path: str) -> str | None:
+        """A file's text as aider put it in the chat ("path\n```\ntext\n```"), if it did."""
+        found = None
         for m in body.get("messages", []):
             text = m.get("content") if isinstance(m.get("content"), str) else ""
-            found = re.search(rf"(?m)^{re.escape(path)}\n```[^\n]*\n(.*?)^```", text, re.S)
-            if found:
-                old = found.group(1)
-        return f"{path}\n```\n<<<<<<< SEARCH\n{old}=======\n{content}>>>>>>> REPLACE\n```\n"
+            match = re.search(rf"(?m)^{re.escape(path)}\n```[^\n]*\n(.*?)^```", text, re.S)
+            if match:
+                found = match.group(1)
+        return found
+
+    def edit(self, body: dict, path: str, content: str, edit_format: str) -> str:
+        """One file's edit in aider's format: `whole` (the whole text in a fence),
+        SEARCH/REPLACE (an empty SEARCH creates a file), or a `diff -U0`-like udiff."""
+        content = content if content.endswith("\n") else content + "\n"
+        if edit_format == "whole":
+            return f"{path}\n```\n{content}```\n"
+        old = self.current_text(body, path)
+        if edit_format == "search-replace":
+            return f"{path}\n```\n<<<<<<< SEARCH\n{old or ''}=======\n{content}>>>>>>> REPLACE\n```\n"
+        removed = "".join(f"-{line}\n" for line in (old or "").splitlines())
+        added = "".join(f"+{line}\n" for line in content.splitlines())
+        source = path if old is not None else "/dev/null"
+        return f"```diff\n--- {source}\n+++ {path}\n@@ ... @@\n{removed}{added}```\n"
 
 
 # --- Gemini (Gemini CLI) ----------------------------------------------------------------
@@ -517,6 +538,11 @@ class MockServer(ThreadingHTTPServer):
         if "/models/" in path and ":" in path:
             return self.gemini.handle(path, body)
         return Reply.json({"error": {"message": f"mock: no route for {method} {path}"}}, 404)
+
+    def handle_error(self, request, client_address) -> None:
+        # A CLI that gives up on a connection (a retry, a time-out) is no error of the mock's.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     def record(self, entry: dict) -> None:
         if not self.log_path:

@@ -8,6 +8,7 @@
 #             the files on disk are checked
 #   resume    the CLI's continue command in the same repo and HOME; the mock's log must show
 #             that the request carried the first run's prompt and tool calls
+#   shell     (not in the default list) the model runs `echo ... > shell.txt`
 #   fail401   the API answers 401; the CLI's exit code and message are printed
 #   fail500   the same with 500
 #
@@ -16,7 +17,7 @@
 # leaves 127.0.0.1. KEEP=1 keeps the temp directory. Exit 0 when every phase passed.
 set -euo pipefail
 
-name=${1:?usage: try_cli.sh claude|codex|gemini|aider [edit|resume|fail401|fail500]...}
+name=${1:?usage: try_cli.sh claude|codex|gemini|aider [edit|resume|shell|fail401|fail500]...}
 shift
 phases=("$@")
 ((${#phases[@]})) || phases=(edit resume fail401 fail500)
@@ -105,7 +106,7 @@ run_cli() {
             --no-analytics --no-show-model-warnings --model openai/mock-model
             --model-metadata-file "$work/aider-model-metadata.json"
             --chat-history-file "$work/aider.chat.history.md"
-            --input-history-file "$work/aider.input.history" README.md)
+            --input-history-file "$work/aider.input.history" ${AIDER_EDIT_FORMAT:+--edit-format "$AIDER_EDIT_FORMAT"} README.md)
         [ "$mode" = continue ] && argv+=(--restore-chat-history)
         ;;
     esac
@@ -162,6 +163,22 @@ for phase in "${phases[@]}"; do
             bash -c "$(declare -f main_requests); main_requests '$log' | grep -q 'edited by the agent'"
         check "the resumed request carries the new prompt" \
             bash -c "$(declare -f main_requests); main_requests '$log' | grep -q SECOND-RUN-91c2"
+        ;;
+    shell)
+        start_mock shell '[
+          {"shell": "echo from-the-agent > shell.txt"},
+          {"say": "Ran it."}
+        ]'
+        run_cli shell first "Run the command. (marker SHELL-RUN)"
+        show_tail shell 4
+        check "exit code 0" test "$code" = 0
+        if [ "$name" = aider ]; then
+            # aider asks before running a reply's shell commands, and --yes-always does
+            # not answer that question.
+            check "the command did not run (aider)" test ! -e "$repo/shell.txt"
+        else
+            check "the command ran in the repository" grep -qx from-the-agent "$repo/shell.txt"
+        fi
         ;;
     fail401 | fail500)
         status=${phase#fail}

@@ -11,6 +11,8 @@
 //! `all` or names it: then the test fails. The CLIs are looked for under
 //! `$AGENTHOST_AGENT_CLIS`, else `target/agent-clis` (`bash .ci/agent-clis` installs them
 //! there). `host/tests/agents/README.md` says what each CLI needs and does.
+//!
+//! One test always runs: the mock's own unit tests (`test_mock_model_api.py`, no CLI).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -577,3 +579,27 @@ macro_rules! per_agent {
 }
 
 per_agent!(claude, codex, gemini, aider);
+
+/// The mock itself, without any CLI (fast, always run): its own stdlib unittest suite.
+#[test]
+fn the_mock_model_api_speaks_every_wire_format() {
+    let output = Command::new("python3")
+        .args([
+            "-m",
+            "unittest",
+            "discover",
+            "-s",
+            "host/tests/agents",
+            "-p",
+            "test_*.py",
+        ])
+        .current_dir(workspace())
+        .output()
+        .expect("run python3");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -104,7 +104,7 @@ def find_cwd(body: object) -> str | None:
         r"Primary working directory: ([^\s\\\"]+)",  # Claude Code
         r"<cwd>([^<]+)</cwd>",  # Codex environment_context
         r"[Ww]orking directory: ([^\s\\\"]+)",
-        r"I'm currently working in the directory: ([^\s\\\"]+)",  # Gemini CLI
+        r"Workspace Directories:\*\*\\n\s*- ([^\s\\\"]+)",  # Gemini CLI: "- **Workspace Directories:**\n  - /p"
     ):
         m = re.search(pattern, text)
         if m:

@@ -282,7 +282,7 @@ class GeminiTest(MockTest):
     PATH = "/v1beta/models/gemini-x:streamGenerateContent"
 
     def request(self) -> dict:
-        return {"contents": [{"role": "user", "parts": [{"text": f"I'm currently working in the directory: {CWD}"}]}],
+        return {"contents": [{"role": "user", "parts": [{"text": f"- **Workspace Directories:**\n  - {CWD}\n"}]}],
                 "tools": [{"functionDeclarations": [{"name": "write_file"}, {"name": "run_shell_command"}]}]}
 
     def parts(self, body: bytes) -> list[dict]:

@@ -188,21 +188,31 @@ fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// The blocking finding for a run that exited cleanly and changed nothing: it must never
-/// look like a result to review.
-fn no_change_finding(attempt: i64, tail: &str) -> StoredFinding {
+/// The finding for a run that exited cleanly and changed nothing. When the task as a whole
+/// has no change either (`task_unchanged`), it is blocking: such a run must never look like
+/// a result to review. A correction that changed nothing on top of earlier work is a warning:
+/// the reviewer decides whether it did what was asked.
+fn no_change_finding(attempt: i64, tail: &str, task_unchanged: bool) -> StoredFinding {
     let said = match tail.lines().rev().find(|line| !line.trim().is_empty()) {
-        Some(line) => format!("; its last words: {}", line.trim()),
-        None => "; it printed nothing".to_string(),
+        Some(line) => format!(" (its last words: {})", line.trim()),
+        None => " (it printed nothing)".to_string(),
+    };
+    let (severity, what) = if task_unchanged {
+        ("error", "the agent exited cleanly but changed no file")
+    } else {
+        (
+            "warning",
+            "this attempt changed no file; the task's earlier changes are unchanged",
+        )
     };
     StoredFinding {
         attempt,
         policy: "agenthost".into(),
         rule: "no-changes".into(),
-        severity: "error".into(),
+        severity: severity.into(),
         message: format!(
-            "the agent exited cleanly but changed no file{said}. See `agenthost logs`; \
-             `agenthost correct` sends it back with instructions"
+            "{what}{said}. See `agenthost logs`; `agenthost correct` sends it back with \
+             instructions"
         ),
         path: None,
         line: None,
@@ -562,7 +572,11 @@ async fn attempt(
         &bare_repositories,
     ));
     if committed.is_none() {
-        findings.push(no_change_finding(number, &agent_tail));
+        findings.push(no_change_finding(
+            number,
+            &agent_tail,
+            report.changes.files.is_empty(),
+        ));
     }
     let blocking: Vec<&StoredFinding> = findings.iter().filter(|f| f.severity == "error").collect();
     ctx.store(|s| s.set_findings(&task.id, number, &findings))

@@ -681,14 +681,17 @@ impl Store {
         tx.commit().map_err(&sqlite)
     }
 
-    /// The findings of a task's latest attempt that has any.
+    /// The findings of a task's latest finished attempt (while a correction runs, the
+    /// previous attempt's). A later attempt that found nothing, or failed before its checks,
+    /// has none: an earlier attempt's findings never stand for it.
     pub fn findings(&self, task_id: &str) -> Result<Vec<StoredFinding>, StoreError> {
         let mut statement = self
             .conn
             .prepare(
                 "SELECT attempt, policy, rule, severity, message, path, line FROM findings
                  WHERE task_id = ?1
-                   AND attempt = (SELECT MAX(attempt) FROM findings WHERE task_id = ?1)
+                   AND attempt = (SELECT MAX(number) FROM attempts
+                                  WHERE task_id = ?1 AND ended_ms IS NOT NULL)
                  ORDER BY id",
             )
             .map_err(self.sqlite())?;
@@ -872,9 +875,21 @@ mod tests {
             line: None,
         };
         store.set_findings("t", 1, &[finding(1, "old")]).unwrap();
+        // While the correction runs, the finished attempt's findings stand.
+        assert_eq!(store.findings("t").unwrap(), vec![finding(1, "old")]);
+        store.finish_attempt("t", 2, Some(0), Some("c2")).unwrap();
         store.set_findings("t", 2, &[finding(2, "new")]).unwrap();
         let findings = store.findings("t").unwrap();
         assert_eq!(findings, vec![finding(2, "new")]);
+        // An attempt that found nothing (or failed before its checks) has no findings; the
+        // earlier ones never stand for it.
+        let third = store
+            .start_attempt("t", Some("again"), Path::new("/l/3"))
+            .unwrap();
+        store
+            .finish_attempt("t", third.number, Some(1), None)
+            .unwrap();
+        assert_eq!(store.findings("t").unwrap(), vec![]);
         assert_eq!(
             store.attempts("t").unwrap()[0].commit_id.as_deref(),
             Some("c1")

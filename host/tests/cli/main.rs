@@ -13,6 +13,7 @@ mod init;
 mod lifecycle;
 mod policy;
 mod policy_languages;
+mod real_agents;
 mod reasons;
 mod sandbox;
 mod scripted_agent;

@@ -130,7 +130,7 @@ fn a_run_that_changes_nothing_is_ready_with_a_blocking_finding_shown_at_once() {
     );
     assert!(
         run.stdout.contains(
-            "  blocking: agenthost/no-changes: the agent exited cleanly but changed no file; its last words: I could not find the inventory module, so I stopped."
+            "  blocking: agenthost/no-changes: the agent exited cleanly but changed no file (its last words: I could not find the inventory module, so I stopped.). See `agenthost logs`"
         ),
         "{}",
         run.stdout

@@ -141,17 +141,36 @@ impl PolicySet {
 
     /// Asks every review policy about a run; one that failed to load adds an error finding.
     pub fn review(&self, engine: &Engine, spec: &Spec, run: &RunResult) -> Vec<Report> {
+        self.review_timed(engine, spec, run)
+            .into_iter()
+            .map(|(report, _)| report)
+            .collect()
+    }
+
+    /// [`PolicySet::review`], with how long each policy took (for the attempt log).
+    pub fn review_timed(
+        &self,
+        engine: &Engine,
+        spec: &Spec,
+        run: &RunResult,
+    ) -> Vec<(Report, std::time::Duration)> {
         self.asked(Hook::Review)
-            .map(|(entry, loaded)| match loaded {
-                Ok(policy) => verdict::review(
-                    engine,
-                    policy,
-                    entry.config.mode,
-                    &entry.config.config_json(),
-                    spec,
-                    run,
-                ),
-                Err(error) => Report::failed(&entry.name, entry.config.mode, Hook::Review, error),
+            .map(|(entry, loaded)| {
+                let started = std::time::Instant::now();
+                let report = match loaded {
+                    Ok(policy) => verdict::review(
+                        engine,
+                        policy,
+                        entry.config.mode,
+                        &entry.config.config_json(),
+                        spec,
+                        run,
+                    ),
+                    Err(error) => {
+                        Report::failed(&entry.name, entry.config.mode, Hook::Review, error)
+                    }
+                };
+                (report, started.elapsed())
             })
             .collect()
     }

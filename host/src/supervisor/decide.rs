@@ -255,26 +255,52 @@ pub fn review(
     spec: &Spec,
     task: &Task,
     report: &AttemptReport,
-) -> Vec<StoredFinding> {
-    let reports: Vec<Report> = match ctx.policies.set(&task.repo, config, Hook::Review) {
-        Err(reason) => vec![Report {
-            policy: "agenthost".into(),
-            mode: PolicyMode::Enforce,
-            findings: vec![sdk::Finding::new(
-                verdict::FAILED_RULE,
-                sdk::Severity::Error,
-                format!("{reason} (fails closed: accepting this run is blocked until it works)"),
+) -> Reviewed {
+    let timed: Vec<(Report, std::time::Duration)> =
+        match ctx.policies.set(&task.repo, config, Hook::Review) {
+            Err(reason) => vec![(
+                Report {
+                    policy: "agenthost".into(),
+                    mode: PolicyMode::Enforce,
+                    findings: vec![sdk::Finding::new(
+                        verdict::FAILED_RULE,
+                        sdk::Severity::Error,
+                        format!(
+                            "{reason} (fails closed: accepting this run is blocked until it works)"
+                        ),
+                    )],
+                    failure: Some(reason),
+                },
+                std::time::Duration::ZERO,
             )],
-            failure: Some(reason),
-        }],
-        Ok((engine, set)) => {
-            let view = policy::view::spec(spec);
-            let run = run_result(report);
-            set.review(engine, &view, &run)
-        }
-    };
-    reports
+            Ok((engine, set)) => {
+                let view = policy::view::spec(spec);
+                let run = run_result(report);
+                set.review_timed(engine, &view, &run)
+            }
+        };
+    let log = timed
+        .iter()
+        .map(|(report, took)| {
+            let answer = match (&report.failure, report.findings.len()) {
+                (Some(failure), _) => format!("FAILED: {failure}"),
+                (None, 0) => "no findings".to_string(),
+                (None, n) => format!("{n} finding(s)"),
+            };
+            let mode = match report.mode {
+                PolicyMode::Enforce => "enforce",
+                PolicyMode::Monitor => "monitor",
+            };
+            format!(
+                "policy {} ({mode}): {answer}, in {} ms",
+                report.policy,
+                took.as_millis()
+            )
+        })
+        .collect();
+    let findings = timed
         .into_iter()
+        .map(|(report, _)| report)
         .flat_map(|r| {
             let policy = r.policy.clone();
             r.effective_findings()
@@ -294,7 +320,17 @@ pub fn review(
                     line: f.line.map(i64::from),
                 })
         })
-        .collect()
+        .collect();
+    Reviewed { findings, log }
+}
+
+/// What the review policies said about an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reviewed {
+    /// Their findings, as stored.
+    pub findings: Vec<StoredFinding>,
+    /// One line per policy for the attempt log: its answer and how long it took.
+    pub log: Vec<String>,
 }
 
 /// What the acceptance policies said about a spec.

@@ -311,6 +311,18 @@ async fn attempt(
     let tmpdir = tmpdir.canonicalize().map_err(|err| err.to_string())?;
     ctx.store(|s| s.start_attempt(&task.id, correction.as_deref(), &log_path))
         .map_err(|err| err.to_string())?;
+    append_log(
+        &log_path,
+        &format!(
+            "== agenthost: worktree {} on branch {} (base {}{})\n",
+            root.display(),
+            task.branch,
+            task.base_branch.as_deref().unwrap_or("detached"),
+            task.base_commit
+                .get(..12)
+                .map_or(String::new(), |short| format!(" at {short}"))
+        ),
+    );
 
     let test_command = spec
         .test_command()
@@ -487,6 +499,17 @@ async fn attempt(
         .map_err(|err| format!("the commit step failed: {err}"))?
         .map_err(|err| format!("cannot commit the agent's work: {err}"))?
     };
+    append_log(
+        &log_path,
+        &match &committed {
+            Some(commit) => format!(
+                "== agenthost: committed the agent's work as {} on {}\n",
+                commit.get(..12).unwrap_or(commit),
+                task.branch
+            ),
+            None => "== agenthost: the agent changed no file: nothing to commit\n".to_string(),
+        },
+    );
     let head = match &committed {
         Some(commit) => commit.clone(),
         None => branch_head(&task.repo, &task.branch)?,
@@ -552,7 +575,7 @@ async fn attempt(
         changes,
         test,
     };
-    let mut findings: Vec<StoredFinding> = {
+    let reviewed = {
         // On a blocking thread: the policy engine drives its own WASI runtime.
         let (ctx, config, spec, task, report) = (
             Arc::clone(ctx),
@@ -565,6 +588,10 @@ async fn attempt(
             .await
             .map_err(|err| format!("the review step failed: {err}"))?
     };
+    for line in &reviewed.log {
+        append_log(&log_path, &format!("== agenthost: {line}\n"));
+    }
+    let mut findings = reviewed.findings;
     findings.extend(git_metadata_findings(
         number,
         &root,

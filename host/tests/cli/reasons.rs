@@ -107,10 +107,12 @@ fn an_agent_that_exits_non_zero_fails_its_task_with_its_words_everywhere() {
     );
     // The log names each host step.
     for step in [
+        "== agenthost: worktree [TEMP]/.test-home/state/agenthost/worktrees/export-items-as-csv on branch agenthost/export-items-as-csv (base main at ",
         "== agenthost: private home ",
         "== agenthost: sandbox: enforce; ",
         "== agenthost: attempt 1, agent `fake`",
         "== agenthost: the agent exited with code 3",
+        "== agenthost: committed the agent's work as ",
     ] {
         assert!(logs.stdout.contains(step), "{step}: {}", logs.stdout);
     }
@@ -137,6 +139,14 @@ fn a_run_that_changes_nothing_is_ready_with_a_blocking_finding_shown_at_once() {
     );
     let row = status_row(&test, "export-items-as-csv");
     assert_eq!(row["blocking_findings"], 1, "{row}");
+    let logs = test.exec(&["logs", "export-items-as-csv"]).stdout;
+    for step in [
+        "== agenthost: the agent changed no file: nothing to commit\n",
+        "== agenthost: policy scope-guard (enforce): no findings, in ",
+        "== agenthost: test `python3 -m unittest discover -s tests`\n",
+    ] {
+        assert!(logs.contains(step), "{step}: {logs}");
+    }
 }
 
 #[test]

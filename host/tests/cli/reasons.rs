@@ -119,6 +119,27 @@ fn an_agent_that_exits_non_zero_fails_its_task_with_its_words_everywhere() {
 }
 
 #[test]
+fn an_agent_past_its_time_limit_fails_with_the_limit_and_the_way_to_raise_it() {
+    let test = with_agent("echo 'thinking...'; sleep 60");
+    let spec = test.path().join("repo/specs/csv-export.md");
+    let text = std::fs::read_to_string(&spec).expect("spec");
+    std::fs::write(&spec, text.replace("timeout = \"5m\"", "timeout = \"1s\"")).expect("write");
+    crate::commit_all(&test.path().join("repo"));
+    let _stop = StopSupervisor(&test);
+    let run = launch_fake(&test);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stdout.contains(
+            "export-items-as-csv is failed: the agent ran past its time limit (1s) and was \
+             stopped; raise `timeout` in the spec's front matter or the agent profile; the end \
+             of its output:\n  thinking...\n"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn a_run_that_changes_nothing_is_ready_with_a_blocking_finding_shown_at_once() {
     let test = with_agent("echo 'I could not find the inventory module, so I stopped.'");
     let _stop = StopSupervisor(&test);

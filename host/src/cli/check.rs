@@ -473,6 +473,12 @@ fn front_matter_lines(spec: &Spec, context: &RepoContext, test: Option<&TestComm
         None => format!("{} (default)", context.config.default_agent),
     };
     out.push_str(&format!("  agent     {agent}\n"));
+    let name = fm.agent.as_ref().unwrap_or(&context.config.default_agent);
+    if let Some(profile) = context.config.agents.get(name) {
+        for warning in profile.home_write_warnings(name, &crate::sandbox::home_dir()) {
+            out.push_str(&format!("  {warning}\n"));
+        }
+    }
     match test {
         Some(test) if test.from == "spec" => {
             out.push_str(&format!("  test      {}\n", test.command));

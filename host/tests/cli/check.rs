@@ -44,6 +44,27 @@ fn valid_spec_human() {
 }
 
 #[test]
+fn a_profile_writing_into_the_home_is_warned_about() {
+    let run = web_repo()
+        .file(
+            ".test-home/config/agenthost/config.toml",
+            "[agents.claude]\nwrite = [\"~/.claude\"]\n",
+        )
+        .args(["check", "web/specs/date-range.md"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains(
+            "  warning: profile `claude` grants write `~/.claude`, in your real home: an agent \
+             can plant hooks, MCP servers, commands or start-up files there that run outside \
+             the sandbox the next time you use that program."
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn valid_spec_json() {
     let run = web_repo()
         .args(["check", "--json", "web/specs/date-range.md"])

@@ -748,6 +748,10 @@ mod tests {
         });
         let support = Support::probe();
         if support.landlock_abi < 1 {
+            assert!(
+                std::env::var_os("AGENTHOST_REQUIRE_SANDBOX").is_none(),
+                "AGENTHOST_REQUIRE_SANDBOX is set and this kernel has no Landlock"
+            );
             eprintln!("skipped: this kernel has no Landlock");
             return;
         }

@@ -522,6 +522,38 @@ fn api_error_fails_the_task(name: &str) {
     }
 }
 
+/// The API answers 500 to every request: the task ends `failed` (aider, which exits 0: a
+/// blocking "changed nothing"), and `launch --wait` says so with the CLI's last words. The
+/// CLIs retry a server error (Gemini CLI for about 3 minutes), so this is the slowest test.
+fn server_error_fails_the_task(name: &str) {
+    let Some(agent) = setup(name) else { return };
+    let mock = Mock::start(
+        &agent.test.path().join("mock"),
+        r#"[{"fail": 500, "message": "mock says 500"}]"#,
+    );
+    let agent = agent.configure(&mock);
+    let _stop = StopSupervisor(&agent);
+    let run = agent.launch();
+    assert_eq!(run.code, 1, "{name}: launch --wait\n{}", run.transcript());
+    let expected = if name == "aider" {
+        format!("{TASK} is ready with 1 blocking finding(s)")
+    } else {
+        format!("{TASK} is failed: the agent exited with code")
+    };
+    assert!(
+        run.stdout.contains(&expected),
+        "{name}: launch --wait says why\n{}\n{}",
+        run.transcript(),
+        agent.exec(&["logs", TASK]).stdout
+    );
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|line| line.contains("\"status\": 500") || line.contains("\"status\":500")),
+        "{name}: the mock never answered 500"
+    );
+}
+
 macro_rules! per_agent {
     ($($agent:ident),*) => {
         $(
@@ -537,6 +569,10 @@ macro_rules! per_agent {
                 #[test]
                 fn api_error_fails_the_task() {
                     super::api_error_fails_the_task(stringify!($agent));
+                }
+                #[test]
+                fn server_error_fails_the_task() {
+                    super::server_error_fails_the_task(stringify!($agent));
                 }
             }
         )*

@@ -103,11 +103,15 @@ pub async fn run_attempt(
     let (state, detail) = match (result, cancel.reason()) {
         (_, Stop::Interrupt) => (
             TaskState::Interrupted,
-            "the supervisor stopped; resume with `agenthost resume`".to_string(),
+            format!(
+                "the supervisor stopped while the agent ran; the worktree is kept: \
+                 `agenthost resume {id}` runs it again"
+            ),
         ),
-        (Ok(Step::Cancelled), _) | (_, Stop::Cancel) => {
-            (TaskState::Cancelled, "cancelled".to_string())
-        }
+        (Ok(Step::Cancelled), _) | (_, Stop::Cancel) => (
+            TaskState::Cancelled,
+            "cancelled with `agenthost cancel` while it ran; the agent was stopped".to_string(),
+        ),
         (Ok(Step::Ready(detail)), Stop::No) => (TaskState::Ready, detail),
         (Ok(Step::Failed(reason)), Stop::No) => (TaskState::Failed, reason),
         (Err(reason), Stop::No) => (TaskState::Failed, reason),

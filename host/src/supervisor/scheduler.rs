@@ -457,10 +457,13 @@ impl Scheduler {
                 Response::Ok
             }
             TaskState::Queued | TaskState::Interrupted => {
-                match self
-                    .ctx
-                    .store(|s| s.transition(id, TaskState::Cancelled, "cancelled"))
-                {
+                match self.ctx.store(|s| {
+                    s.transition(
+                        id,
+                        TaskState::Cancelled,
+                        "cancelled with `agenthost cancel` before it ran",
+                    )
+                }) {
                     Ok(_) => {
                         remove_work(&self.ctx, &task);
                         Response::Ok

@@ -498,7 +498,14 @@ impl Store {
             .map(|task| task.id)
             .collect();
         for id in &active {
-            self.transition(id, TaskState::Interrupted, "supervisor restarted")?;
+            self.transition(
+                id,
+                TaskState::Interrupted,
+                &format!(
+                    "the supervisor stopped (crashed or was killed) while it ran; the worktree is \
+                     kept: `agenthost resume {id}` runs it again"
+                ),
+            )?;
         }
         Ok(active)
     }

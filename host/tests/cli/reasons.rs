@@ -140,6 +140,42 @@ fn an_agent_past_its_time_limit_fails_with_the_limit_and_the_way_to_raise_it() {
 }
 
 #[test]
+fn cancelled_and_interrupted_tasks_say_why_and_what_to_do() {
+    let test = with_agent("echo started; sleep 60");
+    let _stop = StopSupervisor(&test);
+    let spec = "repo/specs/csv-export.md";
+    for _ in 0..2 {
+        let run = test.exec(&["launch", "--agent", "fake", spec]);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+    }
+    wait_for_state(&test, "export-items-as-csv", &["running"]);
+    wait_for_state(&test, "export-items-as-csv-2", &["running"]);
+    let run = test.exec(&["cancel", "export-items-as-csv"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    wait_for_state(&test, "export-items-as-csv", &["cancelled"]);
+    let row = status_row(&test, "export-items-as-csv");
+    assert_eq!(
+        row["reason"],
+        "cancelled with `agenthost cancel` while it ran; the agent was stopped"
+    );
+    // Stopping the supervisor interrupts the other; its reason says how to go on.
+    let run = test.exec(&["serve", "--stop"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let row = status_row(&test, "export-items-as-csv-2");
+    assert_eq!(row["state"], "interrupted", "{row}");
+    assert_eq!(
+        row["reason"],
+        "the supervisor stopped while the agent ran; the worktree is kept: \
+         `agenthost resume export-items-as-csv-2` runs it again"
+    );
+    let status = test.exec(&["status", "--all"]).stdout;
+    assert!(
+        status.contains("the supervisor stopped while the agent ran;"),
+        "{status}"
+    );
+}
+
+#[test]
 fn a_run_that_changes_nothing_is_ready_with_a_blocking_finding_shown_at_once() {
     let test = with_agent("echo 'I could not find the inventory module, so I stopped.'");
     let _stop = StopSupervisor(&test);

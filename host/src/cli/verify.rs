@@ -77,6 +77,7 @@ pub fn run(args: &VerifyArgs, output: &Output) -> miette::Result<Exit> {
             parsed.spec.map(|spec| GivenSpec {
                 label: path.display().to_string(),
                 spec,
+                file: path.canonicalize().ok(),
             })
         }
     };

@@ -50,6 +50,9 @@ pub struct GivenSpec {
     pub label: String,
     /// The spec.
     pub spec: Spec,
+    /// The file, resolved (`canonicalize`), when it can be: a spec committed together with
+    /// the change it describes (a pull request's usual shape) is not part of the change.
+    pub file: Option<PathBuf>,
 }
 
 /// What `verify` is asked.
@@ -268,6 +271,13 @@ pub fn verify(start: &Path, options: &Options) -> Result<Report, VerifyError> {
         .map_err(|err| VerifyError::Config(Box::new(err)))?;
     let base = config.worktree.base.clone();
     let mut verifier = Verifier::new(&config);
+    // The given spec's path in the repository, when it is in it.
+    let given_path: Option<String> = options.spec.as_ref().and_then(|given| {
+        let file = given.file.as_ref()?;
+        let root = root.canonicalize().ok()?;
+        let inside = file.strip_prefix(&root).ok()?;
+        Some(inside.to_string_lossy().replace('\\', "/"))
+    });
 
     let (range, sets) = match &options.target {
         Target::Staged => {
@@ -305,7 +315,7 @@ pub fn verify(start: &Path, options: &Options) -> Result<Report, VerifyError> {
 
     let mut checks = Vec::with_capacity(sets.len());
     for (commit, set) in sets {
-        checks.push(verifier.check(commit, set, options.spec.as_ref())?);
+        checks.push(verifier.check(commit, set, options.spec.as_ref(), given_path.as_deref())?);
     }
     let mut summary = Summary {
         commits: checks.len(),
@@ -359,8 +369,9 @@ impl<'r> Verifier<'r> {
     fn check(
         &mut self,
         commit: Option<Oid>,
-        set: CommitChanges,
+        mut set: CommitChanges,
         given: Option<&GivenSpec>,
+        given_path: Option<&str>,
     ) -> Result<Check, VerifyError> {
         let (added, removed) = set.changes.line_counts();
         let mut check = Check {
@@ -415,7 +426,15 @@ impl<'r> Verifier<'r> {
                 return Ok(check);
             }
         };
+        // The spec checked against is never a finding of its own: committed together with
+        // the change (`--spec`), or the file an agent commit's trailer names.
+        let spec_path = given_path.map_or_else(|| label.clone(), str::to_string);
+        set.changes.files.retain(|file| file.path != spec_path);
         check.spec = Some(label);
+        if set.changes.files.is_empty() {
+            check.status = Status::NoChanges;
+            return Ok(check);
+        }
         check.findings = self.review(&spec, &set)?;
         Ok(check)
     }

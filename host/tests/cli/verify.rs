@@ -310,6 +310,41 @@ fn a_range_without_agent_commits_passes_unless_a_spec_is_required() {
 }
 
 #[test]
+fn a_spec_committed_with_its_change_is_not_out_of_its_own_scope() {
+    // The usual pull request: the spec and the work it describes in one commit.
+    let repo = Repo::new();
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(
+        "specs/doubled.md",
+        "# Double the answer\n\n## What\n`main()` returns 2.\n\n## Scope\n\n- Modify: `src/app.py`\n",
+    );
+    repo.write("src/app.py", "def main():\n    return 2\n");
+    repo.commit("Double the answer, with its spec");
+    let run = repo.verify(&["--spec", "specs/doubled.md"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        !run.stdout.contains("specs/doubled.md` was changed"),
+        "{}",
+        run.stdout
+    );
+    // Anything else outside the Scope still is a finding.
+    repo.write("README.md", "# App, doubled\n");
+    repo.commit("And the README");
+    let run = repo.verify(&["--spec", "specs/doubled.md"]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("`README.md` was changed"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("specs/doubled.md` was changed"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn a_spec_changed_after_the_agent_ran_is_found_in_history() {
     let repo = Repo::new();
     repo.git(&["checkout", "-q", "-b", "feature"]);

@@ -97,10 +97,8 @@ pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
                 "the agent program `{program}` of profile `{profile_name}` is not installed or not on PATH"
             ));
         }
-        if let Some(profile) = config.agents.get(&profile_name)
-            && let Some(home) = std::env::var_os("HOME")
-        {
-            for warning in profile.home_write_warnings(&profile_name, Path::new(&home)) {
+        if let Some(profile) = config.agents.get(&profile_name) {
+            for warning in profile.home_write_warnings(&profile_name, &crate::sandbox::home_dir()) {
                 output.print(&format!("{warning}\n"))?;
             }
         }
@@ -262,12 +260,9 @@ fn wait_for(dirs: &StateDirs, ids: &[String], output: &Output) -> miette::Result
             let mut exit = Exit::Success;
             let mut text = String::new();
             for task in &done {
+                // The latest finished attempt's findings (the store picks the attempt).
                 let findings = store.findings(&task.id).map_err(SupervisorError::from)?;
-                let last_attempt = findings.iter().map(|f| f.attempt).max();
-                let blocking: Vec<_> = findings
-                    .iter()
-                    .filter(|f| f.severity == "error" && Some(f.attempt) == last_attempt)
-                    .collect();
+                let blocking: Vec<_> = findings.iter().filter(|f| f.severity == "error").collect();
                 if task.state != TaskState::Ready || !blocking.is_empty() {
                     exit = Exit::Findings;
                 }

@@ -73,7 +73,7 @@ pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
                     break file;
                 }
                 if !still_running(&store, &dirs, &task.id)? {
-                    return gone_note(&store, &dirs, &task.id, output);
+                    return ending(&store, &dirs, &task.id, false, output);
                 }
             }
         }
@@ -102,18 +102,11 @@ pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
                 output.print(&String::from_utf8_lossy(&rest))?;
             }
             // The log is the attempt's; the task's state and its reason come last, where
-            // the reader's eye ends (the log of the latest attempt only). A task recorded
-            // running with no supervisor gets the note that says so instead.
-            let now = find_task(&store, &task.id)?;
-            let gone = now.state.is_active() && !Liveness::check(&dirs).supervisor_running();
-            if !gone
-                && args
-                    .attempt
-                    .is_none_or(|n| Some(n) == attempts.last().map(|a| a.number))
-            {
-                output.print(&footer(&now))?;
-            }
-            return gone_note(&store, &dirs, &task.id, output);
+            // the reader's eye ends (the log of the latest attempt only).
+            let latest = args
+                .attempt
+                .is_none_or(|n| Some(n) == attempts.last().map(|a| a.number));
+            return ending(&store, &dirs, &task.id, latest, output);
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -145,17 +138,20 @@ fn still_running(
     Ok(waiting && Liveness::check(dirs).supervisor_running())
 }
 
-/// Ends the output with [`Liveness::note`] when the task is recorded running but no
-/// supervisor runs it.
-fn gone_note(
+/// Ends the output: for a task recorded running that no supervisor runs, the note that
+/// says so ([`Liveness::note`]); otherwise, with `footer`, the task's state and reason.
+fn ending(
     store: &crate::supervisor::store::Store,
     dirs: &StateDirs,
     id: &str,
+    footer_wanted: bool,
     output: &Output,
 ) -> miette::Result<Exit> {
     let task = find_task(store, id)?;
-    if let Some(note) = Liveness::check(dirs).note([task.state]) {
-        output.print(&format!("\n{note}"))?;
+    match Liveness::check(dirs).note([task.state]) {
+        Some(note) => output.print(&format!("\n{note}"))?,
+        None if footer_wanted => output.print(&footer(&task))?,
+        None => {}
     }
     Ok(Exit::Success)
 }

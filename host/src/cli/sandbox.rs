@@ -263,13 +263,14 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
         }
         None => None,
     };
-    let program = args
-        .command
-        .first()
-        .map(|p| p.to_string_lossy().into_owned())
-        .or_else(|| profile.and_then(|(_, p)| p.command.args().first().cloned()))
-        .filter(|_| profile.is_some())
-        .and_then(|p| crate::runner::find_program(&p, host_env.get("PATH").map(String::as_str)));
+    // The command's program, or (for --explain) the profile's.
+    let program = profile.and_then(|(_, agent)| {
+        let name = match args.command.first() {
+            Some(program) => program.to_string_lossy().into_owned(),
+            None => agent.command.args().first()?.clone(),
+        };
+        crate::runner::find_program(&name, host_env.get("PATH").map(String::as_str))
+    });
     let input = PlanInput {
         spec,
         spec_name: spec_label(&args.spec),

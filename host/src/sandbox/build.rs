@@ -339,6 +339,9 @@ struct Builder<'a> {
     /// The directories given atomic-rename save rights so far, by the (unresolved) path
     /// asked for: a glob matching thousands of files finds its directory's rule at once.
     save_dirs: HashMap<PathBuf, SaveDir>,
+    /// [`Builder::home_toolchains`], looked up once: both the reads and the environment
+    /// use them.
+    home_toolchains: Vec<(&'static str, PathBuf)>,
 }
 
 /// A directory's atomic-rename save rule, shared by every file saved in it.
@@ -423,6 +426,7 @@ impl<'a> Builder<'a> {
             notes: Vec::new(),
             canonical: resolved,
             save_dirs: HashMap::new(),
+            home_toolchains: Builder::home_toolchains(input),
         }
     }
 
@@ -707,7 +711,7 @@ impl<'a> Builder<'a> {
                 roots.push((path, format!("${var}")));
             }
         }
-        for (var, path) in self.home_toolchains() {
+        for (var, path) in self.home_toolchains.clone() {
             if let Ok(path) = self.canonical.canonicalize(&path) {
                 roots.push((path, format!("${var}'s default place")));
             }
@@ -1236,11 +1240,11 @@ impl<'a> Builder<'a> {
     /// ...), where they exist and their variable is not set: with a private `HOME` their
     /// programs would look in the wrong home, so the variable is set to the real place, and
     /// the place is readable.
-    fn home_toolchains(&self) -> Vec<(&'static str, PathBuf)> {
+    fn home_toolchains(input: &PlanInput<'_>) -> Vec<(&'static str, PathBuf)> {
         HOME_TOOLCHAINS
             .iter()
-            .filter(|(var, _)| !self.input.host_env.contains_key(*var))
-            .map(|(var, dir)| (*var, self.input.home.join(dir)))
+            .filter(|(var, _)| !input.host_env.contains_key(*var))
+            .map(|(var, dir)| (*var, input.home.join(dir)))
             .filter(|(_, path)| path.is_dir())
             .collect()
     }
@@ -1304,7 +1308,7 @@ impl<'a> Builder<'a> {
             for (var, dir) in super::agent_home::XDG_DIRS {
                 env.insert(var.to_string(), private.join(dir).display().to_string());
             }
-            for (var, path) in self.home_toolchains() {
+            for (var, path) in &self.home_toolchains {
                 env.insert(var.to_string(), path.display().to_string());
             }
             // git's user configuration stays the user's (read-only), not the private home's.

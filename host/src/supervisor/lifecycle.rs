@@ -904,11 +904,16 @@ fn append_log(path: &Path, text: &str) {
 
 /// The last `max` bytes written to `path` after byte `from`.
 fn log_tail(path: &Path, from: u64, max: u64) -> String {
-    let Ok(bytes) = std::fs::read(path) else {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    // Only the end is read: an agent's log can be megabytes of transcript.
+    let Ok(mut file) = std::fs::File::open(path) else {
         return String::new();
     };
-    let start = (from as usize).min(bytes.len());
-    let slice = &bytes[start..];
-    let cut = slice.len().saturating_sub(max as usize);
-    String::from_utf8_lossy(&slice[cut..]).into_owned()
+    let len = file.metadata().map_or(0, |m| m.len());
+    let start = from.max(len.saturating_sub(max)).min(len);
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut bytes).is_err() {
+        return String::new();
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }

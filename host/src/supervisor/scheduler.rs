@@ -96,11 +96,7 @@ impl Scheduler {
         // One picture of the host and one configuration per repository for the whole round.
         let state = decide::host_state(&self.ctx, &tasks);
         let mut configs: HashMap<PathBuf, Result<Arc<Config>, String>> = HashMap::new();
-        let queued: Vec<&Task> = tasks
-            .iter()
-            .filter(|t| t.state == TaskState::Queued)
-            .collect();
-        for (index, task) in queued.iter().enumerate() {
+        for task in tasks.iter().filter(|t| t.state == TaskState::Queued) {
             let config = configs
                 .entry(task.repo.clone())
                 .or_insert_with(|| decide::repo_config(&self.ctx, &task.repo));
@@ -111,7 +107,7 @@ impl Scheduler {
             match decision {
                 Admission::Start => {
                     lock(&self.holds).remove(&task.id);
-                    self.start((*task).clone());
+                    self.start(task.clone());
                     // The picture changed; ask again from scratch for the next one.
                     self.wake();
                     return;
@@ -124,16 +120,8 @@ impl Scheduler {
                     }
                     drop(holds);
                     // The reasons reach every verb through the store, not only this log.
-                    let behind = format!("queued behind {}, which admission holds", task.id);
-                    let reasons = std::iter::once((task, format!("held by admission: {reason}")))
-                        .chain(queued[index + 1..].iter().map(|t| (t, behind.clone())));
-                    for (queued_task, why) in reasons {
-                        if let Err(err) = self
-                            .ctx
-                            .store(|s| s.set_queued_reason(&queued_task.id, &why))
-                        {
-                            log(&format!("task {}: {err}", queued_task.id));
-                        }
+                    if let Err(err) = self.ctx.store(|s| s.set_hold(&task.id, &reason)) {
+                        log(&format!("task {}: {err}", task.id));
                     }
                     // First in, first out: nothing behind a held task overtakes it.
                     return;

@@ -453,18 +453,25 @@ impl Store {
             .ok_or_else(|| StoreError::UnknownTask { id: id.to_string() })
     }
 
-    /// Records why a queued task waits (admission's reason, in the policy's words), without
-    /// a state change, so without an event. A task in any other state keeps its reason.
-    /// Returns whether the reason changed.
-    pub fn set_queued_reason(&mut self, task_id: &str, reason: &str) -> Result<bool, StoreError> {
-        let changed = self
-            .conn
-            .execute(
-                "UPDATE tasks SET reason = ?2 WHERE id = ?1 AND state = 'queued' AND reason != ?2",
-                params![task_id, reason],
-            )
-            .map_err(self.sqlite())?;
-        Ok(changed > 0)
+    /// Records that admission holds the queued task `held` for `reason` (the policy's
+    /// words), and that every other queued task waits behind it (the queue is first in,
+    /// first out). Not a state change, so no event; tasks in other states keep their
+    /// reasons. Two statements whatever the queue's length, each touching only the rows
+    /// whose reason changes: the scheduler calls this on every round while a task is held.
+    pub fn set_hold(&mut self, held: &str, reason: &str) -> Result<(), StoreError> {
+        let sqlite = sqlite_error(self.path.clone());
+        let tx = self.conn.transaction().map_err(&sqlite)?;
+        tx.execute(
+            "UPDATE tasks SET reason = ?2 WHERE id = ?1 AND state = 'queued' AND reason != ?2",
+            params![held, format!("held by admission: {reason}")],
+        )
+        .map_err(&sqlite)?;
+        tx.execute(
+            "UPDATE tasks SET reason = ?2 WHERE id != ?1 AND state = 'queued' AND reason != ?2",
+            params![held, format!("queued behind {held}, which admission holds")],
+        )
+        .map_err(&sqlite)?;
+        tx.commit().map_err(&sqlite)
     }
 
     /// Sets (or clears) the correction the task's next attempt carries out.
@@ -853,6 +860,23 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
             .unwrap();
         assert_eq!(journal, "wal");
+    }
+
+    #[test]
+    fn a_hold_is_the_held_tasks_reason_and_the_others_wait_behind_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        for id in ["a", "b", "c"] {
+            store.insert_task(&new_task(id)).unwrap();
+        }
+        store
+            .transition("c", TaskState::Running, "admitted")
+            .unwrap();
+        store.set_hold("a", "3 agents are running").unwrap();
+        let reason = |id: &str| store.task(id).unwrap().unwrap().reason;
+        assert_eq!(reason("a"), "held by admission: 3 agents are running");
+        assert_eq!(reason("b"), "queued behind a, which admission holds");
+        assert_eq!(reason("c"), "admitted", "a running task keeps its reason");
     }
 
     #[test]

@@ -39,19 +39,31 @@ pub(crate) fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|err| panic!("{err}: {}", run.transcript()))
 }
 
-pub(crate) fn task_state(test: &Test, id: &str) -> String {
+/// The task's row of `status --all --json`, if it has one.
+pub(crate) fn find_row(test: &Test, id: &str) -> Option<serde_json::Value> {
     let run = test.exec(&["status", "--all", "--json"]);
     json(&run)
         .as_array()
         .expect("rows")
         .iter()
         .find(|row| row["id"] == id)
+        .cloned()
+}
+
+/// The task's row of `status --all --json`; panics when it has none.
+pub(crate) fn status_row(test: &Test, id: &str) -> serde_json::Value {
+    find_row(test, id).unwrap_or_else(|| panic!("no task {id} in `status --all --json`"))
+}
+
+pub(crate) fn task_state(test: &Test, id: &str) -> String {
+    find_row(test, id)
         .map(|row| row["state"].as_str().expect("state").to_string())
         .unwrap_or_default()
 }
 
+/// Waits until the task is in one of `states` (a real agent CLI may take minutes).
 pub(crate) fn wait_for_state(test: &Test, id: &str, states: &[&str]) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let state = task_state(test, id);
         if states.contains(&state.as_str()) {
@@ -62,7 +74,7 @@ pub(crate) fn wait_for_state(test: &Test, id: &str, states: &[&str]) -> String {
     }
 }
 
-fn file_in_head(repo: &Path, path: &str) -> Option<String> {
+pub(crate) fn file_in_head(repo: &Path, path: &str) -> Option<String> {
     let repo = git2::Repository::open(repo).expect("repo");
     let tree = repo.head().ok()?.peel_to_tree().ok()?;
     let entry = tree.get_path(Path::new(path)).ok()?;

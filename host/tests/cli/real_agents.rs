@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::lifecycle::{StopSupervisor, file_in_head, status_row, wait_for_state};
 use crate::{Run, Test, workspace};
 
 const VARIABLE: &str = "AGENTHOST_REAL_AGENTS";
@@ -236,15 +237,6 @@ impl Agent {
     }
 }
 
-/// Stops the test's supervisor when the test ends, pass or fail.
-struct StopSupervisor<'a>(&'a Agent);
-
-impl Drop for StopSupervisor<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.test.exec(&["serve", "--stop"]);
-    }
-}
-
 /// What aider knows of the mock's model, so that it fetches nothing.
 const AIDER_MODEL_METADATA: &str = r#"{"openai/mock-model": {"max_input_tokens": 128000,
 "max_output_tokens": 8192, "input_cost_per_token": 0, "output_cost_per_token": 0,
@@ -280,14 +272,6 @@ const EDIT: &str = r#"[
   {"say": "Rewrote README.md and created docs/new.md."}
 ]"#;
 
-fn file_in_head(repo: &Path, path: &str) -> Option<String> {
-    let repo = git2::Repository::open(repo).expect("repo");
-    let tree = repo.head().ok()?.peel_to_tree().ok()?;
-    let entry = tree.get_path(Path::new(path)).ok()?;
-    let blob = repo.find_blob(entry.id()).ok()?;
-    Some(String::from_utf8_lossy(blob.content()).into_owned())
-}
-
 fn changed_by_head(repo: &Path) -> Vec<String> {
     let git = git2::Repository::open(repo).expect("repo");
     let head = git.head().expect("head").peel_to_commit().expect("commit");
@@ -304,40 +288,13 @@ fn changed_by_head(repo: &Path) -> Vec<String> {
         .collect()
 }
 
-fn status_row(agent: &Agent) -> serde_json::Value {
-    let run = agent.exec(&["status", "--all", "--json"]);
-    let rows: serde_json::Value =
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.transcript()));
-    rows.as_array()
-        .expect("rows")
-        .iter()
-        .find(|row| row["id"] == TASK)
-        .cloned()
-        .unwrap_or_else(|| panic!("no task {TASK}: {}", run.transcript()))
-}
-
-fn wait_for_state(agent: &Agent, states: &[&str]) -> String {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let state = status_row(agent)["state"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        if states.contains(&state.as_str()) {
-            return state;
-        }
-        assert!(Instant::now() < deadline, "{TASK} stuck in `{state}`");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// An in-scope edit and a new file reach `ready`; a correction resumes the CLI's session
 /// (the mock sees the first run's turns again); `accept` merges exactly the two files.
 fn edits_resumes_and_accepts(name: &str) {
     let Some(agent) = setup(name) else { return };
     let mock = Mock::start(&agent.test.path().join("mock"), EDIT);
     let agent = agent.configure(&mock);
-    let _stop = StopSupervisor(&agent);
+    let _stop = StopSupervisor(&agent.test);
 
     let run = agent.launch();
     assert_eq!(
@@ -377,7 +334,7 @@ fn edits_resumes_and_accepts(name: &str) {
         "Say what you did. (marker SECOND-RUN-91c2)",
     ]);
     assert_eq!(correct.code, 0, "{name}: correct\n{}", correct.transcript());
-    let state = wait_for_state(&agent, &["ready", "failed"]);
+    let state = wait_for_state(&agent.test, TASK, &["ready", "failed"]);
     assert_eq!(
         state,
         "ready",
@@ -448,7 +405,7 @@ fn out_of_scope_writes_leave_nothing(name: &str) {
         &serde_json::Value::Array(turns).to_string(),
     );
     let agent = agent.configure(&mock);
-    let _stop = StopSupervisor(&agent);
+    let _stop = StopSupervisor(&agent.test);
     let run = agent.launch();
     let logs = agent.exec(&["logs", TASK]).transcript();
     let worktree = agent.worktree();
@@ -488,70 +445,71 @@ fn out_of_scope_writes_leave_nothing(name: &str) {
     );
 }
 
+/// Launches `name` against a mock whose API answers `status` to every request, then hands
+/// the agent, the mock and `launch --wait`'s run to `check` (the supervisor still up).
+fn against_failing_api(name: &str, status: u16, check: impl FnOnce(&Agent, &Mock, &Run)) {
+    let Some(agent) = setup(name) else { return };
+    let mock = Mock::start(
+        &agent.test.path().join("mock"),
+        &format!(r#"[{{"fail": {status}, "message": "mock says {status}"}}]"#),
+    );
+    let agent = agent.configure(&mock);
+    let _stop = StopSupervisor(&agent.test);
+    let run = agent.launch();
+    assert_eq!(run.code, 1, "{name}: launch --wait\n{}", run.transcript());
+    check(&agent, &mock, &run);
+}
+
 /// The API answers 401: `launch --wait` says the task failed (or, for aider, which exits 0
 /// after an API error, that it changed nothing: a blocking finding), and the CLI's message
 /// reaches the user.
 fn api_error_fails_the_task(name: &str) {
-    let Some(agent) = setup(name) else { return };
-    let mock = Mock::start(
-        &agent.test.path().join("mock"),
-        r#"[{"fail": 401, "message": "mock says 401"}]"#,
-    );
-    let agent = agent.configure(&mock);
-    let _stop = StopSupervisor(&agent);
-    let run = agent.launch();
-    assert_eq!(run.code, 1, "{name}: launch --wait\n{}", run.transcript());
-    let row = status_row(&agent);
-    if name != "aider" {
-        assert_eq!(row["state"], "failed", "{name}: {row}");
-    }
-    let logs = agent.exec(&["logs", TASK]);
-    assert!(
-        logs.stdout.contains("mock says 401"),
-        "{name}: the CLI's message in the logs\n{}",
-        logs.transcript()
-    );
-    // The reason reaches the user where they wait, not only the log.
-    if name != "aider" {
+    against_failing_api(name, 401, |agent, _, run| {
+        let row = status_row(&agent.test, TASK);
+        if name != "aider" {
+            assert_eq!(row["state"], "failed", "{name}: {row}");
+        }
+        let logs = agent.exec(&["logs", TASK]);
         assert!(
-            run.stdout
-                .contains(&format!("{TASK} is failed: the agent exited with code")),
-            "{name}: launch --wait says why\n{}",
-            run.transcript()
+            logs.stdout.contains("mock says 401"),
+            "{name}: the CLI's message in the logs\n{}",
+            logs.transcript()
         );
-    }
+        // The reason reaches the user where they wait, not only the log.
+        if name != "aider" {
+            assert!(
+                run.stdout
+                    .contains(&format!("{TASK} is failed: the agent exited with code")),
+                "{name}: launch --wait says why\n{}",
+                run.transcript()
+            );
+        }
+    });
 }
 
 /// The API answers 500 to every request: the task ends `failed` (aider, which exits 0: a
 /// blocking "changed nothing"), and `launch --wait` says so with the CLI's last words. The
 /// CLIs retry a server error (Gemini CLI for about 3 minutes), so this is the slowest test.
 fn server_error_fails_the_task(name: &str) {
-    let Some(agent) = setup(name) else { return };
-    let mock = Mock::start(
-        &agent.test.path().join("mock"),
-        r#"[{"fail": 500, "message": "mock says 500"}]"#,
-    );
-    let agent = agent.configure(&mock);
-    let _stop = StopSupervisor(&agent);
-    let run = agent.launch();
-    assert_eq!(run.code, 1, "{name}: launch --wait\n{}", run.transcript());
-    let expected = if name == "aider" {
-        format!("{TASK} is ready with 1 blocking finding(s)")
-    } else {
-        format!("{TASK} is failed: the agent exited with code")
-    };
-    assert!(
-        run.stdout.contains(&expected),
-        "{name}: launch --wait says why\n{}\n{}",
-        run.transcript(),
-        agent.exec(&["logs", TASK]).stdout
-    );
-    assert!(
-        mock.requests()
-            .iter()
-            .any(|line| line.contains("\"status\": 500") || line.contains("\"status\":500")),
-        "{name}: the mock never answered 500"
-    );
+    against_failing_api(name, 500, |agent, mock, run| {
+        let expected = if name == "aider" {
+            format!("{TASK} is ready with 1 blocking finding(s)")
+        } else {
+            format!("{TASK} is failed: the agent exited with code")
+        };
+        assert!(
+            run.stdout.contains(&expected),
+            "{name}: launch --wait says why\n{}\n{}",
+            run.transcript(),
+            agent.exec(&["logs", TASK]).stdout
+        );
+        assert!(
+            mock.requests()
+                .iter()
+                .any(|line| line.contains("\"status\": 500") || line.contains("\"status\":500")),
+            "{name}: the mock never answered 500"
+        );
+    });
 }
 
 macro_rules! per_agent {

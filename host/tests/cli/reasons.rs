@@ -7,7 +7,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::Stdio;
 
 use crate::Test;
-use crate::lifecycle::{StopSupervisor, json, sample, wait_for_state};
+use crate::lifecycle::{StopSupervisor, sample, status_row, wait_for_state};
 
 /// The sample repository with a profile `fake` running `script` with `sh -c`.
 fn with_agent(script: &str) -> Test {
@@ -30,17 +30,6 @@ const LAUNCH_FAKE: [&str; 5] = [
     "fake",
     "repo/specs/csv-export.md",
 ];
-
-fn status_row(test: &Test, id: &str) -> serde_json::Value {
-    let run = test.exec(&["status", "--all", "--json"]);
-    json(&run)
-        .as_array()
-        .expect("rows")
-        .iter()
-        .find(|row| row["id"] == id)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {id}: {}", run.stdout))
-}
 
 #[test]
 fn an_agent_that_exits_non_zero_fails_its_task_with_its_words_everywhere() {

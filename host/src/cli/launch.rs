@@ -309,6 +309,13 @@ fn report_line(task: &crate::supervisor::store::Task, blocking: usize) -> String
             for line in lines {
                 text.push_str(&format!("{line}\n"));
             }
+            if state == TaskState::Failed {
+                text.push_str(&format!(
+                    "  next: `agenthost logs {id}` shows the whole run; `agenthost resume {id}` \
+                     runs it again, `agenthost correct {id} -m ...` with instructions, \
+                     `agenthost reject {id}` drops it\n"
+                ));
+            }
             text
         }
     }

@@ -54,6 +54,14 @@ fn an_agent_that_exits_non_zero_fails_its_task_with_its_words_everywhere() {
         run.stdout
     );
 
+    assert!(
+        run.stdout.contains(
+            "  next: `agenthost logs export-items-as-csv` shows the whole run; \
+             `agenthost resume export-items-as-csv` runs it again"
+        ),
+        "{}",
+        run.stdout
+    );
     let row = status_row(&test, "export-items-as-csv");
     assert_eq!(row["state"], "failed");
     assert!(
@@ -150,6 +158,8 @@ fn cancelled_and_interrupted_tasks_say_why_and_what_to_do() {
     // Stopping the supervisor interrupts the other; its reason says how to go on.
     let run = test.exec(&["serve", "--stop"]);
     assert_eq!(run.code, 0, "{}", run.transcript());
+    // `serve --stop` asks; the supervisor records the interruption as it winds down.
+    wait_for_state(&test, "export-items-as-csv-2", &["interrupted"]);
     let row = status_row(&test, "export-items-as-csv-2");
     assert_eq!(row["state"], "interrupted", "{row}");
     assert_eq!(

@@ -45,6 +45,8 @@ const CHILD_DIR: &str = "AGENTHOST_BENCH_DIR";
 struct Candidate {
     name: &'static str,
     argv: Vec<String>,
+    /// Variables set for this command only.
+    env: Vec<(String, String)>,
     times: Vec<Duration>,
 }
 
@@ -79,6 +81,11 @@ fn main() {
     // piecemeal in small ones, and every page fault of the start-up pays the difference
     // (about 0.25 ms here). `bwrap` and `true` are installed files too.
     std::fs::copy(release_front(), dir.path().join("agenthost")).expect("copy agenthost");
+    std::fs::write(
+        dir.path().join("no-mount-layer.toml"),
+        "[sandbox]\nread_only_view = false\n",
+    )
+    .expect("write config");
 
     println!("{iterations} runs each, interleaved; wall time per run in ms");
     if !rustix::process::geteuid().is_root() {
@@ -158,16 +165,28 @@ fn measure(dir: &Path, iterations: usize, user: &str) {
         Candidate {
             name: "bare `true`",
             argv: vec![true_bin.clone()],
+            env: Vec::new(),
             times: Vec::new(),
         },
         Candidate {
             name: "`agenthost sandbox --spec S -- true`",
             argv: sandboxed("repo"),
+            env: Vec::new(),
+            times: Vec::new(),
+        },
+        Candidate {
+            name: "the same without the mount layer (`read_only_view = false`)",
+            argv: sandboxed("repo"),
+            env: vec![(
+                "AGENTHOST_CONFIG".to_string(),
+                dir.join("no-mount-layer.toml").display().to_string(),
+            )],
             times: Vec::new(),
         },
         Candidate {
             name: "the same in a project (`.gitignore`, a directory and a glob in Scope)",
             argv: sandboxed("project"),
+            env: Vec::new(),
             times: Vec::new(),
         },
     ];
@@ -182,6 +201,7 @@ fn measure(dir: &Path, iterations: usize, user: &str) {
             argv: ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", &true_bin]
                 .map(String::from)
                 .to_vec(),
+            env: Vec::new(),
             times: Vec::new(),
         });
     } else {
@@ -191,7 +211,7 @@ fn measure(dir: &Path, iterations: usize, user: &str) {
     // Warm up the page cache and check every command works.
     for candidate in &candidates {
         for _ in 0..10 {
-            let status = run(&candidate.argv);
+            let status = run(candidate);
             assert!(
                 status.success(),
                 "{} failed as {user}: {status}",
@@ -202,7 +222,7 @@ fn measure(dir: &Path, iterations: usize, user: &str) {
     for _ in 0..iterations {
         for candidate in &mut candidates {
             let start = Instant::now();
-            let status = run(&candidate.argv);
+            let status = run(candidate);
             candidate.times.push(start.elapsed());
             assert!(status.success(), "{} failed: {status}", candidate.name);
         }
@@ -228,13 +248,19 @@ fn measure(dir: &Path, iterations: usize, user: &str) {
             ms(median(candidate)) - ms(bare)
         );
     }
-    if let [_, agenthost, project, bwrap] = &candidates[..] {
-        let of_bwrap = |c: &Candidate| median(c).as_secs_f64() / median(bwrap).as_secs_f64();
+    if let [_, agenthost, without_mounts, project, rest @ ..] = &candidates[..] {
         println!(
-            "\nagenthost takes {:.2} of bwrap's time ({:.2} in the project).",
-            of_bwrap(agenthost),
-            of_bwrap(project)
+            "\nThe mount layer adds {:+.2} ms (median with it minus median without).",
+            ms(median(agenthost)) - ms(median(without_mounts))
         );
+        if let [bwrap] = rest {
+            let of_bwrap = |c: &Candidate| median(c).as_secs_f64() / median(bwrap).as_secs_f64();
+            println!(
+                "agenthost takes {:.2} of bwrap's time ({:.2} in the project).",
+                of_bwrap(agenthost),
+                of_bwrap(project)
+            );
+        }
     }
 }
 
@@ -258,9 +284,11 @@ fn chown_tree(path: &Path, uid: u32) {
     }
 }
 
-fn run(argv: &[String]) -> std::process::ExitStatus {
+fn run(candidate: &Candidate) -> std::process::ExitStatus {
+    let argv = &candidate.argv;
     Command::new(&argv[0])
         .args(&argv[1..])
+        .envs(candidate.env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .status()
         .expect("run")

@@ -18,6 +18,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
+use std::sync::atomic::AtomicI32;
 use std::sync::{Arc, OnceLock, mpsc};
 use std::time::Duration;
 
@@ -27,9 +28,9 @@ use landlock::{
 };
 
 use crate::plan::{Enforcement, FsRight, SandboxPlan, Target};
-use crate::probe::{Guarantee, Support};
+use crate::probe::{Guarantee, MountPrivilege, Support};
 use crate::seccomp;
-use crate::sys::{self, ChildSteps, RuleError};
+use crate::sys::{self, ChildSteps, IdMaps, MountSteps, Privilege, RuleError};
 
 /// Exit status when the sandbox could not be set up (nothing ran); also the status of a
 /// child whose restriction failed between `fork` and `exec`.
@@ -130,12 +131,17 @@ impl Restriction {
             return Err(LaunchError::NotEnforced(vec![Guarantee::Filesystem]));
         }
         let filter = support.seccomp.then(|| seccomp::filter(&plan.net));
+        let mounts = match (&plan.mounts.read_only_view, &support.mounts.privilege) {
+            (true, Some(privilege)) => Some(mount_steps(plan, privilege)?),
+            _ => None,
+        };
         let parent = rustix::process::getpid().as_raw_nonzero().get();
         Ok(Restriction {
             steps: Arc::new(ChildSteps {
                 parent,
                 ruleset,
                 filter,
+                mounts,
                 restrict: true,
             }),
             env: plan
@@ -185,70 +191,25 @@ impl Restriction {
 }
 
 impl Restriction {
-    /// Starts `argv` restricted, with exactly the plan's environment and working directory,
-    /// like [`Restriction::command`] and `spawn`, but cheaper: the child is started with
-    /// `clone(CLONE_VM | CLONE_VFORK)` (as `posix_spawn` does) instead of `fork`, so the
-    /// host's memory is neither copied nor write-faulted afterwards. The program is looked
-    /// up on the plan's `PATH` as `execvp` would. Spawns through [`spawn_lasting`], so the
-    /// child dies with the process. For a command with its own stdio or process settings,
-    /// use [`Restriction::command`].
+    /// Starts `argv` restricted, with exactly the plan's environment and working directory
+    /// ([`Restriction::command`]), through [`spawn_lasting`], so that the child dies with
+    /// the process. The program is looked up on the plan's `PATH`. For a command with its
+    /// own stdio or process settings, use [`Restriction::command`].
     pub fn spawn(&self, argv: &[OsString]) -> Result<SandboxedChild, LaunchError> {
-        let Some(program) = argv.first() else {
-            return Err(LaunchError::NoCommand);
-        };
+        let mut command = self.command(argv)?;
         let exec_error = |source: std::io::Error| LaunchError::Exec {
-            program: program.to_string_lossy().into_owned(),
+            program: argv
+                .first()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             source,
         };
-        let spec = self.exec_spec(argv).map_err(exec_error)?;
-        let steps = Arc::clone(&self.steps);
-        let pid = spawn_lasting(move || sys::spawn(&steps, &spec))
+        let child = spawn_lasting(move || command.spawn())
             .and_then(|spawned| spawned)
             .map_err(exec_error)?;
+        // Dropping std's handle neither waits nor kills; the pid is waited for by number.
+        let pid = libc::pid_t::try_from(child.id()).unwrap_or(libc::pid_t::MAX);
         Ok(SandboxedChild { pid })
-    }
-
-    /// `argv` with the plan's environment and directory as C strings, and the paths to try
-    /// for the program (see [`sys::ExecSpec`]).
-    fn exec_spec(&self, argv: &[OsString]) -> std::io::Result<sys::ExecSpec> {
-        let c_string = |bytes: Vec<u8>| {
-            CString::new(bytes).map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "an argument, variable or path contains a NUL byte",
-                )
-            })
-        };
-        let program = argv.first().map_or(&[][..], |p| p.as_bytes());
-        let candidates = if program.contains(&b'/') {
-            vec![c_string(program.to_vec())?]
-        } else {
-            let path = self
-                .env
-                .iter()
-                .find(|(key, _)| key == "PATH")
-                .map_or("/bin:/usr/bin", |(_, value)| value.as_str());
-            path.split(':')
-                .map(|dir| {
-                    // An empty entry is the working directory, as for execvp.
-                    let dir = if dir.is_empty() { "." } else { dir };
-                    c_string([dir.as_bytes(), b"/", program].concat())
-                })
-                .collect::<Result<_, _>>()?
-        };
-        Ok(sys::ExecSpec {
-            candidates,
-            argv: argv
-                .iter()
-                .map(|arg| c_string(arg.as_bytes().to_vec()))
-                .collect::<Result<_, _>>()?,
-            envp: self
-                .env
-                .iter()
-                .map(|(key, value)| c_string(format!("{key}={value}").into_bytes()))
-                .collect::<Result<_, _>>()?,
-            cwd: c_string(self.cwd.as_os_str().as_bytes().to_vec())?,
-        })
     }
 }
 
@@ -355,6 +316,7 @@ pub fn apply_reaper_to(command: &mut Command, grace: Duration) {
         parent: rustix::process::getpid().as_raw_nonzero().get(),
         ruleset: None,
         filter: None,
+        mounts: None,
         restrict: false,
     };
     Arc::new(steps).install_with_reaper(command, grace);
@@ -400,6 +362,40 @@ where
         }))
         .map_err(|_| gone())?;
     answered.recv().map_err(|_| gone())
+}
+
+/// The mount layer's steps for `plan`: its writable paths and its protected paths that
+/// exist (a missing one has nothing to protect), as C strings.
+fn mount_steps(plan: &SandboxPlan, privilege: &MountPrivilege) -> Result<MountSteps, LaunchError> {
+    let c_path = |path: &std::path::Path, provenance: &str| {
+        CString::new(path.as_os_str().as_bytes()).map_err(|_| LaunchError::RulePath {
+            path: path.to_path_buf(),
+            provenance: provenance.to_string(),
+            source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        })
+    };
+    let writable = plan
+        .writable_mounts()
+        .iter()
+        .map(|path| c_path(path, "a write grant"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let protected = plan
+        .mounts
+        .protected
+        .iter()
+        .filter(|p| p.path.symlink_metadata().is_ok())
+        .map(|p| c_path(&p.path, &p.provenance.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(MountSteps {
+        privilege: match privilege {
+            MountPrivilege::Held => Privilege::Held,
+            MountPrivilege::UserNamespace => Privilege::UserNamespace(IdMaps::of_caller()),
+        },
+        copies: writable.iter().map(|_| AtomicI32::new(-1)).collect(),
+        writable,
+        protected,
+        cwd: c_path(&plan.cwd, "the working directory")?,
+    })
 }
 
 fn access_fs(right: FsRight) -> AccessFs {
@@ -577,6 +573,7 @@ mod tests {
             env: [("PATH".to_string(), "/usr/bin:/bin".to_string())].into(),
             cwd: PathBuf::from("/"),
             tmpdir: PathBuf::from("/tmp"),
+            mounts: Default::default(),
         }
     }
 

@@ -82,6 +82,7 @@ pub use launch::{
     kill_leftovers, spawn_lasting,
 };
 pub use plan::{
-    Enforcement, FsRight, FsRule, NetPlan, PortRule, Provenance, SandboxPlan, Target, rights,
+    Enforcement, FsRight, FsRule, MountPlan, NetPlan, PortRule, ProtectedPath, Provenance,
+    SandboxPlan, Target, rights,
 };
-pub use probe::{Guarantee, Support, required};
+pub use probe::{Guarantee, MountPrivilege, MountSupport, Support, required};

@@ -224,6 +224,67 @@ pub struct SandboxPlan {
     pub cwd: PathBuf,
     /// The private temp directory (also in `env` as `TMPDIR`).
     pub tmpdir: PathBuf,
+    /// The mount layer: a read-only view of the file system but the write grants, with
+    /// protected paths read-only on top.
+    #[serde(default)]
+    pub mounts: MountPlan,
+}
+
+/// The mount layer, under Landlock: the command gets a mount namespace of its own in which
+/// every mount is read-only except the paths of the plan's write rules, and each protected
+/// path is a read-only bind mount on top of them. There a write, truncate, chmod, chown,
+/// utime or extended-attribute change fails with `EROFS` (and a rename over or unlink of a
+/// protected path with `EBUSY`), whatever Landlock's directory rights allow: Landlock cannot
+/// deny inside a granted directory, and has no rights for metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountPlan {
+    /// Whether the command gets the read-only view at all.
+    pub read_only_view: bool,
+    /// Paths made read-only on top of the write grants (Do NOT modify, `.git`).
+    pub protected: Vec<ProtectedPath>,
+}
+
+/// A path the mount layer makes read-only although a write grant covers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtectedPath {
+    /// The file or directory (a directory is protected with everything beneath it).
+    pub path: PathBuf,
+    /// Where the protection came from.
+    pub provenance: Provenance,
+}
+
+impl FsRule {
+    /// Whether the rule grants any right that changes the file system.
+    pub fn writes(&self) -> bool {
+        self.rights
+            .iter()
+            .any(|r| !matches!(r, FsRight::Execute | FsRight::ReadFile | FsRight::ReadDir))
+    }
+}
+
+impl SandboxPlan {
+    /// The paths that stay writable in the mount layer's read-only view: every write rule's
+    /// path that exists as a directory or a regular file (a device stays writable on a
+    /// read-only mount), without those beneath another one, in path order.
+    pub fn writable_mounts(&self) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = self
+            .fs
+            .iter()
+            .filter(|rule| rule.writes())
+            .filter(|rule| std::fs::metadata(&rule.path).is_ok_and(|m| m.is_dir() || m.is_file()))
+            .map(|rule| rule.path.clone())
+            .collect();
+        paths.sort();
+        paths.dedup();
+        let mut kept: Vec<PathBuf> = Vec::new();
+        for path in paths {
+            // Sorted, so a path's ancestors among the kept ones come before it.
+            if !kept.iter().any(|outer| path.starts_with(outer)) {
+                kept.push(path);
+            }
+        }
+        kept
+    }
 }
 
 #[cfg(test)]

@@ -24,11 +24,14 @@ pub enum Guarantee {
     Scoping,
     /// The seccomp filter: no io_uring, ptrace, bpf, user namespaces, raw sockets, ...
     Seccomp,
+    /// The mount layer: a read-only view of the file system but the write grants, protected
+    /// paths read-only on top (a mount namespace; a user namespace when not root).
+    ReadOnlyView,
 }
 
 impl Guarantee {
     /// Every guarantee, in order.
-    pub const ALL: [Guarantee; 7] = [
+    pub const ALL: [Guarantee; 8] = [
         Guarantee::Filesystem,
         Guarantee::Refer,
         Guarantee::Truncate,
@@ -36,9 +39,10 @@ impl Guarantee {
         Guarantee::DeviceIoctl,
         Guarantee::Scoping,
         Guarantee::Seccomp,
+        Guarantee::ReadOnlyView,
     ];
 
-    /// The Landlock ABI that provides it (`None` for seccomp).
+    /// The Landlock ABI that provides it (`None` for seccomp and the mount layer).
     pub fn landlock_abi(self) -> Option<i32> {
         match self {
             Guarantee::Filesystem => Some(1),
@@ -47,7 +51,7 @@ impl Guarantee {
             Guarantee::TcpPorts => Some(4),
             Guarantee::DeviceIoctl => Some(5),
             Guarantee::Scoping => Some(6),
-            Guarantee::Seccomp => None,
+            Guarantee::Seccomp | Guarantee::ReadOnlyView => None,
         }
     }
 
@@ -65,14 +69,20 @@ impl Guarantee {
             Guarantee::Seccomp => {
                 "no io_uring, ptrace, bpf, keyctl, user namespaces, raw/vsock sockets, TIOCSTI"
             }
+            Guarantee::ReadOnlyView => {
+                "Do NOT modify paths read-only inside write grants, and no write, chmod, chown, utime or xattr change outside them"
+            }
         }
     }
 
     /// The kernel feature, as a user would search for it.
     pub fn feature(self) -> String {
-        match self.landlock_abi() {
-            Some(abi) => format!("Landlock ABI {abi}"),
-            None => "seccomp filters".to_string(),
+        match (self, self.landlock_abi()) {
+            (_, Some(abi)) => format!("Landlock ABI {abi}"),
+            (Guarantee::ReadOnlyView, None) => {
+                "a mount namespace (as root) or an unprivileged user namespace".to_string()
+            }
+            (_, None) => "seccomp filters".to_string(),
         }
     }
 }
@@ -87,6 +97,7 @@ impl fmt::Display for Guarantee {
             Guarantee::DeviceIoctl => "device-ioctl",
             Guarantee::Scoping => "scoping",
             Guarantee::Seccomp => "seccomp",
+            Guarantee::ReadOnlyView => "read-only-view",
         };
         f.write_str(name)
     }
@@ -103,6 +114,109 @@ pub struct Support {
     pub seccomp: bool,
     /// Whether agenthost runs as root (uid 0).
     pub root: bool,
+    /// Whether the mount layer can be made, and how.
+    pub mounts: MountSupport,
+}
+
+/// How a sandboxed child gets the right to build the mount layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MountPrivilege {
+    /// agenthost holds `CAP_SYS_ADMIN` (root): a mount namespace alone.
+    Held,
+    /// Through an unprivileged user namespace.
+    UserNamespace,
+}
+
+/// Whether the mount layer can be made here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MountSupport {
+    /// How, when it can.
+    pub privilege: Option<MountPrivilege>,
+    /// Why it cannot, and what to do about it.
+    pub note: Option<String>,
+}
+
+impl MountSupport {
+    /// Asks the kernel, once per process (a forked child tries the namespace steps: about a
+    /// millisecond): first a mount namespace alone when agenthost runs as root, then an
+    /// unprivileged user namespace.
+    pub fn probe() -> MountSupport {
+        static PROBED: std::sync::OnceLock<MountSupport> = std::sync::OnceLock::new();
+        PROBED.get_or_init(probe_mounts).clone()
+    }
+}
+
+fn probe_mounts() -> MountSupport {
+    use crate::sys::{FailedStep, IdMaps, Privilege, probe_mounts};
+    let mut failure = None;
+    if rustix::process::geteuid().is_root() {
+        match probe_mounts(Privilege::Held) {
+            Ok(()) => {
+                return MountSupport {
+                    privilege: Some(MountPrivilege::Held),
+                    note: None,
+                };
+            }
+            Err(failed) => failure = Some(failed),
+        }
+    }
+    match probe_mounts(Privilege::UserNamespace(IdMaps::of_caller())) {
+        Ok(()) => MountSupport {
+            privilege: Some(MountPrivilege::UserNamespace),
+            note: None,
+        },
+        Err(failed) => {
+            let (step, errno) = failure.unwrap_or(failed);
+            let step = match step {
+                FailedStep::Unshare => "creating the namespace",
+                FailedStep::IdMaps => "writing the user namespace's id maps",
+                FailedStep::Slave => "making the mounts private",
+                FailedStep::ReadOnly => "making the mounts read-only",
+            };
+            let error = std::io::Error::from_raw_os_error(errno);
+            MountSupport {
+                privilege: None,
+                note: Some(format!(
+                    "{step} failed: {error}; {}",
+                    user_namespace_advice()
+                )),
+            }
+        }
+    }
+}
+
+/// What keeps unprivileged user namespaces from working here, and what to do, from the
+/// sysctls that restrict them.
+fn user_namespace_advice() -> String {
+    let sysctl = |name: &str| {
+        std::fs::read_to_string(format!("/proc/sys/{name}"))
+            .ok()
+            .map(|v| v.trim().to_string())
+    };
+    if sysctl("kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        return "AppArmor restricts unprivileged user namespaces here \
+            (kernel.apparmor_restrict_unprivileged_userns=1, Ubuntu 23.10 and later): give \
+            agenthost an AppArmor profile that allows `userns` (docs/security-model.md shows \
+            one), or set `[sandbox] read_only_view = false` in your config to run without the \
+            mount layer"
+            .to_string();
+    }
+    if sysctl("kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return "unprivileged user namespaces are turned off (kernel.unprivileged_userns_clone=0): \
+            `sudo sysctl kernel.unprivileged_userns_clone=1`, or set `[sandbox] read_only_view \
+            = false` in your config to run without the mount layer"
+            .to_string();
+    }
+    if sysctl("user/max_user_namespaces").as_deref() == Some("0") {
+        return "user namespaces are turned off (user.max_user_namespaces=0): raise it, or set \
+            `[sandbox] read_only_view = false` in your config to run without the mount layer"
+            .to_string();
+    }
+    "inside a container, allow unshare and mount (for Docker: `--cap-add SYS_ADMIN` or a \
+        seccomp profile that allows them), or set `[sandbox] read_only_view = false` in your \
+        config to run without the mount layer"
+        .to_string()
 }
 
 impl Support {
@@ -119,14 +233,16 @@ impl Support {
             landlock_note,
             seccomp,
             root: rustix::process::geteuid().is_root(),
+            mounts: MountSupport::probe(),
         }
     }
 
     /// Whether the kernel provides `guarantee`.
     pub fn holds(&self, guarantee: Guarantee) -> bool {
-        match guarantee.landlock_abi() {
-            Some(abi) => self.landlock_abi >= abi,
-            None => self.seccomp,
+        match (guarantee, guarantee.landlock_abi()) {
+            (_, Some(abi)) => self.landlock_abi >= abi,
+            (Guarantee::ReadOnlyView, None) => self.mounts.privilege.is_some(),
+            (_, None) => self.seccomp,
         }
     }
 
@@ -144,6 +260,7 @@ pub fn required(plan: &SandboxPlan) -> Vec<Guarantee> {
     Guarantee::ALL
         .into_iter()
         .filter(|g| *g != Guarantee::Scoping || plan.scope_signals_and_abstract_sockets)
+        .filter(|g| *g != Guarantee::ReadOnlyView || plan.mounts.read_only_view)
         .collect()
 }
 
@@ -179,6 +296,7 @@ mod tests {
             env: Default::default(),
             cwd: "/".into(),
             tmpdir: "/tmp".into(),
+            mounts: Default::default(),
         }
     }
 
@@ -189,6 +307,7 @@ mod tests {
             landlock_note: None,
             seccomp,
             root: false,
+            mounts: MountSupport::default(),
         };
         assert_eq!(kernel(7, true).missing(&plan(true)), []);
         assert_eq!(
@@ -201,6 +320,26 @@ mod tests {
         );
         assert_eq!(kernel(5, false).missing(&plan(false)), [Guarantee::Seccomp]);
         assert_eq!(kernel(0, true).missing(&plan(false)).len(), 5);
+    }
+
+    #[test]
+    fn a_plan_with_the_read_only_view_needs_the_mount_layer() {
+        let mut with_view = plan(true);
+        with_view.mounts.read_only_view = true;
+        let mut kernel = Support {
+            landlock_abi: 7,
+            landlock_note: None,
+            seccomp: true,
+            root: false,
+            mounts: MountSupport {
+                privilege: None,
+                note: Some("AppArmor".into()),
+            },
+        };
+        assert_eq!(kernel.missing(&with_view), [Guarantee::ReadOnlyView]);
+        assert_eq!(kernel.missing(&plan(true)), []);
+        kernel.mounts.privilege = Some(MountPrivilege::UserNamespace);
+        assert_eq!(kernel.missing(&with_view), []);
     }
 
     #[test]

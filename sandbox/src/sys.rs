@@ -24,11 +24,11 @@ use std::time::Duration;
 
 use rustix::thread::CapabilitySet;
 
+mod mounts;
 mod reaper;
-mod spawn;
 
+pub(crate) use mounts::{FailedStep, IdMaps, MountSteps, Privilege, probe as probe_mounts};
 pub(crate) use reaper::{PARENT_GONE, kill_everything_left};
-pub(crate) use spawn::{ExecSpec, spawn, wait};
 
 /// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`: the ABI version,
 /// or the errno that says why there is none.
@@ -133,6 +133,9 @@ pub(crate) struct ChildSteps {
     pub(crate) ruleset: Option<OwnedFd>,
     /// The seccomp program (`None` without seccomp, best effort).
     pub(crate) filter: Option<crate::seccomp::Program>,
+    /// The mount layer (`None` when the plan asks for none, or best effort on a kernel
+    /// that cannot make it).
+    pub(crate) mounts: Option<MountSteps>,
     /// Whether the command is restricted at all: `false` for a command that runs with the
     /// user's full rights behind a reaper (sandbox mode `off`), which takes only the
     /// steps that tie it to its parent (1 to 3 of [`ChildSteps::apply_under`]).
@@ -192,23 +195,17 @@ impl ChildSteps {
     /// 2. `setsid`;
     /// 3. every descriptor above stderr close-on-exec (`close_range` with
     ///    `CLOSE_RANGE_CLOEXEC`, so std's own exec-error pipe keeps working);
-    /// 4. `PR_SET_NO_NEW_PRIVS`;
-    /// 5. capabilities dropped (bounding set if any is held, ambient, effective,
-    ///    permitted, inheritable);
-    /// 6. `landlock_restrict_self`;
-    /// 7. the seccomp filter.
+    /// 4. the mount layer ([`MountSteps::apply`]), and then step 1's check again (a new
+    ///    user namespace changes the credentials);
+    /// 5. `PR_SET_NO_NEW_PRIVS`;
+    /// 6. capabilities dropped (bounding set if any is held, ambient, effective,
+    ///    permitted, inheritable): also those the user namespace gave;
+    /// 7. `landlock_restrict_self`;
+    /// 8. the seccomp filter.
     ///
-    /// Without `restrict`, steps 4 to 7 are left out.
+    /// Without `restrict`, steps 4 to 8 are left out.
     fn apply_under(&self, parent: libc::pid_t) {
-        // SAFETY: prctl with integer arguments only.
-        let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-        if rc != 0 {
-            fail(b"setting the parent-death signal");
-        }
-        // SAFETY: getppid cannot fail and touches no memory.
-        if unsafe { libc::getppid() } != parent {
-            fail_plain(b"the agenthost process that started the sandbox is gone");
-        }
+        die_with(parent);
         // SAFETY: setsid takes no arguments; a freshly forked child is no group leader.
         if unsafe { libc::setsid() } < 0 {
             fail(b"starting a new session");
@@ -216,6 +213,10 @@ impl ChildSteps {
         mark_descriptors_cloexec();
         if !self.restrict {
             return;
+        }
+        if let Some(mounts) = &self.mounts {
+            mounts.apply();
+            die_with(parent);
         }
         // SAFETY: integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
@@ -249,6 +250,40 @@ impl ChildSteps {
             };
             if rc != 0 {
                 fail(b"seccomp: installing the filter");
+            }
+        }
+    }
+}
+
+/// Sets `PR_SET_PDEATHSIG` to SIGKILL and checks that the parent is still `parent` (it may
+/// have died before the signal was set).
+fn die_with(parent: libc::pid_t) {
+    // SAFETY: prctl with integer arguments only.
+    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    if rc != 0 {
+        fail(b"setting the parent-death signal");
+    }
+    // SAFETY: getppid cannot fail and touches no memory.
+    if unsafe { libc::getppid() } != parent {
+        fail_plain(b"the agenthost process that started the sandbox is gone");
+    }
+}
+
+/// Waits for child `pid`, retrying on EINTR; with `reap_others`, every other child that
+/// ends meanwhile is reaped too. Returns the raw wait status.
+pub(crate) fn wait(pid: libc::pid_t, reap_others: bool) -> io::Result<libc::c_int> {
+    let waited = if reap_others { -1 } else { pid };
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer for the duration of the call.
+        let ended = unsafe { libc::waitpid(waited, &raw mut status, 0) };
+        if ended == pid {
+            return Ok(status);
+        }
+        if ended < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
             }
         }
     }

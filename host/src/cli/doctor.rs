@@ -6,7 +6,8 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use agenthost_sandbox::{
-    Enforcement, FsRule, Guarantee, NetPlan, Provenance, SandboxPlan, Support, Target, rights,
+    Enforcement, FsRule, Guarantee, MountPlan, NetPlan, ProtectedPath, Provenance, SandboxPlan,
+    Support, Target, rights,
 };
 use clap::Args;
 use miette::IntoDiagnostic;
@@ -63,6 +64,18 @@ pub fn run(_args: &DoctorArgs, _output: &Output) -> miette::Result<Exit> {
             guarantee.describe(),
             guarantee.feature()
         );
+        if guarantee == Guarantee::ReadOnlyView {
+            let how = match support.mounts.privilege {
+                Some(agenthost_sandbox::MountPrivilege::Held) => {
+                    "here: a mount namespace of its own per agent (agenthost holds CAP_SYS_ADMIN)"
+                }
+                Some(agenthost_sandbox::MountPrivilege::UserNamespace) => {
+                    "here: an unprivileged user namespace and a mount namespace per agent"
+                }
+                None => support.mounts.note.as_deref().unwrap_or("unavailable"),
+            };
+            let _ = writeln!(out, "          {how}");
+        }
     }
 
     let _ = writeln!(
@@ -105,6 +118,15 @@ fn prove(support: &Support) -> std::io::Result<Vec<(bool, String)>> {
     std::fs::create_dir(&tmp)?;
     let forbidden = root.join("forbidden");
     let ok = allowed.join("ok");
+    // The mount layer's share: a Do NOT modify file inside allowed/, a file outside it.
+    let kept = allowed.join("kept");
+    let outside = root.join("elsewhere");
+    std::fs::write(&kept, "original\n")?;
+    std::fs::write(&outside, "original\n")?;
+    let mode_of = |path: &Path| {
+        std::fs::metadata(path).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
+    };
+    let outside_mode = mode_of(&outside)?;
 
     let why = |reason: &str| Provenance::new("doctor", reason);
     let mut fs: Vec<FsRule> = ["/usr", "/bin", "/lib", "/lib64", "/etc"]
@@ -150,11 +172,18 @@ fn prove(support: &Support) -> std::io::Result<Vec<(bool, String)>> {
         ]),
         cwd: root.clone(),
         tmpdir: tmp,
+        mounts: MountPlan {
+            read_only_view: support.mounts.privilege.is_some(),
+            protected: vec![ProtectedPath {
+                path: kept.clone(),
+                provenance: why("a Do NOT modify file inside the writable directory"),
+            }],
+        },
     };
     let argv: Vec<OsString> = [
         "/bin/sh",
         "-c",
-        "{ echo escaped > \"$1\"; } 2>/dev/null; echo fine > \"$2\"",
+        "{ echo escaped > \"$1\"; echo changed > \"$3\"; chmod 600 \"$4\"; } 2>/dev/null; echo fine > \"$2\"",
         "sh",
     ]
     .into_iter()
@@ -162,6 +191,8 @@ fn prove(support: &Support) -> std::io::Result<Vec<(bool, String)>> {
     .chain([
         forbidden.clone().into_os_string(),
         ok.clone().into_os_string(),
+        kept.clone().into_os_string(),
+        outside.clone().into_os_string(),
     ])
     .collect();
     let status = sandbox::run(&plan, support, &argv).map_err(std::io::Error::other)?;
@@ -181,6 +212,30 @@ fn prove(support: &Support) -> std::io::Result<Vec<(bool, String)>> {
         std::fs::read_to_string(&ok).is_ok_and(|s| s == "fine\n"),
         format!("a write inside allowed/ landed in {}", shown(&ok, &root)),
     ));
+    if plan.mounts.read_only_view {
+        lines.push((
+            std::fs::read_to_string(&kept).is_ok_and(|s| s == "original\n"),
+            format!(
+                "a write to {}, Do NOT modify inside allowed/, was refused (mount layer)",
+                shown(&kept, &root)
+            ),
+        ));
+        lines.push((
+            mode_of(&outside)? == outside_mode,
+            format!(
+                "chmod of {}, outside allowed/, was refused (mount layer)",
+                shown(&outside, &root)
+            ),
+        ));
+    } else {
+        lines.push((
+            false,
+            format!(
+                "the mount layer could not be tried: {}",
+                support.mounts.note.as_deref().unwrap_or("unavailable")
+            ),
+        ));
+    }
     Ok(lines)
 }
 

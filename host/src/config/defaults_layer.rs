@@ -100,6 +100,7 @@ Layer {
     sandbox: Some(SandboxLayer {
         mode: Some(SandboxMode::Enforce),
         read: None,
+        read_only_view: None,
     }),
     test: None,
     worktree: None,

@@ -152,6 +152,7 @@ pub(crate) struct AgentLayer {
 pub(crate) struct SandboxLayer {
     pub(crate) mode: Option<SandboxMode>,
     pub(crate) read: Option<SpannedStrings>,
+    pub(crate) read_only_view: Option<Spanned<bool>>,
 }
 
 /// `[test]`.

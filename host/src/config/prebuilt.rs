@@ -101,6 +101,18 @@ mod tests {
         }
     }
 
+    impl Rust for Spanned<bool> {
+        fn rust(&self, _: usize) -> String {
+            let span = self.span();
+            format!(
+                "Spanned::new({}..{}, {})",
+                span.start,
+                span.end,
+                self.get_ref()
+            )
+        }
+    }
+
     impl Rust for Spanned<Vec<Spanned<String>>> {
         fn rust(&self, indent: usize) -> String {
             let span = self.span();
@@ -198,7 +210,7 @@ mod tests {
             command, continue_command, pass_env, env, read, write, seed, write_back,
             home_files, ports, unix_sockets, timeout, description,
         }
-        SandboxLayer { mode, read }
+        SandboxLayer { mode, read, read_only_view }
         TestLayer { command, timeout }
         WorktreeLayer { base, copy }
         NotifyLayer { on_ready, desktop, bell }

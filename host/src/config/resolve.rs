@@ -47,6 +47,7 @@ struct Draft {
     agents: BTreeMap<String, AgentDraft>,
     sandbox_mode: Option<SandboxMode>,
     sandbox_read: Option<Vec<HostPath>>,
+    sandbox_read_only_view: Option<bool>,
     test_command: Option<String>,
     test_timeout: Option<Duration>,
     worktree_base: Option<String>,
@@ -111,6 +112,19 @@ impl Draft {
             self.sandbox_mode = sandbox.mode.or(self.sandbox_mode);
             if let Some(read) = sandbox.read {
                 self.sandbox_read = Some(at.host_paths("sandbox.read", read)?);
+            }
+            if let Some(view) = sandbox.read_only_view {
+                // Whether the mount layer can be made is the machine's business (AppArmor, a
+                // container), never a repository's: it must not weaken the sandbox.
+                if matches!(at.file.origin, Origin::Repo(_)) {
+                    let (src, span) = at.locate(view.span());
+                    return Err(ConfigError::PersonalOnly {
+                        key: "sandbox.read_only_view".into(),
+                        src,
+                        span,
+                    });
+                }
+                self.sandbox_read_only_view = Some(view.into_inner());
             }
         }
         if let Some(test) = layer.test {
@@ -253,6 +267,7 @@ impl Draft {
             sandbox: SandboxConfig {
                 mode: self.sandbox_mode.unwrap_or_default(),
                 read: self.sandbox_read.unwrap_or_default(),
+                read_only_view: self.sandbox_read_only_view.unwrap_or(true),
             },
             test: TestConfig {
                 command: self.test_command,

@@ -25,12 +25,26 @@ pub enum SandboxMode {
 }
 
 /// `[sandbox]`: settings for every agent's sandbox.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxConfig {
     /// What to do when the kernel cannot enforce the sandbox.
     pub mode: SandboxMode,
     /// Extra host paths every agent may read (toolchains, SDKs).
     pub read: Vec<HostPath>,
+    /// Whether the agent gets the mount layer: a read-only view of the file system but its
+    /// write grants, with Do NOT modify paths read-only on top (on by default; personal
+    /// config only).
+    pub read_only_view: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            mode: SandboxMode::default(),
+            read: Vec::new(),
+            read_only_view: true,
+        }
+    }
 }
 
 /// `[test]`: the repository's test command, run in the sandbox after the agent stops.

@@ -294,6 +294,7 @@ mod tests {
             env: [("PATH".to_string(), "/usr/bin:/bin".to_string())].into(),
             cwd: dir.to_path_buf(),
             tmpdir: dir.to_path_buf(),
+            mounts: Default::default(),
         };
         let support = agenthost_sandbox::Support::probe();
         let restriction = agenthost_sandbox::Restriction::prepare(&plan, &support).unwrap();

@@ -38,7 +38,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use agenthost_sandbox::{
-    Enforcement, FsRight, FsRule, NetPlan, PortRule, Provenance, SandboxPlan, Target, rights,
+    Enforcement, FsRight, FsRule, MountPlan, NetPlan, PortRule, ProtectedPath, Provenance,
+    SandboxPlan, Target, rights,
 };
 
 use super::canonical::Canonicalizer;
@@ -342,6 +343,8 @@ struct Builder<'a> {
     /// [`Builder::home_toolchains`], looked up once: both the reads and the environment
     /// use them.
     home_toolchains: Vec<(&'static str, PathBuf)>,
+    /// Paths the mount layer makes read-only on top of the write grants.
+    protected: Vec<ProtectedPath>,
 }
 
 /// A directory's atomic-rename save rule, shared by every file saved in it.
@@ -358,6 +361,18 @@ struct SaveDir {
 struct DanglingLink {
     link: PathBuf,
     target: PathBuf,
+}
+
+/// How many paths one Do NOT modify entry makes read-only at most: each is a mount, made at
+/// every start-up (about 15 µs each); a glob matching more is left to the review past this.
+const MAX_PROTECTED_PER_ENTRY: usize = 200;
+
+/// `path` relative to `root`, for messages.
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// How many files after the first a save-rights rule's provenance names (`--explain`); the
@@ -401,6 +416,10 @@ pub fn build(mut input: PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
             env,
             cwd: input.root.clone(),
             tmpdir: input.tmpdir.clone(),
+            mounts: MountPlan {
+                read_only_view: input.sandbox.read_only_view,
+                protected: b.protected,
+            },
         },
         mkdirs: b.mkdirs,
         touch: b.touch,
@@ -427,6 +446,7 @@ impl<'a> Builder<'a> {
             canonical: resolved,
             save_dirs: HashMap::new(),
             home_toolchains: Builder::home_toolchains(input),
+            protected: Vec::new(),
         }
     }
 
@@ -862,7 +882,8 @@ impl<'a> Builder<'a> {
             }
         }
         self.count_unlisted_saves();
-        self.do_not_modify();
+        self.do_not_modify(ignored);
+        self.submodule_git_files();
         Ok(())
     }
 
@@ -1035,17 +1056,20 @@ impl<'a> Builder<'a> {
     }
 
     fn writes(&self) -> impl Iterator<Item = &FsRule> {
-        self.rules.iter().filter(|r| {
-            r.rights
-                .iter()
-                .any(|x| !matches!(x, FsRight::Execute | FsRight::ReadFile | FsRight::ReadDir))
-        })
+        self.rules.iter().filter(|r| r.writes())
     }
 
-    fn do_not_modify(&mut self) {
+    /// Do NOT modify: enforced by Landlock when no write rule covers it (nothing there is
+    /// writable); under a write grant, by the mount layer's read-only bind mounts on each
+    /// existing path it names (a directory, a file, or each file a glob matches), and always
+    /// by the review's scope check (which also catches new files matching a glob).
+    fn do_not_modify(&mut self, ignored: Option<&IgnoreRules>) {
         let root = self.root().to_path_buf();
+        let view = self.input.sandbox.read_only_view;
+        let mut files: Option<Vec<String>> = None;
         let mut notes = Vec::new();
         for entry in &self.input.spec.scope.do_not_modify {
+            let at = format!("{}:{}", self.input.spec_name, entry.line);
             let literal = literal_prefix_or_all(&entry.pattern);
             let path = root.join(&literal);
             let covering = self.writes().find(|r| {
@@ -1056,23 +1080,119 @@ impl<'a> Builder<'a> {
             });
             let Some(rule) = covering else {
                 notes.push(format!(
-                    "{}:{}: Do NOT modify `{}`: enforced by the kernel (no write rule covers it)",
-                    self.input.spec_name, entry.line, entry.written
+                    "{at}: Do NOT modify `{}`: enforced by the kernel (no write rule covers it)",
+                    entry.written
                 ));
                 continue;
             };
-            {
+            let grant = format!("{} ({})", rule.path.display(), rule.provenance.source);
+            if !view {
                 notes.push(format!(
-                    "{}:{}: Do NOT modify `{}` is not enforced by the kernel: it overlaps the write grant on {} ({}); the review's scope check blocks changes to it",
-                    self.input.spec_name,
-                    entry.line,
-                    entry.written,
-                    rule.path.display(),
-                    rule.provenance.source
+                    "{at}: Do NOT modify `{}` is not enforced by the kernel: it overlaps the write grant on {grant}, and the mount layer is off (`[sandbox] read_only_view = false`); the review's scope check blocks changes to it",
+                    entry.written
                 ));
+                continue;
             }
+            let targets: Vec<PathBuf> = if !entry.is_glob {
+                vec![path]
+            } else if let Some(dir) = dir_pattern(&entry.pattern) {
+                vec![root.join(dir)]
+            } else {
+                let files = files.get_or_insert_with(|| worktree_files(&root, ignored));
+                let matcher = entry.scope_path().matcher();
+                files
+                    .iter()
+                    .filter(|f| matcher.is_match(f))
+                    .map(|f| root.join(f))
+                    .collect()
+            };
+            let mut protected = 0usize;
+            let mut skipped = Vec::new();
+            for target in targets {
+                if std::fs::symlink_metadata(&target).is_err() {
+                    continue;
+                }
+                let resolved = self.resolve(&target);
+                if !resolved.starts_with(&root) || resolved == root {
+                    continue;
+                }
+                // A grant on or inside it would be hidden under the read-only mount: the
+                // Scope asks for both, so the grant wins and the review judges.
+                if let Some(inner) = self.writes().find(|r| r.path.starts_with(&resolved)) {
+                    skipped.push(format!(
+                        "`{}` (the grant on {} lies inside it)",
+                        relative(&root, &resolved),
+                        relative(&root, &inner.path)
+                    ));
+                    continue;
+                }
+                if protected == MAX_PROTECTED_PER_ENTRY {
+                    skipped.push(format!(
+                        "every match after the first {MAX_PROTECTED_PER_ENTRY}"
+                    ));
+                    break;
+                }
+                protected += 1;
+                self.protected.push(ProtectedPath {
+                    path: resolved,
+                    provenance: Provenance::new(
+                        at.clone(),
+                        format!("Do NOT modify `{}`", entry.written),
+                    ),
+                });
+            }
+            let mut note = if protected == 0 {
+                format!(
+                    "{at}: Do NOT modify `{}` overlaps the write grant on {grant} and is not enforced by the kernel: the review's scope check blocks changes to it",
+                    entry.written
+                )
+            } else {
+                format!(
+                    "{at}: Do NOT modify `{}` overlaps the write grant on {grant}: the mount layer makes {protected} existing {} read-only (writes, renames over, unlinks and chmod fail); the review's scope check blocks the rest, such as new files",
+                    entry.written,
+                    if protected == 1 { "path" } else { "paths" },
+                )
+            };
+            if !skipped.is_empty() {
+                note.push_str(&format!("; not read-only: {}", skipped.join(", ")));
+            }
+            notes.push(note);
         }
         self.notes.extend(notes);
+    }
+
+    /// A submodule's `.git` file under a write grant names the git dir that git (the host's
+    /// included) uses for it: replaced, it could point at one the agent wrote, whose hooks and
+    /// config run later. The mount layer keeps each such file read-only.
+    fn submodule_git_files(&mut self) {
+        if !self.input.sandbox.read_only_view {
+            return;
+        }
+        let root = self.root().to_path_buf();
+        let Ok(modules) = std::fs::read_to_string(root.join(".gitmodules")) else {
+            return;
+        };
+        for line in modules.lines() {
+            let Some(("path", value)) = line.split_once('=').map(|(k, v)| (k.trim(), v.trim()))
+            else {
+                continue;
+            };
+            let git = root.join(value).join(".git");
+            if std::fs::symlink_metadata(&git).is_err()
+                || !self
+                    .writes()
+                    .any(|r| r.target == Target::Tree && git.starts_with(&r.path))
+            {
+                continue;
+            }
+            self.protected.push(ProtectedPath {
+                path: git,
+                provenance: Provenance::new(
+                    ".gitmodules",
+                    format!("submodule `{value}`: its `.git` names the git dir git uses for it"),
+                ),
+            });
+        }
     }
 
     /// Build outputs: well-known scratch directories that the repository ignores (so they
@@ -1931,21 +2051,108 @@ mod tests {
     }
 
     #[test]
-    fn do_not_modify_under_a_grant_is_named_as_review_only() {
-        let (_dir, built) = plan_for(
-            "- Modify: `src/app.py`\n- Do NOT modify `src/other.py`, `docs/`\n",
-            &["src/app.py", "src/other.py", "docs/a.md"],
+    fn do_not_modify_under_a_grant_is_made_read_only_by_the_mount_layer() {
+        let (dir, built) = plan_for(
+            "- Modify: `src/app.py`\n- Do NOT modify `src/other.py`, `docs/`, `src/api/**`, `src/*.lock`\n",
+            &[
+                "src/app.py",
+                "src/other.py",
+                "docs/a.md",
+                "src/api/routes.py",
+                "src/a.lock",
+                "src/b.lock",
+            ],
             true,
         );
-        let notes = built.unwrap().notes.join("\n");
+        let root = dir.path().canonicalize().unwrap();
+        let built = built.unwrap();
+        let notes = built.notes.join("\n");
+        let protected: Vec<String> = built
+            .plan
+            .mounts
+            .protected
+            .iter()
+            .map(|p| p.path.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        // `docs/` has no write rule: Landlock alone keeps it.
+        assert_eq!(
+            protected,
+            ["src/other.py", "src/api", "src/a.lock", "src/b.lock"]
+        );
+        assert!(built.plan.mounts.read_only_view);
         assert!(
-            notes.contains("Do NOT modify `src/other.py` is not enforced by the kernel"),
+            notes.contains("Do NOT modify `src/other.py` overlaps the write grant on")
+                && notes.contains("the mount layer makes 1 existing path read-only"),
             "{notes}"
         );
         assert!(
             notes.contains("Do NOT modify `docs/`: enforced by the kernel"),
             "{notes}"
         );
+    }
+
+    #[test]
+    fn a_grant_inside_a_do_not_modify_directory_stays_writable() {
+        let (_dir, built) = plan_for(
+            "- Modify: `src/api/app.py`\n- Do NOT modify `src/**`\n",
+            &["src/api/app.py", "src/lib.py"],
+            true,
+        );
+        let built = built.unwrap();
+        assert!(built.plan.mounts.protected.is_empty());
+        let notes = built.notes.join("\n");
+        assert!(
+            notes.contains("is not enforced by the kernel")
+                && notes
+                    .contains("not read-only: `src` (the grant on src/api/app.py lies inside it)"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn without_the_mount_layer_do_not_modify_under_a_grant_is_review_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        write_files(&root, &[("src/app.py", ""), ("src/other.py", "")]);
+        let text = "# Task\n\n## What\nIt.\n\n### Scope\n- Modify: `src/app.py`\n- Do NOT modify `src/other.py`\n";
+        let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
+        let mut config = Config::builtin();
+        config.sandbox.read_only_view = false;
+        let built = build(input_for(&spec, &config, &root, true)).unwrap();
+        assert!(!built.plan.mounts.read_only_view);
+        assert!(built.plan.mounts.protected.is_empty());
+        let notes = built.notes.join("\n");
+        assert!(
+            notes.contains("Do NOT modify `src/other.py` is not enforced by the kernel")
+                && notes.contains("read_only_view = false"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn a_submodules_git_file_under_a_grant_is_read_only() {
+        let (dir, built) = plan_for(
+            "- Modify: `vendor/`\n",
+            &["vendor/lib/.git", "vendor/lib/a.c", ".gitmodules"],
+            true,
+        );
+        let root = dir.path().canonicalize().unwrap();
+        // plan_for wrote `.gitmodules` with "x": write a real one and build again.
+        std::fs::write(
+            root.join(".gitmodules"),
+            "[submodule \"lib\"]\n\tpath = vendor/lib\n\turl = ../lib\n",
+        )
+        .unwrap();
+        drop(built);
+        let built = plan_at(&root, "- Modify: `vendor/`\n", true).unwrap();
+        let protected: Vec<&Path> = built
+            .plan
+            .mounts
+            .protected
+            .iter()
+            .map(|p| p.path.as_path())
+            .collect();
+        assert_eq!(protected, [root.join("vendor/lib/.git")]);
     }
 
     #[test]

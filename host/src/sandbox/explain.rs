@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use agenthost_sandbox::{FsRight, FsRule, Support, Target};
+use agenthost_sandbox::{FsRight, FsRule, MountPrivilege, Support, Target};
 
 use super::BuiltPlan;
 
@@ -26,6 +26,8 @@ pub fn explain(built: &BuiltPlan, root: &Path, header: &str, support: &Support) 
     section(&mut out, &writes, root);
     let _ = writeln!(out, "\nReads:");
     section(&mut out, &reads, root);
+
+    mount_layer(&mut out, built, root, support);
 
     let _ = writeln!(out, "\nNetwork:");
     if plan.net.connect_tcp.is_empty() {
@@ -106,6 +108,50 @@ pub fn explain(built: &BuiltPlan, root: &Path, header: &str, support: &Support) 
         }
     }
     out
+}
+
+/// The mount layer: on or off, how, and what it makes read-only on top of the writes.
+fn mount_layer(out: &mut String, built: &BuiltPlan, root: &Path, support: &Support) {
+    let mounts = &built.plan.mounts;
+    let _ = writeln!(
+        out,
+        "\nMount layer (metadata, and Do NOT modify inside the writes):"
+    );
+    if !mounts.read_only_view {
+        let _ = writeln!(
+            out,
+            "  off (`[sandbox] read_only_view = false`): chmod, chown, utime and xattr changes are not\n  confined, and Do NOT modify inside a write grant is left to the review"
+        );
+        return;
+    }
+    let how = match support.mounts.privilege {
+        Some(MountPrivilege::Held) => "a mount namespace of its own",
+        Some(MountPrivilege::UserNamespace) => "a user and mount namespace of its own",
+        None => {
+            let _ = writeln!(
+                out,
+                "  UNAVAILABLE: {}",
+                support.mounts.note.as_deref().unwrap_or("unknown reason")
+            );
+            return;
+        }
+    };
+    let _ = writeln!(
+        out,
+        "  on ({how}): every mount is read-only but the writes above, so no write, chmod,\n  chown, utime or xattr change anywhere else (`.git` and the git dirs included)"
+    );
+    if mounts.protected.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  Read-only on top of the writes:");
+    for protected in &mounts.protected {
+        let shown = match protected.path.strip_prefix(root) {
+            Ok(rel) => rel.display().to_string(),
+            Err(_) => protected.path.display().to_string(),
+        };
+        let suffix = if protected.path.is_dir() { "/" } else { "" };
+        let _ = writeln!(out, "  {shown}{suffix}\n      {}", protected.provenance);
+    }
 }
 
 fn section(out: &mut String, rules: &[&FsRule], root: &Path) {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agenthost_sandbox::{Enforcement, FsRight, Restriction, Support};
+use agenthost_sandbox::{Enforcement, FsRight, Guarantee, Restriction, Support};
 
 use super::decide;
 use super::log;
@@ -760,7 +760,12 @@ impl Sandboxed {
             SandboxMode::Enforce if !missing.is_empty() => {
                 let list: Vec<String> = missing
                     .iter()
-                    .map(|g| format!("{g} (needs {})", g.feature()))
+                    .map(|g| match (g, &support.mounts.note) {
+                        (Guarantee::ReadOnlyView, Some(note)) => {
+                            format!("{g} (needs {}: {note})", g.feature())
+                        }
+                        _ => format!("{g} (needs {})", g.feature()),
+                    })
                     .collect();
                 return Err(format!(
                     "the kernel cannot enforce this sandbox (mode enforce): {}; run `agenthost doctor`",
@@ -839,8 +844,15 @@ impl Sandboxed {
             .iter()
             .map(|rule| rule.port.to_string())
             .collect();
+        let view = match &self.support {
+            Some(support) if plan.mounts.read_only_view && support.mounts.privilege.is_some() => {
+                format!("on, {} protected", plan.mounts.protected.len())
+            }
+            Some(_) if plan.mounts.read_only_view => "UNAVAILABLE".to_string(),
+            _ => "off".to_string(),
+        };
         format!(
-            "sandbox: {}; {} rules; writable: {}; TCP connect: {}; HOME={}",
+            "sandbox: {}; {} rules; writable: {}; read-only view: {view}; TCP connect: {}; HOME={}",
             match &self.support {
                 Some(_) if plan.enforcement == Enforcement::Enforce => "enforce".to_string(),
                 Some(_) => "best-effort".to_string(),

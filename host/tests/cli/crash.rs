@@ -198,6 +198,12 @@ fn crash(mode: &str) {
         killed_at.elapsed()
     );
     for (id, _) in TASKS {
+        // A process the reaper killed may still be exiting for a moment (no command line
+        // left, its directory still set): wait for it, then nothing may be left.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !running_in(&worktree(id)).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         assert_eq!(
             running_in(&worktree(id)),
             [],

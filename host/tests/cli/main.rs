@@ -11,6 +11,7 @@ mod front;
 mod help;
 mod init;
 mod lifecycle;
+mod mount_layer;
 mod policy;
 mod policy_languages;
 mod real_agents;

@@ -158,7 +158,13 @@ escape!(
     "echo pwned > other/keep.txt",
     |dir, run| {
         assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
-        assert!(run.stderr.contains("Permission denied"), "{}", run.stderr);
+        // Landlock (EACCES) or, first where it is on, the mount layer (EROFS).
+        assert!(
+            run.stderr.contains("Permission denied")
+                || run.stderr.contains("Read-only file system"),
+            "{}",
+            run.stderr
+        );
     }
 );
 
@@ -276,10 +282,11 @@ escape!(
     rename_protected_file_into_scope,
     "mv other/keep.txt build/keep.txt; mv README.md src/README.md",
     |dir, _run| {
+        // The files stay where they are. Across the mount layer's mounts `mv` falls back to
+        // copy and unlink, and may leave a copy in scope: the agent may read both files,
+        // so that copy is no more than `cp` (which it may run) makes.
         assert_unchanged(&dir, "wt/other/keep.txt", KEEP);
-        assert_absent(&dir, "wt/build/keep.txt");
         assert_unchanged(&dir, "wt/README.md", "readme\n");
-        assert_absent(&dir, "wt/src/README.md");
     }
 );
 
@@ -308,8 +315,10 @@ escape!(
     replace_git_pointer_by_rename,
     "echo 'gitdir: /tmp/evil' > build/g; mv build/g .git; rm -f .git; mv .git build/",
     |dir, _run| {
+        // The pointer stays. `mv .git build/` may leave a copy in `build/` (copy and
+        // unlink across the mount layer's mounts; the unlink fails): a file the agent could
+        // write there itself, in an ignored directory no git command enters.
         assert!(read(&dir, "wt/.git").contains("main/.git/worktrees/wt"));
-        assert_absent(&dir, "wt/build/.git");
     }
 );
 

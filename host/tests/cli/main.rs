@@ -28,6 +28,15 @@ use std::process::Command;
 use tempfile::TempDir;
 
 /// The agenthost source tree (for the examples).
+/// The `agenthost` binary under test: cargo's, or `$AGENTHOST_TEST_BINARY` when set (CI runs
+/// the containment suites again as a normal user, with the binaries copied where that user
+/// can read them: `.ci/as-normal-user`).
+pub fn binary() -> PathBuf {
+    std::env::var_os("AGENTHOST_TEST_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_agenthost")))
+}
+
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -117,7 +126,7 @@ impl Test {
     /// The binary, with this test's environment: HOME and the XDG directories inside the
     /// temp dir, no other variables but PATH, no colors, 100 columns.
     pub fn command(&self) -> Command {
-        self.command_for(env!("CARGO_BIN_EXE_agenthost"))
+        self.command_for(binary())
     }
 
     /// Another program, with the same environment as [`Test::command`].

@@ -749,7 +749,7 @@ fn inherited_descriptor_is_closed() {
         .arg("exec 7>>\"$1\"; exec \"$2\" sandbox --spec \"$3\" --root \"$4\" -- sh -c 'echo leaked >&7; ls /proc/self/fd'")
         .arg("sh")
         .arg(root.join("outside/victim.txt"))
-        .arg(env!("CARGO_BIN_EXE_agenthost"))
+        .arg(crate::binary())
         .arg(root.join("task.md"))
         .arg(root.join("wt"))
         .env_clear()
@@ -776,7 +776,7 @@ fn foreground_sandbox(root: &Path, signal_option: &str, options: &[&str], script
     let mut command = Command::new("env");
     command
         .arg(signal_option)
-        .arg(env!("CARGO_BIN_EXE_agenthost"))
+        .arg(crate::binary())
         .arg("sandbox")
         .args(options)
         .arg("--spec")
@@ -998,7 +998,7 @@ fn sandbox_dies_with_agenthost() {
     let test = fixture();
     let root = test.path().to_path_buf();
     let marker = root.join("wt/build/survived");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agenthost"))
+    let mut child = Command::new(crate::binary())
         .args(["sandbox", "--spec"])
         .arg(root.join("task.md"))
         .arg("--root")
@@ -1552,5 +1552,77 @@ fn the_command_starts_in_the_callers_directory_when_it_is_inside_the_worktree() 
 fn default_root_is_the_specs_repository() {
     if supported() {
         assert_starts_in(".", "wt/specs/task.md", "src/app.py", 5, "[TEMP]/wt");
+    }
+}
+
+// --- Metadata outside the scope (the mount layer) -------------------------------------------
+
+/// chmod and utime on a Do NOT modify file, a file at the worktree root, a file outside the
+/// repository and one in the home: Landlock has no rights for metadata, the mount layer's
+/// read-only view refuses them.
+const METADATA_ATTACK: &str = "echo ATTACK-METADATA; \
+     chmod 600 other/keep.txt README.md ../outside/victim.txt \"$HOME/.bashrc\"; \
+     touch -m -d 2001-01-01 other/keep.txt README.md ../outside/victim.txt \"$HOME/.bashrc\"";
+
+const METADATA_TARGETS: [&str; 4] = [
+    "wt/other/keep.txt",
+    "wt/README.md",
+    "outside/victim.txt",
+    ".test-home/.bashrc",
+];
+
+/// Mode bits and modification time of `relative`.
+fn metadata(dir: &TempDir, relative: &str) -> (u32, i64) {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(dir.path().join(relative)).expect("stat");
+    (meta.mode() & 0o7777, meta.mtime())
+}
+
+/// 2002-01-01: the attack sets 2001-01-01.
+const Y2002: i64 = 1_009_843_200;
+
+escape!(metadata_outside_scope, METADATA_ATTACK, |dir, run| {
+    assert!(
+        run.stdout.contains("ATTACK-METADATA"),
+        "{}",
+        run.transcript()
+    );
+    for target in METADATA_TARGETS {
+        let (mode, mtime) = metadata(&dir, target);
+        assert_ne!(mode, 0o600, "{target}: mode changed\n{}", run.stderr);
+        assert!(mtime > Y2002, "{target}: time changed\n{}", run.stderr);
+    }
+    assert!(
+        run.stderr.contains("Read-only file system"),
+        "{}",
+        run.stderr
+    );
+});
+
+/// The negative control: with the sandbox off the same attack changes every target.
+#[test]
+fn metadata_attack_lands_without_the_sandbox() {
+    let test = fixture();
+    for target in METADATA_TARGETS {
+        let path = test.path().join(target);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    let root = test.path().to_path_buf();
+    let (run, dir) = test
+        .args(["sandbox", "--mode", "off", "--spec"])
+        .arg(root.join("task.md").display().to_string())
+        .arg("--root")
+        .arg(root.join("wt").display().to_string())
+        .args(["--", "sh", "-c", METADATA_ATTACK])
+        .run_keep();
+    assert!(
+        run.stdout.contains("ATTACK-METADATA"),
+        "{}",
+        run.transcript()
+    );
+    for target in METADATA_TARGETS {
+        let (mode, mtime) = metadata(&dir, target);
+        assert_eq!(mode, 0o600, "{target}\n{}", run.transcript());
+        assert!(mtime < Y2002, "{target}\n{}", run.transcript());
     }
 }

@@ -374,8 +374,7 @@ fn mount_steps(plan: &SandboxPlan, privilege: &MountPrivilege) -> Result<MountSt
             source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
         })
     };
-    let writable = plan
-        .writable_mounts()
+    let writable = crate::plan::outermost(plan.mounts.writable.clone())
         .iter()
         .map(|path| c_path(path, "a write grant"))
         .collect::<Result<Vec<_>, _>>()?;

@@ -231,8 +231,8 @@ pub struct SandboxPlan {
 }
 
 /// The mount layer, under Landlock: the command gets a mount namespace of its own in which
-/// every mount is read-only except the paths of the plan's write rules, and each protected
-/// path is a read-only bind mount on top of them. There a write, truncate, chmod, chown,
+/// every mount is read-only except the writable paths (the plan's write grants, or regions
+/// holding them), and each protected path is a read-only bind mount on top of them. There a write, truncate, chmod, chown,
 /// utime or extended-attribute change fails with `EROFS` (and a rename over or unlink of a
 /// protected path with `EBUSY`), whatever Landlock's directory rights allow: Landlock cannot
 /// deny inside a granted directory, and has no rights for metadata.
@@ -240,7 +240,14 @@ pub struct SandboxPlan {
 pub struct MountPlan {
     /// Whether the command gets the read-only view at all.
     pub read_only_view: bool,
-    /// Paths made read-only on top of the write grants (Do NOT modify, `.git`).
+    /// The directories and files that stay writable (at the mount level: Landlock still
+    /// decides what may be written there), none beneath another. Renaming between two of
+    /// them crosses mounts (`EXDEV`), so a region where files move between granted
+    /// directories (a worktree) is one entry. [`SandboxPlan::writable_mounts`] derives the
+    /// narrowest set from the write rules.
+    #[serde(default)]
+    pub writable: Vec<PathBuf>,
+    /// Paths made read-only on top of the writable ones (Do NOT modify, `.git`).
     pub protected: Vec<ProtectedPath>,
 }
 
@@ -263,28 +270,33 @@ impl FsRule {
 }
 
 impl SandboxPlan {
-    /// The paths that stay writable in the mount layer's read-only view: every write rule's
-    /// path that exists as a directory or a regular file (a device stays writable on a
-    /// read-only mount), without those beneath another one, in path order.
+    /// The narrowest writable set for the mount layer: every write rule's path, through
+    /// [`outermost`].
     pub fn writable_mounts(&self) -> Vec<PathBuf> {
-        let mut paths: Vec<PathBuf> = self
-            .fs
-            .iter()
-            .filter(|rule| rule.writes())
-            .filter(|rule| std::fs::metadata(&rule.path).is_ok_and(|m| m.is_dir() || m.is_file()))
-            .map(|rule| rule.path.clone())
-            .collect();
-        paths.sort();
-        paths.dedup();
-        let mut kept: Vec<PathBuf> = Vec::new();
-        for path in paths {
-            // Sorted, so a path's ancestors among the kept ones come before it.
-            if !kept.iter().any(|outer| path.starts_with(outer)) {
-                kept.push(path);
-            }
-        }
-        kept
+        outermost(
+            self.fs
+                .iter()
+                .filter(|rule| rule.writes())
+                .map(|rule| rule.path.clone())
+                .collect(),
+        )
     }
+}
+
+/// Those of `paths` that exist as a directory or a regular file (a device stays writable on
+/// a read-only mount), without those beneath another one, in path order.
+pub fn outermost(mut paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    paths.retain(|path| std::fs::metadata(path).is_ok_and(|m| m.is_dir() || m.is_file()));
+    paths.sort();
+    paths.dedup();
+    let mut kept: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        // Sorted, so a path's ancestors among the kept ones come before it.
+        if !kept.iter().any(|outer| path.starts_with(outer)) {
+            kept.push(path);
+        }
+    }
+    kept
 }
 
 #[cfg(test)]

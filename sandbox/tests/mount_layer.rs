@@ -137,6 +137,7 @@ impl Files {
             tmpdir: PathBuf::from("/tmp"),
             mounts: MountPlan {
                 read_only_view: true,
+                writable: vec![self.base.join("granted")],
                 protected,
             },
         }

@@ -174,6 +174,7 @@ fn prove(support: &Support) -> std::io::Result<Vec<(bool, String)>> {
         tmpdir: tmp,
         mounts: MountPlan {
             read_only_view: support.mounts.privilege.is_some(),
+            writable: vec![allowed.clone()],
             protected: vec![ProtectedPath {
                 path: kept.clone(),
                 provenance: why("a Do NOT modify file inside the writable directory"),

@@ -405,6 +405,7 @@ pub fn build(mut input: PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
         return Err(error);
     }
     b.check_git()?;
+    let writable = b.writable_regions();
     let env = b.env();
     let net = b.net(&env);
     Ok(BuiltPlan {
@@ -418,6 +419,7 @@ pub fn build(mut input: PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
             tmpdir: input.tmpdir.clone(),
             mounts: MountPlan {
                 read_only_view: input.sandbox.read_only_view,
+                writable,
                 protected: b.protected,
             },
         },
@@ -1068,8 +1070,9 @@ impl<'a> Builder<'a> {
         let view = self.input.sandbox.read_only_view;
         let mut files: Option<Vec<String>> = None;
         let mut notes = Vec::new();
-        for entry in &self.input.spec.scope.do_not_modify {
-            let at = format!("{}:{}", self.input.spec_name, entry.line);
+        let input = self.input;
+        for entry in &input.spec.scope.do_not_modify {
+            let at = format!("{}:{}", input.spec_name, entry.line);
             let literal = literal_prefix_or_all(&entry.pattern);
             let path = root.join(&literal);
             let covering = self.writes().find(|r| {
@@ -1079,10 +1082,22 @@ impl<'a> Builder<'a> {
                         && (r.path == path || (entry.is_glob && r.path.starts_with(&path))))
             });
             let Some(rule) = covering else {
-                notes.push(format!(
-                    "{at}: Do NOT modify `{}`: enforced by the kernel (no write rule covers it)",
-                    entry.written
-                ));
+                // Landlock keeps its content; the mount layer its metadata (the worktree is
+                // one writable region when anything in it is granted).
+                if view {
+                    let protected =
+                        self.protect(entry, &root, ignored, &mut files, &mut Vec::new());
+                    notes.push(format!(
+                        "{at}: Do NOT modify `{}`: enforced by the kernel (no write rule covers it; the mount layer keeps the metadata of its {protected} existing {} too)",
+                        entry.written,
+                        if protected == 1 { "path" } else { "paths" },
+                    ));
+                } else {
+                    notes.push(format!(
+                        "{at}: Do NOT modify `{}`: enforced by the kernel (no write rule covers it)",
+                        entry.written
+                    ));
+                }
                 continue;
             };
             let grant = format!("{} ({})", rule.path.display(), rule.provenance.source);
@@ -1093,54 +1108,8 @@ impl<'a> Builder<'a> {
                 ));
                 continue;
             }
-            let targets: Vec<PathBuf> = if !entry.is_glob {
-                vec![path]
-            } else if let Some(dir) = dir_pattern(&entry.pattern) {
-                vec![root.join(dir)]
-            } else {
-                let files = files.get_or_insert_with(|| worktree_files(&root, ignored));
-                let matcher = entry.scope_path().matcher();
-                files
-                    .iter()
-                    .filter(|f| matcher.is_match(f))
-                    .map(|f| root.join(f))
-                    .collect()
-            };
-            let mut protected = 0usize;
             let mut skipped = Vec::new();
-            for target in targets {
-                if std::fs::symlink_metadata(&target).is_err() {
-                    continue;
-                }
-                let resolved = self.resolve(&target);
-                if !resolved.starts_with(&root) || resolved == root {
-                    continue;
-                }
-                // A grant on or inside it would be hidden under the read-only mount: the
-                // Scope asks for both, so the grant wins and the review judges.
-                if let Some(inner) = self.writes().find(|r| r.path.starts_with(&resolved)) {
-                    skipped.push(format!(
-                        "`{}` (the grant on {} lies inside it)",
-                        relative(&root, &resolved),
-                        relative(&root, &inner.path)
-                    ));
-                    continue;
-                }
-                if protected == MAX_PROTECTED_PER_ENTRY {
-                    skipped.push(format!(
-                        "every match after the first {MAX_PROTECTED_PER_ENTRY}"
-                    ));
-                    break;
-                }
-                protected += 1;
-                self.protected.push(ProtectedPath {
-                    path: resolved,
-                    provenance: Provenance::new(
-                        at.clone(),
-                        format!("Do NOT modify `{}`", entry.written),
-                    ),
-                });
-            }
+            let protected = self.protect(entry, &root, ignored, &mut files, &mut skipped);
             let mut note = if protected == 0 {
                 format!(
                     "{at}: Do NOT modify `{}` overlaps the write grant on {grant} and is not enforced by the kernel: the review's scope check blocks changes to it",
@@ -1159,6 +1128,100 @@ impl<'a> Builder<'a> {
             notes.push(note);
         }
         self.notes.extend(notes);
+    }
+
+    /// The mount layer's writable set: the worktree as one region when any write grant lies
+    /// in it, and every write grant outside it. One region, so that files move between the
+    /// worktree's granted directories as Landlock allows (separate mounts would answer
+    /// `EXDEV`), and so that a write Landlock refuses there stays `EACCES`, which tools fall
+    /// back on (Claude Code writes a root-level file in place when it cannot create its temp
+    /// file beside it; `EROFS` would end the edit). The worktree's `.git` and its Do NOT
+    /// modify paths are read-only on top.
+    fn writable_regions(&mut self) -> Vec<PathBuf> {
+        let root = self.root().to_path_buf();
+        let (inside, outside): (Vec<&FsRule>, Vec<&FsRule>) =
+            self.writes().partition(|rule| rule.path.starts_with(&root));
+        let mut paths: Vec<PathBuf> = outside.iter().map(|rule| rule.path.clone()).collect();
+        if !inside.is_empty() {
+            paths.push(root.clone());
+            let git = root.join(".git");
+            if self.input.sandbox.read_only_view && std::fs::symlink_metadata(&git).is_ok() {
+                self.protected.insert(
+                    0,
+                    ProtectedPath {
+                        path: git,
+                        provenance: Provenance::new(
+                            "worktree",
+                            "`.git` names the git dir, whose hooks and config run outside the sandbox",
+                        ),
+                    },
+                );
+            }
+        }
+        agenthost_sandbox::plan::outermost(paths)
+    }
+
+    /// Makes every existing path `entry` names read-only in the mount layer (a directory, a
+    /// file, or each file a glob matches, at most [`MAX_PROTECTED_PER_ENTRY`]); `files` is
+    /// the worktree's file list, read on first need. A path with a write grant on or inside
+    /// it is left out and named in `skipped`. Returns how many paths it protects.
+    fn protect(
+        &mut self,
+        entry: &ScopeEntry,
+        root: &Path,
+        ignored: Option<&IgnoreRules>,
+        files: &mut Option<Vec<String>>,
+        skipped: &mut Vec<String>,
+    ) -> usize {
+        let at = format!("{}:{}", self.input.spec_name, entry.line);
+        let targets: Vec<PathBuf> = if !entry.is_glob {
+            vec![root.join(&entry.pattern)]
+        } else if let Some(dir) = dir_pattern(&entry.pattern) {
+            vec![root.join(dir)]
+        } else {
+            let files = files.get_or_insert_with(|| worktree_files(root, ignored));
+            let matcher = entry.scope_path().matcher();
+            files
+                .iter()
+                .filter(|f| matcher.is_match(f))
+                .map(|f| root.join(f))
+                .collect()
+        };
+        let mut protected = 0usize;
+        for target in targets {
+            if std::fs::symlink_metadata(&target).is_err() {
+                continue;
+            }
+            let resolved = self.resolve(&target);
+            if !resolved.starts_with(root) || resolved == root {
+                continue;
+            }
+            // A grant on or inside it would be hidden under the read-only mount: the Scope
+            // asks for both, so the grant wins and the review judges.
+            if let Some(inner) = self.writes().find(|r| r.path.starts_with(&resolved)) {
+                skipped.push(format!(
+                    "`{}` (the grant on {} lies inside it)",
+                    relative(root, &resolved),
+                    relative(root, &inner.path)
+                ));
+                continue;
+            }
+            if protected == MAX_PROTECTED_PER_ENTRY {
+                skipped.push(format!(
+                    "every match after the first {MAX_PROTECTED_PER_ENTRY}"
+                ));
+                break;
+            }
+            protected += 1;
+            self.protected.push(ProtectedPath {
+                path: resolved,
+                provenance: Provenance::new(
+                    at.clone(),
+                    format!("Do NOT modify `{}`", entry.written),
+                ),
+            });
+        }
+        protected
     }
 
     /// A submodule's `.git` file under a write grant names the git dir that git (the host's
@@ -2074,11 +2137,19 @@ mod tests {
             .iter()
             .map(|p| p.path.strip_prefix(&root).unwrap().display().to_string())
             .collect();
-        // `docs/` has no write rule: Landlock alone keeps it.
+        // `docs/` has no write rule: Landlock keeps its content, the mount layer its
+        // metadata (the worktree is one writable region).
         assert_eq!(
             protected,
-            ["src/other.py", "src/api", "src/a.lock", "src/b.lock"]
+            [
+                "src/other.py",
+                "docs",
+                "src/api",
+                "src/a.lock",
+                "src/b.lock"
+            ]
         );
+        assert_eq!(built.plan.mounts.writable, std::slice::from_ref(&root));
         assert!(built.plan.mounts.read_only_view);
         assert!(
             notes.contains("Do NOT modify `src/other.py` overlaps the write grant on")

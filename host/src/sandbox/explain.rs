@@ -138,8 +138,16 @@ fn mount_layer(out: &mut String, built: &BuiltPlan, root: &Path, support: &Suppo
     };
     let _ = writeln!(
         out,
-        "  on ({how}): every mount is read-only but the writes above, so no write, chmod,\n  chown, utime or xattr change anywhere else (`.git` and the git dirs included)"
+        "  on ({how}): every mount is read-only but these, so no write, chmod, chown, utime or\n  xattr change anywhere else (Landlock still decides what may be written inside them):"
     );
+    for path in &mounts.writable {
+        let shown = match path.strip_prefix(root) {
+            Ok(rel) if rel.as_os_str().is_empty() => ". (the worktree)".to_string(),
+            Ok(rel) => rel.display().to_string(),
+            Err(_) => path.display().to_string(),
+        };
+        let _ = writeln!(out, "    {shown}");
+    }
     if mounts.protected.is_empty() {
         return;
     }

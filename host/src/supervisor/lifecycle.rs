@@ -271,6 +271,7 @@ async fn attempt(
         path: task.worktree.clone(),
         branch: task.branch.clone(),
     };
+    let mut copy_missing = Vec::new();
     if !worktree.path.exists() {
         let base = Base {
             branch: task.base_branch.clone(),
@@ -284,14 +285,7 @@ async fn attempt(
             &config.worktree.copy,
         )
         .map_err(|err| format!("cannot make the worktree: {err}"))?;
-        if !missing.is_empty() {
-            let list: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
-            log(&format!(
-                "task {}: worktree.copy files not found in the checkout: {}",
-                task.id,
-                list.join(", ")
-            ));
-        }
+        copy_missing = missing;
     }
     let root = worktree
         .path
@@ -327,6 +321,34 @@ async fn attempt(
                 .map_or(String::new(), |short| format!(" at {short}"))
         ),
     );
+
+    if !config.worktree.copy.is_empty() && number == 1 {
+        let copied: Vec<String> = config
+            .worktree
+            .copy
+            .iter()
+            .filter(|path| !copy_missing.contains(path))
+            .map(|path| path.display().to_string())
+            .collect();
+        append_log(
+            &log_path,
+            &format!(
+                "== agenthost: worktree.copy: copied from your checkout: {}{}\n",
+                list_or_none(&copied),
+                match copy_missing.as_slice() {
+                    [] => String::new(),
+                    missing => format!(
+                        "; not found there (not copied): {}",
+                        missing
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            ),
+        );
+    }
 
     let test_command = spec
         .test_command()
@@ -602,6 +624,20 @@ async fn attempt(
         &git_metadata,
         &bare_repositories,
     ));
+    findings.extend(copy_missing.iter().map(|path| StoredFinding {
+        attempt: number,
+        policy: "agenthost".into(),
+        rule: "copy-missing".into(),
+        severity: "warning".into(),
+        message: format!(
+            "`worktree.copy` names `{}`, which your checkout does not have: the worktree started \
+             without it (make it in your checkout, e.g. by installing the dependencies there, \
+             or remove it from `worktree.copy`)",
+            path.display()
+        ),
+        path: Some(path.display().to_string()),
+        line: None,
+    }));
     if committed.is_none() {
         findings.push(no_change_finding(
             number,

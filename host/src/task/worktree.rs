@@ -48,7 +48,7 @@ pub enum WorktreeError {
         /// The name.
         name: String,
     },
-    /// A file listed in `worktree.copy` could not be copied.
+    /// A path listed in `worktree.copy` could not be copied.
     #[error("cannot copy {path} into the task worktree: {source}")]
     Copy {
         /// The file.
@@ -79,7 +79,7 @@ impl WorktreeError {
                 "a task id is unique per repository: reject or accept the old task first"
             }
             WorktreeError::Copy { .. } => {
-                "check the file's permissions, or remove it from `worktree.copy` in agenthost.toml"
+                "check the path's permissions and the free space, or remove it from `worktree.copy` in agenthost.toml"
             }
             WorktreeError::Git { .. } => {
                 "check the repository with `git status` and `git worktree list`"
@@ -169,10 +169,62 @@ pub struct TaskWorktree {
     pub branch: String,
 }
 
+/// Copies `from` to `to`: a file (copy-on-write where the file system can: a reflink on
+/// btrfs, XFS, bcachefs; else a plain copy), a symbolic link as a link (never followed: a
+/// dependency directory's `.bin/` links stay links), a directory with everything in it.
+/// Parents of `to` are created; what exists at `to` is overwritten file by file. The copy
+/// belongs to the worktree alone: nothing is shared writable with the checkout.
+fn copy_entry(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(parent) = to.parent() {
+        fs_err::create_dir_all(parent)?;
+    }
+    let kind = fs_err::symlink_metadata(from)?.file_type();
+    if kind.is_symlink() {
+        let target = fs_err::read_link(from)?;
+        if std::fs::symlink_metadata(to).is_ok() {
+            fs_err::remove_file(to)?;
+        }
+        return fs_err::os::unix::fs::symlink(target, to);
+    }
+    if kind.is_dir() {
+        let mut stack = vec![(from.to_path_buf(), to.to_path_buf())];
+        while let Some((from_dir, to_dir)) = stack.pop() {
+            fs_err::create_dir_all(&to_dir)?;
+            let permissions = fs_err::metadata(&from_dir)?.permissions();
+            fs_err::set_permissions(&to_dir, permissions)?;
+            for entry in fs_err::read_dir(&from_dir)? {
+                let entry = entry?;
+                let (from_child, to_child) = (entry.path(), to_dir.join(entry.file_name()));
+                if entry.file_type()?.is_dir() {
+                    stack.push((from_child, to_child));
+                } else {
+                    copy_entry(&from_child, &to_child)?;
+                }
+            }
+        }
+        return Ok(());
+    }
+    if kind.is_file() {
+        // A file that exists already is replaced, not written through (it may be a link).
+        if std::fs::symlink_metadata(to).is_ok() {
+            fs_err::remove_file(to)?;
+        }
+        reflink_copy::reflink_or_copy(from, to).map_err(|source| {
+            std::io::Error::new(
+                source.kind(),
+                format!("copying {} to {}: {source}", from.display(), to.display()),
+            )
+        })?;
+        return Ok(());
+    }
+    // Sockets, pipes, devices: nothing a dependency directory needs.
+    Ok(())
+}
+
 impl TaskWorktree {
     /// Creates branch `agenthost/<task_id>` at `base` and a worktree for it at `path` (which
-    /// must not exist yet), then copies the `copy` files (paths relative to the repository
-    /// root) from the user's checkout into it.
+    /// must not exist yet), then copies the `copy` paths (files or directories, relative to
+    /// the repository root) from the user's checkout into it ([`copy_entry`]).
     ///
     /// Returns the worktree and the `copy` entries that did not exist (for the caller to
     /// report).
@@ -214,20 +266,29 @@ impl TaskWorktree {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| repo_root.to_path_buf());
         let mut missing = Vec::new();
+        let real_root = root.canonicalize().unwrap_or_else(|_| root.clone());
         for relative in copy {
             let from = root.join(relative);
-            if !from.is_file() {
+            if std::fs::symlink_metadata(&from).is_err() {
                 missing.push(relative.clone());
                 continue;
             }
-            let to = path.join(relative);
-            if let Some(parent) = to.parent() {
-                fs_err::create_dir_all(parent).map_err(|source| WorktreeError::Copy {
+            // A symlink on the way (`link/.ssh` with `link` → `~`) would copy what lies
+            // outside the repository into the agent's reach.
+            let outside = from
+                .parent()
+                .and_then(|parent| parent.canonicalize().ok())
+                .is_none_or(|parent| !parent.starts_with(&real_root));
+            if outside {
+                return Err(WorktreeError::Copy {
                     path: relative.clone(),
-                    source,
-                })?;
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::PermissionDenied,
+                        "it leads out of the repository through a symbolic link",
+                    ),
+                });
             }
-            fs_err::copy(&from, &to).map_err(|source| WorktreeError::Copy {
+            copy_entry(&from, &path.join(relative)).map_err(|source| WorktreeError::Copy {
                 path: relative.clone(),
                 source,
             })?;

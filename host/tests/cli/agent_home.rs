@@ -262,3 +262,100 @@ fn a_correction_finds_the_session_in_the_private_home_and_accept_removes_it() {
         "the private home (with its copy of the login) goes with the task"
     );
 }
+
+/// What an agent tries to read of agenthost's own state: the database, the supervisor's
+/// log, the logs directory, another task's private home and worktree.
+fn state_reader(state: &Path) -> String {
+    let s = state.display();
+    format!(
+        "echo ATTACK-RAN\n\
+         for f in '{s}/state.db' '{s}/supervisor.log' '{s}/homes/other-task/secret' \
+                  '{s}/worktrees/other-task/secret.txt'; do\n\
+           if cat \"$f\" >/dev/null 2>&1; then echo \"READ $f\"; else echo \"DENIED $f\"; fi\n\
+         done\n\
+         if ls '{s}/logs' >/dev/null 2>&1; then echo 'LISTED logs'; else echo 'DENIED logs'; fi\n\
+         printf 'def to_csv(items):\\n    return \"\"\\n' > inventory/export.py\n\
+         printf 'def test_x():\\n    pass\\n' > tests/test_export.py\n"
+    )
+}
+
+/// The sample with agenthost's state where it is by default (`~/.local/state/agenthost`),
+/// `~/.local/bin` on PATH (where uv, pipx and native installers put programs), another
+/// task's home and worktree beside this one's, and a profile `reader` running
+/// [`state_reader`]; `extra` is appended to the config.
+fn state_test(extra: &str) -> (Test, PathBuf) {
+    let test = sample();
+    let home = real_home(&test);
+    let state = home.join(".local/state/agenthost");
+    for (path, text) in [
+        ("homes/other-task/secret", "other home\n"),
+        ("worktrees/other-task/secret.txt", "other worktree\n"),
+        (".local/bin/.keep", ""),
+    ] {
+        let path = if path.starts_with(".local") {
+            home.join(path)
+        } else {
+            state.join(path)
+        };
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let path = format!(
+        "{}:{}",
+        home.join(".local/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = literal(&state_reader(&state));
+    let test = test
+        .env("PATH", &path)
+        .env(
+            "XDG_STATE_HOME",
+            &home.join(".local/state").display().to_string(),
+        )
+        .file(
+            ".test-home/config/agenthost/config.toml",
+            format!("[agents.reader]\ncommand = [\"sh\", \"-c\", '''{script}''']\n{extra}"),
+        );
+    (test, state)
+}
+
+fn reader_log(test: &Test) -> String {
+    let run = test.exec(&[
+        "launch",
+        "--wait",
+        "--agent",
+        "reader",
+        "repo/specs/csv-export.md",
+    ]);
+    let log = test.exec(&["logs", "export-items-as-csv"]).stdout;
+    assert!(
+        log.contains("ATTACK-RAN"),
+        "the attack never ran: {}\n{log}",
+        run.transcript()
+    );
+    log
+}
+
+#[test]
+fn no_agent_reads_agenthosts_state_or_another_tasks_files() {
+    let (test, state) = state_test("");
+    let _stop = StopSupervisor(&test);
+    let log = reader_log(&test);
+    assert!(
+        state.join("state.db").is_file(),
+        "the state is where the test says"
+    );
+    assert!(!log.contains("READ "), "{log}");
+    assert!(!log.contains("LISTED logs"), "{log}");
+    assert_eq!(log.matches("DENIED ").count(), 5, "{log}");
+}
+
+/// The negative control: with the sandbox off the same agent reads all of it.
+#[test]
+fn without_the_sandbox_an_agent_reads_agenthosts_state() {
+    let (test, _state) = state_test("\n[sandbox]\nmode = \"off\"\n");
+    let _stop = StopSupervisor(&test);
+    let log = reader_log(&test);
+    assert_eq!(log.matches("READ ").count(), 4, "{log}");
+    assert!(log.contains("LISTED logs"), "{log}");
+}

@@ -2,7 +2,7 @@
 //! policies, then accept, correct, reject, cancel, resume; crash recovery; clear errors.
 //! Every test has its own repository, state directory and supervisor.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::{Run, Test};
@@ -594,5 +594,85 @@ fn ten_at_once_never_exceed_the_admission_limit() {
     assert_eq!(
         most, 3,
         "at most three agents at once, and the limit was reached"
+    );
+}
+
+/// `[worktree] copy` brings an ignored dependency directory (files, a nested directory, a
+/// symlink as a link) from the checkout into the new worktree, and a path the checkout
+/// lacks is a warning finding the review shows, not a line in the supervisor's log.
+#[test]
+fn worktree_copy_brings_directories_and_says_what_it_did_not_find() {
+    let test = sample()
+        .file("repo/.gitignore", "__pycache__/\n*.pyc\ndeps/\n")
+        .file(
+            "repo/agenthost.toml",
+            "[worktree]\ncopy = [\"deps\", \"vendor-missing\"]\n",
+        );
+    crate::commit_all(&test.path().join("repo"));
+    let test = test
+        .file("repo/deps/lib/helper.py", "VALUE = 42\n")
+        .file("repo/deps/README", "deps\n");
+    std::os::unix::fs::symlink("lib/helper.py", test.path().join("repo/deps/link.py"))
+        .expect("symlink");
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", "repo/specs/csv-export.md"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let worktree = test.state_dir().join("worktrees/export-items-as-csv");
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("deps/lib/helper.py"))
+            .ok()
+            .as_deref(),
+        Some("VALUE = 42\n")
+    );
+    assert_eq!(
+        std::fs::read_link(worktree.join("deps/link.py")).ok(),
+        Some(PathBuf::from("lib/helper.py"))
+    );
+    // A copy, not a shared directory.
+    std::fs::write(worktree.join("deps/README"), "changed\n").expect("write");
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("repo/deps/README"))
+            .ok()
+            .as_deref(),
+        Some("deps\n")
+    );
+    let log = test.exec(&["logs", "export-items-as-csv"]).stdout;
+    assert!(
+        log.contains("worktree.copy: copied from your checkout: deps; not found there (not copied): vendor-missing"),
+        "{log}"
+    );
+    let review = test.exec(&["review", "export-items-as-csv"]);
+    assert!(
+        review.stdout.contains("copy-missing") && review.stdout.contains("`vendor-missing`"),
+        "{}",
+        review.transcript()
+    );
+}
+
+/// A `copy` path that reaches out of the repository through a symlink is refused: it would
+/// put what lies outside (here a stand-in for `~/.ssh`) in the agent's reach.
+#[test]
+fn worktree_copy_never_follows_a_symlink_out_of_the_repository() {
+    let test = sample()
+        .file(
+            "repo/agenthost.toml",
+            "[worktree]\ncopy = [\"link/id_ed25519\"]\n",
+        )
+        .file("outside/id_ed25519", "PRIVATE KEY\n");
+    std::os::unix::fs::symlink(test.path().join("outside"), test.path().join("repo/link"))
+        .expect("symlink");
+    crate::commit_all(&test.path().join("repo"));
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", "repo/specs/csv-export.md"]);
+    assert_ne!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains("leads out of the repository through a symbolic link"),
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(
+        crate::lifecycle::task_state(&test, "export-items-as-csv"),
+        "failed"
     );
 }

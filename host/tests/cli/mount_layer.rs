@@ -30,7 +30,7 @@ try write 'echo pwned > inventory/report.py'
 try rename-over 'echo pwned > inventory/.r.tmp && mv -f inventory/.r.tmp inventory/report.py'
 try unlink 'rm -f inventory/report.py'
 try chmod-protected 'chmod 600 inventory/report.py'
-try chmod-root 'chmod 600 README.md'
+try chmod-git 'chmod 600 .git'
 try chmod-outside 'chmod 600 {outside}'
 try utime-outside 'touch -m -d 2001-01-01 {outside}'
 cp inventory/items.py inventory/.items.tmp && echo '# changed' >> inventory/.items.tmp && mv -f inventory/.items.tmp inventory/items.py && echo SAVED
@@ -97,7 +97,7 @@ fn do_not_modify_and_metadata_outside_the_grants_hold_in_the_kernel() {
         "{log}"
     );
     assert_eq!(mode(&worktree.join(REPORT)), 0o644, "{log}");
-    assert_eq!(mode(&worktree.join("README.md")), 0o644, "{log}");
+    assert_eq!(mode(&worktree.join(".git")), 0o644, "{log}");
     assert_eq!(mode(&outside), 0o644, "{log}");
     assert_eq!(
         std::fs::metadata(&outside).expect("stat").mtime(),
@@ -113,7 +113,7 @@ fn do_not_modify_and_metadata_outside_the_grants_hold_in_the_kernel() {
         "{log}"
     );
     // The attempt log says the layer was on and what it protected.
-    assert!(log.contains("read-only view: on, 1 protected"), "{log}");
+    assert!(log.contains("read-only view: on, 2 protected"), "{log}");
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn without_the_sandbox_every_attack_lands() {
     let (worktree, log) = launch(&test);
     // Written, then renamed over, then unlinked: the last attack wins.
     assert!(!worktree.join(REPORT).exists(), "{log}");
-    assert_eq!(mode(&worktree.join("README.md")), 0o600, "{log}");
+    assert_eq!(mode(&worktree.join(".git")), 0o600, "{log}");
     assert_eq!(mode(&outside), 0o600, "{log}");
     assert!(
         std::fs::metadata(&outside).expect("stat").mtime() < 1_009_843_200,

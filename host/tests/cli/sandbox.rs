@@ -1557,16 +1557,16 @@ fn default_root_is_the_specs_repository() {
 
 // --- Metadata outside the scope (the mount layer) -------------------------------------------
 
-/// chmod and utime on a Do NOT modify file, a file at the worktree root, a file outside the
+/// chmod and utime on a Do NOT modify file, the worktree's `.git`, a file outside the
 /// repository and one in the home: Landlock has no rights for metadata, the mount layer's
 /// read-only view refuses them.
 const METADATA_ATTACK: &str = "echo ATTACK-METADATA; \
-     chmod 600 other/keep.txt README.md ../outside/victim.txt \"$HOME/.bashrc\"; \
-     touch -m -d 2001-01-01 other/keep.txt README.md ../outside/victim.txt \"$HOME/.bashrc\"";
+     chmod 600 other/keep.txt .git ../outside/victim.txt \"$HOME/.bashrc\"; \
+     touch -m -d 2001-01-01 other/keep.txt .git ../outside/victim.txt \"$HOME/.bashrc\"";
 
 const METADATA_TARGETS: [&str; 4] = [
     "wt/other/keep.txt",
-    "wt/README.md",
+    "wt/.git",
     "outside/victim.txt",
     ".test-home/.bashrc",
 ];

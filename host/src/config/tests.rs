@@ -798,3 +798,18 @@ fn verify_settings_merge_and_name_configured_policies() {
     assert!(message.contains("unknown variant `always`"), "{message}");
     assert_eq!(line, 2);
 }
+
+#[test]
+fn only_your_own_config_turns_the_mount_layer_off() {
+    assert!(Config::builtin().sandbox.read_only_view);
+    let (message, _, line, _) = repo_error("[sandbox]\nread_only_view = false\n");
+    assert_eq!(
+        message,
+        "`sandbox.read_only_view` cannot be set in the repository's agenthost.toml"
+    );
+    assert_eq!(line, 2);
+    for origin in [user(), local()] {
+        let config = load(&[(origin, "[sandbox]\nread_only_view = false\n")]).unwrap();
+        assert!(!config.sandbox.read_only_view);
+    }
+}

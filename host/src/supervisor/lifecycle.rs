@@ -514,6 +514,7 @@ async fn attempt(
             digest::sha256(task.spec_text.as_bytes()),
         ),
     ];
+    let test_trailers = trailers.clone();
     let committed = {
         let worktree = worktree.clone();
         tokio::task::spawn_blocking(move || {
@@ -540,7 +541,7 @@ async fn attempt(
         Some(commit) => commit.clone(),
         None => branch_head(&task.repo, &task.branch)?,
     };
-    let changes = diff::between_commits(&task.repo, &task.base_commit, &head)
+    let mut changes = diff::between_commits(&task.repo, &task.base_commit, &head)
         .map_err(|err| format!("cannot read the task's changes: {}", err.message()))?;
     let bare_repositories = git_metadata::bare_repositories_in_commit(&task.repo, &head, &changes)
         .map_err(|err| format!("cannot read the task's changes: {}", err.message()))?;
@@ -594,6 +595,36 @@ async fn attempt(
         None => None,
     };
     let _ = std::fs::remove_dir_all(&tmpdir);
+    // Tracked files the test command changed (a lock file it rewrote) go on the branch in a
+    // commit of their own, so that what is accepted is what was tested; a finding says so.
+    let mut test_changed: Vec<String> = Vec::new();
+    if test.is_some() {
+        let worktree = worktree.clone();
+        let committed_by_test = tokio::task::spawn_blocking(move || {
+            let trailers: Vec<(&str, &str)> = test_trailers
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect();
+            worktree.commit_tracked("Files the test command changed", &trailers)
+        })
+        .await
+        .map_err(|err| format!("the commit step failed: {err}"))?
+        .map_err(|err| format!("cannot commit what the test command changed: {err}"))?;
+        if let Some((commit, paths)) = committed_by_test {
+            append_log(
+                &log_path,
+                &format!(
+                    "== agenthost: the test command changed tracked files: {}; committed as {} on {}\n",
+                    paths.join(", "),
+                    commit.get(..12).unwrap_or(&commit),
+                    task.branch
+                ),
+            );
+            changes = diff::between_commits(&task.repo, &task.base_commit, &commit)
+                .map_err(|err| format!("cannot read the task's changes: {}", err.message()))?;
+            test_changed = paths;
+        }
+    }
 
     let report = AttemptReport {
         attempt: number,
@@ -624,6 +655,20 @@ async fn attempt(
         &git_metadata,
         &bare_repositories,
     ));
+    findings.extend(test_changed.iter().map(|path| StoredFinding {
+        attempt: number,
+        policy: "agenthost".into(),
+        rule: "test-changed-files".into(),
+        severity: "warning".into(),
+        message: format!(
+            "the test command changed `{path}` after the agent's commit; the change is \
+             committed on the task branch (\"Files the test command changed\"), so that what \
+             you accept is what was tested. If the agent should have made it, say so in a \
+             correction; if the test command should not write there, change the test command"
+        ),
+        path: Some(path.clone()),
+        line: None,
+    }));
     findings.extend(copy_missing.iter().map(|path| StoredFinding {
         attempt: number,
         policy: "agenthost".into(),

@@ -335,6 +335,36 @@ impl TaskWorktree {
         index
             .update_all(["*"], None)
             .map_err(git("stage deleted files"))?;
+        Ok(self
+            .commit_index(&repo, &mut index, message, trailers)?
+            .map(|(commit, _)| commit))
+    }
+
+    /// Commits the changes to files the branch already tracks (changed or deleted; new files
+    /// are left alone) on the task branch, like [`TaskWorktree::commit_all`]. Returns the
+    /// commit and the paths it changed, or `None` when no tracked file changed.
+    pub fn commit_tracked(
+        &self,
+        message: &str,
+        trailers: &[(&str, &str)],
+    ) -> Result<Option<(String, Vec<String>)>, WorktreeError> {
+        let repo = self.open()?;
+        let mut index = repo.index().map_err(git("read the worktree index"))?;
+        index
+            .update_all(["*"], None)
+            .map_err(git("stage changed and deleted files"))?;
+        self.commit_index(&repo, &mut index, message, trailers)
+    }
+
+    /// Writes `index` and commits its tree on the task branch, unless it is the branch's tree
+    /// already; returns the commit and the paths that differ from its parent.
+    fn commit_index(
+        &self,
+        repo: &git2::Repository,
+        index: &mut git2::Index,
+        message: &str,
+        trailers: &[(&str, &str)],
+    ) -> Result<Option<(String, Vec<String>)>, WorktreeError> {
         index.write().map_err(git("write the worktree index"))?;
         let tree_id = index.write_tree().map_err(git("write the tree"))?;
         let reference = format!("refs/heads/{}", self.branch);
@@ -346,6 +376,20 @@ impl TaskWorktree {
             return Ok(None);
         }
         let tree = repo.find_tree(tree_id).map_err(git("read the tree"))?;
+        let parent_tree = parent.tree().map_err(git("read the parent tree"))?;
+        let diff = repo
+            .diff_tree_to_tree(Some(&parent_tree), Some(&tree), None)
+            .map_err(git("compare the trees"))?;
+        let paths = diff
+            .deltas()
+            .filter_map(|delta| {
+                delta
+                    .new_file()
+                    .path()
+                    .or_else(|| delta.old_file().path())
+                    .map(|p| p.display().to_string())
+            })
+            .collect();
         let signature = git2::Signature::now("agenthost", "agenthost@localhost")
             .map_err(git("make the commit signature"))?;
         let mut full = message.trim_end().to_string();
@@ -365,7 +409,7 @@ impl TaskWorktree {
                 &[&parent],
             )
             .map_err(git("commit"))?;
-        Ok(Some(oid.to_string()))
+        Ok(Some((oid.to_string(), paths)))
     }
 
     /// Removes the worktree directory, its administrative entry and the task branch.

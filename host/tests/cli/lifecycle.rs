@@ -676,3 +676,51 @@ fn worktree_copy_never_follows_a_symlink_out_of_the_repository() {
         "failed"
     );
 }
+
+/// A test command that rewrites a tracked file (as `cargo test` rewrites `Cargo.lock`): the
+/// change is committed on the task branch after the agent's commit, and a finding says so;
+/// nothing is left uncommitted for `accept` to drop.
+#[test]
+fn tracked_files_the_test_command_changes_are_committed_and_said() {
+    let spec = "+++\nagent = \"script\"\ntest = \"echo 'regenerated' > inventory/deps.lock\"\n+++\n\n\
+                # Touch the items\n\n## What\n\nAdd a comment to the items module.\n\n\
+                ### Scope\n- Modify: `inventory/items.py`\n\n\
+                ```agenthost-script\n[[edit]]\npath = \"inventory/items.py\"\nappend = \"# touched\\n\"\n```\n";
+    let test = sample()
+        .file("repo/inventory/deps.lock", "locked\n")
+        .file("repo/specs/touch.md", spec);
+    crate::commit_all(&test.path().join("repo"));
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", "repo/specs/touch.md"]);
+    assert!(
+        run.stdout.contains("touch-the-items"),
+        "{}",
+        run.transcript()
+    );
+    let worktree = test.state_dir().join("worktrees/touch-the-items");
+    assert_eq!(
+        file_in_head(&worktree, "inventory/deps.lock").as_deref(),
+        Some("regenerated\n"),
+        "{}",
+        run.transcript()
+    );
+    let repo = git2::Repository::open(&worktree).expect("worktree");
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    assert!(
+        head.message()
+            .is_ok_and(|m| m.starts_with("Files the test command changed")),
+        "{:?}",
+        head.message()
+    );
+    let log = test.exec(&["logs", "touch-the-items"]).stdout;
+    assert!(
+        log.contains("the test command changed tracked files: inventory/deps.lock"),
+        "{log}"
+    );
+    let review = test.exec(&["review", "touch-the-items"]);
+    assert!(
+        review.stdout.contains("test-changed-files"),
+        "{}",
+        review.transcript()
+    );
+}

@@ -9,7 +9,6 @@ pub mod config;
 pub mod demo;
 pub mod digest;
 pub mod duration;
-pub mod front_arena;
 pub mod hooks;
 pub mod policy;
 pub mod runner;

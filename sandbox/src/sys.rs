@@ -3,7 +3,7 @@
 //! Two kinds live here: a few queries and rule additions the host makes before it forks
 //! ([`landlock_abi`], [`seccomp_supported`], [`add_path_rule`]), and
 //! [`ChildSteps::apply`], which runs in the forked child between `fork` and `exec`
-//! (`std::process::Command` with `pre_exec`, or the vfork child of [`spawn`]). Besides
+//! (`std::process::Command` with `pre_exec`), with the mount layer of `mounts.rs`. Besides
 //! them, the foreground wrapper's signal forwarding ([`forward_signals_to`]), whose handlers
 //! are held to the same rule: atomics, `kill(2)` and `raise(3)`; and the reaper
 //! (`reaper.rs`), a forked copy of the host that never `exec`s, and

@@ -1,7 +1,7 @@
 //! The sandbox, host side: a spec's Scope → a [`SandboxPlan`] ([`build()`]), what it says
 //! (`--explain`, [`explain`]), and running a command under it ([`run`]): the plan is
-//! prepared here ([`agenthost_sandbox::Restriction`]) and applied by the child (started
-//! with vfork, [`agenthost_sandbox::Restriction::spawn`]) before exec.
+//! prepared here ([`agenthost_sandbox::Restriction`]) and applied by the forked child
+//! ([`agenthost_sandbox::Restriction::spawn`]) before exec.
 
 pub mod agent_home;
 pub mod build;

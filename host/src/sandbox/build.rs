@@ -1291,6 +1291,14 @@ impl<'a> Builder<'a> {
                 ));
                 continue;
             }
+            // A nested scratch directory (`node_modules/.cache`) only where its parent is
+            // there already: creating `node_modules/` would stand in the way of the package
+            // manager that makes it (`npm ci` removes and recreates it).
+            if let Some((parent, _)) = name.rsplit_once('/')
+                && !self.root().join(parent).is_dir()
+            {
+                continue;
+            }
             if let Err(dangling) = self.ensure_dir(&path) {
                 self.notes.push(format!(
                     "scratch: `{name}/` is not granted: {} is a symbolic link to {}, which does not exist",
@@ -1950,6 +1958,51 @@ mod tests {
         }
         let built = plan_at(&root, scope, false);
         (dir, root, built)
+    }
+
+    #[test]
+    fn a_nested_scratch_directory_is_granted_only_where_its_parent_exists() {
+        let gitignore = (".gitignore", "node_modules/\ntarget/\n");
+        let scope = "- Modify: `src/app.py`\n";
+        // No node_modules/: agenthost does not make it (npm does), so no `.cache` either;
+        // a missing top-level scratch directory (target/) is still made.
+        let (_dir, root, built) = plan_in_repo(scope, &[("src/app.py", ""), gitignore], &[], &[]);
+        let built = built.unwrap();
+        assert!(
+            !built
+                .mkdirs
+                .iter()
+                .any(|d| d.starts_with(root.join("node_modules")))
+        );
+        assert!(built.mkdirs.contains(&root.join("target")));
+        assert!(
+            !built
+                .plan
+                .fs
+                .iter()
+                .any(|r| r.path.starts_with(root.join("node_modules")))
+        );
+        // With node_modules/ there (installed, or copied by `worktree.copy`): `.cache` is
+        // scratch space, made if missing.
+        let (_dir, root, built) = plan_in_repo(
+            scope,
+            &[
+                ("src/app.py", ""),
+                gitignore,
+                ("node_modules/x/index.js", ""),
+            ],
+            &[],
+            &[],
+        );
+        let built = built.unwrap();
+        assert_eq!(
+            built
+                .mkdirs
+                .iter()
+                .filter(|d| d.starts_with(root.join("node_modules")))
+                .collect::<Vec<_>>(),
+            [&root.join("node_modules/.cache")]
+        );
     }
 
     #[test]

@@ -374,7 +374,10 @@ fn mount_steps(plan: &SandboxPlan, privilege: &MountPrivilege) -> Result<MountSt
             source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
         })
     };
-    let writable = crate::plan::outermost(plan.mounts.writable.clone())
+    // A device stays writable on a read-only mount; what does not exist has no mount.
+    let mut existing = plan.mounts.writable.clone();
+    existing.retain(|path| std::fs::metadata(path).is_ok_and(|m| m.is_dir() || m.is_file()));
+    let writable = crate::plan::without_nested(existing)
         .iter()
         .map(|path| c_path(path, "a write grant"))
         .collect::<Result<Vec<_>, _>>()?;

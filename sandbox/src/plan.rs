@@ -243,8 +243,8 @@ pub struct MountPlan {
     /// The directories and files that stay writable (at the mount level: Landlock still
     /// decides what may be written there), none beneath another. Renaming between two of
     /// them crosses mounts (`EXDEV`), so a region where files move between granted
-    /// directories (a worktree) is one entry. [`SandboxPlan::writable_mounts`] derives the
-    /// narrowest set from the write rules.
+    /// directories (a worktree) is one entry. Paths missing when the plan is prepared are
+    /// left out.
     #[serde(default)]
     pub writable: Vec<PathBuf>,
     /// Paths made read-only on top of the writable ones (Do NOT modify, `.git`).
@@ -269,24 +269,10 @@ impl FsRule {
     }
 }
 
-impl SandboxPlan {
-    /// The narrowest writable set for the mount layer: every write rule's path, through
-    /// [`outermost`].
-    pub fn writable_mounts(&self) -> Vec<PathBuf> {
-        outermost(
-            self.fs
-                .iter()
-                .filter(|rule| rule.writes())
-                .map(|rule| rule.path.clone())
-                .collect(),
-        )
-    }
-}
-
-/// Those of `paths` that exist as a directory or a regular file (a device stays writable on
-/// a read-only mount), without those beneath another one, in path order.
-pub fn outermost(mut paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    paths.retain(|path| std::fs::metadata(path).is_ok_and(|m| m.is_dir() || m.is_file()));
+/// `paths` without those beneath another one of them, in path order. Pure path logic: the
+/// host names the writable regions before the disk is prepared, and
+/// [`crate::Restriction::prepare`] keeps those that exist then.
+pub fn without_nested(mut paths: Vec<PathBuf>) -> Vec<PathBuf> {
     paths.sort();
     paths.dedup();
     let mut kept: Vec<PathBuf> = Vec::new();

@@ -364,7 +364,7 @@ struct DanglingLink {
 }
 
 /// How many paths one Do NOT modify entry makes read-only at most: each is a mount, made at
-/// every start-up (about 15 µs each); a glob matching more is left to the review past this.
+/// every start-up; a glob matching more is left to the review past this.
 const MAX_PROTECTED_PER_ENTRY: usize = 200;
 
 /// `path` relative to `root`, for messages.
@@ -1073,54 +1073,45 @@ impl<'a> Builder<'a> {
         let input = self.input;
         for entry in &input.spec.scope.do_not_modify {
             let at = format!("{}:{}", input.spec_name, entry.line);
+            let written = &entry.written;
             let literal = literal_prefix_or_all(&entry.pattern);
             let path = root.join(&literal);
-            let covering = self.writes().find(|r| {
-                (r.target == Target::Tree
-                    && (path.starts_with(&r.path) || (entry.is_glob && r.path.starts_with(&path))))
-                    || (r.target == Target::File
-                        && (r.path == path || (entry.is_glob && r.path.starts_with(&path))))
-            });
-            let Some(rule) = covering else {
-                // Landlock keeps its content; the mount layer its metadata (the worktree is
-                // one writable region when anything in it is granted).
-                if view {
-                    let protected =
-                        self.protect(entry, &root, ignored, &mut files, &mut Vec::new());
-                    notes.push(format!(
-                        "{at}: Do NOT modify `{}`: enforced by the kernel (no write rule covers it; the mount layer keeps the metadata of its {protected} existing {} too)",
-                        entry.written,
-                        if protected == 1 { "path" } else { "paths" },
-                    ));
-                } else {
-                    notes.push(format!(
-                        "{at}: Do NOT modify `{}`: enforced by the kernel (no write rule covers it)",
-                        entry.written
-                    ));
-                }
-                continue;
-            };
-            let grant = format!("{} ({})", rule.path.display(), rule.provenance.source);
+            let grant = self
+                .writes()
+                .find(|r| {
+                    (r.target == Target::Tree
+                        && (path.starts_with(&r.path)
+                            || (entry.is_glob && r.path.starts_with(&path))))
+                        || (r.target == Target::File
+                            && (r.path == path || (entry.is_glob && r.path.starts_with(&path))))
+                })
+                .map(|rule| format!("{} ({})", rule.path.display(), rule.provenance.source));
             if !view {
-                notes.push(format!(
-                    "{at}: Do NOT modify `{}` is not enforced by the kernel: it overlaps the write grant on {grant}, and the mount layer is off (`[sandbox] read_only_view = false`); the review's scope check blocks changes to it",
-                    entry.written
-                ));
+                notes.push(match grant {
+                    None => format!(
+                        "{at}: Do NOT modify `{written}`: enforced by the kernel (no write rule covers it)"
+                    ),
+                    Some(grant) => format!(
+                        "{at}: Do NOT modify `{written}` is not enforced by the kernel: it overlaps the write grant on {grant}, and the mount layer is off (`[sandbox] read_only_view = false`); the review's scope check blocks changes to it"
+                    ),
+                });
                 continue;
             }
+            // Under a grant the mount layer keeps the content; elsewhere Landlock does, and
+            // the mount layer the metadata (the worktree is one writable region).
             let mut skipped = Vec::new();
             let protected = self.protect(entry, &root, ignored, &mut files, &mut skipped);
-            let mut note = if protected == 0 {
-                format!(
-                    "{at}: Do NOT modify `{}` overlaps the write grant on {grant} and is not enforced by the kernel: the review's scope check blocks changes to it",
-                    entry.written
-                )
-            } else {
-                format!(
-                    "{at}: Do NOT modify `{}` overlaps the write grant on {grant}: the mount layer makes {protected} existing {} read-only (writes, renames over, unlinks and chmod fail); the review's scope check blocks the rest, such as new files",
-                    entry.written,
-                    if protected == 1 { "path" } else { "paths" },
-                )
+            let paths = if protected == 1 { "path" } else { "paths" };
+            let mut note = match grant {
+                None => format!(
+                    "{at}: Do NOT modify `{written}`: enforced by the kernel (no write rule covers it; the mount layer keeps the metadata of its {protected} existing {paths} too)"
+                ),
+                Some(grant) if protected == 0 => format!(
+                    "{at}: Do NOT modify `{written}` overlaps the write grant on {grant} and is not enforced by the kernel: the review's scope check blocks changes to it"
+                ),
+                Some(grant) => format!(
+                    "{at}: Do NOT modify `{written}` overlaps the write grant on {grant}: the mount layer makes {protected} existing {paths} read-only (writes, renames over, unlinks and chmod fail); the review's scope check blocks the rest, such as new files"
+                ),
             };
             if !skipped.is_empty() {
                 note.push_str(&format!("; not read-only: {}", skipped.join(", ")));
@@ -1139,10 +1130,15 @@ impl<'a> Builder<'a> {
     /// modify paths are read-only on top.
     fn writable_regions(&mut self) -> Vec<PathBuf> {
         let root = self.root().to_path_buf();
-        let (inside, outside): (Vec<&FsRule>, Vec<&FsRule>) =
-            self.writes().partition(|rule| rule.path.starts_with(&root));
-        let mut paths: Vec<PathBuf> = outside.iter().map(|rule| rule.path.clone()).collect();
-        if !inside.is_empty() {
+        // Devices (`/dev/null`) stay writable on a read-only mount: no region of their own.
+        let mut paths: Vec<PathBuf> = self
+            .writes()
+            .filter(|rule| {
+                !rule.path.starts_with(&root) && !rule.rights.contains(&FsRight::IoctlDev)
+            })
+            .map(|rule| rule.path.clone())
+            .collect();
+        if self.writes().any(|rule| rule.path.starts_with(&root)) {
             paths.push(root.clone());
             let git = root.join(".git");
             if self.input.sandbox.read_only_view && std::fs::symlink_metadata(&git).is_ok() {
@@ -1158,7 +1154,9 @@ impl<'a> Builder<'a> {
                 );
             }
         }
-        agenthost_sandbox::plan::outermost(paths)
+        // Not filtered by existence: a profile's `write` directory is made only when the
+        // disk is prepared, after the plan (`Restriction::prepare` skips what is missing).
+        agenthost_sandbox::plan::without_nested(paths)
     }
 
     /// Makes every existing path `entry` names read-only in the mount layer (a directory, a
@@ -2277,6 +2275,31 @@ mod tests {
             .map(|p| p.path.as_path())
             .collect();
         assert_eq!(protected, [root.join("vendor/lib/.git")]);
+    }
+
+    #[test]
+    fn a_profile_write_directory_made_after_the_plan_is_a_writable_region() {
+        // `~/.cache/tool` does not exist yet: the host makes it when it prepares the disk,
+        // after the plan, so the plan must name it writable all the same.
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let root = base.join("repo");
+        write_files(&root, &[("src/app.py", "")]);
+        git2::Repository::init(&root).unwrap();
+        std::fs::create_dir_all(base.join("home/.cache")).unwrap();
+        let text = "# Task\n\n## What\nIt.\n\n### Scope\n- Modify: `src/app.py`\n";
+        let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
+        let mut config = Config::builtin();
+        let mut profile = config.agents["claude"].clone();
+        profile.write = vec![crate::config::HostPath::parse("~/.cache/tool").unwrap()];
+        config.agents.insert("tool".into(), profile.clone());
+        let mut input = input_for(&spec, &config, &root, false);
+        input.home = base.join("home");
+        input.profile = Some(("tool", &profile));
+        let built = build(input).unwrap();
+        let made = base.join("home/.cache/tool");
+        assert!(built.mkdirs.contains(&made));
+        assert_eq!(built.plan.mounts.writable, [made, root.clone()]);
     }
 
     #[test]

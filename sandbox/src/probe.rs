@@ -128,6 +128,18 @@ pub enum MountPrivilege {
     UserNamespace,
 }
 
+impl MountPrivilege {
+    /// How each sandboxed command gets its mount layer, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MountPrivilege::Held => "a mount namespace of its own (agenthost holds CAP_SYS_ADMIN)",
+            MountPrivilege::UserNamespace => {
+                "a user namespace and a mount namespace of its own (unprivileged)"
+            }
+        }
+    }
+}
+
 /// Whether the mount layer can be made here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MountSupport {
@@ -138,8 +150,8 @@ pub struct MountSupport {
 }
 
 impl MountSupport {
-    /// Asks the kernel, once per process (a forked child tries the namespace steps: about a
-    /// millisecond): first a mount namespace alone when agenthost runs as root, then an
+    /// Asks the kernel, once per process (a forked child tries the namespace steps: about
+    /// 0.3 ms here, docs/sandbox-performance.md): first a mount namespace alone when agenthost runs as root, then an
     /// unprivileged user namespace.
     pub fn probe() -> MountSupport {
         static PROBED: std::sync::OnceLock<MountSupport> = std::sync::OnceLock::new();
@@ -148,7 +160,7 @@ impl MountSupport {
 }
 
 fn probe_mounts() -> MountSupport {
-    use crate::sys::{FailedStep, IdMaps, Privilege, probe_mounts};
+    use crate::sys::{IdMaps, Privilege, probe_mounts};
     let mut failure = None;
     if rustix::process::geteuid().is_root() {
         match probe_mounts(Privilege::Held) {
@@ -168,12 +180,7 @@ fn probe_mounts() -> MountSupport {
         },
         Err(failed) => {
             let (step, errno) = failure.unwrap_or(failed);
-            let step = match step {
-                FailedStep::Unshare => "creating the namespace",
-                FailedStep::IdMaps => "writing the user namespace's id maps",
-                FailedStep::Slave => "making the mounts private",
-                FailedStep::ReadOnly => "making the mounts read-only",
-            };
+            let step = step.what();
             let error = std::io::Error::from_raw_os_error(errno);
             MountSupport {
                 privilege: None,
@@ -186,9 +193,10 @@ fn probe_mounts() -> MountSupport {
     }
 }
 
-/// What keeps unprivileged user namespaces from working here, and what to do, from the
-/// sysctls that restrict them.
-fn user_namespace_advice() -> String {
+/// What keeps unprivileged user namespaces from working here and what to do on the
+/// machine, from the sysctls that restrict them. (Running without the mount layer is the
+/// host's configuration, which this crate does not know.)
+fn user_namespace_advice() -> &'static str {
     let sysctl = |name: &str| {
         std::fs::read_to_string(format!("/proc/sys/{name}"))
             .ok()
@@ -198,25 +206,17 @@ fn user_namespace_advice() -> String {
         return "AppArmor restricts unprivileged user namespaces here \
             (kernel.apparmor_restrict_unprivileged_userns=1, Ubuntu 23.10 and later): give \
             agenthost an AppArmor profile that allows `userns` (docs/security-model.md shows \
-            one), or set `[sandbox] read_only_view = false` in your config to run without the \
-            mount layer"
-            .to_string();
+            one)";
     }
     if sysctl("kernel/unprivileged_userns_clone").as_deref() == Some("0") {
-        return "unprivileged user namespaces are turned off (kernel.unprivileged_userns_clone=0): \
-            `sudo sysctl kernel.unprivileged_userns_clone=1`, or set `[sandbox] read_only_view \
-            = false` in your config to run without the mount layer"
-            .to_string();
+        return "unprivileged user namespaces are turned off \
+            (kernel.unprivileged_userns_clone=0): `sudo sysctl kernel.unprivileged_userns_clone=1`";
     }
     if sysctl("user/max_user_namespaces").as_deref() == Some("0") {
-        return "user namespaces are turned off (user.max_user_namespaces=0): raise it, or set \
-            `[sandbox] read_only_view = false` in your config to run without the mount layer"
-            .to_string();
+        return "user namespaces are turned off (user.max_user_namespaces=0): raise it";
     }
     "inside a container, allow unshare and mount (for Docker: `--cap-add SYS_ADMIN` or a \
-        seccomp profile that allows them), or set `[sandbox] read_only_view = false` in your \
-        config to run without the mount layer"
-        .to_string()
+        seccomp profile that allows them)"
 }
 
 impl Support {

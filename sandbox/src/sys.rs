@@ -27,7 +27,7 @@ use rustix::thread::CapabilitySet;
 mod mounts;
 mod reaper;
 
-pub(crate) use mounts::{FailedStep, IdMaps, MountSteps, Privilege, probe as probe_mounts};
+pub(crate) use mounts::{IdMaps, MountSteps, Privilege, probe as probe_mounts};
 pub(crate) use reaper::{PARENT_GONE, kill_everything_left};
 
 /// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`: the ABI version,
@@ -348,10 +348,16 @@ fn fail(step: &[u8]) -> ! {
 
 /// Writes `agenthost: sandbox: STEP (os error N)` to stderr and exits with 125.
 fn fail_errno(step: &[u8], errno: i32) -> ! {
+    fail_with(&[step], errno)
+}
+
+/// Writes `agenthost: sandbox: ` and `parts` (the step, and what it was about), then
+/// ` (os error N)`, to stderr, and exits with 125. Async-signal-safe.
+fn fail_with(parts: &[&[u8]], errno: i32) -> ! {
+    write_stderr(&[b"agenthost: sandbox: "]);
+    write_stderr(parts);
     let mut digits = [0u8; 10];
     write_stderr(&[
-        b"agenthost: sandbox: ",
-        step,
         b" (os error ",
         decimal(errno.unsigned_abs(), &mut digits),
         b")\n",

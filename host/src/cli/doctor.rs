@@ -66,13 +66,8 @@ pub fn run(_args: &DoctorArgs, _output: &Output) -> miette::Result<Exit> {
         );
         if guarantee == Guarantee::ReadOnlyView {
             let how = match support.mounts.privilege {
-                Some(agenthost_sandbox::MountPrivilege::Held) => {
-                    "here: a mount namespace of its own per agent (agenthost holds CAP_SYS_ADMIN)"
-                }
-                Some(agenthost_sandbox::MountPrivilege::UserNamespace) => {
-                    "here: an unprivileged user namespace and a mount namespace per agent"
-                }
-                None => support.mounts.note.as_deref().unwrap_or("unavailable"),
+                Some(privilege) => format!("here: each agent gets {}", privilege.describe()),
+                None => sandbox::mount_layer_unavailable(&support),
             };
             let _ = writeln!(out, "          {how}");
         }
@@ -233,7 +228,7 @@ fn prove(support: &Support) -> std::io::Result<Vec<(bool, String)>> {
             false,
             format!(
                 "the mount layer could not be tried: {}",
-                support.mounts.note.as_deref().unwrap_or("unavailable")
+                sandbox::mount_layer_unavailable(support)
             ),
         ));
     }

@@ -310,20 +310,16 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
     match mode {
         SandboxMode::Enforce if !missing.is_empty() => {
             return Err(SandboxError::NotEnforced {
-                missing: missing
-                    .iter()
-                    .map(|g| format!("{g} (needs {})", g.feature()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                missing: sandbox::missing_text(&support, &missing),
             });
         }
         SandboxMode::BestEffort if !missing.is_empty() => {
             eprintln!("agenthost: warning: sandbox running in best-effort mode; NOT enforced:");
             for guarantee in &missing {
                 eprintln!(
-                    "agenthost: warning:   {guarantee}: {} (needs {})",
-                    guarantee.describe(),
-                    guarantee.feature()
+                    "agenthost: warning:   {}: {}",
+                    sandbox::missing_text(&support, std::slice::from_ref(guarantee)),
+                    guarantee.describe()
                 );
             }
         }

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use agenthost_sandbox::{FsRight, FsRule, MountPrivilege, Support, Target};
+use agenthost_sandbox::{FsRule, Support, Target};
 
 use super::BuiltPlan;
 
@@ -15,13 +15,7 @@ pub fn explain(built: &BuiltPlan, root: &Path, header: &str, support: &Support) 
     let plan = &built.plan;
     let mut out = String::new();
     let _ = writeln!(out, "{header}");
-    let is_write = |r: &FsRule| {
-        r.rights
-            .iter()
-            .any(|x| !matches!(x, FsRight::Execute | FsRight::ReadFile | FsRight::ReadDir))
-    };
-    let writes: Vec<&FsRule> = plan.fs.iter().filter(|r| is_write(r)).collect();
-    let reads: Vec<&FsRule> = plan.fs.iter().filter(|r| !is_write(r)).collect();
+    let (writes, reads): (Vec<&FsRule>, Vec<&FsRule>) = plan.fs.iter().partition(|r| r.writes());
     let _ = writeln!(out, "\nWrites (everything else is read-only or invisible):");
     section(&mut out, &writes, root);
     let _ = writeln!(out, "\nReads:");
@@ -124,18 +118,15 @@ fn mount_layer(out: &mut String, built: &BuiltPlan, root: &Path, support: &Suppo
         );
         return;
     }
-    let how = match support.mounts.privilege {
-        Some(MountPrivilege::Held) => "a mount namespace of its own",
-        Some(MountPrivilege::UserNamespace) => "a user and mount namespace of its own",
-        None => {
-            let _ = writeln!(
-                out,
-                "  UNAVAILABLE: {}",
-                support.mounts.note.as_deref().unwrap_or("unknown reason")
-            );
-            return;
-        }
+    let Some(privilege) = support.mounts.privilege else {
+        let _ = writeln!(
+            out,
+            "  UNAVAILABLE: {}",
+            super::mount_layer_unavailable(support)
+        );
+        return;
     };
+    let how = privilege.describe();
     let _ = writeln!(
         out,
         "  on ({how}): every mount is read-only but these, so no write, chmod, chown, utime or\n  xattr change anywhere else (Landlock still decides what may be written inside them):"

@@ -176,7 +176,64 @@ pub fn exit_code(status: ExitStatus) -> i32 {
         .unwrap_or(1)
 }
 
+/// Each guarantee of `missing` with the kernel feature it needs; for the mount layer also
+/// why it cannot be made here and the fixes ([`mount_layer_unavailable`]). For the
+/// messages of `enforce` and `best-effort`.
+pub fn missing_text(support: &Support, missing: &[agenthost_sandbox::Guarantee]) -> String {
+    missing
+        .iter()
+        .map(|g| match g {
+            agenthost_sandbox::Guarantee::ReadOnlyView => {
+                format!(
+                    "{g} (needs {}: {})",
+                    g.feature(),
+                    mount_layer_unavailable(support)
+                )
+            }
+            _ => format!("{g} (needs {})", g.feature()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why the mount layer cannot be made here and what to do on the machine (the sandbox's
+/// probe), then the configuration that runs without it.
+pub fn mount_layer_unavailable(support: &Support) -> String {
+    format!(
+        "{}; or run without the mount layer: `read_only_view = false` under `[sandbox]` in your own config",
+        support
+            .mounts
+            .note
+            .as_deref()
+            .unwrap_or("the mount layer cannot be made here")
+    )
+}
+
 /// The user's home directory.
 pub fn home_dir() -> PathBuf {
     dirs::home_dir().unwrap_or_else(|| PathBuf::from("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use agenthost_sandbox::{Guarantee, MountSupport};
+
+    use super::*;
+
+    #[test]
+    fn a_missing_mount_layer_says_why_and_both_fixes() {
+        let mut support = Support::probe();
+        support.mounts = MountSupport {
+            privilege: None,
+            note: Some("creating the mount namespace failed: EPERM; allow unshare".into()),
+        };
+        let text = missing_text(&support, &[Guarantee::Seccomp, Guarantee::ReadOnlyView]);
+        assert_eq!(
+            text,
+            "seccomp (needs seccomp filters), read-only-view (needs a mount namespace (as root) \
+             or an unprivileged user namespace: creating the mount namespace failed: EPERM; \
+             allow unshare; or run without the mount layer: `read_only_view = false` under \
+             `[sandbox]` in your own config)"
+        );
+    }
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agenthost_sandbox::{Enforcement, FsRight, Guarantee, Restriction, Support};
+use agenthost_sandbox::{Enforcement, FsRight, Restriction, Support};
 
 use super::decide;
 use super::log;
@@ -271,7 +271,8 @@ async fn attempt(
         path: task.worktree.clone(),
         branch: task.branch.clone(),
     };
-    let mut copy_missing = Vec::new();
+    // What `worktree.copy` did not find, when this attempt made the worktree.
+    let mut copy_missing: Option<Vec<PathBuf>> = None;
     if !worktree.path.exists() {
         let base = Base {
             branch: task.base_branch.clone(),
@@ -285,7 +286,7 @@ async fn attempt(
             &config.worktree.copy,
         )
         .map_err(|err| format!("cannot make the worktree: {err}"))?;
-        copy_missing = missing;
+        copy_missing = Some(missing);
     }
     let root = worktree
         .path
@@ -322,12 +323,15 @@ async fn attempt(
         ),
     );
 
-    if !config.worktree.copy.is_empty() && number == 1 {
+    if let Some(missing) = copy_missing
+        .as_ref()
+        .filter(|_| !config.worktree.copy.is_empty())
+    {
         let copied: Vec<String> = config
             .worktree
             .copy
             .iter()
-            .filter(|path| !copy_missing.contains(path))
+            .filter(|path| !missing.contains(path))
             .map(|path| path.display().to_string())
             .collect();
         append_log(
@@ -335,7 +339,7 @@ async fn attempt(
             &format!(
                 "== agenthost: worktree.copy: copied from your checkout: {}{}\n",
                 list_or_none(&copied),
-                match copy_missing.as_slice() {
+                match missing.as_slice() {
                     [] => String::new(),
                     missing => format!(
                         "; not found there (not copied): {}",
@@ -610,19 +614,22 @@ async fn attempt(
         .await
         .map_err(|err| format!("the commit step failed: {err}"))?
         .map_err(|err| format!("cannot commit what the test command changed: {err}"))?;
-        if let Some((commit, paths)) = committed_by_test {
+        if let Some(commit) = committed_by_test {
+            let read = |from: &str| {
+                diff::between_commits(&task.repo, from, &commit)
+                    .map_err(|err| format!("cannot read the task's changes: {}", err.message()))
+            };
+            test_changed = read(&head)?.files.into_iter().map(|f| f.path).collect();
             append_log(
                 &log_path,
                 &format!(
                     "== agenthost: the test command changed tracked files: {}; committed as {} on {}\n",
-                    paths.join(", "),
+                    test_changed.join(", "),
                     commit.get(..12).unwrap_or(&commit),
                     task.branch
                 ),
             );
-            changes = diff::between_commits(&task.repo, &task.base_commit, &commit)
-                .map_err(|err| format!("cannot read the task's changes: {}", err.message()))?;
-            test_changed = paths;
+            changes = read(&task.base_commit)?;
         }
     }
 
@@ -669,7 +676,7 @@ async fn attempt(
         path: Some(path.clone()),
         line: None,
     }));
-    findings.extend(copy_missing.iter().map(|path| StoredFinding {
+    findings.extend(copy_missing.iter().flatten().map(|path| StoredFinding {
         attempt: number,
         policy: "agenthost".into(),
         rule: "copy-missing".into(),
@@ -839,26 +846,16 @@ impl Sandboxed {
         let missing = support.missing(&built.plan);
         match mode {
             SandboxMode::Enforce if !missing.is_empty() => {
-                let list: Vec<String> = missing
-                    .iter()
-                    .map(|g| match (g, &support.mounts.note) {
-                        (Guarantee::ReadOnlyView, Some(note)) => {
-                            format!("{g} (needs {}: {note})", g.feature())
-                        }
-                        _ => format!("{g} (needs {})", g.feature()),
-                    })
-                    .collect();
                 return Err(format!(
                     "the kernel cannot enforce this sandbox (mode enforce): {}; run `agenthost doctor`",
-                    list.join(", ")
+                    sandbox::missing_text(&support, &missing)
                 ));
             }
             SandboxMode::BestEffort if !missing.is_empty() => {
-                let list: Vec<String> = missing.iter().map(ToString::to_string).collect();
                 log(&format!(
                     "task {}: WARNING: best-effort sandbox; NOT enforced: {}",
                     task.id,
-                    list.join(", ")
+                    sandbox::missing_text(&support, &missing)
                 ));
             }
             SandboxMode::Off => log(&format!(

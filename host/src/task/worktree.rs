@@ -179,46 +179,52 @@ fn copy_entry(from: &Path, to: &Path) -> std::io::Result<()> {
         fs_err::create_dir_all(parent)?;
     }
     let kind = fs_err::symlink_metadata(from)?.file_type();
-    if kind.is_symlink() {
-        let target = fs_err::read_link(from)?;
-        if std::fs::symlink_metadata(to).is_ok() {
-            fs_err::remove_file(to)?;
-        }
-        return fs_err::os::unix::fs::symlink(target, to);
+    if !kind.is_dir() {
+        return copy_leaf(from, to, kind);
     }
-    if kind.is_dir() {
-        let mut stack = vec![(from.to_path_buf(), to.to_path_buf())];
-        while let Some((from_dir, to_dir)) = stack.pop() {
-            fs_err::create_dir_all(&to_dir)?;
-            let permissions = fs_err::metadata(&from_dir)?.permissions();
-            fs_err::set_permissions(&to_dir, permissions)?;
-            for entry in fs_err::read_dir(&from_dir)? {
-                let entry = entry?;
-                let (from_child, to_child) = (entry.path(), to_dir.join(entry.file_name()));
-                if entry.file_type()?.is_dir() {
-                    stack.push((from_child, to_child));
-                } else {
-                    copy_entry(&from_child, &to_child)?;
-                }
+    let mut stack = vec![(from.to_path_buf(), to.to_path_buf())];
+    while let Some((from_dir, to_dir)) = stack.pop() {
+        fs_err::create_dir_all(&to_dir)?;
+        fs_err::set_permissions(&to_dir, fs_err::metadata(&from_dir)?.permissions())?;
+        for entry in fs_err::read_dir(&from_dir)? {
+            let entry = entry?;
+            let (from_child, to_child) = (entry.path(), to_dir.join(entry.file_name()));
+            match entry.file_type()? {
+                kind if kind.is_dir() => stack.push((from_child, to_child)),
+                kind => copy_leaf(&from_child, &to_child, kind)?,
             }
         }
-        return Ok(());
     }
-    if kind.is_file() {
-        // A file that exists already is replaced, not written through (it may be a link).
-        if std::fs::symlink_metadata(to).is_ok() {
-            fs_err::remove_file(to)?;
-        }
-        reflink_copy::reflink_or_copy(from, to).map_err(|source| {
-            std::io::Error::new(
-                source.kind(),
-                format!("copying {} to {}: {source}", from.display(), to.display()),
-            )
-        })?;
-        return Ok(());
-    }
-    // Sockets, pipes, devices: nothing a dependency directory needs.
     Ok(())
+}
+
+/// Copies one entry that is not a directory into an existing directory, replacing what is
+/// at `to` (never writing through it: it may be a link). Sockets, pipes and devices are
+/// left out: nothing a dependency directory needs.
+fn copy_leaf(from: &Path, to: &Path, kind: std::fs::FileType) -> std::io::Result<()> {
+    if !kind.is_symlink() && !kind.is_file() {
+        return Ok(());
+    }
+    match std::fs::remove_file(to) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(std::io::Error::new(
+                error.kind(),
+                format!("replacing {}: {error}", to.display()),
+            ));
+        }
+        _ => {}
+    }
+    if kind.is_symlink() {
+        return fs_err::os::unix::fs::symlink(fs_err::read_link(from)?, to);
+    }
+    reflink_copy::reflink_or_copy(from, to)
+        .map(|_| ())
+        .map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!("copying {} to {}: {error}", from.display(), to.display()),
+            )
+        })
 }
 
 impl TaskWorktree {
@@ -335,19 +341,17 @@ impl TaskWorktree {
         index
             .update_all(["*"], None)
             .map_err(git("stage deleted files"))?;
-        Ok(self
-            .commit_index(&repo, &mut index, message, trailers)?
-            .map(|(commit, _)| commit))
+        self.commit_index(&repo, &mut index, message, trailers)
     }
 
     /// Commits the changes to files the branch already tracks (changed or deleted; new files
-    /// are left alone) on the task branch, like [`TaskWorktree::commit_all`]. Returns the
-    /// commit and the paths it changed, or `None` when no tracked file changed.
+    /// are left alone) on the task branch, like [`TaskWorktree::commit_all`]; `None` when
+    /// no tracked file changed.
     pub fn commit_tracked(
         &self,
         message: &str,
         trailers: &[(&str, &str)],
-    ) -> Result<Option<(String, Vec<String>)>, WorktreeError> {
+    ) -> Result<Option<String>, WorktreeError> {
         let repo = self.open()?;
         let mut index = repo.index().map_err(git("read the worktree index"))?;
         index
@@ -357,14 +361,14 @@ impl TaskWorktree {
     }
 
     /// Writes `index` and commits its tree on the task branch, unless it is the branch's tree
-    /// already; returns the commit and the paths that differ from its parent.
+    /// already.
     fn commit_index(
         &self,
         repo: &git2::Repository,
         index: &mut git2::Index,
         message: &str,
         trailers: &[(&str, &str)],
-    ) -> Result<Option<(String, Vec<String>)>, WorktreeError> {
+    ) -> Result<Option<String>, WorktreeError> {
         index.write().map_err(git("write the worktree index"))?;
         let tree_id = index.write_tree().map_err(git("write the tree"))?;
         let reference = format!("refs/heads/{}", self.branch);
@@ -376,20 +380,6 @@ impl TaskWorktree {
             return Ok(None);
         }
         let tree = repo.find_tree(tree_id).map_err(git("read the tree"))?;
-        let parent_tree = parent.tree().map_err(git("read the parent tree"))?;
-        let diff = repo
-            .diff_tree_to_tree(Some(&parent_tree), Some(&tree), None)
-            .map_err(git("compare the trees"))?;
-        let paths = diff
-            .deltas()
-            .filter_map(|delta| {
-                delta
-                    .new_file()
-                    .path()
-                    .or_else(|| delta.old_file().path())
-                    .map(|p| p.display().to_string())
-            })
-            .collect();
         let signature = git2::Signature::now("agenthost", "agenthost@localhost")
             .map_err(git("make the commit signature"))?;
         let mut full = message.trim_end().to_string();
@@ -409,7 +399,7 @@ impl TaskWorktree {
                 &[&parent],
             )
             .map_err(git("commit"))?;
-        Ok(Some((oid.to_string(), paths)))
+        Ok(Some(oid.to_string()))
     }
 
     /// Removes the worktree directory, its administrative entry and the task branch.

@@ -84,6 +84,11 @@ fn ran((mut run, dir): (Run, TempDir)) -> (Run, TempDir) {
 
 /// Runs `script` with `sh -c` in the sandbox of `task.md`, rooted at the worktree.
 fn sandboxed(test: Test, script: &str) -> (Run, TempDir) {
+    sandboxed_in_mode(test, &[], script)
+}
+
+/// [`sandboxed`] with extra `sandbox` options (`--mode off` for a negative control).
+fn sandboxed_in_mode(test: Test, options: &[&str], script: &str) -> (Run, TempDir) {
     let root = test.path().to_path_buf();
     let script = format!("echo {}; {script}", RAN.trim());
     ran(test
@@ -92,7 +97,9 @@ fn sandboxed(test: Test, script: &str) -> (Run, TempDir) {
             "AGENTHOST_CONFIG",
             &root.join("config.toml").display().to_string(),
         )
-        .args(["sandbox", "--spec"])
+        .arg("sandbox")
+        .args(options)
+        .arg("--spec")
         .arg(root.join("task.md").display().to_string())
         .arg("--root")
         .arg(root.join("wt").display().to_string())
@@ -1607,14 +1614,7 @@ fn metadata_attack_lands_without_the_sandbox() {
         let path = test.path().join(target);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     }
-    let root = test.path().to_path_buf();
-    let (run, dir) = test
-        .args(["sandbox", "--mode", "off", "--spec"])
-        .arg(root.join("task.md").display().to_string())
-        .arg("--root")
-        .arg(root.join("wt").display().to_string())
-        .args(["--", "sh", "-c", METADATA_ATTACK])
-        .run_keep();
+    let (run, dir) = sandboxed_in_mode(test, &["--mode", "off"], METADATA_ATTACK);
     assert!(
         run.stdout.contains("ATTACK-METADATA"),
         "{}",

@@ -26,7 +26,7 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use super::{fail, fail_errno, write_stderr};
+use super::{fail, fail_with};
 
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const AT_RECURSIVE: libc::c_uint = 0x8000;
@@ -106,6 +106,18 @@ pub(crate) enum FailedStep {
     ReadOnly,
 }
 
+impl FailedStep {
+    /// The step, in words (a constant: the forked child writes it as it is).
+    pub(crate) const fn what(self) -> &'static str {
+        match self {
+            FailedStep::Unshare => "creating the mount namespace",
+            FailedStep::IdMaps => "writing the user namespace's id maps",
+            FailedStep::Slave => "making the mounts private",
+            FailedStep::ReadOnly => "making the mounts read-only",
+        }
+    }
+}
+
 impl MountSteps {
     /// Steps with no writable and no protected path (for [`probe`]).
     pub(crate) fn bare(privilege: Privilege) -> MountSteps {
@@ -121,13 +133,7 @@ impl MountSteps {
     /// The steps, in order (see the module docs); returns only when every one succeeded.
     pub(super) fn apply(&self) {
         if let Err((step, errno)) = self.namespace() {
-            let what: &[u8] = match step {
-                FailedStep::Unshare => b"mount layer: creating a mount namespace",
-                FailedStep::IdMaps => b"mount layer: writing the user namespace's id maps",
-                FailedStep::Slave => b"mount layer: making the mounts private",
-                FailedStep::ReadOnly => b"mount layer: making the file system read-only",
-            };
-            fail_errno(what, errno);
+            fail_step(step, errno);
         }
         for (path, slot) in self.writable.iter().zip(self.copies.iter()) {
             match open_tree(path) {
@@ -136,7 +142,7 @@ impl MountSteps {
             }
         }
         if let Err(errno) = set_read_only(libc::AT_FDCWD, c"/", 0) {
-            fail_errno(b"mount layer: making the file system read-only", errno);
+            fail_step(FailedStep::ReadOnly, errno);
         }
         for (path, slot) in self.writable.iter().zip(self.copies.iter()) {
             let fd = slot.load(Ordering::Relaxed);
@@ -195,7 +201,7 @@ impl MountSteps {
 
 /// Runs the namespace steps and the read-only step with no path in a forked child, to
 /// learn whether this kernel (and its security modules) let `privilege` make the mount
-/// layer. About a millisecond.
+/// layer. About 0.3 ms here.
 pub(crate) fn probe(privilege: Privilege) -> Result<(), (FailedStep, i32)> {
     let steps = MountSteps::bare(privilege);
     let mut pipe = [0 as libc::c_int; 2];
@@ -335,14 +341,12 @@ fn write_file(path: &CStr, contents: &[u8]) -> Result<(), i32> {
     result
 }
 
+/// Writes `agenthost: sandbox: mount layer: STEP (os error N)` to stderr and exits with 125.
+fn fail_step(step: FailedStep, errno: i32) -> ! {
+    fail_with(&[b"mount layer: ", step.what().as_bytes()], errno)
+}
+
 /// Writes `agenthost: sandbox: STEP PATH (os error N)` to stderr and exits with 125.
 fn fail_path(step: &[u8], path: &CStr, errno: i32) -> ! {
-    write_stderr(&[b"agenthost: sandbox: ", step, path.to_bytes()]);
-    let mut digits = [0u8; 10];
-    write_stderr(&[
-        b" (os error ",
-        super::decimal(errno.unsigned_abs(), &mut digits),
-        b")\n",
-    ]);
-    super::exit_setup_failed()
+    fail_with(&[step, path.to_bytes()], errno)
 }

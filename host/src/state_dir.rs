@@ -76,6 +76,12 @@ impl StateDirs {
         self.root.join("logs")
     }
 
+    /// Written when a task's `[worktree] setup` commands have succeeded in its worktree:
+    /// until then every attempt runs them (a failed setup is tried again by `resume`).
+    pub fn setup_done(&self, task_id: &str) -> PathBuf {
+        self.root.join("logs").join(task_id).join("setup.done")
+    }
+
     /// The log of one attempt of a task.
     pub fn attempt_log(&self, task_id: &str, attempt: i64) -> PathBuf {
         self.root

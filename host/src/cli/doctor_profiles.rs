@@ -174,6 +174,7 @@ fn version_in_sandbox(
         .ok_or("the probe spec does not parse")?;
     let mut resolved = Canonicalizer::default();
     let input = PlanInput {
+        purpose: crate::sandbox::Purpose::Agent,
         spec: &spec,
         spec_name: "doctor.md".into(),
         root: root.clone(),

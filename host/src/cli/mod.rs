@@ -82,7 +82,7 @@ pub enum Command {
     Reject(task_actions::IdArgs),
     /// Stop a queued or running task and throw its work away.
     Cancel(task_actions::IdArgs),
-    /// Queue an interrupted task again.
+    /// Queue an interrupted or failed task again (a new attempt; a failed setup runs again).
     Resume(task_actions::IdArgs),
     /// Review statistics: accepted per day, median review wait, acceptance rate, attempts.
     Stats(stats::StatsArgs),

@@ -272,6 +272,7 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
         crate::runner::find_program(&name, host_env.get("PATH").map(String::as_str))
     });
     let input = PlanInput {
+        purpose: crate::sandbox::Purpose::Agent,
         spec,
         spec_name: spec_label(&args.spec),
         root: root.clone(),

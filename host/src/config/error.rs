@@ -329,4 +329,18 @@ pub enum ConfigError {
         #[label("empty")]
         span: SourceSpan,
     },
+
+    /// A setup command that is blank.
+    #[error("`worktree.setup` has an empty command")]
+    #[diagnostic(help(
+        "each entry is a shell command run in the new worktree, such as \"npm ci\" or \"python3 -m venv .venv && .venv/bin/pip install -e .\""
+    ))]
+    EmptySetup {
+        /// The file.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// The entry.
+        #[label("empty")]
+        span: SourceSpan,
+    },
 }

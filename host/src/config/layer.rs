@@ -161,6 +161,10 @@ pub(crate) struct SandboxLayer {
 pub(crate) struct TestLayer {
     pub(crate) command: Option<String>,
     pub(crate) timeout: Option<Spanned<String>>,
+    pub(crate) ports: Option<Vec<u16>>,
+    pub(crate) read: Option<SpannedStrings>,
+    pub(crate) write: Option<SpannedStrings>,
+    pub(crate) env: Option<BTreeMap<Spanned<String>, String>>,
 }
 
 /// `[worktree]`.
@@ -169,6 +173,9 @@ pub(crate) struct TestLayer {
 pub(crate) struct WorktreeLayer {
     pub(crate) base: Option<String>,
     pub(crate) copy: Option<SpannedStrings>,
+    pub(crate) setup: Option<Spanned<SpannedStrings>>,
+    pub(crate) setup_timeout: Option<Spanned<String>>,
+    pub(crate) setup_ports: Option<Vec<u16>>,
 }
 
 /// `[notify]`.

@@ -62,8 +62,8 @@ pub use error::ConfigError;
 pub use host_path::HostPath;
 pub use policy::{BuiltinPolicy, PolicyConfig, PolicyMode, PolicySource, Sha256};
 pub use sections::{
-    DEFAULT_TEST_TIMEOUT, NotifyConfig, RequireSpec, SandboxConfig, SandboxMode, TestConfig,
-    VerifyConfig, WorktreeConfig,
+    DEFAULT_SETUP_PORTS, DEFAULT_SETUP_TIMEOUT, DEFAULT_TEST_TIMEOUT, NotifyConfig, RequireSpec,
+    SandboxConfig, SandboxMode, TestConfig, VerifyConfig, WorktreeConfig,
 };
 pub use sources::{ConfigSources, LOCAL_FILE, Origin, REPO_FILE};
 

@@ -211,8 +211,8 @@ mod tests {
             home_files, ports, unix_sockets, timeout, description,
         }
         SandboxLayer { mode, read, read_only_view }
-        TestLayer { command, timeout }
-        WorktreeLayer { base, copy }
+        TestLayer { command, timeout, ports, read, write, env }
+        WorktreeLayer { base, copy, setup, setup_timeout, setup_ports }
         NotifyLayer { on_ready, desktop, bell }
         VerifyLayer { require_spec, policies }
         PolicyLayer { path, sha256, mode, enabled, config }

@@ -15,9 +15,9 @@ use super::command::{TemplateError, TemplateErrorKind};
 use super::layer::{AgentLayer, Layer, LayerFile, PolicyLayer, SpannedStrings};
 use super::{
     AgentProfile, BuiltinPolicy, CommandTemplate, Config, ConfigError, DEFAULT_AGENT_TIMEOUT,
-    DEFAULT_TEST_TIMEOUT, HostPath, NotifyConfig, Origin, Placeholder, PolicyConfig, PolicyMode,
-    PolicySource, RequireSpec, SandboxConfig, SandboxMode, Sha256, TestConfig, VerifyConfig,
-    WorktreeConfig,
+    DEFAULT_SETUP_PORTS, DEFAULT_SETUP_TIMEOUT, DEFAULT_TEST_TIMEOUT, HostPath, NotifyConfig,
+    Origin, Placeholder, PolicyConfig, PolicyMode, PolicySource, RequireSpec, SandboxConfig,
+    SandboxMode, Sha256, TestConfig, VerifyConfig, WorktreeConfig,
 };
 use crate::duration::parse as parse_duration;
 use crate::suggest::nearest;
@@ -50,8 +50,15 @@ struct Draft {
     sandbox_read_only_view: Option<bool>,
     test_command: Option<String>,
     test_timeout: Option<Duration>,
+    test_ports: Option<Vec<u16>>,
+    test_read: Option<Vec<HostPath>>,
+    test_write: Option<Vec<HostPath>>,
+    test_env: BTreeMap<String, String>,
     worktree_base: Option<String>,
     worktree_copy: Option<Vec<PathBuf>>,
+    worktree_setup: Option<Vec<String>>,
+    worktree_setup_timeout: Option<Duration>,
+    worktree_setup_ports: Option<Vec<u16>>,
     notify_on_ready: Option<Vec<String>>,
     notify_desktop: Option<bool>,
     notify_bell: Option<bool>,
@@ -132,12 +139,50 @@ impl Draft {
             if let Some(timeout) = test.timeout {
                 self.test_timeout = Some(at.duration("test.timeout", timeout)?);
             }
+            self.test_ports = test.ports.or(self.test_ports.take());
+            if let Some(read) = test.read {
+                self.test_read = Some(at.host_paths("test.read", read)?);
+            }
+            if let Some(write) = test.write {
+                // The test run executes the agent's code: a repository must not aim it at
+                // your home, where it could plant start-up files and hooks.
+                if matches!(at.file.origin, Origin::Repo(_))
+                    && let Some(home) = write.iter().find(|p| p.as_ref().starts_with('~'))
+                {
+                    let (src, span) = at.locate(home.span());
+                    return Err(ConfigError::PersonalOnly {
+                        key: "test.write".into(),
+                        src,
+                        span,
+                    });
+                }
+                self.test_write = Some(at.host_paths("test.write", write)?);
+            }
+            for (name, value) in test.env.unwrap_or_default() {
+                let name = at.env_name("test.env", name)?;
+                self.test_env.insert(name, value);
+            }
         }
         if let Some(worktree) = layer.worktree {
             self.worktree_base = worktree.base.or(self.worktree_base.take());
             if let Some(copy) = worktree.copy {
                 self.worktree_copy = Some(at.copy_paths(copy)?);
             }
+            if let Some(setup) = worktree.setup {
+                let mut commands = Vec::new();
+                for command in setup.into_inner() {
+                    if command.as_ref().trim().is_empty() {
+                        let (src, span) = at.locate(command.span());
+                        return Err(ConfigError::EmptySetup { src, span });
+                    }
+                    commands.push(command.into_inner());
+                }
+                self.worktree_setup = Some(commands);
+            }
+            if let Some(timeout) = worktree.setup_timeout {
+                self.worktree_setup_timeout = Some(at.duration("worktree.setup_timeout", timeout)?);
+            }
+            self.worktree_setup_ports = worktree.setup_ports.or(self.worktree_setup_ports.take());
         }
         if let Some(notify) = layer.notify {
             if let Some(on_ready) = notify.on_ready {
@@ -272,10 +317,19 @@ impl Draft {
             test: TestConfig {
                 command: self.test_command,
                 timeout: self.test_timeout.unwrap_or(DEFAULT_TEST_TIMEOUT),
+                ports: self.test_ports.unwrap_or_default(),
+                read: self.test_read.unwrap_or_default(),
+                write: self.test_write.unwrap_or_default(),
+                env: self.test_env,
             },
             worktree: WorktreeConfig {
                 base: self.worktree_base,
                 copy: self.worktree_copy.unwrap_or_default(),
+                setup: self.worktree_setup.unwrap_or_default(),
+                setup_timeout: self.worktree_setup_timeout.unwrap_or(DEFAULT_SETUP_TIMEOUT),
+                setup_ports: self
+                    .worktree_setup_ports
+                    .unwrap_or_else(|| DEFAULT_SETUP_PORTS.to_vec()),
             },
             notify: NotifyConfig {
                 on_ready: self.notify_on_ready,

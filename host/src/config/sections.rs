@@ -11,6 +11,13 @@ use super::HostPath;
 /// How long the test command may run when `[test] timeout` is not set.
 pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
+/// How long the setup commands may run, together, when `[worktree] setup_timeout` is not set.
+pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// The TCP ports the setup commands may connect to when `[worktree] setup_ports` is not set:
+/// HTTPS and HTTP, where the package registries answer.
+pub const DEFAULT_SETUP_PORTS: &[u16] = &[443, 80];
+
 /// What agenthost does when the kernel cannot give the sandbox's guarantees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -47,25 +54,54 @@ impl Default for SandboxConfig {
     }
 }
 
-/// `[test]`: the repository's test command, run in the sandbox after the agent stops.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `[test]`: the repository's test command, run after the agent stops in a sandbox of its
+/// own: the worktree writable (its `.git` and Do NOT modify paths read-only), a private
+/// `HOME` and `TMPDIR`, the package caches read-only, and what these grants add.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TestConfig {
     /// The command, run with `sh -c` in the task's worktree; `None` when the repository has
     /// none (a spec may still give one).
     pub command: Option<String>,
     /// How long the test command may run.
     pub timeout: Duration,
+    /// TCP ports the test run may connect to (a database on loopback).
+    pub ports: Vec<u16>,
+    /// Extra host paths the test run may read.
+    pub read: Vec<HostPath>,
+    /// Extra host paths the test run may write (never the agent).
+    pub write: Vec<HostPath>,
+    /// Variables set for the test run.
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 /// `[worktree]`: how each task's git worktree is made.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorktreeConfig {
     /// The branch task branches start from; `None` means the branch checked out when the task
     /// is launched.
     pub base: Option<String>,
-    /// Untracked files (such as `.env`) copied from the checkout into each worktree, relative
-    /// to the repository root.
+    /// Untracked files or directories (such as `.env`, `node_modules`) copied from the
+    /// checkout into each worktree, relative to the repository root.
     pub copy: Vec<PathBuf>,
+    /// Commands (`sh -c`) run in order in each new worktree before the agent, in a sandbox
+    /// of their own: the worktree and the package caches writable, the registries' ports.
+    pub setup: Vec<String>,
+    /// How long the setup commands may run, together.
+    pub setup_timeout: Duration,
+    /// The TCP ports the setup commands may connect to.
+    pub setup_ports: Vec<u16>,
+}
+
+impl Default for WorktreeConfig {
+    fn default() -> Self {
+        WorktreeConfig {
+            base: None,
+            copy: Vec::new(),
+            setup: Vec::new(),
+            setup_timeout: DEFAULT_SETUP_TIMEOUT,
+            setup_ports: DEFAULT_SETUP_PORTS.to_vec(),
+        }
+    }
 }
 
 /// `[notify]`: how agenthost says a task is done (ready for review, or failed).

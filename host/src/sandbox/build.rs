@@ -42,14 +42,50 @@ use agenthost_sandbox::{
     SandboxPlan, Target, rights,
 };
 
+use super::caches::{self, CARGO_HOME_FILES, Cache};
 use super::canonical::Canonicalizer;
 use super::git_layout::{GitLayout, IgnoreRules};
-use crate::config::{AgentProfile, SandboxConfig};
+use crate::config::{AgentProfile, SandboxConfig, TestConfig};
 use crate::spec::{ScopeEntry, Spec};
+
+/// What the sandboxed run is for: each gets its own rights.
+#[derive(Debug, Clone, Copy)]
+pub enum Purpose<'a> {
+    /// The agent: the Scope's writes, scratch space, the profile's grants, the package
+    /// caches read-only.
+    Agent,
+    /// The `[worktree] setup` commands, before the agent, on the base commit: the whole
+    /// worktree (its `.git` read-only by the mount layer) and the package caches writable,
+    /// TCP to `ports` (the registries).
+    Setup {
+        /// The TCP ports allowed.
+        ports: &'a [u16],
+    },
+    /// The test command, after the agent: the whole worktree writable (its `.git` and the
+    /// Do NOT modify paths read-only by the mount layer), the package caches read-only, and
+    /// `[test]`'s grants.
+    Test {
+        /// `[test]`.
+        config: &'a TestConfig,
+    },
+}
+
+impl Purpose<'_> {
+    /// What the run is called in provenance and messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Purpose::Agent => "agent",
+            Purpose::Setup { .. } => "setup",
+            Purpose::Test { .. } => "test",
+        }
+    }
+}
 
 /// Everything the plan is built from.
 #[derive(Debug)]
 pub struct PlanInput<'a> {
+    /// What the run is for.
+    pub purpose: Purpose<'a>,
     /// The spec whose Scope becomes the write rules.
     pub spec: &'a Spec,
     /// How the spec is named in provenance labels (`task.md`).
@@ -121,6 +157,21 @@ pub enum PlanError {
         path: PathBuf,
         /// The rule that covers it.
         provenance: String,
+    },
+    /// The setup commands or the test command would get the whole worktree writable without
+    /// the mount layer to keep its `.git` read-only.
+    #[error(
+        "the {purpose} run needs the mount layer: it writes anywhere in the worktree, and only the mount layer keeps the worktree's `.git` read-only then"
+    )]
+    #[diagnostic(
+        code(agenthost::sandbox::needs_mount_layer),
+        help(
+            "turn the mount layer back on (remove `read_only_view = false` from [sandbox] in your config), or run without {purpose}"
+        )
+    )]
+    NeedsMountLayer {
+        /// `setup` or `test`.
+        purpose: &'static str,
     },
     /// A scope path leads out of the worktree through a symlink.
     #[error("{path} resolves to {resolved}, outside the worktree ({provenance})")]
@@ -321,6 +372,9 @@ const SCRATCH_DIRS: &[&str] = &[
     "dist",
 ];
 
+/// Scratch directories granted only where they exist: environments that tools make whole.
+const NOT_CREATED_SCRATCH: &[&str] = &[".venv", ".tox"];
+
 /// System directories, readable and executable.
 const SYSTEM_TREES: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt",
@@ -345,6 +399,8 @@ struct Builder<'a> {
     home_toolchains: Vec<(&'static str, PathBuf)>,
     /// Paths the mount layer makes read-only on top of the write grants.
     protected: Vec<ProtectedPath>,
+    /// The package caches granted ([`Builder::caches`]), for the environment.
+    caches: Vec<Cache>,
 }
 
 /// A directory's atomic-rename save rule, shared by every file saved in it.
@@ -393,12 +449,30 @@ pub fn build(mut input: PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
     // ignores.
     let ignored = layout.as_ref().map(GitLayout::ignore_rules);
     b.reads();
-    b.scope(ignored.as_ref())?;
-    b.grants();
-    if let Some(ignored) = &ignored {
-        b.scratch(ignored);
+    match input.purpose {
+        Purpose::Agent => {
+            b.scope(ignored.as_ref())?;
+            b.grants();
+            if let Some(ignored) = &ignored {
+                b.scratch(ignored);
+            }
+            b.program();
+            b.caches(false);
+        }
+        Purpose::Setup { .. } => {
+            b.whole_worktree();
+            b.grants();
+            b.caches(true);
+        }
+        Purpose::Test { config } => {
+            b.whole_worktree();
+            b.do_not_modify(ignored.as_ref());
+            b.submodule_git_files();
+            b.grants();
+            b.test_grants(config);
+            b.caches(false);
+        }
     }
-    b.program();
     b.agent_home();
     b.tmpdir();
     if let Some(error) = b.errors.pop() {
@@ -449,6 +523,7 @@ impl<'a> Builder<'a> {
             save_dirs: HashMap::new(),
             home_toolchains: Builder::home_toolchains(input),
             protected: Vec::new(),
+            caches: Vec::new(),
         }
     }
 
@@ -1291,10 +1366,15 @@ impl<'a> Builder<'a> {
             }
             // A nested scratch directory (`node_modules/.cache`) only where its parent is
             // there already: creating `node_modules/` would stand in the way of the package
-            // manager that makes it (`npm ci` removes and recreates it).
+            // manager that makes it (`npm ci` removes and recreates it). An environment
+            // (`.venv`, `.tox`) only where it exists: an empty one reads as a broken one
+            // ("No module named pytest"); `[worktree] setup` or `copy` makes it.
             if let Some((parent, _)) = name.rsplit_once('/')
                 && !self.root().join(parent).is_dir()
             {
+                continue;
+            }
+            if NOT_CREATED_SCRATCH.contains(name) && !path.is_dir() {
                 continue;
             }
             if let Err(dangling) = self.ensure_dir(&path) {
@@ -1410,17 +1490,142 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The whole worktree writable, for the setup commands and the test command: the mount
+    /// layer keeps its `.git` read-only (and, for the test command, its Do NOT modify
+    /// paths), so a plan without the layer is refused.
+    fn whole_worktree(&mut self) {
+        let purpose = self.input.purpose.name();
+        if !self.input.sandbox.read_only_view {
+            self.errors.push(PlanError::NeedsMountLayer { purpose });
+            return;
+        }
+        let why = match self.input.purpose {
+            Purpose::Setup { .. } => {
+                "the setup commands make the worktree's dependencies (node_modules, .venv, target); its `.git` stays read-only (mount layer)"
+            }
+            _ => {
+                "tests write build output and reports anywhere in the worktree; its `.git` and Do NOT modify paths stay read-only (mount layer), and tracked files it changes are committed and reported"
+            }
+        };
+        self.rule(
+            self.root().to_path_buf(),
+            Target::Tree,
+            rights::WRITE_TREE,
+            Provenance::new(purpose, why),
+        );
+    }
+
+    /// The package caches (`super::caches`): writable for the setup commands, which fill
+    /// them, read-only for the agent and the test command.
+    fn caches(&mut self, writable: bool) {
+        let cargo_home = self
+            .input
+            .host_env
+            .get("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| {
+                self.home_toolchains
+                    .iter()
+                    .find(|(var, _)| *var == "CARGO_HOME")
+                    .map(|(_, path)| path.clone())
+            });
+        let found = caches::find(
+            &self.input.host_env,
+            &self.input.home,
+            cargo_home.as_deref(),
+            writable,
+        );
+        for cache in &found {
+            if writable {
+                if !cache.path.is_dir() {
+                    self.mkdirs.push(cache.path.clone());
+                }
+                self.rule(
+                    cache.path.clone(),
+                    Target::Tree,
+                    rights::WRITE_TREE,
+                    Provenance::new(
+                        "cache",
+                        format!(
+                            "{} ({}): the setup commands download into it; never writable to the agent or the tests, whose code could plant packages there that run later outside the sandbox",
+                            cache.tool, cache.why
+                        ),
+                    ),
+                );
+            } else if !self.covered_by_read(&cache.path) {
+                self.rule(
+                    cache.path.clone(),
+                    Target::Tree,
+                    rights::READ,
+                    Provenance::new(
+                        "cache",
+                        format!(
+                            "{} ({}), read-only: what it holds runs later outside the sandbox",
+                            cache.tool, cache.why
+                        ),
+                    ),
+                );
+            }
+        }
+        if writable
+            && let Some(cargo_home) = &cargo_home
+            && found.iter().any(|c| c.tool == "cargo")
+        {
+            for name in CARGO_HOME_FILES {
+                let path = cargo_home.join(name);
+                if !path.exists() {
+                    self.touch.push(path.clone());
+                }
+                self.rule(
+                    path,
+                    Target::File,
+                    rights::EDIT_FILE,
+                    Provenance::new("cache", "cargo's lock and last-use files beside its caches"),
+                );
+            }
+        }
+        self.caches = found;
+    }
+
+    /// `[test]`'s `read` and `write` grants.
+    fn test_grants(&mut self, config: &TestConfig) {
+        let home = self.input.home.clone();
+        for path in &config.read {
+            self.grant_read(
+                path.expand(&home),
+                Provenance::new("config [test] read", format!("`{path}`")),
+            );
+        }
+        for path in &config.write {
+            let expanded = path.expand(&home);
+            let why = Provenance::new("config [test] write", format!("`{path}`"));
+            if expanded.is_file() {
+                self.rule(expanded, Target::File, rights::EDIT_FILE, why);
+            } else if expanded.is_dir() {
+                self.rule(expanded, Target::Tree, rights::WRITE_TREE, why);
+            } else {
+                self.notes.push(format!(
+                    "config [test] write `{path}` ({}) does not exist: not granted",
+                    expanded.display()
+                ));
+            }
+        }
+    }
+
     /// The private home: the agent's `HOME`, writable as a whole.
     fn agent_home(&mut self) {
         if let Some(home) = self.input.agent_home.clone() {
+            let why = match self.input.purpose {
+                Purpose::Agent => {
+                    "the task's private home (HOME): the agent CLI's config, session and history; seeded from the profile's `seed`, never copied back but `write_back`"
+                }
+                _ => "a private home (HOME) for this run alone, empty, removed after it",
+            };
             self.rule(
                 home,
                 Target::Tree,
                 rights::WRITE_TREE,
-                Provenance::new(
-                    "sandbox",
-                    "the task's private home (HOME): the agent CLI's config, session and history; seeded from the profile's `seed`, never copied back but `write_back`",
-                ),
+                Provenance::new("sandbox", why),
             );
         }
     }
@@ -1453,12 +1658,22 @@ impl<'a> Builder<'a> {
     /// Refuses a plan in which `.git` would be writable.
     fn check_git(&self) -> Result<(), PlanError> {
         let root = self.root();
-        let mut protected: Vec<(&'static str, PathBuf)> = vec![
-            ("the worktree root", root.to_path_buf()),
-            ("the worktree's .git", root.join(".git")),
-        ];
+        // The setup and test runs write the whole worktree: the mount layer keeps its `.git`
+        // read-only (`whole_worktree` refuses a plan without it); the git dirs stay checked.
+        let mut protected: Vec<(&'static str, PathBuf)> = match self.input.purpose {
+            Purpose::Agent => vec![
+                ("the worktree root", root.to_path_buf()),
+                ("the worktree's .git", root.join(".git")),
+            ],
+            _ => Vec::new(),
+        };
         let names = ["the git dir", "the common git dir"];
         for (what, dir) in names.into_iter().zip(&self.git_dirs) {
+            // Inside the worktree's own `.git` (a checkout, not a linked worktree), the mount
+            // layer's read-only `.git` covers it for the whole-worktree runs.
+            if !matches!(self.input.purpose, Purpose::Agent) && dir.starts_with(root.join(".git")) {
+                continue;
+            }
             protected.push((what, dir.clone()));
         }
         for (what, path) in protected {
@@ -1530,6 +1745,28 @@ impl<'a> Builder<'a> {
                 env.insert((*var).to_string(), value.clone());
             }
         }
+        // The caches: where the tools find them. A cache a tool cannot use read-only keeps
+        // the private home's for the agent and the tests.
+        let writable_caches = matches!(self.input.purpose, Purpose::Setup { .. });
+        for cache in &self.caches {
+            if let Some(var) = cache.var
+                && (writable_caches || cache.read_only_ok)
+            {
+                env.insert(var.to_string(), cache.path.display().to_string());
+            }
+        }
+        if !matches!(self.input.purpose, Purpose::Agent) {
+            for (var, value) in host {
+                if is_package_manager_var(var) && !env.contains_key(var) {
+                    env.insert(var.clone(), value.clone());
+                }
+            }
+        }
+        if let Purpose::Test { config } = self.input.purpose {
+            for (key, value) in &config.env {
+                env.insert(key.clone(), value.clone());
+            }
+        }
         if let Some((name, profile)) = self.input.profile {
             for var in &profile.pass_env {
                 match host.get(var) {
@@ -1562,6 +1799,17 @@ impl<'a> Builder<'a> {
 
     fn net(&self, env: &BTreeMap<String, String>) -> NetPlan {
         let mut net = NetPlan::default();
+        let (ports, source): (&[u16], &str) = match self.input.purpose {
+            Purpose::Agent => (&[], ""),
+            Purpose::Setup { ports } => (ports, "config [worktree] setup_ports"),
+            Purpose::Test { config } => (&config.ports, "config [test] ports"),
+        };
+        for port in ports {
+            net.connect_tcp.push(PortRule {
+                port: *port,
+                provenance: Provenance::new(source, format!("port {port}")),
+            });
+        }
         if let Some((name, profile)) = self.input.profile {
             for port in &profile.ports {
                 net.connect_tcp.push(PortRule {
@@ -1605,6 +1853,49 @@ const HOME_TOOLCHAINS: &[(&str, &str)] = &[
     ("SDKMAN_DIR", ".sdkman"),
     ("ASDF_DATA_DIR", ".asdf"),
 ];
+
+/// Whether a host variable configures a package manager, a proxy or certificates, which the
+/// setup and test runs are given (the agent gets only its profile's `pass_env`). Names that
+/// look like secrets (tokens, passwords, keys) are never passed.
+fn is_package_manager_var(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    let secret = ["TOKEN", "PASSWORD", "SECRET", "AUTH", "_KEY", "CREDENTIAL"]
+        .iter()
+        .any(|word| upper.contains(word));
+    let prefixes = [
+        "PIP_",
+        "NPM_CONFIG_",
+        "UV_",
+        "CARGO_",
+        "PYTHON",
+        "NODE_",
+        "PNPM_",
+        "YARN_",
+    ];
+    let exact = [
+        "GOPROXY",
+        "GOFLAGS",
+        "GOPATH",
+        "GOPRIVATE",
+        "GONOPROXY",
+        "GONOSUMDB",
+        "GOSUMDB",
+        "GOTOOLCHAIN",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "VIRTUAL_ENV",
+        "CI",
+    ];
+    !secret
+        && (prefixes.iter().any(|prefix| upper.starts_with(prefix))
+            || exact.contains(&upper.as_str()))
+}
 
 /// Whether an agent variable names a model API's base URL (`ANTHROPIC_BASE_URL`,
 /// `OPENAI_BASE_URL`, `GOOGLE_GEMINI_BASE_URL`, litellm's `OPENAI_API_BASE`).
@@ -1717,6 +2008,7 @@ mod tests {
         as_root: bool,
     ) -> PlanInput<'a> {
         PlanInput {
+            purpose: Purpose::Agent,
             spec,
             spec_name: "task.md".to_string(),
             root: root.to_path_buf(),
@@ -2008,12 +2300,15 @@ mod tests {
         let (dir, root, built) = plan_in_repo(
             "- Modify: `src/a.py`\n",
             &[
-                (".gitignore", "/target\n.venv\nbuild/\ndist\n"),
+                (
+                    ".gitignore",
+                    "/target\n.venv\nbuild/\ndist\n.pytest_cache\n",
+                ),
                 ("src/a.py", ""),
             ],
             &[
                 ("target", "../outside"),
-                (".venv", "../missing"),
+                ("build", "../missing"),
                 ("dist", "src"),
             ],
             &["outside"],
@@ -2023,7 +2318,7 @@ mod tests {
         assert!(
             !built.plan.fs.iter().any(|r| r.path.starts_with(&outside)
                 || r.path == root.join("target")
-                || r.path == root.join(".venv")),
+                || r.path == root.join("build")),
             "{:#?}",
             built.plan.fs
         );
@@ -2033,7 +2328,7 @@ mod tests {
             notes.contains("outside the worktree: not granted"),
             "{notes}"
         );
-        assert!(notes.contains("`.venv/` is not granted"), "{notes}");
+        assert!(notes.contains("`build/` is not granted"), "{notes}");
         assert!(notes.contains("which does not exist"), "{notes}");
         assert!(
             notes.contains("`dist/` leads to `src/`, which the repository does not ignore"),
@@ -2047,9 +2342,17 @@ mod tests {
                 .any(|r| r.path == root.join("src") && r.rights == rights::WRITE_TREE),
             "tracked sources became scratch space"
         );
-        // The plain missing one is still created and granted.
-        assert!(built.mkdirs.contains(&root.join("build")));
-        assert!(built.plan.fs.iter().any(|r| r.path == root.join("build")));
+        // A plain missing one is created and granted; a missing environment is not made
+        // (an empty `.venv` reads as a broken one).
+        assert!(built.mkdirs.contains(&root.join(".pytest_cache")));
+        assert!(
+            built
+                .plan
+                .fs
+                .iter()
+                .any(|r| r.path == root.join(".pytest_cache"))
+        );
+        assert!(!built.mkdirs.contains(&root.join(".venv")));
     }
 
     #[test]
@@ -2300,6 +2603,154 @@ mod tests {
         let made = base.join("home/.cache/tool");
         assert!(built.mkdirs.contains(&made));
         assert_eq!(built.plan.mounts.writable, [made, root.clone()]);
+    }
+
+    /// A repository with a `.npm` and a cargo registry in its fake real home, a private run
+    /// home, and the plan for `purpose` there (Do NOT modify `package-lock.json`).
+    fn run_plan(
+        purpose: Purpose<'_>,
+        view: bool,
+    ) -> (tempfile::TempDir, PathBuf, Result<BuiltPlan, PlanError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let root = base.join("repo");
+        write_files(
+            &root,
+            &[
+                ("package.json", "{}"),
+                ("package-lock.json", "{}"),
+                (".gitignore", "node_modules/\n"),
+            ],
+        );
+        git2::Repository::init(&root).unwrap();
+        let home = base.join("home");
+        std::fs::create_dir_all(home.join(".npm")).unwrap();
+        std::fs::create_dir_all(home.join(".cargo/registry")).unwrap();
+        let private = base.join("run/home");
+        std::fs::create_dir_all(&private).unwrap();
+        let text = "# Task\n\n## What\nIt.\n\n### Scope\n- Modify: `index.js`\n- Do NOT modify: `package-lock.json`\n";
+        let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
+        let mut config = Config::builtin();
+        config.sandbox.read_only_view = view;
+        let mut input = input_for(&spec, &config, &root, false);
+        input.purpose = purpose;
+        input.home = home;
+        input.agent_home = Some(private);
+        input.host_env = BTreeMap::from([
+            ("PATH".to_string(), "/nonexistent".to_string()),
+            (
+                "PIP_INDEX_URL".to_string(),
+                "https://pypi.example/simple".to_string(),
+            ),
+            ("NPM_CONFIG_TOKEN".to_string(), "secret".to_string()),
+        ]);
+        let built = build(input);
+        (dir, root, built)
+    }
+
+    #[test]
+    fn setup_writes_the_whole_worktree_and_the_caches_and_reaches_the_registries() {
+        let ports = [443, 80];
+        let (dir, root, built) = run_plan(Purpose::Setup { ports: &ports }, true);
+        let built = built.unwrap();
+        let home = dir.path().canonicalize().unwrap().join("home");
+        let writes = |path: &Path| {
+            built
+                .plan
+                .fs
+                .iter()
+                .any(|r| r.path == path && r.rights == rights::WRITE_TREE)
+        };
+        assert!(writes(&root), "{:#?}", built.plan.fs);
+        assert!(writes(&home.join(".npm")));
+        assert!(writes(&home.join(".cargo/registry")));
+        // cargo's lock file beside its caches, made empty for the run.
+        assert!(built.touch.contains(&home.join(".cargo/.package-cache")));
+        // The worktree is one writable region with `.git` read-only on top; the lock file
+        // the spec protects from the agent stays writable to the setup (npm rewrites it).
+        assert!(built.plan.mounts.writable.contains(&root));
+        let protected: Vec<&Path> = built
+            .plan
+            .mounts
+            .protected
+            .iter()
+            .map(|p| p.path.as_path())
+            .collect();
+        assert_eq!(protected, [root.join(".git").as_path()]);
+        let ports: Vec<u16> = built.plan.net.connect_tcp.iter().map(|r| r.port).collect();
+        assert_eq!(ports, [443, 80]);
+        let env = &built.plan.env;
+        assert_eq!(
+            env["npm_config_cache"],
+            home.join(".npm").display().to_string()
+        );
+        assert_eq!(env["PIP_INDEX_URL"], "https://pypi.example/simple");
+        assert!(!env.contains_key("NPM_CONFIG_TOKEN"), "a secret was passed");
+    }
+
+    #[test]
+    fn the_test_run_writes_the_worktree_but_not_do_not_modify_and_reads_the_caches() {
+        let mut test = crate::config::TestConfig {
+            ports: vec![5432],
+            ..Default::default()
+        };
+        test.env
+            .insert("DATABASE_URL".into(), "postgres://127.0.0.1:5432/t".into());
+        let (dir, root, built) = run_plan(Purpose::Test { config: &test }, true);
+        let built = built.unwrap();
+        let home = dir.path().canonicalize().unwrap().join("home");
+        let rules_at = |path: &Path| -> Vec<&FsRule> {
+            built.plan.fs.iter().filter(|r| r.path == path).collect()
+        };
+        assert!(
+            rules_at(&root)
+                .iter()
+                .any(|r| r.rights == rights::WRITE_TREE)
+        );
+        assert!(
+            rules_at(&home.join(".npm")).iter().all(|r| !r.writes()),
+            "a cache is writable to the tests"
+        );
+        assert!(!rules_at(&home.join(".npm")).is_empty());
+        let protected: Vec<&Path> = built
+            .plan
+            .mounts
+            .protected
+            .iter()
+            .map(|p| p.path.as_path())
+            .collect();
+        assert!(protected.contains(&root.join(".git").as_path()));
+        assert!(protected.contains(&root.join("package-lock.json").as_path()));
+        let ports: Vec<u16> = built.plan.net.connect_tcp.iter().map(|r| r.port).collect();
+        assert_eq!(ports, [5432]);
+        let env = &built.plan.env;
+        assert_eq!(env["DATABASE_URL"], "postgres://127.0.0.1:5432/t");
+        // npm cannot use a read-only cache: the tests keep the private home's.
+        assert!(!env.contains_key("npm_config_cache"));
+        assert!(env["HOME"].ends_with("run/home"));
+    }
+
+    #[test]
+    fn a_whole_worktree_run_without_the_mount_layer_is_refused() {
+        let ports = [443];
+        let (_dir, _root, built) = run_plan(Purpose::Setup { ports: &ports }, false);
+        assert!(
+            matches!(built, Err(PlanError::NeedsMountLayer { purpose: "setup" })),
+            "{built:?}"
+        );
+    }
+
+    #[test]
+    fn the_agent_reads_the_caches_and_writes_none() {
+        let (dir, _root, built) = run_plan(Purpose::Agent, true);
+        let built = built.unwrap();
+        let npm = dir.path().canonicalize().unwrap().join("home/.npm");
+        let rules: Vec<&FsRule> = built.plan.fs.iter().filter(|r| r.path == npm).collect();
+        assert!(
+            !rules.is_empty() && rules.iter().all(|r| !r.writes()),
+            "{rules:#?}"
+        );
+        assert!(!built.plan.env.contains_key("PIP_INDEX_URL"));
     }
 
     #[test]

@@ -5,10 +5,12 @@
 
 pub mod agent_home;
 pub mod build;
+pub mod caches;
 mod canonical;
 mod explain;
 pub mod git_layout;
 mod gitignore;
+pub mod hints;
 mod program;
 mod wildmatch;
 
@@ -21,7 +23,7 @@ use agenthost_sandbox::{
     Restriction, SandboxPlan, Support,
 };
 
-pub use build::{BuiltPlan, PlanError, PlanInput, build};
+pub use build::{BuiltPlan, PlanError, PlanInput, Purpose, build};
 pub use canonical::Canonicalizer;
 pub use explain::explain;
 

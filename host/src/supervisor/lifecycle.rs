@@ -2,8 +2,10 @@
 //! tests, review. Runs inside the supervisor; every state change goes through the store.
 //!
 //! ```text
-//! running:  worktree (first attempt) -> prompt -> sandbox plan -> agent (runner)
-//! checking: commit on the task branch -> test command in the same sandbox -> review policies
+//! running:  worktree (first attempt) -> [worktree] setup (own sandbox, until it succeeds)
+//!           -> prompt -> sandbox plan -> agent (runner)
+//! checking: commit on the task branch -> test command (own sandbox) -> its tracked changes
+//!           committed, its untracked files set aside -> review policies
 //! ready (or failed, with the reason)
 //! ```
 
@@ -13,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agenthost_sandbox::{Enforcement, FsRight, Restriction, Support};
+use agenthost_sandbox::{Enforcement, FsRight, Guarantee, Restriction, Support};
 
 use super::decide;
 use super::log;
@@ -22,7 +24,7 @@ use crate::config::{Config, ConfigSources, HostPath, Placeholder, PlaceholderVal
 use crate::digest;
 use crate::runner::{Cancellation, Ending, Job, Outcome, Runner, Stop, local::LocalRunner};
 use crate::sandbox::git_layout::GitLayout;
-use crate::sandbox::{self, Canonicalizer, PlanInput, agent_home};
+use crate::sandbox::{self, Canonicalizer, PlanInput, Purpose, agent_home, hints};
 use crate::spec::{self, Spec};
 use crate::state_dir::StateDirs;
 use crate::task::TaskState;
@@ -183,6 +185,18 @@ fn with_output(reason: &str, tail: &str) -> String {
     text
 }
 
+/// `reason` with the help lines [`hints::hints`] finds in `tail` (the run's output), each on
+/// a line of its own: what the sandbox refused and the setting that allows it.
+fn with_hints(reason: String, tail: &str, run: hints::Run, worktree: &Path, home: &Path) -> String {
+    let found = hints::hints(tail, run, hints::Places { worktree, home });
+    let mut text = reason;
+    for hint in found {
+        text.push_str("\n  help: ");
+        text.push_str(&hint);
+    }
+    text
+}
+
 /// The last `n` lines of `text`, without agenthost's own `== agenthost:` lines.
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text
@@ -287,6 +301,8 @@ async fn attempt(
         )
         .map_err(|err| format!("cannot make the worktree: {err}"))?;
         copy_missing = Some(missing);
+        // A new worktree has none of the dependencies an earlier one had.
+        let _ = std::fs::remove_file(ctx.dirs.setup_done(&task.id));
     }
     let root = worktree
         .path
@@ -352,6 +368,34 @@ async fn attempt(
                 }
             ),
         );
+    }
+
+    // The dependencies: `[worktree] setup` in its own sandbox, until it has succeeded once
+    // in this worktree.
+    let mut setup_findings = Vec::new();
+    if !config.worktree.setup.is_empty() && !ctx.dirs.setup_done(&task.id).exists() {
+        let ran = run_setup(
+            ctx,
+            &config,
+            &spec,
+            task,
+            &worktree,
+            RunLog {
+                path: &log_path,
+                attempt: number,
+            },
+            &cancel,
+        )
+        .await?;
+        match ran {
+            Ok(findings) => setup_findings = findings,
+            Err(step) => {
+                ctx.store(|s| s.finish_attempt(&task.id, number, None, None))
+                    .map_err(|err| err.to_string())?;
+                let _ = std::fs::remove_dir_all(&tmpdir);
+                return Ok(step);
+            }
+        }
     }
 
     let test_command = spec
@@ -440,6 +484,7 @@ async fn attempt(
         &config,
         &spec,
         task,
+        Purpose::Agent,
         Some((profile_name.as_str(), profile)),
         &root,
         AgentPlaces {
@@ -559,13 +604,38 @@ async fn attempt(
     // but no test runs and no policy reviews it, and the task is failed, not ready.
     if let Some(failure) = agent_failure(outcome.ending, timeout) {
         let _ = std::fs::remove_dir_all(&tmpdir);
-        return Ok(Step::Failed(with_output(&failure, &agent_tail)));
+        return Ok(Step::Failed(with_hints(
+            with_output(&failure, &agent_tail),
+            &agent_tail,
+            hints::Run::Agent,
+            &root,
+            &ctx.home,
+        )));
     }
 
     let test = match &test_command {
         Some(command) => {
+            // Its own sandbox: the agent's code runs in it, with none of the agent's
+            // credentials and only `[test]`'s grants beyond the worktree.
+            let places = RunPlaces::make(ctx, task, number, "test")?;
+            let mut test_sandbox = Sandboxed::new(
+                ctx,
+                &config,
+                &spec,
+                task,
+                Purpose::Test {
+                    config: &config.test,
+                },
+                None,
+                &root,
+                places.agent_places(),
+            )?;
+            append_log(
+                &log_path,
+                &format!("== agenthost: test {}\n", test_sandbox.summary()),
+            );
             append_log(&log_path, &format!("== agenthost: test `{command}`\n"));
-            let job = sandboxed.job(
+            let job = test_sandbox.job(
                 vec!["/bin/sh".into(), "-c".into(), command.into()],
                 None,
                 &log_path,
@@ -576,7 +646,8 @@ async fn attempt(
                 .run(job, cancel)
                 .await
                 .map_err(|err| format!("the test command could not run: {err}"))?;
-            sandboxed.cleanup();
+            test_sandbox.cleanup();
+            places.remove();
             let output_tail = log_tail(&log_path, before, 4096);
             append_log(
                 &log_path,
@@ -602,14 +673,15 @@ async fn attempt(
     // Tracked files the test command changed (a lock file it rewrote) go on the branch in a
     // commit of their own, so that what is accepted is what was tested; a finding says so.
     let mut test_changed: Vec<String> = Vec::new();
+    let mut test_created: Vec<String> = Vec::new();
     if test.is_some() {
-        let worktree = worktree.clone();
+        let committer = worktree.clone();
         let committed_by_test = tokio::task::spawn_blocking(move || {
             let trailers: Vec<(&str, &str)> = test_trailers
                 .iter()
                 .map(|(k, v)| (*k, v.as_str()))
                 .collect();
-            worktree.commit_tracked("Files the test command changed", &trailers)
+            committer.commit_tracked("Files the test command changed", &trailers)
         })
         .await
         .map_err(|err| format!("the commit step failed: {err}"))?
@@ -630,6 +702,17 @@ async fn attempt(
                 ),
             );
             changes = read(&task.base_commit)?;
+        }
+        test_created = set_aside_untracked(&worktree, &ctx.dirs, &task.id, number, "test").await?;
+        if !test_created.is_empty() {
+            append_log(
+                &log_path,
+                &format!(
+                    "== agenthost: the test command created files git does not ignore: {}; moved to {}\n",
+                    test_created.join(", "),
+                    run_files_dir(&ctx.dirs, &task.id, number, "test").display()
+                ),
+            );
         }
     }
 
@@ -656,6 +739,7 @@ async fn attempt(
         append_log(&log_path, &format!("== agenthost: {line}\n"));
     }
     let mut findings = reviewed.findings;
+    findings.extend(setup_findings);
     findings.extend(git_metadata_findings(
         number,
         &root,
@@ -676,6 +760,44 @@ async fn attempt(
         path: Some(path.clone()),
         line: None,
     }));
+    if let Some(run) = report.test.as_ref().filter(|run| !run.passed) {
+        let found = hints::hints(
+            &run.output_tail,
+            hints::Run::Test,
+            hints::Places {
+                worktree: &root,
+                home: &ctx.home,
+            },
+        );
+        findings.extend(found.into_iter().map(|hint| StoredFinding {
+            attempt: number,
+            policy: "agenthost".into(),
+            rule: "sandbox-refused".into(),
+            severity: "warning".into(),
+            message: format!("the test command failed, and {hint}"),
+            path: None,
+            line: None,
+        }));
+    }
+    if !test_created.is_empty() {
+        findings.push(StoredFinding {
+            attempt: number,
+            policy: "agenthost".into(),
+            rule: "test-created-files".into(),
+            severity: "warning".into(),
+            message: format!(
+                "the test command created {} file(s) that git does not ignore: {}. They are not \
+                 part of the task: they were moved out of the worktree to {} so that no later \
+                 commit takes them for the agent's work. If they are build output, ignore them \
+                 in .gitignore",
+                test_created.len(),
+                shortened_list(&test_created, 10),
+                run_files_dir(&ctx.dirs, &task.id, number, "test").display()
+            ),
+            path: test_created.first().cloned(),
+            line: None,
+        });
+    }
     findings.extend(copy_missing.iter().flatten().map(|path| StoredFinding {
         attempt: number,
         policy: "agenthost".into(),
@@ -789,6 +911,268 @@ fn git_metadata_findings(
     moved.chain(problems).chain(bare).collect()
 }
 
+/// Where the files a setup or test run (`what`) created, neither tracked nor ignored, are
+/// moved.
+fn run_files_dir(dirs: &StateDirs, task: &str, attempt: i64, what: &str) -> PathBuf {
+    dirs.logs()
+        .join(task)
+        .join(format!("attempt-{attempt}-{what}-files"))
+}
+
+/// Moves the worktree's untracked, not ignored files (a `what` run made them) to
+/// [`run_files_dir`], keeping their relative paths; returns them.
+async fn set_aside_untracked(
+    worktree: &TaskWorktree,
+    dirs: &StateDirs,
+    task: &str,
+    attempt: i64,
+    what: &str,
+) -> Result<Vec<String>, String> {
+    let lister = worktree.clone();
+    let files = tokio::task::spawn_blocking(move || lister.untracked_files())
+        .await
+        .map_err(|err| format!("listing the test run's files failed: {err}"))?
+        .map_err(|err| format!("cannot list the files the test command created: {err}"))?;
+    let to = run_files_dir(dirs, task, attempt, what);
+    for file in &files {
+        let from = worktree.path.join(file);
+        let dest = to.join(file);
+        if let Some(parent) = dest.parent() {
+            fs_err::create_dir_all(parent).map_err(|err| err.to_string())?;
+        }
+        if std::fs::rename(&from, &dest).is_err() {
+            fs_err::remove_file(&from).map_err(|err| err.to_string())?;
+        }
+    }
+    Ok(files)
+}
+
+/// `a, b, c and 7 more`.
+fn shortened_list(items: &[String], shown: usize) -> String {
+    let mut text = items
+        .iter()
+        .take(shown)
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > shown {
+        text.push_str(&format!(" and {} more", items.len() - shown));
+    }
+    text
+}
+
+/// The attempt log and the attempt it belongs to.
+#[derive(Clone, Copy)]
+struct RunLog<'a> {
+    path: &'a Path,
+    attempt: i64,
+}
+
+/// A setup or test run's own places: a private temp dir and an empty private home, made
+/// fresh under `<state>/tmp/<task>-<attempt>-<what>`, removed after the run.
+struct RunPlaces {
+    base: PathBuf,
+    tmpdir: PathBuf,
+    home: PathBuf,
+}
+
+impl RunPlaces {
+    fn make(ctx: &Context, task: &Task, attempt: i64, what: &str) -> Result<RunPlaces, String> {
+        let base = ctx
+            .dirs
+            .root
+            .join("tmp")
+            .join(format!("{}-{attempt}-{what}", task.id));
+        let _ = std::fs::remove_dir_all(&base);
+        let (tmpdir, home) = (base.join("tmp"), base.join("home"));
+        for dir in [&tmpdir, &home] {
+            fs_err::create_dir_all(dir).map_err(|err| err.to_string())?;
+        }
+        let canonical = |dir: &Path| dir.canonicalize().map_err(|err| err.to_string());
+        Ok(RunPlaces {
+            tmpdir: canonical(&tmpdir)?,
+            home: canonical(&home)?,
+            base,
+        })
+    }
+
+    fn agent_places(&self) -> AgentPlaces {
+        AgentPlaces {
+            tmpdir: self.tmpdir.clone(),
+            home: self.home.clone(),
+            program: None,
+        }
+    }
+
+    fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+/// Runs the `[worktree] setup` commands in order in the worktree, in the setup sandbox
+/// (the whole worktree and the package caches writable, the registries' ports), each logged
+/// with its output. `Some(step)` ends the attempt before the agent: a command that failed
+/// (with its reason, its output and the fix) or a cancel. Success is recorded
+/// ([`StateDirs::setup_done`]), so corrections do not run it again.
+async fn run_setup(
+    ctx: &Context,
+    config: &Config,
+    spec: &Spec,
+    task: &Task,
+    worktree: &TaskWorktree,
+    log: RunLog<'_>,
+    cancel: &Cancellation,
+) -> Result<Result<Vec<StoredFinding>, Step>, String> {
+    let root = worktree
+        .path
+        .canonicalize()
+        .map_err(|err| format!("the worktree {} is gone: {err}", worktree.path.display()))?;
+    let root = root.as_path();
+    let places = RunPlaces::make(ctx, task, log.attempt, "setup")?;
+    let mut sandboxed = Sandboxed::new(
+        ctx,
+        config,
+        spec,
+        task,
+        Purpose::Setup {
+            ports: &config.worktree.setup_ports,
+        },
+        None,
+        root,
+        places.agent_places(),
+    )?;
+    append_log(
+        log.path,
+        &format!("== agenthost: setup {}\n", sandboxed.summary()),
+    );
+    for note in &sandboxed.built.notes {
+        append_log(
+            log.path,
+            &format!("== agenthost: setup sandbox note: {note}\n"),
+        );
+    }
+    let limit = config.worktree.setup_timeout;
+    let deadline = std::time::Instant::now() + limit;
+    for command in &config.worktree.setup {
+        append_log(log.path, &format!("== agenthost: setup `{command}`\n"));
+        let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+        let job = sandboxed.job(
+            vec!["/bin/sh".into(), "-c".into(), command.into()],
+            None,
+            log.path,
+            remaining,
+        )?;
+        let before = std::fs::metadata(log.path).map_or(0, |m| m.len());
+        let outcome = LocalRunner
+            .run(job, cancel.clone())
+            .await
+            .map_err(|err| format!("the setup command `{command}` could not run: {err}"))?;
+        sandboxed.cleanup();
+        append_log(
+            log.path,
+            &format!(
+                "== agenthost: the setup command {} after {:.1} s\n",
+                outcome.ending,
+                outcome.duration.as_secs_f64()
+            ),
+        );
+        let why = match outcome.ending {
+            Ending::Exited(0) => continue,
+            Ending::Cancelled => {
+                places.remove();
+                return Ok(Err(Step::Cancelled));
+            }
+            Ending::TimedOut => format!(
+                "the setup commands ran past their time limit ({}) in `{command}` and were stopped; raise `setup_timeout` in [worktree]",
+                humantime::format_duration(limit)
+            ),
+            ending => format!("the setup command `{command}` {ending}"),
+        };
+        places.remove();
+        let tail = last_lines(&log_tail(log.path, before, 8192), TAIL_LINES);
+        let reason = format!(
+            "{why}, so the agent did not run. Fix `[worktree] setup` in the repository's agenthost.toml, then `agenthost resume {}`",
+            task.id
+        );
+        return Ok(Err(Step::Failed(with_hints(
+            with_output(&reason, &tail),
+            &tail,
+            hints::Run::Setup,
+            root,
+            &ctx.home,
+        ))));
+    }
+    places.remove();
+    // The agent starts from the base commit: tracked files the setup changed are put back,
+    // and files it made that git does not ignore are set aside (the agent's commit would
+    // take them); each is a finding.
+    let restorer = worktree.clone();
+    let restored = tokio::task::spawn_blocking(move || restorer.restore_tracked())
+        .await
+        .map_err(|err| format!("restoring what the setup changed failed: {err}"))?
+        .map_err(|err| format!("cannot restore the files the setup changed: {err}"))?;
+    let set_aside =
+        set_aside_untracked(worktree, &ctx.dirs, &task.id, log.attempt, "setup").await?;
+    let mut findings = Vec::new();
+    if !restored.is_empty() {
+        append_log(
+            log.path,
+            &format!(
+                "== agenthost: the setup changed tracked files: {}; put back as the base commit has them\n",
+                restored.join(", ")
+            ),
+        );
+        findings.push(StoredFinding {
+            attempt: log.attempt,
+            policy: "agenthost".into(),
+            rule: "setup-changed-files".into(),
+            severity: "warning".into(),
+            message: format!(
+                "the setup commands changed {} tracked file(s): {}. They were put back before \
+                 the agent ran, so the task starts from the base commit; make the setup \
+                 leave them alone (`npm ci` instead of `npm install`, `cargo fetch --locked`)",
+                restored.len(),
+                shortened_list(&restored, 10)
+            ),
+            path: restored.first().cloned(),
+            line: None,
+        });
+    }
+    if !set_aside.is_empty() {
+        let dir = run_files_dir(&ctx.dirs, &task.id, log.attempt, "setup");
+        append_log(
+            log.path,
+            &format!(
+                "== agenthost: the setup created files git does not ignore: {}; moved to {}\n",
+                set_aside.join(", "),
+                dir.display()
+            ),
+        );
+        findings.push(StoredFinding {
+            attempt: log.attempt,
+            policy: "agenthost".into(),
+            rule: "setup-created-files".into(),
+            severity: "warning".into(),
+            message: format!(
+                "the setup commands created {} file(s) that git does not ignore: {}. They \
+                 were moved to {} before the agent ran, so that its commit does not take \
+                 them; ignore them in .gitignore if the setup should make them",
+                set_aside.len(),
+                shortened_list(&set_aside, 10),
+                dir.display()
+            ),
+            path: set_aside.first().cloned(),
+            line: None,
+        });
+    }
+    let done = ctx.dirs.setup_done(&task.id);
+    if let Some(dir) = done.parent() {
+        let _ = fs_err::create_dir_all(dir);
+    }
+    fs_err::write(&done, config.worktree.setup.join("\n")).map_err(|err| err.to_string())?;
+    Ok(Ok(findings))
+}
+
 /// Where the agent lives on the host, for its sandbox plan.
 struct AgentPlaces {
     /// The attempt's private temp directory.
@@ -809,11 +1193,13 @@ struct Sandboxed {
 }
 
 impl Sandboxed {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         ctx: &Context,
         config: &Config,
         spec: &Spec,
         task: &Task,
+        purpose: Purpose<'_>,
         profile: Option<(&str, &crate::config::AgentProfile)>,
         root: &Path,
         agent: AgentPlaces,
@@ -822,6 +1208,7 @@ impl Sandboxed {
         let support = Support::probe();
         let mut resolved = Canonicalizer::default();
         let input = PlanInput {
+            purpose,
             spec,
             spec_name: spec_label(task),
             root: root.to_path_buf(),
@@ -841,9 +1228,26 @@ impl Sandboxed {
             git: GitLayout::of_worktree(root, &mut resolved),
             resolved,
         };
-        let built =
-            sandbox::build(input).map_err(|err| format!("cannot build the sandbox: {err}"))?;
+        let built = sandbox::build(input).map_err(|err| {
+            format!(
+                "cannot build the {} sandbox: {err}{}",
+                purpose.name(),
+                miette::Diagnostic::help(&err).map_or(String::new(), |help| format!("; {help}"))
+            )
+        })?;
         let missing = support.missing(&built.plan);
+        // The setup and test runs write the whole worktree: only the mount layer keeps its
+        // `.git` read-only then, whatever the mode says (mode off has no sandbox at all).
+        if !matches!(purpose, Purpose::Agent)
+            && mode != SandboxMode::Off
+            && missing.contains(&Guarantee::ReadOnlyView)
+        {
+            return Err(format!(
+                "the {} run needs the mount layer, which this machine cannot make: {}; run `agenthost doctor`",
+                purpose.name(),
+                sandbox::missing_text(&support, &missing)
+            ));
+        }
         match mode {
             SandboxMode::Enforce if !missing.is_empty() => {
                 return Err(format!(

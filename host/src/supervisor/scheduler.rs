@@ -471,10 +471,10 @@ impl Scheduler {
             Ok(task) => task,
             Err(response) => return response,
         };
-        if task.state != TaskState::Interrupted {
+        if !matches!(task.state, TaskState::Interrupted | TaskState::Failed) {
             return refused(
-                format!("task `{id}` is {}, not interrupted", task.state),
-                "resume relaunches a task that was running when the supervisor stopped",
+                format!("task `{id}` is {}, not interrupted or failed", task.state),
+                "resume runs again a task that failed or was running when the supervisor stopped; a ready task takes `agenthost correct`",
             );
         }
         match self

@@ -360,6 +360,61 @@ impl TaskWorktree {
         self.commit_index(&repo, &mut index, message, trailers)
     }
 
+    /// Puts every tracked file the worktree changed back as the task branch has it, and
+    /// returns their paths (relative, sorted); untracked and ignored files stay.
+    pub fn restore_tracked(&self) -> Result<Vec<String>, WorktreeError> {
+        let repo = self.open()?;
+        let mut options = git2::StatusOptions::new();
+        options.include_untracked(false).include_ignored(false);
+        let statuses = repo
+            .statuses(Some(&mut options))
+            .map_err(git("list changed files"))?;
+        let mut files: Vec<String> = statuses
+            .iter()
+            .filter(|entry| {
+                entry.status().intersects(
+                    git2::Status::WT_MODIFIED
+                        | git2::Status::WT_DELETED
+                        | git2::Status::WT_TYPECHANGE
+                        | git2::Status::WT_RENAMED,
+                )
+            })
+            .filter_map(|entry| entry.path().ok().map(|path| path.to_string()))
+            .collect();
+        files.sort();
+        if !files.is_empty() {
+            let mut checkout = git2::build::CheckoutBuilder::new();
+            checkout.force();
+            for file in &files {
+                checkout.path(file);
+            }
+            repo.checkout_index(None, Some(&mut checkout))
+                .map_err(git("restore changed files"))?;
+        }
+        Ok(files)
+    }
+
+    /// The files in the worktree that git neither tracks nor ignores (what the next
+    /// [`TaskWorktree::commit_all`] would add), relative to the worktree, sorted.
+    pub fn untracked_files(&self) -> Result<Vec<String>, WorktreeError> {
+        let repo = self.open()?;
+        let mut options = git2::StatusOptions::new();
+        options
+            .include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false);
+        let statuses = repo
+            .statuses(Some(&mut options))
+            .map_err(git("list untracked files"))?;
+        let mut files: Vec<String> = statuses
+            .iter()
+            .filter(|entry| entry.status().contains(git2::Status::WT_NEW))
+            .filter_map(|entry| entry.path().ok().map(|path| path.to_string()))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
     /// Writes `index` and commits its tree on the task branch, unless it is the branch's tree
     /// already.
     fn commit_index(

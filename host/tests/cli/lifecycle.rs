@@ -302,9 +302,15 @@ fn nothing_a_task_started_outlives_its_run() {
         run.transcript()
     );
     let worktree = test.state_dir().join("worktrees").join(id);
+    // What the test run created and git does not ignore is set aside, out of the worktree.
+    let set_aside = test
+        .state_dir()
+        .join("logs")
+        .join(id)
+        .join("attempt-1-test-files");
     assert!(
-        worktree.join("vendor/started").exists(),
-        "no daemon started"
+        set_aside.join("vendor/started").exists() && !worktree.join("vendor/started").exists(),
+        "no daemon started, or its file was left in the worktree"
     );
     std::thread::sleep(Duration::from_millis(1500));
     assert!(

@@ -15,12 +15,14 @@ mod mount_layer;
 mod policy;
 mod policy_languages;
 mod real_agents;
+mod real_projects;
 mod reasons;
 mod sandbox;
 mod scripted_agent;
 mod supervisor;
 mod task_verbs;
 mod verify;
+mod worktree_setup;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,165 @@
+//! Real projects from the package registries, at pinned versions, made into repositories
+//! here and run through the whole loop as a new user would: `[worktree] setup` installs the
+//! dependencies in its own sandbox (network to the registries), the scripted agent makes one
+//! in-scope edit, the project's own test suite runs in the test sandbox, the task is `ready`
+//! with the tests passed, and `accept` merges exactly that edit.
+//!
+//! - semver 1.0.28 (crates.io): `cargo fetch`, then `cargo test --offline`;
+//! - minimist 1.2.8 (npm): `npm install`, then `npm test` (eslint, nyc, tape);
+//! - packaging 26.4 (PyPI): a `.venv` with pytest, then pytest.
+//!
+//! They need the registries (crates.io, npm, PyPI) and take a minute or more each, so they
+//! run only when `AGENTHOST_REAL_PROJECTS` is set (CI sets it): `all`, or a comma-separated
+//! list of names. A download that fails is then a failure, never a skip. Every cache is the
+//! test's own (a fresh `CARGO_HOME`, npm and pip caches in the test's home): nothing is read
+//! from or written to the machine's.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::Test;
+use crate::lifecycle::{StopSupervisor, file_in_head, status_row};
+
+const VARIABLE: &str = "AGENTHOST_REAL_PROJECTS";
+
+/// Whether this run asked for `project`.
+fn asked(project: &str) -> bool {
+    let Ok(value) = std::env::var(VARIABLE) else {
+        eprintln!(
+            "SKIPPED {project}: set {VARIABLE}=all (or a list of names) to run the real projects; they need the package registries"
+        );
+        return false;
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|name| name == "all" || name == project)
+}
+
+/// Runs `command` in `dir`, panicking with its output when it fails.
+fn must(dir: &Path, command: &mut Command) {
+    let output = command.current_dir(dir).output().expect("run a command");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The machine's real home, where the toolchains live (`~/.rustup`, `~/.pyenv`).
+fn real_home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from)
+}
+
+/// A real project: its source unpacked into `repo/` (a git repository on `main` with the
+/// project's own ignore rules), its agenthost.toml and a spec for the scripted agent.
+struct Project {
+    test: Test,
+}
+
+impl Project {
+    /// Unpacks `archive` (a .tar.gz with one top directory) into `repo/`, writes `files`
+    /// (the agenthost.toml, the spec, ignore rules the source lacks) and commits it all.
+    fn new(test: Test, archive: &Path, files: &[(&str, &str)]) -> Project {
+        let repo = test.path().join("repo");
+        std::fs::create_dir_all(&repo).expect("mkdir repo");
+        must(
+            &repo,
+            Command::new("tar")
+                .arg("xzf")
+                .arg(archive)
+                .arg("--strip-components=1"),
+        );
+        for (path, text) in files {
+            let path = repo.join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+        crate::commit_all(&repo);
+        let git = git2::Repository::open(&repo).expect("repo");
+        let head = git.head().expect("head").peel_to_commit().expect("commit");
+        git.branch("main", &head, true).expect("branch");
+        git.set_head("refs/heads/main").expect("set head");
+        Project { test }
+    }
+
+    /// Launches `spec`, waits, and checks that the task is ready with its tests passed and
+    /// no blocking finding; then accepts it and checks that `created` reached `main`.
+    fn launch_and_accept(&self, id: &str, created: &str) {
+        let _stop = StopSupervisor(&self.test);
+        let run = self.test.exec(&["launch", "--wait", "repo/specs/task.md"]);
+        let log = self.test.exec(&["logs", id]).stdout;
+        assert!(
+            run.stdout.contains(&format!("{id} is ready")) && !run.stdout.contains("blocking"),
+            "{}\n--- the attempt log:\n{log}",
+            run.transcript()
+        );
+        assert!(
+            log.contains("== agenthost: the test command exited with code 0"),
+            "{log}"
+        );
+        let row = status_row(&self.test, id);
+        assert_eq!(row["state"], "ready", "{row}");
+        let accepted = self.test.exec(&["accept", id]);
+        assert_eq!(accepted.code, 0, "{}", accepted.transcript());
+        let repo = self.test.path().join("repo");
+        assert!(
+            file_in_head(&repo, created).is_some(),
+            "`{created}` is not on main after accept"
+        );
+    }
+}
+
+/// The spec: one new file, written by the scripted agent.
+fn spec(title: &str, path: &str, text: &str) -> String {
+    format!(
+        "+++\nagent = \"script\"\n+++\n\n# {title}\n\n## What\n\nA test of one more case.\n\n## Verify\n\nThe project's test suite passes.\n\n### Scope\n- Create: `{path}`\n\n```agenthost-script\n[[edit]]\npath = \"{path}\"\nwrite = '''\n{text}'''\n```\n"
+    )
+}
+
+/// semver 1.0.28: its dev-dependency (criterion) comes from crates.io in the setup, into a
+/// `CARGO_HOME` of the test's own; the test run builds offline from it.
+#[test]
+fn semver_from_crates_io_reaches_ready_with_cargo_test_and_is_accepted() {
+    if !asked("semver") {
+        return;
+    }
+    let test = Test::new();
+    let downloads = test.path().join("downloads");
+    std::fs::create_dir_all(&downloads).expect("mkdir");
+    let archive = downloads.join("semver-1.0.28.crate");
+    must(
+        &downloads,
+        Command::new("curl")
+            .args(["-sSfL", "--retry", "3", "-o"])
+            .arg(&archive)
+            .arg("https://static.crates.io/crates/semver/semver-1.0.28.crate"),
+    );
+    let cargo_home = test.path().join("cargo-home");
+    std::fs::create_dir_all(&cargo_home).expect("mkdir");
+    let rustup_home =
+        std::env::var_os("RUSTUP_HOME").map_or_else(|| real_home().join(".rustup"), PathBuf::from);
+    let test = test
+        .env("CARGO_HOME", &cargo_home.display().to_string())
+        .env("RUSTUP_HOME", &rustup_home.display().to_string());
+    let project = Project::new(
+        test,
+        &archive,
+        &[
+            (
+                "agenthost.toml",
+                "[worktree]\nsetup = [\"cargo fetch\"]\n\n[test]\ncommand = \"cargo test --offline\"\n",
+            ),
+            (
+                "specs/task.md",
+                &spec(
+                    "Test a prerelease",
+                    "tests/test_agenthost.rs",
+                    "#[test]\nfn a_prerelease_sorts_before_its_release() {\n    let pre = semver::Version::parse(\"1.0.0-rc.1\").unwrap();\n    assert!(pre < semver::Version::parse(\"1.0.0\").unwrap());\n}\n",
+                ),
+            ),
+        ],
+    );
+    project.launch_and_accept("test-a-prerelease", "tests/test_agenthost.rs");
+}

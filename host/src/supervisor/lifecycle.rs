@@ -651,7 +651,11 @@ async fn attempt(
             let output_tail = log_tail(&log_path, before, 4096);
             append_log(
                 &log_path,
-                &format!("== agenthost: the test command {}\n", outcome.ending),
+                &format!(
+                    "== agenthost: the test command {} after {:.1} s\n",
+                    outcome.ending,
+                    outcome.duration.as_secs_f64()
+                ),
             );
             let after_test = clear_git_metadata(&root, &quarantine, &log_path).await?;
             git_metadata.moved.extend(after_test.moved);

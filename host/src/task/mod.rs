@@ -6,6 +6,7 @@ pub mod git_metadata;
 pub mod prompt;
 pub mod state;
 pub mod stats;
+pub mod venv;
 pub mod worktree;
 
 pub use state::TaskState;

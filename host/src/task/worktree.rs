@@ -294,10 +294,13 @@ impl TaskWorktree {
                     ),
                 });
             }
-            copy_entry(&from, &path.join(relative)).map_err(|source| WorktreeError::Copy {
-                path: relative.clone(),
-                source,
-            })?;
+            let to = path.join(relative);
+            copy_entry(&from, &to)
+                .and_then(|()| super::venv::relocate(&to, &root, path).map(|_| ()))
+                .map_err(|source| WorktreeError::Copy {
+                    path: relative.clone(),
+                    source,
+                })?;
         }
         Ok((
             TaskWorktree {

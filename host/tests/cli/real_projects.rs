@@ -99,6 +99,16 @@ impl Project {
             log.contains("== agenthost: the test command exited with code 0"),
             "{log}"
         );
+        // The steps and their times, for `--nocapture` (the numbers in docs/real-projects.md).
+        for line in log.lines().filter(|line| {
+            line.contains("the setup command")
+                || line.contains("the test command")
+                || line.contains(" passed")
+                || line.contains("# tests")
+                || line.contains("test result:")
+        }) {
+            eprintln!("{id}: {line}");
+        }
         let row = status_row(&self.test, id);
         assert_eq!(row["state"], "ready", "{row}");
         let accepted = self.test.exec(&["accept", id]);
@@ -162,4 +172,110 @@ fn semver_from_crates_io_reaches_ready_with_cargo_test_and_is_accepted() {
         ],
     );
     project.launch_and_accept("test-a-prerelease", "tests/test_agenthost.rs");
+}
+
+/// minimist 1.2.8: its development dependencies (eslint, nyc, tape: 532 packages) come from
+/// npm in the setup; `npm test` lints, runs the tests under nyc (which needs a writable
+/// HOME) and audits, offline.
+#[test]
+fn minimist_from_npm_reaches_ready_with_npm_test_and_is_accepted() {
+    if !asked("minimist") {
+        return;
+    }
+    let test = Test::new();
+    let downloads = test.path().join("downloads");
+    std::fs::create_dir_all(&downloads).expect("mkdir");
+    // `npm pack` with the test's own home and cache, not the machine's.
+    must(
+        &downloads,
+        test.command_for("npm")
+            .args(["pack", "minimist@1.2.8", "--silent"])
+            .current_dir(&downloads),
+    );
+    let archive = downloads.join("minimist-1.2.8.tgz");
+    let project = Project::new(
+        test,
+        &archive,
+        &[
+            // minimist's own ignore rules (the npm tarball leaves them out).
+            (
+                ".gitignore",
+                "node_modules\ncoverage/\n.nyc_output/\n# Only apps should have lockfiles\nnpm-shrinkwrap.json\npackage-lock.json\nyarn.lock\n.npmignore\n",
+            ),
+            (
+                "agenthost.toml",
+                "[worktree]\nsetup = [\"npm install\"]\n\n[test]\ncommand = \"npm test\"\n",
+            ),
+            (
+                "specs/task.md",
+                &spec(
+                    "Test a dotted key",
+                    "test/agenthost.js",
+                    "'use strict';\n\nvar parse = require('../');\nvar test = require('tape');\n\ntest('a dotted key makes a nested object', function (t) {\n\tt.deepEqual(parse(['--a.b', '7']).a, { b: 7 });\n\tt.end();\n});\n",
+                ),
+            ),
+        ],
+    );
+    project.launch_and_accept("test-a-dotted-key", "test/agenthost.js");
+}
+
+/// packaging 26.4: a `.venv` made by the setup, with the test dependency group from PyPI
+/// and packaging itself installed editable (its `.pth` names the worktree, not the user's
+/// checkout); pytest runs the whole suite.
+#[test]
+fn packaging_from_pypi_reaches_ready_with_pytest_and_is_accepted() {
+    if !asked("packaging") {
+        return;
+    }
+    let test = Test::new();
+    let downloads = test.path().join("downloads");
+    std::fs::create_dir_all(&downloads).expect("mkdir");
+    must(
+        &downloads,
+        test.command_for("python3")
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "packaging==26.4",
+                "-d",
+            ])
+            .arg(&downloads)
+            .env("PYENV_ROOT", pyenv_root()),
+    );
+    let archive = downloads.join("packaging-26.4.tar.gz");
+    let test = test.env("PYENV_ROOT", &pyenv_root().display().to_string());
+    let project = Project::new(
+        test,
+        &archive,
+        &[
+            // packaging's own ignore rules (the sdist leaves them out).
+            (
+                ".gitignore",
+                "*.egg-info/\n*.egg\n*.py[co]\n\n.[nt]ox/\n.cache/\n.coverage\n.idea\n.venv*\n.vscode/\n\n.mypy_cache/\n.pytest_cache/\n__pycache__/\n_build/\nbuild/\ndist/\nhtmlcov/\nhtml/\nresults/\n",
+            ),
+            (
+                "agenthost.toml",
+                "[worktree]\nsetup = [\n  \"python3 -m venv .venv\",\n  \".venv/bin/pip install --quiet 'coverage[toml]>=7.2.0' 'hypothesis>=6.0.0' pretend 'pytest>=6.2.0' tomli_w\",\n  \".venv/bin/pip install --quiet -e .\",\n]\n\n[test]\ncommand = \".venv/bin/python -m pytest -q -p no:cacheprovider\"\n",
+            ),
+            (
+                "specs/task.md",
+                &spec(
+                    "Test a post release",
+                    "tests/test_agenthost.py",
+                    "from packaging.version import Version\n\n\ndef test_a_post_release_sorts_after_its_release():\n    assert Version(\"1.0.post1\") > Version(\"1.0\")\n",
+                ),
+            ),
+        ],
+    );
+    project.launch_and_accept("test-a-post-release", "tests/test_agenthost.py");
+}
+
+/// Where pyenv keeps its Pythons (`python3` on PATH may be its shim, which needs it).
+fn pyenv_root() -> PathBuf {
+    std::env::var_os("PYENV_ROOT").map_or_else(|| real_home().join(".pyenv"), PathBuf::from)
 }

@@ -4,6 +4,8 @@
 //! (the worktree's `.git`, the real home, the package caches, Do NOT modify paths). Each
 //! attack prints a marker and is checked on disk, with a sandbox-off control.
 
+use std::path::{Path, PathBuf};
+
 use crate::Test;
 use crate::lifecycle::{StopSupervisor, sample, status_row, task_state};
 
@@ -257,5 +259,65 @@ fn without_the_sandbox_the_same_setup_and_test_commands_write_everywhere() {
         std::fs::read_to_string(worktree.join(".git"))
             .unwrap_or_default()
             .contains("/tmp/evil")
+    );
+}
+
+/// A virtual environment copied from the checkout (`[worktree] copy = [".venv"]`) with an
+/// editable install runs the worktree's code, not the checkout's: its `.pth` and scripts
+/// are pointed at the worktree.
+#[test]
+fn a_copied_venv_imports_the_worktrees_code_not_the_checkouts() {
+    let test = sample()
+        .file("repo/.gitignore", "__pycache__/\n*.pyc\n.venv/\n")
+        .file("repo/src/probe/__init__.py", "")
+        .file(
+            "repo/agenthost.toml",
+            "[worktree]\ncopy = [\".venv\"]\n\n[test]\ncommand = \".venv/bin/python -c 'import probe; print(\\\"PROBE-FROM\\\", probe.__file__)'\"\n",
+        );
+    let repo = test.path().join("repo");
+    crate::commit_all(&repo);
+    let python = if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let made = test
+        .command_for(python)
+        .args(["-m", "venv", "--without-pip", ".venv"])
+        .current_dir(&repo)
+        .output()
+        .expect("python3 -m venv");
+    assert!(made.status.success(), "{made:?}");
+    let site = test
+        .command_for(repo.join(".venv/bin/python"))
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .output()
+        .expect("site-packages");
+    let site = PathBuf::from(String::from_utf8_lossy(&site.stdout).trim());
+    // What `pip install -e .` writes for a src layout.
+    std::fs::write(site.join("_probe.pth"), format!("{}/src\n", repo.display())).expect("pth");
+    // The spec's own test command would win over the config's: use one without.
+    let spec = test.path().join(SPEC);
+    let text = std::fs::read_to_string(&spec).expect("spec").replacen(
+        "test = \"python3 -m unittest discover -s tests\"\n",
+        "",
+        1,
+    );
+    std::fs::write(&spec, text).expect("write spec");
+    crate::commit_all(&repo);
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", SPEC]);
+    let log = test.exec(&["logs", TASK]).stdout;
+    // The test's temp dir reads `[TEMP]` in the output.
+    let expected = format!(
+        "PROBE-FROM [TEMP]/.test-home/state/agenthost/worktrees/{TASK}/src/probe/__init__.py"
+    );
+    assert!(
+        log.lines().any(|line| line.trim() == expected),
+        "no `{expected}` in:\n{}\n{log}",
+        run.transcript()
     );
 }

@@ -38,6 +38,7 @@ fn main() {
                 base_commit: "0".repeat(40),
                 branch: format!("agenthost/{id}"),
                 worktree: dir.path().join("worktrees").join(&id),
+                env: Default::default(),
             })
             .expect("insert");
         if n < 3 {

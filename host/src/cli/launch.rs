@@ -136,6 +136,9 @@ pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
             spec_path: spec.path.clone(),
             spec_text: spec.text.clone(),
             agent: args.agent.clone(),
+            env: std::env::vars()
+                .filter(|(name, _)| crate::sandbox::build::is_launch_variable(name))
+                .collect(),
         })?;
         match response {
             Response::Launched { id } => {

@@ -1854,6 +1854,17 @@ const HOME_TOOLCHAINS: &[(&str, &str)] = &[
     ("ASDF_DATA_DIR", ".asdf"),
 ];
 
+/// Whether `launch` sends a variable of the client's to the supervisor for the task: PATH,
+/// the variables that locate toolchains, caches and virtual environments, and the package
+/// managers' settings (never one that looks like a secret).
+pub fn is_launch_variable(name: &str) -> bool {
+    name == "PATH"
+        || TOOLCHAIN_VARS.contains(&name)
+        || HOME_TOOLCHAINS.iter().any(|(var, _)| *var == name)
+        || super::caches::is_cache_variable(name)
+        || is_package_manager_var(name)
+}
+
 /// Whether a host variable configures a package manager, a proxy or certificates, which the
 /// setup and test runs are given (the agent gets only its profile's `pass_env`). Names that
 /// look like secrets (tokens, passwords, keys) are never passed.

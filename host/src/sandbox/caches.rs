@@ -96,6 +96,11 @@ const KNOWN: &[Known] = &[
     },
 ];
 
+/// Whether `name` is a variable that moves a package manager's cache.
+pub fn is_cache_variable(name: &str) -> bool {
+    KNOWN.iter().any(|known| known.var == name)
+}
+
 /// The caches of the package managers on this machine: each one whose program is on
 /// `PATH` or whose directory exists. With `create_missing`, a missing cache of a program on
 /// PATH is listed too (the setup commands' plan creates it); otherwise only existing ones.

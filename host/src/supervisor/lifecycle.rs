@@ -415,7 +415,8 @@ async fn attempt(
     };
     // The agent's private home: made and seeded before the first attempt, kept after.
     let agent_home_dir = ctx.dirs.agent_home(&task.id);
-    let seeded = agent_home::prepare(&agent_home_dir, &ctx.home, profile, &ctx.host_env)
+    let host_env = task.host_env(&ctx.host_env);
+    let seeded = agent_home::prepare(&agent_home_dir, &ctx.home, profile, &host_env)
         .map_err(|err| err.to_string())?;
     let agent_home_dir = agent_home_dir
         .canonicalize()
@@ -468,11 +469,11 @@ async fn attempt(
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     let Some(program_path) =
-        crate::runner::find_program(&program, ctx.host_env.get("PATH").map(String::as_str))
+        crate::runner::find_program(&program, host_env.get("PATH").map(String::as_str))
     else {
         return Err(format!(
-            "the agent program `{program}` (profile `{profile_name}`) is not installed or not on the supervisor's PATH ({}); install it, or set the profile's `command` to its full path",
-            ctx.host_env.get("PATH").map_or("unset", String::as_str)
+            "the agent program `{program}` (profile `{profile_name}`) is not installed or not on the PATH `agenthost launch` ran with ({}); install it, or set the profile's `command` to its full path",
+            host_env.get("PATH").map_or("unset", String::as_str)
         ));
     };
     let stdin = (!template.uses(Placeholder::Prompt) && !template.uses(Placeholder::PromptFile))
@@ -1218,7 +1219,7 @@ impl Sandboxed {
             root: root.to_path_buf(),
             profile,
             sandbox: &config.sandbox,
-            host_env: ctx.host_env.clone(),
+            host_env: task.host_env(&ctx.host_env),
             home: ctx.home.clone(),
             agent_home: Some(agent.home),
             program: agent.program,

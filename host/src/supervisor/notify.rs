@@ -91,6 +91,7 @@ mod tests {
             reason: String::new(),
             created_ms: 0,
             updated_ms: 0,
+            env: Default::default(),
         }
     }
 

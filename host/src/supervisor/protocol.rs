@@ -48,6 +48,10 @@ pub enum Request {
         spec_text: String,
         /// The agent profile, overriding the spec's and the config's default.
         agent: Option<String>,
+        /// The client's PATH and toolchain variables, which the task's runs see over the
+        /// supervisor's own (an older client sends none).
+        #[serde(default)]
+        env: std::collections::BTreeMap<String, String>,
     },
     /// Merge a ready task into its base branch.
     Accept {

@@ -2,7 +2,7 @@
 //! whenever any task changes state), and the requests that change tasks (launch, accept,
 //! correct, reject, cancel, resume).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -192,7 +192,8 @@ impl Scheduler {
                 spec_path,
                 spec_text,
                 agent,
-            } => self.launch(&repo, &spec_path, spec_text, agent),
+                env,
+            } => self.launch(&repo, &spec_path, spec_text, agent, env),
             Request::Accept {
                 id,
                 strategy,
@@ -231,6 +232,7 @@ impl Scheduler {
         spec_path: &Path,
         spec_text: String,
         agent: Option<String>,
+        env: BTreeMap<String, String>,
     ) -> Response {
         let parsed = spec::parse(&spec_path.display().to_string(), spec_text.as_bytes());
         let Some(spec) = parsed
@@ -281,6 +283,7 @@ impl Scheduler {
             base_commit: base.commit,
             branch: format!("{BRANCH_PREFIX}{id}"),
             worktree: self.ctx.dirs.worktree(&id),
+            env,
         };
         match self.ctx.store(|s| s.insert_task(&new)) {
             Ok(task) => {

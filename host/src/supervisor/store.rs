@@ -6,6 +6,7 @@
 //! review latency are computed from it. A crash loses nothing that was committed; on the
 //! next start [`Store::recover`] marks the tasks that were running as `interrupted`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -77,6 +78,12 @@ CREATE INDEX findings_task ON findings(task_id, attempt);
 ALTER TABLE tasks ADD COLUMN reason TEXT NOT NULL DEFAULT '';
 UPDATE tasks SET reason = COALESCE(
     (SELECT detail FROM events WHERE events.task_id = tasks.id ORDER BY id DESC LIMIT 1), '');
+",
+    r"
+-- The launching client's PATH and toolchain variables (a JSON object): the task's runs find
+-- the programs and the activated virtual environment the user had when launching, not the
+-- ones the supervisor started with.
+ALTER TABLE tasks ADD COLUMN env TEXT NOT NULL DEFAULT '{}';
 ",
 ];
 
@@ -152,6 +159,9 @@ pub struct NewTask {
     pub branch: String,
     /// Where the worktree is (or will be).
     pub worktree: PathBuf,
+    /// The launching client's PATH and toolchain variables
+    /// ([`crate::sandbox::build::is_launch_variable`]).
+    pub env: BTreeMap<String, String>,
 }
 
 /// A task as stored.
@@ -193,6 +203,20 @@ pub struct Task {
     pub created_ms: i64,
     /// When it last changed.
     pub updated_ms: i64,
+    /// The launching client's PATH and toolchain variables: over the supervisor's own, they
+    /// are what the task's runs see.
+    #[serde(skip)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl Task {
+    /// The environment the task's runs draw on: the supervisor's, with the launching
+    /// client's PATH and toolchain variables over it.
+    pub fn host_env(&self, supervisor: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut env = supervisor.clone();
+        env.extend(self.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env
+    }
 }
 
 /// One state change.
@@ -345,8 +369,9 @@ impl Store {
         let tx = self.conn.transaction().map_err(&sqlite)?;
         tx.execute(
             "INSERT INTO tasks (id, repo, spec_path, spec_text, spec_digest, title, agent,
-                base_branch, base_commit, branch, worktree, state, reason, created_ms, updated_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'launched', ?13, ?13)",
+                base_branch, base_commit, branch, worktree, state, reason, created_ms, updated_ms,
+                env)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'launched', ?13, ?13, ?14)",
             params![
                 new.id,
                 new.repo.to_string_lossy(),
@@ -361,6 +386,7 @@ impl Store {
                 new.worktree.to_string_lossy(),
                 TaskState::Queued.as_str(),
                 now,
+                serde_json::to_string(&new.env).unwrap_or_else(|_| "{}".to_string()),
             ],
         )
         .map_err(&sqlite)?;
@@ -766,6 +792,10 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Task, String>> {
         reason: row.get("reason")?,
         created_ms: row.get("created_ms")?,
         updated_ms: row.get("updated_ms")?,
+        env: match serde_json::from_str(&row.get::<_, String>("env")?) {
+            Ok(env) => env,
+            Err(err) => return Ok(Err(format!("the task's launch environment: {err}"))),
+        },
     }))
 }
 
@@ -786,6 +816,7 @@ mod tests {
             base_commit: "abc".into(),
             branch: format!("agenthost/{id}"),
             worktree: format!("/state/worktrees/{id}").into(),
+            env: BTreeMap::from([("PATH".to_string(), "/venv/bin:/usr/bin".to_string())]),
         }
     }
 

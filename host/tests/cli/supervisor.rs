@@ -162,6 +162,7 @@ fn started_on_demand_and_recovers_running_tasks() {
                     base_commit: "abc".into(),
                     branch: format!("agenthost/{id}"),
                     worktree: format!("/wt/{id}").into(),
+                    env: Default::default(),
                 })
                 .expect("insert");
         }

@@ -58,6 +58,7 @@ fn seeded() -> Test {
             base_commit: base.commit.clone(),
             branch: worktree.branch.clone(),
             worktree: worktree.path.clone(),
+            env: Default::default(),
         })
         .expect("insert");
     store

@@ -321,3 +321,41 @@ fn a_copied_venv_imports_the_worktrees_code_not_the_checkouts() {
         run.transcript()
     );
 }
+
+/// A supervisor started earlier (with the PATH of that time) runs a later launch's task with
+/// that launch's PATH: a tool the user installed, or a virtual environment activated, after
+/// the supervisor started is what the task's test command finds.
+#[test]
+fn a_task_runs_with_the_path_of_the_launch_not_the_supervisors() {
+    let test = with_config("");
+    let first = test.exec(&["launch", "--wait", SPEC]);
+    assert!(first.stdout.contains("is ready"), "{}", first.transcript());
+    let bin = test.path().join("later-bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let tool = bin.join("agenthost-greet");
+    std::fs::write(&tool, "#!/bin/sh\necho GREETED-FROM-LATER-PATH\n").expect("write");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let test = test.env("PATH", &path).file(
+        "repo/specs/greet.md",
+        GUARDED_SPEC.replace(
+            "agent = \"script\"",
+            "agent = \"script\"\ntest = \"agenthost-greet\"",
+        ),
+    );
+    crate::commit_all(&test.path().join("repo"));
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", "repo/specs/greet.md"]);
+    let log = test.exec(&["logs", "add-a-helper"]).stdout;
+    assert!(
+        said(&log, "GREETED-FROM-LATER-PATH"),
+        "{}\n{log}",
+        run.transcript()
+    );
+    assert_eq!(task_state(&test, "add-a-helper"), "ready");
+}

@@ -18,13 +18,37 @@ use crate::sandbox;
 /// Arguments of `agenthost doctor`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  agenthost doctor\n\nExit status: 0 = every guarantee holds, the proof passed and every installed agent starts\nin its sandbox, 1 = something is not enforced on this kernel or an installed agent cannot\nstart in its sandbox, 2 = agenthost itself failed."
+    after_help = "Examples:\n  agenthost doctor\n  agenthost doctor --repo\n\nExit status: 0 = every guarantee holds, the proof passed and every installed agent starts\nin its sandbox (with --repo: the setup and the test command pass in their sandboxes),\n1 = something is not enforced on this kernel, an installed agent cannot start in its\nsandbox (with --repo: a command failed, with what the sandbox refused), 2 = agenthost\nitself failed."
 )]
-pub struct DoctorArgs {}
+pub struct DoctorArgs {
+    /// Instead: run the repository's `[worktree] setup` and `[test] command` once in a
+    /// throwaway task worktree, in the sandboxes a task's get, and say what the sandbox
+    /// refused and the setting that allows it (the repository around PATH, default `.`).
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = ".")]
+    pub repo: Option<PathBuf>,
+}
 
 /// Runs `agenthost doctor`.
-pub fn run(_args: &DoctorArgs, _output: &Output) -> miette::Result<Exit> {
+pub fn run(args: &DoctorArgs, _output: &Output) -> miette::Result<Exit> {
     let support = Support::probe();
+    if let Some(start) = &args.repo {
+        let repo = super::doctor_repo::repo_root(start).map_err(|err| {
+            miette::miette!(code = "doctor::repo", help = "run it inside the repository, or give its path: `agenthost doctor --repo PATH`", "{err}")
+        })?;
+        let (report, passed) = super::doctor_repo::check(&repo, &support).map_err(|err| {
+            miette::miette!(
+                code = "doctor::repo",
+                help = "fix the problem named, then run `agenthost doctor --repo` again",
+                "{err}"
+            )
+        })?;
+        print!("{report}");
+        return Ok(if passed {
+            Exit::Success
+        } else {
+            Exit::Findings
+        });
+    }
     let mut out = String::new();
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let _ = writeln!(out, "Kernel: Linux {}", release.trim());

@@ -9,6 +9,7 @@ mod demo;
 mod diff;
 mod doctor;
 mod doctor_profiles;
+mod doctor_repo;
 mod exit;
 pub mod front;
 mod hooks;

@@ -1537,8 +1537,17 @@ impl<'a> Builder<'a> {
         );
         for cache in &found {
             if writable {
-                if !cache.path.is_dir() {
-                    self.mkdirs.push(cache.path.clone());
+                // With its missing parents (`~/.cache` on a new machine), outermost first.
+                let missing: Vec<PathBuf> = cache
+                    .path
+                    .ancestors()
+                    .take_while(|dir| !dir.exists())
+                    .map(Path::to_path_buf)
+                    .collect();
+                for dir in missing.into_iter().rev() {
+                    if !self.mkdirs.contains(&dir) {
+                        self.mkdirs.push(dir);
+                    }
                 }
                 self.rule(
                     cache.path.clone(),

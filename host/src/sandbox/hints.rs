@@ -44,7 +44,12 @@ pub fn hints(output: &str, run: Run, places: Places<'_>) -> Vec<String> {
                 push(network_hint(run, &format!("a connection to {endpoint}")));
                 continue;
             }
-            for path in paths_in(line, places.home) {
+            let paths = paths_in(line, places.home);
+            if paths.is_empty() && is_about_network(&lower) {
+                // Python's `<urlopen error [Errno 13] Permission denied>` names no address.
+                push(network_hint(run, "a connection"));
+            }
+            for path in paths {
                 push(path_hint(run, &path, places));
             }
         } else if is_lookup_failure(&lower) {
@@ -70,6 +75,13 @@ fn is_denied(lower: &str) -> bool {
     ]
     .iter()
     .any(|word| lower.contains(word))
+}
+
+/// Words that put a refusal on the network side when it names no address.
+fn is_about_network(lower: &str) -> bool {
+    ["urlopen", "connect", "socket", "connection", "http"]
+        .iter()
+        .any(|word| lower.contains(word))
 }
 
 /// Words with which tools report a failed name lookup (a sandbox without ports has no
@@ -262,6 +274,12 @@ mod tests {
             connect[0].contains("a connection to 127.0.0.1:5432"),
             "{connect:?}"
         );
+        let python = hints(
+            "urllib.error.URLError: <urlopen error [Errno 13] Permission denied>",
+            Run::Setup,
+            places(),
+        );
+        assert!(python[0].contains("stopped a connection"), "{python:?}");
         let curl = hints(
             "curl: (7) Failed to connect to pypi.org port 8443 after 0 ms: Permission denied",
             Run::Setup,

@@ -7,6 +7,7 @@
 mod agent_home;
 mod check;
 mod crash;
+mod doctor_repo;
 mod front;
 mod help;
 mod init;

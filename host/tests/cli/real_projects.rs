@@ -2,7 +2,8 @@
 //! here and run through the whole loop as a new user would: `[worktree] setup` installs the
 //! dependencies in its own sandbox (network to the registries), the scripted agent makes one
 //! in-scope edit, the project's own test suite runs in the test sandbox, the task is `ready`
-//! with the tests passed, and `accept` merges exactly that edit.
+//! with the tests passed, and `accept` merges exactly that edit. Before the launch,
+//! `agenthost doctor --repo` runs the same setup and tests and must propose no grant.
 //!
 //! - semver 1.0.28 (crates.io): `cargo fetch`, then `cargo test --offline`;
 //! - minimist 1.2.8 (npm): `npm install`, then `npm test` (eslint, nyc, tape);
@@ -87,6 +88,24 @@ impl Project {
     /// Launches `spec`, waits, and checks that the task is ready with its tests passed and
     /// no blocking finding; then accepts it and checks that `created` reached `main`.
     fn launch_and_accept(&self, id: &str, created: &str) {
+        // First as a new user would: `doctor --repo` says the setup and the tests work in
+        // the sandbox, with no grant to add.
+        let doctor = self.test.exec(&["doctor", "--repo", "repo"]);
+        assert!(
+            doctor.code == 0
+                && doctor
+                    .stdout
+                    .contains("Result: the setup and the tests work"),
+            "{}",
+            doctor.transcript()
+        );
+        for line in doctor
+            .stdout
+            .lines()
+            .filter(|line| line.contains(": ok in"))
+        {
+            eprintln!("{id}: doctor --repo: {}", line.trim());
+        }
         let _stop = StopSupervisor(&self.test);
         let run = self.test.exec(&["launch", "--wait", "repo/specs/task.md"]);
         let log = self.test.exec(&["logs", id]).stdout;

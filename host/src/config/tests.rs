@@ -813,3 +813,32 @@ fn only_your_own_config_turns_the_mount_layer_off() {
         assert!(!config.sandbox.read_only_view);
     }
 }
+
+#[test]
+fn setup_and_test_grants_merge_and_a_repository_cannot_aim_the_tests_at_your_home() {
+    let config = load(&[(
+        repo(),
+        "[worktree]\nsetup = [\"npm ci\"]\nsetup_timeout = \"5m\"\n\n[test]\ncommand = \"npm test\"\nports = [5432]\nread = [\"/opt/fixtures\"]\nwrite = [\"/var/tmp/t\"]\nenv = { DATABASE_URL = \"postgres://x\" }\n",
+    )])
+    .unwrap();
+    assert_eq!(config.worktree.setup, ["npm ci"]);
+    assert_eq!(config.worktree.setup_timeout, Duration::from_secs(300));
+    assert_eq!(config.worktree.setup_ports, [443, 80]);
+    assert_eq!(config.test.ports, [5432]);
+    assert_eq!(config.test.read[0].as_str(), "/opt/fixtures");
+    assert_eq!(config.test.write[0].as_str(), "/var/tmp/t");
+    assert_eq!(config.test.env["DATABASE_URL"], "postgres://x");
+
+    let (message, _, line, _) = repo_error("[test]\nwrite = [\"/tmp/ok\", \"~/.bashrc\"]\n");
+    assert_eq!(
+        message,
+        "`test.write` cannot be set in the repository's agenthost.toml"
+    );
+    assert_eq!(line, 2);
+    let config = load(&[(local(), "[test]\nwrite = [\"~/.cache/app-tests\"]\n")]).unwrap();
+    assert_eq!(config.test.write[0].as_str(), "~/.cache/app-tests");
+
+    let (message, _, line, _) = repo_error("[worktree]\nsetup = [\"npm ci\", \"  \"]\n");
+    assert_eq!(message, "`worktree.setup` has an empty command");
+    assert_eq!(line, 2);
+}

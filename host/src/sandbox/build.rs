@@ -789,13 +789,27 @@ impl<'a> Builder<'a> {
             // `~/.local/bin` is where pipx, uv and native installers link programs: its
             // parent holds agenthost's own state and other tools' data, never granted. The
             // programs themselves are followed to their packages (`program`).
-            let local = home.join(".local");
+            // Nor any other directory where many tools keep their data (keyrings, other
+            // tasks' homes): a `bin` there is granted alone.
+            let shared: Vec<PathBuf> = [
+                ".local",
+                ".local/share",
+                ".local/state",
+                ".config",
+                ".cache",
+            ]
+            .iter()
+            .map(|dir| home.join(dir))
+            .collect();
             let parent = entry
                 .file_name()
                 .filter(|n| *n == "bin" || *n == "shims")
                 .and(entry.parent())
                 .filter(|p| {
-                    *p != Path::new("/") && *p != home && *p != Path::new("/usr") && *p != local
+                    *p != Path::new("/")
+                        && *p != home
+                        && *p != Path::new("/usr")
+                        && !shared.iter().any(|dir| dir == p)
                 })
                 .map(Path::to_path_buf);
             roots.push((parent.unwrap_or(entry), why));
@@ -2771,6 +2785,87 @@ mod tests {
             "{rules:#?}"
         );
         assert!(!built.plan.env.contains_key("PIP_INDEX_URL"));
+    }
+
+    /// The version managers' layouts: each program's tree is readable, found from PATH
+    /// alone, and nothing that holds other tools' data (`~/.local`, `~/.local/share`) is.
+    #[test]
+    fn version_managers_trees_are_found_from_path_and_shared_data_dirs_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let root = base.join("repo");
+        std::fs::create_dir_all(&root).unwrap();
+        git2::Repository::init(&root).unwrap();
+        let home = base.join("home");
+        let trees = [
+            ".local/share/mise/shims",
+            ".local/share/mise/installs/node/20/bin",
+            ".local/share/fnm/node-versions/v20/installation/bin",
+            ".deno/bin",
+            "go/bin",
+            ".local/share/bin",
+            ".local/bin",
+        ];
+        for tree in trees {
+            std::fs::create_dir_all(home.join(tree)).unwrap();
+        }
+        std::fs::create_dir_all(home.join(".local/state/agenthost")).unwrap();
+        std::fs::create_dir_all(home.join(".local/state/fnm_multishells/42")).unwrap();
+        std::os::unix::fs::symlink(
+            home.join(".local/share/fnm/node-versions/v20/installation/bin"),
+            home.join(".local/state/fnm_multishells/42/bin"),
+        )
+        .unwrap();
+        let path = [
+            ".local/share/mise/shims",
+            ".local/state/fnm_multishells/42/bin",
+            ".deno/bin",
+            "go/bin",
+            ".local/share/bin",
+            ".local/bin",
+        ]
+        .iter()
+        .map(|p| home.join(p).display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+        let text = "# Task\n\n## What\nIt.\n\n### Scope\n- Modify: `a`\n";
+        let spec = crate::spec::parse("task.md", text.as_bytes()).spec.unwrap();
+        let config = Config::builtin();
+        let mut input = input_for(&spec, &config, &root, false);
+        input.home = home.clone();
+        input.host_env = BTreeMap::from([("PATH".to_string(), path)]);
+        let built = build(input).unwrap();
+        let granted: Vec<&Path> = built
+            .plan
+            .fs
+            .iter()
+            .filter(|r| r.provenance.source == "toolchain")
+            .map(|r| r.path.as_path())
+            .collect();
+        for expected in [
+            ".local/share/mise",
+            ".local/share/fnm/node-versions/v20/installation",
+            ".deno",
+            "go",
+            ".local/share/bin",
+            ".local/bin",
+        ] {
+            assert!(
+                granted.contains(&home.join(expected).as_path()),
+                "{expected} not granted: {granted:#?}"
+            );
+        }
+        for never in [
+            ".local",
+            ".local/share",
+            ".local/state",
+            ".local/state/agenthost",
+        ] {
+            assert!(
+                !built.plan.fs.iter().any(|r| r.path == home.join(never)),
+                "{never} granted: {granted:#?}"
+            );
+        }
     }
 
     #[test]

@@ -104,7 +104,7 @@ pub fn run(args: &DemoArgs, output: &Output) -> miette::Result<Exit> {
             spec_text: parsed.source.text().to_string(),
             agent: Some("script".to_string()),
             env: std::env::vars()
-                .filter(|(name, _)| crate::sandbox::build::is_launch_variable(name))
+                .filter(|(name, _)| crate::sandbox::plan::is_launch_variable(name))
                 .collect(),
         })?;
         let Response::Launched { id } = response else {

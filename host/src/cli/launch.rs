@@ -137,7 +137,7 @@ pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
             spec_text: spec.text.clone(),
             agent: args.agent.clone(),
             env: std::env::vars()
-                .filter(|(name, _)| crate::sandbox::build::is_launch_variable(name))
+                .filter(|(name, _)| crate::sandbox::plan::is_launch_variable(name))
                 .collect(),
         })?;
         match response {

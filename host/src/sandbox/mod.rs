@@ -4,13 +4,13 @@
 //! ([`agenthost_sandbox::Restriction::spawn`]) before exec.
 
 pub mod agent_home;
-pub mod build;
 pub mod caches;
 mod canonical;
 mod explain;
 pub mod git_layout;
 mod gitignore;
 pub mod hints;
+pub mod plan;
 mod program;
 mod wildmatch;
 
@@ -23,9 +23,9 @@ use agenthost_sandbox::{
     Restriction, SandboxPlan, Support,
 };
 
-pub use build::{BuiltPlan, PlanError, PlanInput, Purpose, build};
 pub use canonical::Canonicalizer;
 pub use explain::explain;
+pub use plan::{BuiltPlan, PlanError, PlanInput, Purpose, build};
 
 /// Running a command in the sandbox failed before it ran.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

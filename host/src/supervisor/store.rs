@@ -160,7 +160,7 @@ pub struct NewTask {
     /// Where the worktree is (or will be).
     pub worktree: PathBuf,
     /// The launching client's PATH and toolchain variables
-    /// ([`crate::sandbox::build::is_launch_variable`]).
+    /// ([`crate::sandbox::plan::is_launch_variable`]).
     pub env: BTreeMap<String, String>,
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use agenthost::state_dir::StateDirs;
 use agenthost::supervisor::decide::{self, Policies};
-use agenthost::supervisor::lifecycle::Context;
+use agenthost::supervisor::context::Context;
 use agenthost::supervisor::store::{NewTask, Store};
 use agenthost::task::TaskState;
 

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use agenthost_policy::{self as sdk, Hook};
 
-use super::lifecycle::{AttemptReport, Context};
+use super::context::Context;
+use super::report::AttemptReport;
 use super::store::{StoredFinding, Task, now_ms};
 use crate::config::{Config, ConfigSources, PolicyMode};
 use crate::policy::{self, Engine, PolicySet, Report, verdict};

@@ -2,12 +2,14 @@
 //! ([`protocol`], [`client`]) and the process that serves it ([`server`]).
 
 pub mod client;
+pub mod context;
 pub mod decide;
 pub mod error;
 pub mod lifecycle;
 pub mod liveness;
 pub mod notify;
 pub mod protocol;
+pub mod report;
 pub mod scheduler;
 pub mod server;
 pub mod store;

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
+use super::context::Context;
 use super::decide::{self, Admission};
-use super::lifecycle::{self, Context};
+use super::lifecycle;
 use super::log;
 use super::notify;
 use super::protocol::{Request, Response};

@@ -17,8 +17,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
 
+use super::context::Context;
 use super::error::SupervisorError;
-use super::lifecycle::Context;
 use super::log;
 use super::protocol::{Envelope, MAX_LINE, Request, Response, VERSION, tokens_match};
 use super::scheduler::Scheduler;

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agenthost::state_dir::StateDirs;
-use agenthost::supervisor::decide::{self, Policies};
 use agenthost::supervisor::context::Context;
+use agenthost::supervisor::decide::{self, Policies};
 use agenthost::supervisor::store::{NewTask, Store};
 use agenthost::task::TaskState;
 

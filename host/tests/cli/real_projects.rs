@@ -86,8 +86,10 @@ impl Project {
     }
 
     /// Launches `spec`, waits, and checks that the task is ready with its tests passed and
-    /// no blocking finding; then accepts it and checks that `created` reached `main`.
-    fn launch_and_accept(&self, id: &str, created: &str) {
+    /// no blocking finding and the agent's test among those that ran (`ran` in the log); then
+    /// accepts it and checks that the edit (`text` in the file `edited`) reached `main`.
+    fn launch_and_accept(&self, id: &str, edit: (&str, &str), ran: &str) {
+        let (edited, text) = edit;
         // First as a new user would: `doctor --repo` says the setup and the tests work in
         // the sandbox, with no grant to add.
         let doctor = self.test.exec(&["doctor", "--repo", "repo"]);
@@ -118,6 +120,8 @@ impl Project {
             log.contains("== agenthost: the test command exited with code 0"),
             "{log}"
         );
+        // The agent's test is one of those that ran.
+        assert!(log.contains(ran), "no `{ran}` in:\n{log}");
         // The steps and their times, for `--nocapture` (the numbers in docs/real-projects.md).
         for line in log.lines().filter(|line| {
             line.contains("the setup command")
@@ -134,16 +138,17 @@ impl Project {
         assert_eq!(accepted.code, 0, "{}", accepted.transcript());
         let repo = self.test.path().join("repo");
         assert!(
-            file_in_head(&repo, created).is_some(),
-            "`{created}` is not on main after accept"
+            file_in_head(&repo, edited).is_some_and(|file| file.contains(text)),
+            "the agent's `{text}` is not in `{edited}` on main after accept"
         );
     }
 }
 
-/// The spec: one new file, written by the scripted agent.
-fn spec(title: &str, path: &str, text: &str) -> String {
+/// The spec: one edit by the scripted agent, `kind` (`write` for a new file, `append` to one
+/// the Scope modifies) of `text` to `path`.
+fn spec(title: &str, scope: &str, path: &str, kind: &str, text: &str) -> String {
     format!(
-        "+++\nagent = \"script\"\n+++\n\n# {title}\n\n## What\n\nA test of one more case.\n\n## Verify\n\nThe project's test suite passes.\n\n### Scope\n- Create: `{path}`\n\n```agenthost-script\n[[edit]]\npath = \"{path}\"\nwrite = '''\n{text}'''\n```\n"
+        "+++\nagent = \"script\"\n+++\n\n# {title}\n\n## What\n\nA test of one more case.\n\n## Verify\n\nThe project's test suite passes.\n\n### Scope\n- {scope}: `{path}`\n\n```agenthost-script\n[[edit]]\npath = \"{path}\"\n{kind} = '''\n{text}'''\n```\n"
     )
 }
 
@@ -182,15 +187,26 @@ fn semver_from_crates_io_reaches_ready_with_cargo_test_and_is_accepted() {
             ),
             (
                 "specs/task.md",
+                // semver lists its test targets (`autotests = false`): a new file under
+                // `tests/` would not run, so the agent adds to one that does.
                 &spec(
                     "Test a prerelease",
-                    "tests/test_agenthost.rs",
-                    "#[test]\nfn a_prerelease_sorts_before_its_release() {\n    let pre = semver::Version::parse(\"1.0.0-rc.1\").unwrap();\n    assert!(pre < semver::Version::parse(\"1.0.0\").unwrap());\n}\n",
+                    "Modify",
+                    "tests/test_version.rs",
+                    "append",
+                    "\n#[test]\nfn a_prerelease_sorts_before_its_release() {\n    let pre = semver::Version::parse(\"1.0.0-rc.1\").unwrap();\n    assert!(pre < semver::Version::parse(\"1.0.0\").unwrap());\n}\n",
                 ),
             ),
         ],
     );
-    project.launch_and_accept("test-a-prerelease", "tests/test_agenthost.rs");
+    project.launch_and_accept(
+        "test-a-prerelease",
+        (
+            "tests/test_version.rs",
+            "fn a_prerelease_sorts_before_its_release",
+        ),
+        "test a_prerelease_sorts_before_its_release ... ok",
+    );
 }
 
 /// minimist 1.2.8: its development dependencies (eslint, nyc, tape: 532 packages) come from
@@ -229,13 +245,19 @@ fn minimist_from_npm_reaches_ready_with_npm_test_and_is_accepted() {
                 "specs/task.md",
                 &spec(
                     "Test a dotted key",
+                    "Create",
                     "test/agenthost.js",
+                    "write",
                     "'use strict';\n\nvar parse = require('../');\nvar test = require('tape');\n\ntest('a dotted key makes a nested object', function (t) {\n\tt.deepEqual(parse(['--a.b', '7']).a, { b: 7 });\n\tt.end();\n});\n",
                 ),
             ),
         ],
     );
-    project.launch_and_accept("test-a-dotted-key", "test/agenthost.js");
+    project.launch_and_accept(
+        "test-a-dotted-key",
+        ("test/agenthost.js", "a dotted key makes a nested object"),
+        "# a dotted key makes a nested object",
+    );
 }
 
 /// packaging 26.4: a `.venv` made by the setup, with the test dependency group from PyPI
@@ -285,13 +307,23 @@ fn packaging_from_pypi_reaches_ready_with_pytest_and_is_accepted() {
                 "specs/task.md",
                 &spec(
                     "Test a post release",
+                    "Create",
                     "tests/test_agenthost.py",
+                    "write",
                     "from packaging.version import Version\n\n\ndef test_a_post_release_sorts_after_its_release():\n    assert Version(\"1.0.post1\") > Version(\"1.0\")\n",
                 ),
             ),
         ],
     );
-    project.launch_and_accept("test-a-post-release", "tests/test_agenthost.py");
+    // packaging's own suite has 64,204 tests at this version: one more is the agent's.
+    project.launch_and_accept(
+        "test-a-post-release",
+        (
+            "tests/test_agenthost.py",
+            "def test_a_post_release_sorts_after_its_release",
+        ),
+        "64205 passed",
+    );
 }
 
 /// Where pyenv keeps its Pythons (`python3` on PATH may be its shim, which needs it).

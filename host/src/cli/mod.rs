@@ -19,6 +19,7 @@ mod logs;
 mod output;
 mod policy;
 mod policy_fixtures;
+mod policy_request;
 mod review;
 mod sandbox;
 mod scripted_agent;

@@ -1,13 +1,13 @@
 //! `agenthost policy list|test|bench`: look at the configured policies and try one out.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use agenthost_policy::Hook;
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets};
 use miette::IntoDiagnostic;
 
+use super::policy_request::{format_duration, with_config};
 use super::{Exit, Output, policy_fixtures};
 use crate::config::{Config, ConfigSources, PolicyConfig, PolicyMode, PolicySource};
 use crate::policy::{self, Engine, LoadedPolicy, PolicySet};
@@ -310,20 +310,6 @@ fn read_request(input: &Path) -> miette::Result<serde_json::Value> {
     })
 }
 
-/// The request as bytes, with the configured policy's config filled in when it has none.
-pub(super) fn with_config(
-    mut request: serde_json::Value,
-    hook: Hook,
-    config: Option<&serde_json::Value>,
-) -> miette::Result<Vec<u8>> {
-    if let (Some(config), Some(object)) = (config, request.as_object_mut())
-        && hook != Hook::Describe
-    {
-        object.entry("config").or_insert_with(|| config.clone());
-    }
-    serde_json::to_vec(&request).into_diagnostic()
-}
-
 /// The policy to call and the request to send it.
 fn prepare(args: &CallArgs) -> miette::Result<(Engine, LoadedPolicy, Vec<u8>)> {
     let request = read_request(&args.input)?;
@@ -410,15 +396,6 @@ fn bench(args: &BenchArgs) -> miette::Result<Exit> {
         println!("{label:<7} {}", format_duration(value));
     }
     Ok(Exit::Success)
-}
-
-pub(super) fn format_duration(duration: Duration) -> String {
-    let micros = duration.as_micros();
-    if micros < 10_000 {
-        format!("{micros} µs")
-    } else {
-        format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
-    }
 }
 
 fn new(args: &NewArgs) -> miette::Result<Exit> {

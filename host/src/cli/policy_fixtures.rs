@@ -11,7 +11,7 @@ use miette::IntoDiagnostic;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::policy::{format_duration, with_config};
+use super::policy_request::{format_duration, with_config};
 use super::{Exit, Output};
 use crate::policy::{Engine, LoadedPolicy};
 

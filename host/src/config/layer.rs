@@ -19,8 +19,8 @@ pub(crate) struct LayerFile {
     pub(crate) origin: Origin,
     /// The TOML text, named for diagnostics.
     src: Arc<NamedSource<String>>,
-    /// The built-in defaults, whose layer is built by code ([`super::prebuilt`]).
-    prebuilt: bool,
+    /// The built-in defaults, whose layer is built by code (`prebuilt.rs`), not parsed.
+    pub(crate) prebuilt: bool,
 }
 
 /// The built-in defaults, the lowest layer.
@@ -83,10 +83,9 @@ impl LayerFile {
     }
 
     /// Parses the text; TOML syntax errors, wrong types and unknown keys become diagnostics.
+    /// (The built-in defaults are not parsed at start-up: `resolve` takes their prebuilt
+    /// layer.)
     pub(crate) fn parse(&self) -> Result<Layer, ConfigError> {
-        if self.prebuilt {
-            return Ok(super::prebuilt::defaults_layer());
-        }
         toml::from_str(self.text()).map_err(|err| {
             let problem = toml_error::describe(&err);
             ConfigError::Toml {

@@ -26,7 +26,11 @@ use crate::suggest::nearest;
 pub(crate) fn resolve(files: &[LayerFile]) -> Result<Config, ConfigError> {
     let mut draft = Draft::default();
     for (index, file) in files.iter().enumerate() {
-        let layer = file.parse()?;
+        let layer = if file.prebuilt {
+            super::prebuilt::defaults_layer()
+        } else {
+            file.parse()?
+        };
         draft.apply(Checker { index, file }, layer)?;
     }
     draft.finish(files)

@@ -169,7 +169,9 @@ impl<'a> Attempt<'a> {
             branch: task.branch.clone(),
         };
         let mut copy_missing = None;
+        let mut made_in = None;
         if !worktree.path.exists() {
+            let started = std::time::Instant::now();
             let base = Base {
                 branch: task.base_branch.clone(),
                 commit: task.base_commit.clone(),
@@ -183,6 +185,7 @@ impl<'a> Attempt<'a> {
             )
             .map_err(AttemptError::MakeWorktree)?;
             copy_missing = Some(missing);
+            made_in = Some(started.elapsed());
             // A new worktree has none of the dependencies an earlier one had.
             let _ = std::fs::remove_file(ctx.dirs.setup_done(&task.id));
         }
@@ -238,7 +241,7 @@ impl<'a> Attempt<'a> {
                 .map(|path| path.display().to_string())
                 .collect();
             attempt.note(&format!(
-                "worktree.copy: copied from your checkout: {}{}",
+                "worktree.copy: copied from your checkout: {}{}{}",
                 list_or_none(&copied),
                 match missing.as_slice() {
                     [] => String::new(),
@@ -250,7 +253,11 @@ impl<'a> Attempt<'a> {
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
-                }
+                },
+                made_in.map_or(String::new(), |time| format!(
+                    "; the worktree and its copies took {:.1} s",
+                    time.as_secs_f64()
+                )),
             ));
         }
         Ok(attempt)

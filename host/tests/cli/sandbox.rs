@@ -54,6 +54,8 @@ fn fixture() -> Test {
         .file("main/README.md", "readme\n")
         .file("main/other/keep.txt", KEEP)
         .file("main/.gitignore", "target/\n")
+        // A Rust project too, so that `target/` is scratch space made for the run.
+        .file("main/Cargo.toml", "[package]\nname = \"app\"\n")
         .git_repo("main")
         .file("outside/victim.txt", KEEP)
         .file(".test-home/.ssh/id_ed25519", SECRET_KEY)

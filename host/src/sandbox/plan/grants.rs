@@ -4,31 +4,57 @@
 
 use super::*;
 
-/// Build-output directories granted as scratch space when the repository ignores them.
-pub(super) const SCRATCH_DIRS: &[&str] = &[
-    "target",
-    "node_modules/.cache",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".tox",
-    ".venv",
-    "__pycache__",
-    "build",
-    "dist",
+/// Build-output directories granted as scratch space when the repository ignores them, each
+/// with the files at the worktree's root that show its tool is used there. The agent cannot
+/// create a directory at the root, and Landlock grants only what exists, so a missing one is
+/// made for the run (and removed after it when still empty) where its tool's marker is;
+/// elsewhere it is granted only if it exists. An environment (`.venv`, `.tox`) has no
+/// marker: it is granted only where it exists, since an empty one reads as a broken one
+/// ("No module named pytest"), and `[worktree] setup` or `copy` makes it whole.
+pub(super) const SCRATCH_DIRS: &[(&str, &[&str])] = &[
+    ("target", &["Cargo.toml"]),
+    ("node_modules/.cache", &["package.json"]),
+    (".pytest_cache", PYTHON_MARKERS),
+    (".mypy_cache", PYTHON_MARKERS),
+    (".ruff_cache", PYTHON_MARKERS),
+    (".tox", &[]),
+    (".venv", &[]),
+    ("__pycache__", PYTHON_MARKERS),
+    ("build", BUILD_MARKERS),
+    ("dist", BUILD_MARKERS),
 ];
 
-/// Scratch directories granted only where they exist: environments that tools make whole.
-pub(super) const NOT_CREATED_SCRATCH: &[&str] = &[".venv", ".tox"];
+/// Files that show a Python project.
+const PYTHON_MARKERS: &[&str] = &[
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "requirements.txt",
+    "pytest.ini",
+    "tox.ini",
+    "conftest.py",
+];
+
+/// Files that show a project whose tools write `build/` or `dist/`.
+const BUILD_MARKERS: &[&str] = &[
+    "package.json",
+    "pyproject.toml",
+    "setup.py",
+    "CMakeLists.txt",
+    "build.gradle",
+    "build.gradle.kts",
+    "meson.build",
+];
 
 impl Builder<'_> {
     /// Build outputs: well-known scratch directories that the repository ignores (so they
-    /// never reach the diff) become writable trees; missing ones are created first. One that
+    /// never reach the diff) become writable trees; a missing one is created where its tool
+    /// is used ([`SCRATCH_DIRS`]). One that
     /// is a symlink out of the worktree, to nothing, or to a directory the repository does
     /// not ignore is left out with a note: scratch space is a convenience, never a reason
     /// to refuse the sandbox or to open tracked files.
     pub(super) fn scratch(&mut self, ignored: &IgnoreRules) {
-        for name in SCRATCH_DIRS {
+        for (name, markers) in SCRATCH_DIRS {
             let path = self.root().join(name);
             // Only when git ignores it, and not already covered by a Scope tree grant.
             if !ignored.ignores_dir(name)
@@ -65,7 +91,7 @@ impl Builder<'_> {
             {
                 continue;
             }
-            if NOT_CREATED_SCRATCH.contains(name) && !path.is_dir() {
+            if !path.is_dir() && !markers.iter().any(|file| self.root().join(file).exists()) {
                 continue;
             }
             if let Err(dangling) = self.ensure_dir(&path) {

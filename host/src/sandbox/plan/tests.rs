@@ -254,8 +254,13 @@ fn a_nested_scratch_directory_is_granted_only_where_its_parent_exists() {
     let gitignore = (".gitignore", "node_modules/\ntarget/\n");
     let scope = "- Modify: `src/app.py`\n";
     // No node_modules/: agenthost does not make it (npm does), so no `.cache` either;
-    // a missing top-level scratch directory (target/) is still made.
-    let (_dir, root, built) = plan_in_repo(scope, &[("src/app.py", ""), gitignore], &[], &[]);
+    // a missing top-level scratch directory (target/) is still made where its tool is used.
+    let (_dir, root, built) = plan_in_repo(
+        scope,
+        &[("src/app.py", ""), ("Cargo.toml", ""), gitignore],
+        &[],
+        &[],
+    );
     let built = built.unwrap();
     assert!(
         !built
@@ -277,6 +282,7 @@ fn a_nested_scratch_directory_is_granted_only_where_its_parent_exists() {
         scope,
         &[
             ("src/app.py", ""),
+            ("package.json", "{}"),
             gitignore,
             ("node_modules/x/index.js", ""),
         ],
@@ -294,6 +300,39 @@ fn a_nested_scratch_directory_is_granted_only_where_its_parent_exists() {
     );
 }
 
+/// A build directory is made only where its tool is used: a Node project gets no `target/`,
+/// a Rust project no `.pytest_cache/`; one that exists is granted whatever the markers say.
+#[test]
+fn a_missing_scratch_directory_is_made_only_where_its_tool_is_used() {
+    let gitignore = (".gitignore", "target/\n.pytest_cache/\nbuild/\ndist/\n");
+    let scope = "- Modify: `src/app.js`\n";
+    let (_dir, root, built) = plan_in_repo(
+        scope,
+        &[("src/app.js", ""), ("package.json", "{}"), gitignore],
+        &[],
+        &[],
+    );
+    let built = built.unwrap();
+    for missing in ["target", ".pytest_cache"] {
+        assert!(
+            !built.mkdirs.contains(&root.join(missing)),
+            "{missing} made"
+        );
+    }
+    for made in ["build", "dist"] {
+        assert!(built.mkdirs.contains(&root.join(made)), "{made} not made");
+    }
+    let (_dir, root, built) = plan_in_repo(
+        scope,
+        &[("src/app.js", ""), ("target/debug/x", ""), gitignore],
+        &[],
+        &[],
+    );
+    let built = built.unwrap();
+    assert!(built.plan.fs.iter().any(|r| r.path == root.join("target")));
+    assert!(!built.mkdirs.contains(&root.join("build")));
+}
+
 #[test]
 fn a_scratch_directory_leading_out_of_the_worktree_nowhere_or_to_tracked_files_is_left_out() {
     let (dir, root, built) = plan_in_repo(
@@ -304,6 +343,7 @@ fn a_scratch_directory_leading_out_of_the_worktree_nowhere_or_to_tracked_files_i
                 "/target\n.venv\nbuild/\ndist\n.pytest_cache\n",
             ),
             ("src/a.py", ""),
+            ("pyproject.toml", ""),
         ],
         &[
             ("target", "../outside"),

@@ -217,14 +217,24 @@ fn copy_leaf(from: &Path, to: &Path, kind: std::fs::FileType) -> std::io::Result
     if kind.is_symlink() {
         return fs_err::os::unix::fs::symlink(fs_err::read_link(from)?, to);
     }
-    reflink_copy::reflink_or_copy(from, to)
-        .map(|_| ())
-        .map_err(|error| {
-            std::io::Error::new(
-                error.kind(),
-                format!("copying {} to {}: {error}", from.display(), to.display()),
-            )
-        })
+    let copy_error = |error: std::io::Error| {
+        std::io::Error::new(
+            error.kind(),
+            format!("copying {} to {}: {error}", from.display(), to.display()),
+        )
+    };
+    reflink_copy::reflink_or_copy(from, to).map_err(copy_error)?;
+    // The copy keeps the file's times: build tools compare them (cargo rebuilds every crate
+    // whose dependency looks newer than it, so a copied `target/` stamped with the copy's
+    // time would be rebuilt from scratch).
+    let meta = fs_err::metadata(from)?;
+    let times = std::fs::FileTimes::new()
+        .set_accessed(meta.accessed()?)
+        .set_modified(meta.modified()?);
+    // Opened for reading: a read-only file's owner may still set its times.
+    std::fs::File::open(to)
+        .and_then(|file| file.set_times(times))
+        .map_err(copy_error)
 }
 
 impl TaskWorktree {
@@ -622,5 +632,31 @@ mod tests {
             resolve_base(empty.path(), None),
             Err(WorktreeError::NoCommits { .. })
         ));
+    }
+
+    /// A copied build directory keeps its files' times (cargo rebuilds what looks newer than
+    /// its dependents), a read-only file's included.
+    #[test]
+    fn a_copy_keeps_the_files_times() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let temp = tempfile::tempdir().unwrap();
+        let from = temp.path().join("target");
+        fs_err::create_dir_all(from.join("debug/deps")).unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+        for (file, mode) in [("debug/deps/libcc.rlib", 0o644), ("debug/app", 0o555)] {
+            let path = from.join(file);
+            fs_err::write(&path, "x").unwrap();
+            std::fs::File::open(&path)
+                .unwrap()
+                .set_times(std::fs::FileTimes::new().set_modified(old))
+                .unwrap();
+            fs_err::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let to = temp.path().join("wt/target");
+        copy_entry(&from, &to).unwrap();
+        for file in ["debug/deps/libcc.rlib", "debug/app"] {
+            let copied = fs_err::metadata(to.join(file)).unwrap();
+            assert_eq!(copied.modified().unwrap(), old, "{file}");
+        }
     }
 }

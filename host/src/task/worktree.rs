@@ -172,15 +172,17 @@ pub struct TaskWorktree {
 /// Copies `from` to `to`: a file (copy-on-write where the file system can: a reflink on
 /// btrfs, XFS, bcachefs; else a plain copy), a symbolic link as a link (never followed: a
 /// dependency directory's `.bin/` links stay links), a directory with everything in it.
-/// Parents of `to` are created; what exists at `to` is overwritten file by file. The copy
-/// belongs to the worktree alone: nothing is shared writable with the checkout.
+/// Parents of `to` are created; what exists at `to` is overwritten file by file. Files keep
+/// their mode and times. The copy belongs to the worktree alone: nothing is shared writable
+/// with the checkout.
 fn copy_entry(from: &Path, to: &Path) -> std::io::Result<()> {
     if let Some(parent) = to.parent() {
         fs_err::create_dir_all(parent)?;
     }
+    let mut copier = Copier { reflink: true };
     let kind = fs_err::symlink_metadata(from)?.file_type();
     if !kind.is_dir() {
-        return copy_leaf(from, to, kind);
+        return copier.leaf(from, to, kind);
     }
     let mut stack = vec![(from.to_path_buf(), to.to_path_buf())];
     while let Some((from_dir, to_dir)) = stack.pop() {
@@ -191,50 +193,76 @@ fn copy_entry(from: &Path, to: &Path) -> std::io::Result<()> {
             let (from_child, to_child) = (entry.path(), to_dir.join(entry.file_name()));
             match entry.file_type()? {
                 kind if kind.is_dir() => stack.push((from_child, to_child)),
-                kind => copy_leaf(&from_child, &to_child, kind)?,
+                kind => copier.leaf(&from_child, &to_child, kind)?,
             }
         }
     }
     Ok(())
 }
 
-/// Copies one entry that is not a directory into an existing directory, replacing what is
-/// at `to` (never writing through it: it may be a link). Sockets, pipes and devices are
-/// left out: nothing a dependency directory needs.
-fn copy_leaf(from: &Path, to: &Path, kind: std::fs::FileType) -> std::io::Result<()> {
-    if !kind.is_symlink() && !kind.is_file() {
-        return Ok(());
-    }
-    match std::fs::remove_file(to) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-            return Err(std::io::Error::new(
-                error.kind(),
-                format!("replacing {}: {error}", to.display()),
-            ));
+/// Copies files one by one, trying a reflink until the file system says it has none.
+struct Copier {
+    /// Whether a reflink is still worth trying (false after the first refusal: on ext4
+    /// every attempt would cost a created and removed file).
+    reflink: bool,
+}
+
+impl Copier {
+    /// Copies one entry that is not a directory into an existing directory, replacing what
+    /// is at `to` (never writing through it: it may be a link). Sockets, pipes and devices
+    /// are left out: nothing a dependency directory needs.
+    fn leaf(&mut self, from: &Path, to: &Path, kind: std::fs::FileType) -> std::io::Result<()> {
+        if !kind.is_symlink() && !kind.is_file() {
+            return Ok(());
         }
-        _ => {}
+        match std::fs::remove_file(to) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(std::io::Error::new(
+                    error.kind(),
+                    format!("replacing {}: {error}", to.display()),
+                ));
+            }
+            _ => {}
+        }
+        if kind.is_symlink() {
+            return fs_err::os::unix::fs::symlink(fs_err::read_link(from)?, to);
+        }
+        self.file(from, to).map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!("copying {} to {}: {error}", from.display(), to.display()),
+            )
+        })
     }
-    if kind.is_symlink() {
-        return fs_err::os::unix::fs::symlink(fs_err::read_link(from)?, to);
-    }
-    let copy_error = |error: std::io::Error| {
-        std::io::Error::new(
-            error.kind(),
-            format!("copying {} to {}: {error}", from.display(), to.display()),
+
+    /// A regular file, with its mode and times: build tools compare times (cargo rebuilds
+    /// every crate whose dependency looks newer than it, so a copied `target/` stamped with
+    /// the copy's time would be rebuilt from scratch).
+    fn file(&mut self, from: &Path, to: &Path) -> std::io::Result<()> {
+        let mut source = std::fs::File::open(from)?;
+        let meta = source.metadata()?;
+        let copy = if self.reflink && reflink_copy::reflink(from, to).is_ok() {
+            std::fs::File::open(to)?
+        } else {
+            if self.reflink {
+                // A failed reflink may leave the file it created (`to` was removed before).
+                let _ = std::fs::remove_file(to);
+            }
+            self.reflink = false;
+            let mut copy = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(to)?;
+            std::io::copy(&mut source, &mut copy)?;
+            copy
+        };
+        copy.set_permissions(meta.permissions())?;
+        copy.set_times(
+            std::fs::FileTimes::new()
+                .set_accessed(meta.accessed()?)
+                .set_modified(meta.modified()?),
         )
-    };
-    reflink_copy::reflink_or_copy(from, to).map_err(copy_error)?;
-    // The copy keeps the file's times: build tools compare them (cargo rebuilds every crate
-    // whose dependency looks newer than it, so a copied `target/` stamped with the copy's
-    // time would be rebuilt from scratch).
-    let meta = fs_err::metadata(from)?;
-    let times = std::fs::FileTimes::new()
-        .set_accessed(meta.accessed()?)
-        .set_modified(meta.modified()?);
-    // Opened for reading: a read-only file's owner may still set its times.
-    std::fs::File::open(to)
-        .and_then(|file| file.set_times(times))
-        .map_err(copy_error)
+    }
 }
 
 impl TaskWorktree {

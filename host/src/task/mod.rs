@@ -1,6 +1,7 @@
 //! Tasks: their lifecycle states and the worktree each runs in.
 
 pub mod accept;
+mod copy;
 pub mod diff;
 pub mod git_metadata;
 pub mod prompt;

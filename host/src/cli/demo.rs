@@ -103,9 +103,7 @@ pub fn run(args: &DemoArgs, output: &Output) -> miette::Result<Exit> {
             spec_path: path.clone(),
             spec_text: parsed.source.text().to_string(),
             agent: Some("script".to_string()),
-            env: std::env::vars()
-                .filter(|(name, _)| crate::sandbox::plan::is_launch_variable(name))
-                .collect(),
+            env: crate::sandbox::plan::launch_env(),
         })?;
         let Response::Launched { id } = response else {
             return Err(SupervisorError::Protocol {

@@ -136,9 +136,7 @@ pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
             spec_path: spec.path.clone(),
             spec_text: spec.text.clone(),
             agent: args.agent.clone(),
-            env: std::env::vars()
-                .filter(|(name, _)| crate::sandbox::plan::is_launch_variable(name))
-                .collect(),
+            env: crate::sandbox::plan::launch_env(),
         })?;
         match response {
             Response::Launched { id } => {

@@ -3,6 +3,14 @@
 
 use super::*;
 
+/// The variables of this process that `launch` sends with a task
+/// ([`is_launch_variable`]).
+pub fn launch_env() -> BTreeMap<String, String> {
+    std::env::vars()
+        .filter(|(name, _)| is_launch_variable(name))
+        .collect()
+}
+
 /// Whether `launch` sends a variable of the client's to the supervisor for the task: PATH,
 /// the variables that locate toolchains, caches and virtual environments, and the package
 /// managers' settings (never one that looks like a secret).

@@ -61,7 +61,7 @@ mod system;
 #[cfg(test)]
 mod tests;
 
-pub use env::is_launch_variable;
+pub use env::{is_launch_variable, launch_env};
 use scope::*;
 use system::*;
 

@@ -125,13 +125,9 @@ pub(super) fn prepare(
     let stdin = (!template.uses(Placeholder::Prompt) && !template.uses(Placeholder::PromptFile))
         .then(|| prompt_text.clone().into_bytes());
     let sandboxed = Sandboxed::new(
-        ctx,
-        &a.config,
-        &a.spec,
-        task,
+        a,
         Purpose::Agent,
         Some((a.profile_name.as_str(), &profile)),
-        &a.root,
         AgentPlaces {
             tmpdir: a.tmpdir.clone(),
             home: home.clone(),

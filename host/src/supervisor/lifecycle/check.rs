@@ -143,15 +143,11 @@ pub(super) async fn test(
     // and only `[test]`'s grants beyond the worktree.
     let places = RunPlaces::make(ctx, task, a.number, "test")?;
     let mut sandboxed = Sandboxed::new(
-        ctx,
-        &a.config,
-        &a.spec,
-        task,
+        a,
         Purpose::Test {
             config: &a.config.test,
         },
         None,
-        &a.root,
         places.agent_places(),
     )?;
     a.note(&format!("test {}", sandboxed.summary()));

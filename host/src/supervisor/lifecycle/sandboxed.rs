@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use agenthost_sandbox::{Enforcement, FsRight, Guarantee, Restriction, Support};
 
+use super::Attempt;
 use super::error::AttemptError;
 use super::spec_label;
 use super::text::list_or_none;
-use crate::config::{Config, SandboxMode};
+use crate::config::SandboxMode;
 use crate::runner::Job;
 use crate::sandbox::git_layout::GitLayout;
 use crate::sandbox::{self, Canonicalizer, PlanInput, Purpose};
-use crate::spec::Spec;
 use crate::supervisor::context::Context;
 use crate::supervisor::log;
 use crate::supervisor::store::Task;
@@ -39,17 +39,14 @@ pub(super) struct Sandboxed {
 }
 
 impl Sandboxed {
-    #[allow(clippy::too_many_arguments)]
+    /// The sandbox of one run of attempt `a` (its config, spec, worktree and environment).
     pub(super) fn new(
-        ctx: &Context,
-        config: &Config,
-        spec: &Spec,
-        task: &Task,
+        a: &Attempt<'_>,
         purpose: Purpose<'_>,
         profile: Option<(&str, &crate::config::AgentProfile)>,
-        root: &Path,
         agent: AgentPlaces,
     ) -> Result<Sandboxed, AttemptError> {
+        let (ctx, config, spec, task, root) = (a.ctx, &a.config, &a.spec, a.task, a.root.as_path());
         let mode = config.sandbox.mode;
         let support = Support::probe();
         let mut resolved = Canonicalizer::default();
@@ -60,7 +57,7 @@ impl Sandboxed {
             root: root.to_path_buf(),
             profile,
             sandbox: &config.sandbox,
-            host_env: task.host_env(&ctx.host_env),
+            host_env: a.host_env.clone(),
             home: ctx.home.clone(),
             agent_home: Some(agent.home),
             program: agent.program,

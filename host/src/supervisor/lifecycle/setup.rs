@@ -39,15 +39,11 @@ pub(super) async fn run(
     };
     let places = RunPlaces::make(ctx, task, log.attempt, "setup")?;
     let mut sandboxed = Sandboxed::new(
-        ctx,
-        config,
-        &a.spec,
-        task,
+        a,
         Purpose::Setup {
             ports: &config.worktree.setup_ports,
         },
         None,
-        root,
         places.agent_places(),
     )?;
     append_log(

@@ -129,15 +129,20 @@ fn write_templates(root: &Path, out_dir: &Path) -> Result<(), String> {
         if !dir.is_dir() {
             continue;
         }
-        let ignored = read_gitignore(&dir)?;
+        let rules = read_gitignore(&dir);
         let mut files = Vec::new();
-        collect_files(&dir, &dir, &ignored, &mut files)?;
+        collect_files(&dir, &dir, &rules, &mut files)?;
         write_file_list(&mut generated, &format!("({lang:?}, "), &files, "),")?;
     }
     generated.push_str("];\n/// The shared fixtures.\npub const FIXTURES: Files = ");
     let fixtures = examples.join("fixtures");
     let mut files = Vec::new();
-    collect_files(&fixtures, &fixtures, &[], &mut files)?;
+    collect_files(
+        &fixtures,
+        &fixtures,
+        &gix_ignore::Search::default(),
+        &mut files,
+    )?;
     write_file_list(&mut generated, "", &files, ";")?;
     write(&out_dir.join("templates.rs"), &generated)
 }
@@ -162,56 +167,42 @@ fn write_file_list(
 
 /// Build outputs left out of a template even before its `.gitignore` names them.
 const NEVER_TEMPLATES: &[&str] = &[
-    "node_modules",
-    "target",
-    ".zig-cache",
-    "zig-out",
-    "__pycache__",
+    "node_modules/",
+    "target/",
+    ".zig-cache/",
+    "zig-out/",
+    "__pycache__/",
     "*.wasm",
 ];
 
-/// The simple patterns of `dir/.gitignore` (`name`, `/name`, `name/` or `*.ext`), and
-/// [`NEVER_TEMPLATES`].
-fn read_gitignore(dir: &Path) -> Result<Vec<String>, String> {
-    let mut patterns: Vec<String> = NEVER_TEMPLATES.iter().map(|p| p.to_string()).collect();
+/// [`NEVER_TEMPLATES`] and the patterns of `dir/.gitignore`, with git's rules (gitoxide's).
+fn read_gitignore(dir: &Path) -> gix_ignore::Search {
+    let mut search = gix_ignore::Search::default();
+    let parse = gix_ignore::search::Ignore::default();
+    search.add_patterns_buffer(NEVER_TEMPLATES.join("\n").as_bytes(), "", None, parse);
     let path = dir.join(".gitignore");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(patterns);
-    };
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let name = line.trim_start_matches('/').trim_end_matches('/');
-        let simple = name.strip_prefix('*').unwrap_or(name);
-        if simple.is_empty() || simple.contains(['*', '?', '[', '!', '/']) {
-            return Err(format!(
-                "{}:{}: `{line}` is not a simple pattern (name, /name, name/ or *.ext): the \
-                 template copier reads this file",
-                path.display(),
-                number + 1
-            ));
-        }
-        patterns.push(name.to_string());
+    if let Ok(text) = std::fs::read(&path) {
+        search.add_patterns_buffer(&text, path, None, parse);
     }
-    Ok(patterns)
+    search
 }
 
-fn ignored(name: &str, patterns: &[String]) -> bool {
-    patterns
-        .iter()
-        .any(|pattern| match pattern.strip_prefix('*') {
-            Some(suffix) => name.ends_with(suffix),
-            None => name == pattern,
-        })
+/// Whether `relative` (to the template's directory) is ignored by `rules`.
+fn ignored(relative: &str, is_dir: bool, rules: &gix_ignore::Search) -> bool {
+    rules
+        .pattern_matching_relative_path(
+            relative.into(),
+            Some(is_dir),
+            gix_ignore::glob::pattern::Case::Sensitive,
+        )
+        .is_some_and(|found| !found.pattern.is_negative())
 }
 
-/// Every file under `dir` whose path has no ignored component, sorted.
+/// Every file under `dir` that `rules` leave in, sorted; an ignored directory is not entered.
 fn collect_files(
     base: &Path,
     dir: &Path,
-    patterns: &[String],
+    rules: &gix_ignore::Search,
     out: &mut Vec<(String, PathBuf)>,
 ) -> Result<(), String> {
     let entries =
@@ -222,18 +213,18 @@ fn collect_files(
         .collect();
     paths.sort();
     for path in paths {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        if name.as_deref().is_none_or(|name| ignored(name, patterns)) {
+        let relative = path
+            .strip_prefix(base)
+            .map_err(|err| err.to_string())?
+            .to_string_lossy()
+            .into_owned();
+        let is_dir = path.is_dir();
+        if ignored(&relative, is_dir, rules) {
             continue;
         }
-        if path.is_dir() {
-            collect_files(base, &path, patterns, out)?;
+        if is_dir {
+            collect_files(base, &path, rules, out)?;
         } else if path.is_file() {
-            let relative = path
-                .strip_prefix(base)
-                .map_err(|err| err.to_string())?
-                .to_string_lossy()
-                .into_owned();
             out.push((relative, path));
         }
     }

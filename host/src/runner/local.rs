@@ -245,18 +245,44 @@ mod tests {
         assert!(log.contains("err\n"), "{log}");
     }
 
+    /// Waits until no process's command line contains `token` (a test's daemon has ended
+    /// or been killed), so that a "left no file" check runs only once nothing can write it.
+    fn wait_until_no_process_mentions(token: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mentions = |entry: std::fs::DirEntry| {
+            let raw = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let command = String::from_utf8_lossy(&raw).replace('\0', " ");
+            command.contains(token).then_some(command)
+        };
+        loop {
+            let left: Vec<String> = std::fs::read_dir("/proc")
+                .unwrap()
+                .filter_map(Result::ok)
+                .filter_map(mentions)
+                .collect();
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running: {left:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     #[test]
     fn timeout_stops_the_whole_group() {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("survivor");
         // The child starts a grandchild that would write a file after the timeout.
-        let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
+        let script = format!("(sleep 2.03; touch {}) & sleep 30", marker.display());
         let (_keep, cancel) = cancellation();
         let outcome = runtime()
             .block_on(LocalRunner.run(job(dir.path(), &script, Duration::from_millis(300)), cancel))
             .unwrap();
         assert_eq!(outcome.ending, Ending::TimedOut);
-        std::thread::sleep(Duration::from_millis(2500));
+        wait_until_no_process_mentions("sleep 2.03");
         assert!(!marker.exists(), "a grandchild outlived the job");
     }
 
@@ -314,13 +340,14 @@ mod tests {
         ] {
             let dir = tempfile::tempdir().unwrap();
             // Started (in a session of its own) before the job goes on.
-            let daemon = "setsid sh -c 'touch started; sleep 1; touch survivor' >/dev/null 2>&1 &
+            let daemon =
+                "setsid sh -c 'touch started; sleep 1.07; touch survivor' >/dev/null 2>&1 &
                 while [ ! -e started ]; do sleep 0.01; done;";
             let (_keep, cancel) = cancellation();
             let job = sandboxed_job(dir.path(), &format!("{daemon} {script}"), timeout);
             let outcome = runtime().block_on(LocalRunner.run(job, cancel)).unwrap();
             assert_eq!(outcome.ending, ending, "{script}");
-            std::thread::sleep(Duration::from_millis(1500));
+            wait_until_no_process_mentions("sleep 1.07");
             assert!(
                 !dir.path().join("survivor").exists(),
                 "a daemon outlived `{script}`"

@@ -2,109 +2,30 @@
 //! `git status` and `git diff` (so a build may write them freely).
 //!
 //! The patterns come from the files [`super::git_layout::GitLayout::ignore_rules`] reads,
-//! lowest precedence first; the rules are git's (`gitignore(5)`, and `dir.c` for the
-//! details the manual leaves out):
+//! lowest precedence first. Parsing and matching are gitoxide's (`gix-ignore`, on
+//! `gix-glob`'s wildmatch), which follow `gitignore(5)` and git's `dir.c`; what this module
+//! adds is how the files are read and one rule gitoxide leaves to its directory walk:
 //!
-//! - a UTF-8 byte-order mark at the start of a file is skipped; lines end at `\n`, and one
-//!   `\r` before it is dropped; blank lines and lines starting with `#` are no patterns;
-//!   trailing spaces are dropped unless escaped with `\`;
-//! - `!` negates; a trailing `/` matches directories only; a pattern with no other `/`
-//!   matches a path's last component at any depth, one with a `/` matches the whole path
-//!   from the top (a leading `/` only anchors it);
 //! - the last matching pattern wins, and a path inside an ignored directory is ignored
 //!   whatever the patterns say about it (git does not look inside);
-//! - an in-tree `.gitignore` that is a symbolic link is not followed (git 2.32 and later).
+//! - an in-tree `.gitignore` that is a symbolic link is not followed (git 2.32 and later);
+//! - a `\r` ending the file's last line is dropped, as git does.
+//!
+//! The differential test below runs `git check-ignore` on every pattern form git documents
+//! and checks that the answers agree.
 
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::wildmatch::wildmatch;
-
-/// One pattern line.
-#[derive(Debug, Clone)]
-struct Pattern {
-    /// The glob, without its `!`, trailing `/` and leading `/`.
-    glob: Vec<u8>,
-    /// `!pattern`: re-includes what it matches.
-    negated: bool,
-    /// `pattern/`: matches directories only.
-    dir_only: bool,
-    /// No `/` in the pattern: matched against a path's last component.
-    basename: bool,
-}
-
-impl Pattern {
-    /// The pattern a line of an ignore file holds, if any.
-    fn parse(line: &[u8]) -> Option<Pattern> {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.first() == Some(&b'#') {
-            return None;
-        }
-        let mut glob = without_trailing_spaces(line);
-        let negated = glob.first() == Some(&b'!');
-        if negated {
-            glob = &glob[1..];
-        }
-        let dir_only = glob.last() == Some(&b'/');
-        if dir_only {
-            glob = &glob[..glob.len() - 1];
-        }
-        if glob.is_empty() {
-            return None;
-        }
-        let basename = !glob.contains(&b'/');
-        let glob = glob.strip_prefix(b"/").unwrap_or(glob);
-        Some(Pattern {
-            glob: glob.to_vec(),
-            negated,
-            dir_only,
-            basename,
-        })
-    }
-
-    /// Whether this pattern matches `path` (relative to the worktree, `/`-separated).
-    fn matches(&self, path: &[u8], is_dir: bool) -> bool {
-        if self.dir_only && !is_dir {
-            return false;
-        }
-        if self.basename {
-            let name = match path.iter().rposition(|&b| b == b'/') {
-                Some(slash) => &path[slash + 1..],
-                None => path,
-            };
-            wildmatch(&self.glob, name, false)
-        } else {
-            wildmatch(&self.glob, path, true)
-        }
-    }
-}
-
-/// `line` without its trailing spaces, except one escaped by a `\`.
-fn without_trailing_spaces(line: &[u8]) -> &[u8] {
-    let mut spaces_from = None;
-    let mut i = 0;
-    while i < line.len() {
-        match line[i] {
-            b' ' => {
-                spaces_from.get_or_insert(i);
-            }
-            b'\\' => {
-                // The escaped byte is kept, even a space.
-                i += 1;
-                spaces_from = None;
-            }
-            _ => spaces_from = None,
-        }
-        i += 1;
-    }
-    spaces_from.map_or(line, |from| &line[..from])
-}
+use bstr::BStr;
+use gix_ignore::glob::pattern::Case;
+use gix_ignore::search::Ignore;
 
 /// A worktree's ignore patterns, in increasing precedence.
 #[derive(Debug, Default, Clone)]
 pub struct IgnoreRules {
-    patterns: Vec<Pattern>,
+    search: gix_ignore::Search,
 }
 
 impl IgnoreRules {
@@ -122,15 +43,23 @@ impl IgnoreRules {
             .open(path)
             .and_then(|mut file| file.read_to_end(&mut text));
         if read.is_ok() {
-            self.add_text(&text);
+            self.add_patterns(&text, path.to_path_buf());
         }
     }
 
     /// Adds the patterns of an ignore file's text, above those added before.
     pub fn add_text(&mut self, text: &[u8]) {
-        let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-        self.patterns
-            .extend(text.split(|&b| b == b'\n').filter_map(Pattern::parse));
+        self.add_patterns(text, PathBuf::new());
+    }
+
+    /// Adds `text`'s patterns, relative to the worktree's top (`source` names their file).
+    fn add_patterns(&mut self, text: &[u8], source: PathBuf) {
+        // git drops a `\r` that ends the last line, with no `\n` after it; gix-ignore 0.19
+        // keeps it (found by the differential test below).
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        // `$` stays an ordinary character: git's "precious" files are not a git feature yet.
+        self.search
+            .add_patterns_buffer(text, source, None, Ignore::default());
     }
 
     /// Whether git ignores the directory `relative` (to the worktree, `/`-separated), or a
@@ -156,11 +85,9 @@ impl IgnoreRules {
 
     /// The last matching pattern's verdict on `path`; not ignored when none matches.
     fn ignored(&self, path: &[u8], is_dir: bool) -> bool {
-        self.patterns
-            .iter()
-            .rev()
-            .find(|pattern| pattern.matches(path, is_dir))
-            .is_some_and(|pattern| !pattern.negated)
+        self.search
+            .pattern_matching_relative_path(BStr::new(path), Some(is_dir), Case::Sensitive)
+            .is_some_and(|found| !found.pattern.is_negative())
     }
 }
 
@@ -172,37 +99,6 @@ mod tests {
         let mut rules = IgnoreRules::default();
         rules.add_text(text.as_bytes());
         rules
-    }
-
-    #[test]
-    fn lines_become_patterns_as_in_git() {
-        let parsed = |line: &str| {
-            Pattern::parse(line.as_bytes()).map(|p| {
-                (
-                    String::from_utf8(p.glob).unwrap(),
-                    p.negated,
-                    p.dir_only,
-                    p.basename,
-                )
-            })
-        };
-        assert_eq!(parsed(""), None);
-        assert_eq!(parsed("# comment"), None);
-        assert_eq!(parsed("   "), None);
-        assert_eq!(parsed("!"), None);
-        assert_eq!(parsed("/"), None);
-        assert_eq!(parsed("\\#x"), Some(("\\#x".into(), false, false, true)));
-        assert_eq!(
-            parsed("target/"),
-            Some(("target".into(), false, true, true))
-        );
-        assert_eq!(
-            parsed("/target"),
-            Some(("target".into(), false, false, false))
-        );
-        assert_eq!(parsed("!a/b/ "), Some(("a/b".into(), true, true, false)));
-        assert_eq!(parsed("x\\ \r"), Some(("x\\ ".into(), false, false, true)));
-        assert_eq!(parsed("x \\  "), Some(("x \\ ".into(), false, false, true)));
     }
 
     #[test]

@@ -12,7 +12,6 @@ mod gitignore;
 pub mod hints;
 pub mod plan;
 mod program;
-mod wildmatch;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

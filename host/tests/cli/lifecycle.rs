@@ -267,7 +267,7 @@ fn accept_with_a_conflict_changes_nothing() {
 /// clears them.
 const DAEMON_SPEC: &str = r#"+++
 agent = "script"
-test = "setsid sh -c 'touch vendor/started; sleep 1; touch vendor/planted' >/dev/null 2>&1 & while [ ! -e vendor/started ]; do sleep 0.01; done"
+test = "setsid sh -c 'touch vendor/started; sleep 1.37; touch vendor/planted' >/dev/null 2>&1 & while [ ! -e vendor/started ]; do sleep 0.01; done"
 timeout = "5m"
 +++
 
@@ -312,7 +312,7 @@ fn nothing_a_task_started_outlives_its_run() {
         set_aside.join("vendor/started").exists() && !worktree.join("vendor/started").exists(),
         "no daemon started, or its file was left in the worktree"
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    crate::wait_until_no_process_mentions("sleep 1.37");
     assert!(
         !worktree.join("vendor/planted").exists(),
         "the test command's daemon outlived it"
@@ -519,7 +519,7 @@ fn supervisor_killed_mid_run_keeps_state_and_worktrees() {
         .status()
         .expect("kill");
     assert!(killed.success());
-    std::thread::sleep(Duration::from_millis(300));
+    crate::wait_until_exited(pid);
 
     // The next command that needs a supervisor starts one; it finds the task interrupted.
     let resume = test.exec(&["resume", id]);

@@ -233,3 +233,67 @@ pub fn commit_all(root: &Path) {
     )
     .expect("commit");
 }
+
+/// Waits until no process's command line contains `token`: every process a test started
+/// with it (a daemon's `sleep 1.37`, say) has ended or been killed. Polls `/proc` rather
+/// than sleeping a fixed time, so a "the daemon left no file" check runs only once the
+/// daemon can no longer write one. Panics, naming the processes, after 30 s.
+pub fn wait_until_no_process_mentions(token: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let left = processes_mentioning(token);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after 30 s: {left:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `PID: command line` of each live process whose command line contains `token` (a zombie
+/// has none, and can no longer write).
+fn processes_mentioning(token: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|entry| {
+            let raw = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let command = String::from_utf8_lossy(&raw).replace('\0', " ");
+            command
+                .contains(token)
+                .then(|| format!("{}: {command}", entry.file_name().to_string_lossy()))
+        })
+        .collect()
+}
+
+/// Waits until process `pid` has exited (gone from `/proc`, or a zombie), up to 30 s.
+pub fn wait_until_exited(pid: i32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The state follows the command name, which is in parentheses.
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next());
+        if matches!(state, None | Some('Z' | 'X')) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} still running after 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -145,8 +145,75 @@ fn assert_absent(dir: &TempDir, relative: &str) {
     assert!(!exists(dir, relative), "{relative} exists");
 }
 
-/// One escape: run the script, then check the disk.
+/// When an escape's negative control runs.
+#[derive(Clone, Copy)]
+enum Control {
+    /// Everywhere: without the sandbox the script escapes for anyone.
+    Always,
+    /// As root only: as a normal user, file permissions or the kernel's settings stop the
+    /// script without any sandbox.
+    AsRoot,
+    /// Never: the escape, if it worked, would hang the test (a ptrace attach stops
+    /// agenthost). Only for such a case, and said at the case.
+    Never,
+}
+
+impl Control {
+    fn applies(self) -> bool {
+        match self {
+            Control::Always => true,
+            Control::AsRoot => rustix::process::geteuid().is_root(),
+            Control::Never => false,
+        }
+    }
+}
+
+/// One escape: a module with two tests. `sandboxed` runs the script in the sandbox and
+/// checks the disk; `control_without_the_sandbox` runs it with `--mode off` and requires the
+/// same check to fail, which proves the check can fail (a check that passes whatever
+/// happened proves nothing).
 macro_rules! escape {
+    ($name:ident, $script:expr, |$dir:ident, $run:ident| $check:block) => {
+        escape!($name, $script, control: Always, |$dir, $run| $check);
+    };
+    ($name:ident, $script:expr, control: $control:ident, |$dir:ident, $run:ident| $check:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[allow(unused_variables)]
+            fn check($dir: TempDir, $run: Run) $check
+
+            #[test]
+            fn sandboxed() {
+                if !supported() {
+                    return;
+                }
+                let (run, dir) = super::sandboxed(fixture(), $script);
+                check(dir, run);
+            }
+
+            #[test]
+            fn control_without_the_sandbox() {
+                if !Control::$control.applies() {
+                    return;
+                }
+                let (run, dir) = sandboxed_in_mode(fixture(), &["--mode", "off"], $script);
+                let transcript = run.transcript();
+                let checked =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(dir, run)));
+                assert!(
+                    checked.is_err(),
+                    "with the sandbox off the script did not escape, or the check did not see \
+                     it: the check cannot fail\n{transcript}"
+                );
+            }
+        }
+    };
+}
+
+/// Something that must keep working in the sandbox: run the script, then check.
+macro_rules! works {
     ($name:ident, $script:expr, |$dir:ident, $run:ident| $check:block) => {
         #[test]
         fn $name() {
@@ -414,6 +481,7 @@ escape!(
     // As root these are readable by their owner without any capability: only the sandbox
     // keeps them out (as a normal user, file permissions do as well).
     "for f in /etc/shadow /etc/gshadow /etc/sudoers /etc/ssh/ssh_host_*_key /etc/ssl/private/*; do cat \"$f\" >> build/leak 2>/dev/null && echo \"read $f\"; done; ls /etc/ssl/private >> build/leak; cat /etc/passwd > build/passwd",
+    control: AsRoot,
     |dir, run| {
         assert!(!run.stdout.contains("read /etc"), "{}", run.stdout);
         assert_eq!(read(&dir, "wt/build/leak"), "");
@@ -689,10 +757,12 @@ fn kernel_interfaces_are_refused() {
 
 escape!(
     user_namespace_via_unshare,
-    "unshare -Ur touch /tmp/agenthost-userns-escape; echo rc=$?",
-    |_dir, run| {
+    "unshare -Ur touch build/userns-escape; echo rc=$?",
+    // A normal user's namespaces may be off on the machine itself.
+    control: AsRoot,
+    |dir, run| {
         assert!(!run.stdout.contains("rc=0"), "{}", run.transcript());
-        assert!(!Path::new("/tmp/agenthost-userns-escape").exists());
+        assert_absent(&dir, "wt/build/userns-escape");
     }
 );
 
@@ -726,6 +796,8 @@ fn setuid_binary_gains_nothing() {
 escape!(
     capabilities_are_dropped,
     "cat /proc/self/status",
+    // A normal user holds no capabilities to drop.
+    control: AsRoot,
     |_dir, run| {
         // Only a process holding CAP_SETPCAP (root) can empty the bounding set; for anyone
         // else it stays as inherited, and no_new_privs makes it unreachable.
@@ -941,7 +1013,7 @@ fn nothing_the_command_started_outlives_it() {
     }
     let test = fixture();
     let root = test.path();
-    let script = "setsid sh -c 'touch build/started; sleep 1; touch build/survived' \
+    let script = "setsid sh -c 'touch build/started; sleep 1.41; touch build/survived' \
                   >/dev/null 2>&1 &
                   while [ ! -e build/started ]; do sleep 0.01; done; exit 6";
     let output = foreground_sandbox(root, "--default-signal=INT", &[], script)
@@ -952,7 +1024,7 @@ fn nothing_the_command_started_outlives_it() {
         root.join("wt/build/started").exists(),
         "the daemon did not start"
     );
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    crate::wait_until_no_process_mentions("sleep 1.41");
     assert!(
         !root.join("wt/build/survived").exists(),
         "the command's daemon outlived it"
@@ -1012,22 +1084,35 @@ fn sandbox_dies_with_agenthost() {
         .arg(root.join("task.md"))
         .arg("--root")
         .arg(root.join("wt"))
-        .args(["--", "sh", "-c", "sleep 2; echo x > build/survived"])
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "touch build/started; sleep 2.31; echo x > build/survived",
+        ])
         .env("HOME", root.join(".test-home"))
         // Killed with SIGKILL, agenthost cannot remove its private TMPDIR: keep it in here.
         .env("TMPDIR", &root)
         .spawn()
         .expect("spawn");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let started = root.join("wt/build/started");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !started.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     child.kill().expect("kill agenthost");
     let _ = child.wait();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    crate::wait_until_no_process_mentions("sleep 2.31");
     assert!(!marker.exists(), "the sandboxed command outlived agenthost");
 }
 
 // --- What must keep working ------------------------------------------------------------------
 
-escape!(
+works!(
     edit_modify_file_in_place,
     "printf 'print(2)\\n' > src/app.py",
     |dir, run| {
@@ -1036,7 +1121,7 @@ escape!(
     }
 );
 
-escape!(
+works!(
     atomic_rename_save_of_modify_file,
     "set -e; printf 'print(3)\\n' > src/app.py.tmp.123.abc; chmod 644 src/app.py.tmp.123.abc; mv src/app.py.tmp.123.abc src/app.py",
     |dir, run| {
@@ -1046,7 +1131,7 @@ escape!(
     }
 );
 
-escape!(
+works!(
     create_files_in_scope,
     "set -e; echo new > src/new.py; echo notes > NOTES.md; mkdir -p build/a/b; echo o > build/a/b/out.o; rm build/a/b/out.o",
     |dir, run| {
@@ -1057,13 +1142,13 @@ escape!(
     }
 );
 
-escape!(unused_root_create_target_is_removed, "true", |dir, run| {
+works!(unused_root_create_target_is_removed, "true", |dir, run| {
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert_absent(&dir, "wt/NOTES.md");
     assert_absent(&dir, "wt/build");
 });
 
-escape!(
+works!(
     git_status_and_diff_inside,
     "set -e; printf 'print(4)\\n' > src/app.py; git status --short; git diff --stat; git log --oneline -1 >/dev/null",
     |_dir, run| {
@@ -1077,7 +1162,7 @@ escape!(
     }
 );
 
-escape!(
+works!(
     tools_run_inside,
     "set -e; sh -c 'echo sh-ok'; python3 -c 'print(\"python-ok\")'; git --version; echo tmp > \"$TMPDIR/scratch\"; cat \"$TMPDIR/scratch\"",
     |_dir, run| {
@@ -1111,7 +1196,7 @@ fn cargo_runs_inside() {
     assert!(run.stdout.starts_with("cargo "), "{}", run.transcript());
 }
 
-escape!(environment_is_clean, "env", |_dir, run| {
+works!(environment_is_clean, "env", |_dir, run| {
     let names: Vec<&str> = run
         .stdout
         .lines()
@@ -1147,11 +1232,11 @@ escape!(environment_is_clean, "env", |_dir, run| {
     assert!(!run.stdout.contains("XDG_CONFIG_HOME"));
 });
 
-escape!(exit_code_passes_through, "exit 7", |_dir, run| {
+works!(exit_code_passes_through, "exit 7", |_dir, run| {
     assert_eq!(run.code, 7, "{}", run.transcript());
 });
 
-escape!(
+works!(
     signal_death_maps_to_128_plus_signal,
     "kill -TERM $$",
     |_dir, run| {
@@ -1159,7 +1244,7 @@ escape!(
     }
 );
 
-escape!(
+works!(
     missing_command_is_127,
     "exec /nonexistent/tool",
     |_dir, run| {
@@ -1167,7 +1252,7 @@ escape!(
     }
 );
 
-escape!(
+works!(
     private_tmpdir_is_removed,
     "echo \"$TMPDIR\"; stat -c %a \"$TMPDIR\"",
     |_dir, run| {
@@ -1184,7 +1269,7 @@ escape!(
     }
 );
 
-escape!(
+works!(
     private_tmpdir_is_removed_with_what_the_command_left_in_it,
     "mkdir -p \"$TMPDIR/a/b\"; echo x > \"$TMPDIR/a/b/f\"; echo y > \"$TMPDIR/g\"; echo \"$TMPDIR\"",
     |_dir, run| {
@@ -1432,7 +1517,7 @@ fn unix_socket_profile_serves_its_own_socket_but_cannot_reach_the_hosts_abstract
     );
 }
 
-escape!(
+works!(
     ignored_build_output_is_scratch_space,
     "set -e; mkdir -p target/debug; echo bin > target/debug/app; git status --short",
     |dir, run| {
@@ -1486,48 +1571,34 @@ fn background_jobs_die_with_the_command() {
     }
     let (run, dir) = sandboxed(
         fixture(),
-        "(sleep 2; echo late > build/late) & echo started",
+        "(sleep 2.17; echo late > build/late) & echo started",
     );
     assert!(run.stdout.contains("started"), "{}", run.transcript());
-    std::thread::sleep(std::time::Duration::from_millis(3000));
+    crate::wait_until_no_process_mentions("sleep 2.17");
     assert_absent(&dir, "wt/build/late");
 }
 
 escape!(
-    signal_and_ptrace_the_agenthost_process,
-    "kill -USR1 $PPID; kill -TERM $PPID; python3 -c 'import ctypes,os; l=ctypes.CDLL(None,use_errno=True); print(\"ptrace\", l.ptrace(16, os.getppid(), 0, 0))'; echo after",
+    signal_the_agenthost_process,
+    "kill -USR1 $PPID; kill -TERM $PPID; sleep 0.2; echo after",
     |_dir, run| {
-        // Had a signal reached agenthost it would have died (no exit code); had ptrace
-        // attached, agenthost would be stopped and never return.
+        // Had a signal reached agenthost it would have died (no exit code).
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert!(run.stdout.contains("after"), "{}", run.transcript());
+    }
+);
+
+escape!(
+    ptrace_the_agenthost_process,
+    "python3 -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); print(\"ptrace\", l.ptrace(16, int(sys.argv[1]), 0, 0))' $PPID; echo after",
+    control: Never,
+    |_dir, run| {
+        // Had ptrace attached, agenthost would be stopped and never return.
         assert_eq!(run.code, 0, "{}", run.transcript());
         assert!(run.stdout.contains("ptrace -1"), "{}", run.transcript());
         assert!(run.stdout.contains("after"), "{}", run.transcript());
     }
 );
-
-/// The control: with the sandbox off, the same scripts do escape, and the same disk checks
-/// see it. Proves the corpus's assertions can fail.
-#[test]
-fn control_without_the_sandbox_the_checks_see_the_escape() {
-    let test = fixture();
-    let root = test.path().to_path_buf();
-    let (run, dir) = test
-        .args(["sandbox", "--mode", "off", "--spec"])
-        .arg(root.join("task.md").display().to_string())
-        .arg("--root")
-        .arg(root.join("wt").display().to_string())
-        .args([
-            "--",
-            "sh",
-            "-c",
-            "echo pwned > other/keep.txt; echo 'gitdir: /tmp/evil' > .git; echo x > ../outside/new.txt",
-        ])
-        .run_keep();
-    assert_eq!(run.code, 0, "{}", run.transcript());
-    assert_eq!(read(&dir, "wt/other/keep.txt"), "pwned\n");
-    assert!(read(&dir, "wt/.git").contains("/tmp/evil"));
-    assert!(exists(&dir, "outside/new.txt"));
-}
 
 /// Runs `agenthost sandbox --spec SPEC` from `cwd` (relative to the fixture; with no
 /// `--root`, the spec also at `wt/specs/task.md`) with a script that prints its directory

@@ -100,7 +100,7 @@ fn run() -> Result<(), String> {
         let constant = name.to_uppercase().replace('-', "_");
         writeln!(
             generated,
-            "/// The `{name}` policy, built for {TARGET}.\npub const {constant}: &[u8] = include_bytes!({:?});",
+            "/// The `{name}` policy, built for {TARGET}.\npub(crate) const {constant}: &[u8] = include_bytes!({:?});",
             wasm.display().to_string()
         )
         .map_err(|err| err.to_string())?;
@@ -121,9 +121,9 @@ fn write_templates(root: &Path, out_dir: &Path) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     generated.push_str("/// Files: (path relative to the directory, contents).\n");
-    generated.push_str("pub type Files = &'static [(&'static str, &'static [u8])];\n");
+    generated.push_str("pub(crate) type Files = &'static [(&'static str, &'static [u8])];\n");
     generated.push_str("/// Each language's example, the template of `policy new --lang`.\n");
-    generated.push_str("pub const TEMPLATES: &[(&str, Files)] = &[\n");
+    generated.push_str("pub(crate) const TEMPLATES: &[(&str, Files)] = &[\n");
     for lang in LANGUAGES {
         let dir = examples.join(lang);
         if !dir.is_dir() {
@@ -134,7 +134,7 @@ fn write_templates(root: &Path, out_dir: &Path) -> Result<(), String> {
         collect_files(&dir, &dir, &rules, &mut files)?;
         write_file_list(&mut generated, &format!("({lang:?}, "), &files, "),")?;
     }
-    generated.push_str("];\n/// The shared fixtures.\npub const FIXTURES: Files = ");
+    generated.push_str("];\n/// The shared fixtures.\npub(crate) const FIXTURES: Files = ");
     let fixtures = examples.join("fixtures");
     let mut files = Vec::new();
     collect_files(

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// limit of nothing is a mistake.
 ///
 /// On failure returns why, as a phrase that completes "invalid duration `x`: ...".
-pub fn parse(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err("it is empty".to_string());
@@ -20,7 +20,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 }
 
 /// Formats a duration the way [`parse`] reads it (`"1h 30m"`).
-pub fn format(duration: Duration) -> String {
+pub(crate) fn format(duration: Duration) -> String {
     humantime::format_duration(duration).to_string()
 }
 

@@ -13,14 +13,14 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 /// The line that marks a hook as agenthost's.
-pub const MARKER: &str = "# agenthost-managed hook";
+pub(crate) const MARKER: &str = "# agenthost-managed hook";
 
 /// The hooks agenthost installs.
-pub const HOOKS: [&str; 2] = ["pre-commit", "pre-push"];
+pub(crate) const HOOKS: [&str; 2] = ["pre-commit", "pre-push"];
 
 /// Why hooks could not be installed or removed.
 #[derive(Debug, Error, Diagnostic)]
-pub enum HooksError {
+pub(crate) enum HooksError {
     /// No repository.
     #[error("{} is not inside a git repository", path.display())]
     #[diagnostic(
@@ -71,7 +71,7 @@ pub enum HooksError {
 
 /// What happened to one hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Written where there was none.
     Installed(PathBuf),
     /// agenthost's hook was already there; rewritten (it may name a newer binary).
@@ -102,7 +102,7 @@ pub enum Outcome {
 /// Installs both hooks in the repository containing `start`, running `exe` when
 /// `agenthost` is not on PATH. All or nothing: a foreign hook without `force` stops before
 /// anything is written.
-pub fn install(start: &Path, exe: &Path, force: bool) -> Result<Vec<Outcome>, HooksError> {
+pub(crate) fn install(start: &Path, exe: &Path, force: bool) -> Result<Vec<Outcome>, HooksError> {
     let dir = hooks_dir(start)?;
     let mut hooks = Vec::new();
     for hook in HOOKS {
@@ -141,7 +141,7 @@ pub fn install(start: &Path, exe: &Path, force: bool) -> Result<Vec<Outcome>, Ho
 }
 
 /// Removes agenthost's hooks from the repository containing `start`, restoring backups.
-pub fn uninstall(start: &Path) -> Result<Vec<Outcome>, HooksError> {
+pub(crate) fn uninstall(start: &Path) -> Result<Vec<Outcome>, HooksError> {
     let dir = hooks_dir(start)?;
     let mut outcomes = Vec::new();
     for hook in HOOKS {
@@ -163,7 +163,7 @@ pub fn uninstall(start: &Path) -> Result<Vec<Outcome>, HooksError> {
 }
 
 /// Where git looks for the hooks of the repository containing `start`.
-pub fn hooks_dir(start: &Path) -> Result<PathBuf, HooksError> {
+pub(crate) fn hooks_dir(start: &Path) -> Result<PathBuf, HooksError> {
     let repo = git2::Repository::discover(start).map_err(|_| HooksError::NotARepository {
         path: start.to_path_buf(),
     })?;

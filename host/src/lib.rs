@@ -3,21 +3,26 @@
 //!
 //! This crate is the `agenthost` binary's library: the CLI lives in [`cli`], task specs in
 //! [`spec`], repository and user configuration in [`config`]. See ARCHITECTURE.md for the map.
+//!
+//! Only what the two binaries, the benchmarks and the CLI tests use is public; everything
+//! else is `pub(crate)` (the `unreachable_pub` lint keeps it so).
+
+#![warn(unreachable_pub)]
 
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod digest;
-pub mod duration;
-pub mod hooks;
+pub(crate) mod duration;
+pub(crate) mod hooks;
 pub mod policy;
-pub mod runner;
-pub mod sandbox;
-pub mod scripted_agent;
-pub mod spec;
+pub(crate) mod runner;
+pub(crate) mod sandbox;
+pub(crate) mod scripted_agent;
+pub(crate) mod spec;
 pub mod state_dir;
-pub mod suggest;
+pub(crate) mod suggest;
 pub mod supervisor;
 pub mod task;
-pub mod toml_error;
-pub mod verify;
+pub(crate) mod toml_error;
+pub(crate) mod verify;

@@ -31,11 +31,11 @@ use serde::Deserialize;
 use thiserror::Error;
 
 /// The info string of the fenced block that holds the script.
-pub const FENCE: &str = "agenthost-script";
+pub(crate) const FENCE: &str = "agenthost-script";
 
 /// Why no script could be read from a prompt.
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum ScriptError {
+pub(crate) enum ScriptError {
     /// The prompt has no `agenthost-script` block.
     #[error("the prompt has no ```{FENCE} block: the scripted agent only performs scripted edits")]
     Missing,
@@ -66,7 +66,7 @@ struct RawScript {
 
 /// One edit to perform.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Edit {
+pub(crate) enum Edit {
     /// Create or overwrite `path` with `content`.
     Write {
         /// The file.
@@ -99,7 +99,7 @@ pub enum Edit {
 
 impl Edit {
     /// The file the edit touches.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         match self {
             Edit::Write { path, .. }
             | Edit::Append { path, .. }
@@ -110,7 +110,7 @@ impl Edit {
 }
 
 /// Finds and reads the script in `prompt`.
-pub fn extract(prompt: &str) -> Result<Vec<Edit>, ScriptError> {
+pub(crate) fn extract(prompt: &str) -> Result<Vec<Edit>, ScriptError> {
     let mut inside = false;
     let mut text = None::<String>;
     for event in Parser::new(prompt) {
@@ -163,7 +163,7 @@ fn edit(raw: RawEdit) -> Result<Edit, ScriptError> {
 }
 
 /// Performs `edits` relative to `root`; returns one line per edit saying what happened.
-pub fn perform(edits: &[Edit], root: &Path) -> Vec<Result<String, String>> {
+pub(crate) fn perform(edits: &[Edit], root: &Path) -> Vec<Result<String, String>> {
     edits
         .iter()
         .map(|edit| {

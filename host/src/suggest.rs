@@ -4,7 +4,7 @@
 ///
 /// Closeness is the normalized Damerau-Levenshtein similarity, compared case-insensitively;
 /// a candidate must reach 0.6 to be suggested, so unrelated words never are.
-pub fn nearest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
+pub(crate) fn nearest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {

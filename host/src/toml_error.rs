@@ -7,7 +7,7 @@ use crate::suggest::nearest;
 
 /// What went wrong in a TOML document, ready to be put into a diagnostic.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TomlProblem {
+pub(crate) struct TomlProblem {
     /// One-line description of the problem, without trailing punctuation.
     pub message: String,
     /// Byte range within the TOML text that the problem is about, when toml knows it.
@@ -20,7 +20,7 @@ pub struct TomlProblem {
 ///
 /// Unknown keys and unknown enum values get a help line naming the nearest known name and
 /// listing all of them; other errors get a generic pointer to the TOML syntax.
-pub fn describe(err: &toml::de::Error) -> TomlProblem {
+pub(crate) fn describe(err: &toml::de::Error) -> TomlProblem {
     let message = err.message().trim().trim_end_matches('.').to_string();
     let help = unknown_name_help(&message).unwrap_or_else(|| {
         "check the TOML syntax: strings need quotes, lists use [ ], tables use [name]".to_string()

@@ -86,7 +86,7 @@ struct RepoContext {
 }
 
 /// Runs `agenthost check`.
-pub fn run(args: &CheckArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &CheckArgs, output: &Output) -> miette::Result<Exit> {
     let mut contexts: BTreeMap<Root, RepoContext> = BTreeMap::new();
     let mut reports = Vec::new();
     let mut exit = Exit::Success;

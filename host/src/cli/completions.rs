@@ -17,7 +17,7 @@ pub struct CompletionsArgs {
 }
 
 /// Writes the completion script for `args.shell` to stdout.
-pub fn run(args: &CompletionsArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &CompletionsArgs, output: &Output) -> miette::Result<Exit> {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "agenthost", &mut script);

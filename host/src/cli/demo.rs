@@ -31,7 +31,7 @@ pub struct DemoArgs {
 }
 
 /// Runs `agenthost demo`.
-pub fn run(args: &DemoArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &DemoArgs, output: &Output) -> miette::Result<Exit> {
     let root = match &args.dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!(

@@ -25,7 +25,7 @@ pub struct DiffArgs {
 }
 
 /// Runs `agenthost diff`.
-pub fn run(args: &DiffArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &DiffArgs, output: &Output) -> miette::Result<Exit> {
     let (_dirs, store) = open_store(&args.id)?;
     let task = find_task(&store, &args.id)?;
     let changes = changes(&task)?;

@@ -29,7 +29,7 @@ pub struct DoctorArgs {
 }
 
 /// Runs `agenthost doctor`.
-pub fn run(args: &DoctorArgs, _output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &DoctorArgs, _output: &Output) -> miette::Result<Exit> {
     let support = Support::probe();
     if let Some(start) = &args.repo {
         let repo = super::doctor_repo::repo_root(start).map_err(|err| {

@@ -36,7 +36,7 @@ fn is_credential(var: &str) -> bool {
 }
 
 /// One profile's report: lines, and whether the profile can run.
-pub struct ProfileReport {
+pub(super) struct ProfileReport {
     /// `ok`/`MISSING`/`note` lines, indented, with fixes.
     pub text: String,
     /// False when the program is installed but does not start in its sandbox (a missing
@@ -45,7 +45,7 @@ pub struct ProfileReport {
 }
 
 /// Checks `name`'s profile. `support` is what the kernel enforces.
-pub fn check(
+pub(super) fn check(
     name: &str,
     profile: &AgentProfile,
     config: &Config,
@@ -255,7 +255,7 @@ fn version_in_sandbox(
 
 /// The profiles' section of the doctor's report, and whether every installed agent starts
 /// in its sandbox.
-pub fn section(config: &Config, support: &Support) -> (String, bool) {
+pub(super) fn section(config: &Config, support: &Support) -> (String, bool) {
     let mut text = String::from("\nAgent profiles (each started with --version in its sandbox):\n");
     let mut all_run = true;
     for (name, profile) in &config.agents {
@@ -275,7 +275,7 @@ pub fn section(config: &Config, support: &Support) -> (String, bool) {
 }
 
 /// The repository doctor looks at: the one around the current directory, if any.
-pub fn current_repo() -> Option<PathBuf> {
+pub(super) fn current_repo() -> Option<PathBuf> {
     let cwd = std::env::current_dir().ok()?;
     git2::Repository::discover(&cwd)
         .ok()

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use agenthost_sandbox::{Enforcement, Restriction, Support};
+use agenthost_sandbox::{Restriction, Support};
 
 use crate::config::{Config, ConfigSources, SandboxMode};
 use crate::runner::{Ending, Job, Runner as _, cancellation, local::LocalRunner};
@@ -24,7 +24,7 @@ const PROBE_SPEC: &str =
 
 /// Runs the checks for the repository at `repo`; returns the report and whether every
 /// command passed (or there was nothing to run).
-pub fn check(repo: &Path, support: &Support) -> Result<(String, bool), String> {
+pub(super) fn check(repo: &Path, support: &Support) -> Result<(String, bool), String> {
     let config = Config::load(&ConfigSources::discover(Some(repo)))
         .map_err(|err| format!("the repository's configuration is invalid: {err}"))?;
     let mut out = String::new();
@@ -164,11 +164,7 @@ fn run_all(
             agent_home: Some(home),
             program: None,
             tmpdir,
-            enforcement: if config.sandbox.mode == SandboxMode::Enforce {
-                Enforcement::Enforce
-            } else {
-                Enforcement::BestEffort
-            },
+            enforcement: config.sandbox.mode.enforcement(),
             as_root: support.root,
             git: crate::sandbox::git_layout::GitLayout::of_worktree(&root, &mut resolved),
             resolved,
@@ -278,7 +274,7 @@ fn run_all(
 }
 
 /// The repository around the current directory, or `explicit`.
-pub fn repo_root(explicit: &Path) -> Result<PathBuf, String> {
+pub(super) fn repo_root(explicit: &Path) -> Result<PathBuf, String> {
     let repo = git2::Repository::discover(explicit)
         .map_err(|_| format!("{} is not in a git repository", explicit.display()))?;
     repo.workdir()

@@ -46,7 +46,7 @@ pub enum HooksAction {
 }
 
 /// Runs `agenthost hooks`.
-pub fn run(args: &HooksArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &HooksArgs, output: &Output) -> miette::Result<Exit> {
     let start = |repo: &Option<PathBuf>| -> miette::Result<PathBuf> {
         match repo {
             Some(dir) => Ok(dir.clone()),

@@ -22,7 +22,7 @@ pub struct InitArgs {
 
 /// Why `agenthost init` could not finish.
 #[derive(Debug, Error, Diagnostic)]
-pub enum InitError {
+pub(super) enum InitError {
     /// No `.git` in the directory or any parent.
     #[error("{} is not inside a git repository", start.display())]
     #[diagnostic(help("run inside a git repository or pass --repo"))]
@@ -55,7 +55,7 @@ pub enum InitError {
 
 /// Writes `agenthost.toml` at the root of the repository containing `args.repo` (or the
 /// current directory), and makes sure `.gitignore` ignores `agenthost.local.toml`.
-pub fn run(args: &InitArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &InitArgs, output: &Output) -> miette::Result<Exit> {
     let report = init(args.repo.as_deref())?;
     output.print(&report)?;
     Ok(Exit::Success)

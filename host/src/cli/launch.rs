@@ -48,7 +48,7 @@ struct Ready {
 }
 
 /// Runs `agenthost launch`.
-pub fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
     let mut ready = Vec::new();
     let mut refused = false;
     // One engine for the whole run: setting it up is the expensive part of a policy call.

@@ -30,7 +30,7 @@ pub struct LogsArgs {
 }
 
 /// Runs `agenthost logs`.
-pub fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
     let (dirs, store) = open_store(&args.id)?;
     let task = find_task(&store, &args.id)?;
     let attempts = store.attempts(&task.id).map_err(SupervisorError::from)?;

@@ -172,7 +172,7 @@ fn parse_hook(text: &str) -> Result<Hook, String> {
 }
 
 /// Runs `agenthost policy`.
-pub fn run(args: &PolicyArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &PolicyArgs, output: &Output) -> miette::Result<Exit> {
     match &args.command {
         PolicyCommand::List(args) => list(args),
         PolicyCommand::Test(args) => test(args, output),

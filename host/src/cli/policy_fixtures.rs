@@ -35,7 +35,7 @@ enum Outcome {
 }
 
 /// Runs every fixture in `dir` through `policy`; exit 1 when any answer differs.
-pub fn run(
+pub(super) fn run(
     engine: &Engine,
     policy: &LoadedPolicy,
     config: Option<&serde_json::Value>,

@@ -25,7 +25,7 @@ pub struct ReviewArgs {
 }
 
 /// Runs `agenthost review`.
-pub fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
     let (dirs, store) = open_store(&args.id)?;
     let liveness = Liveness::check(&dirs);
     let task = find_task(&store, &args.id)?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use agenthost_sandbox::{Enforcement, Support};
+use agenthost_sandbox::Support;
 use clap::{Args, ValueEnum};
 use miette::Diagnostic;
 
@@ -142,7 +142,7 @@ enum SandboxError {
 }
 
 /// Runs `agenthost sandbox`.
-pub fn run(args: &SandboxArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &SandboxArgs, output: &Output) -> miette::Result<Exit> {
     match run_inner(args) {
         Ok(exit) => Ok(exit),
         Err(error) => {
@@ -283,11 +283,7 @@ fn run_inner(args: &SandboxArgs) -> Result<Exit, SandboxError> {
         agent_home: private_home.as_ref().map(|(_, path)| path.clone()),
         program,
         tmpdir,
-        enforcement: if mode == SandboxMode::Enforce {
-            Enforcement::Enforce
-        } else {
-            Enforcement::BestEffort
-        },
+        enforcement: mode.enforcement(),
         as_root: support.root,
         git,
         resolved,

@@ -25,7 +25,7 @@ pub struct ScriptedAgentArgs {
 }
 
 /// Runs the scripted agent.
-pub fn run(args: &ScriptedAgentArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &ScriptedAgentArgs, output: &Output) -> miette::Result<Exit> {
     let prompt = match &args.prompt_file {
         Some(path) => fs_err::read_to_string(path).map_err(|err| {
             miette::miette!(

@@ -19,7 +19,7 @@ pub struct ServeArgs {
 }
 
 /// Runs `agenthost serve`.
-pub fn run(args: &ServeArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &ServeArgs, output: &Output) -> miette::Result<Exit> {
     let dirs = StateDirs::discover().map_err(SupervisorError::from)?;
     if args.stop {
         let client = Client::new(dirs);

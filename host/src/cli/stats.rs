@@ -22,7 +22,7 @@ pub struct StatsArgs {
 }
 
 /// Runs `agenthost stats`.
-pub fn run(args: &StatsArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &StatsArgs, output: &Output) -> miette::Result<Exit> {
     let dirs = StateDirs::discover().map_err(SupervisorError::from)?;
     let events = if dirs.database().exists() {
         Store::open(&dirs.database())

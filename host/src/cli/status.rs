@@ -45,7 +45,7 @@ struct Row {
 }
 
 /// Runs `agenthost status`.
-pub fn run(args: &StatusArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &StatusArgs, output: &Output) -> miette::Result<Exit> {
     let dirs = StateDirs::discover().map_err(SupervisorError::from)?;
     let database = dirs.database();
     let rows = if database.exists() {

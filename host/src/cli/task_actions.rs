@@ -78,7 +78,7 @@ fn expect_ok(response: Response, what: &str) -> miette::Result<()> {
 }
 
 /// Runs `agenthost accept`.
-pub fn accept(args: &AcceptArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn accept(args: &AcceptArgs, output: &Output) -> miette::Result<Exit> {
     let strategy = if args.merge {
         Strategy::Merge
     } else if args.rebase {
@@ -117,7 +117,7 @@ pub fn accept(args: &AcceptArgs, output: &Output) -> miette::Result<Exit> {
 }
 
 /// Runs `agenthost correct`.
-pub fn correct(args: &CorrectArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn correct(args: &CorrectArgs, output: &Output) -> miette::Result<Exit> {
     let message = match (&args.message, &args.file) {
         (Some(message), _) => message.clone(),
         (None, Some(file)) => fs_err::read_to_string(file).map_err(|err| {
@@ -148,7 +148,7 @@ pub fn correct(args: &CorrectArgs, output: &Output) -> miette::Result<Exit> {
 }
 
 /// Runs `agenthost reject`.
-pub fn reject(args: &IdArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn reject(args: &IdArgs, output: &Output) -> miette::Result<Exit> {
     expect_ok(
         client()?.request_starting(Request::Reject {
             id: args.id.clone(),
@@ -163,7 +163,7 @@ pub fn reject(args: &IdArgs, output: &Output) -> miette::Result<Exit> {
 }
 
 /// Runs `agenthost cancel`.
-pub fn cancel(args: &IdArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn cancel(args: &IdArgs, output: &Output) -> miette::Result<Exit> {
     expect_ok(
         client()?.request_starting(Request::Cancel {
             id: args.id.clone(),
@@ -175,7 +175,7 @@ pub fn cancel(args: &IdArgs, output: &Output) -> miette::Result<Exit> {
 }
 
 /// Runs `agenthost resume`.
-pub fn resume(args: &IdArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn resume(args: &IdArgs, output: &Output) -> miette::Result<Exit> {
     expect_ok(
         client()?.request_starting(Request::Resume {
             id: args.id.clone(),

@@ -9,7 +9,7 @@ use crate::supervisor::store::Task;
 use crate::task::diff::{ChangeKind, Changes, between_commits};
 
 /// The task's changes: from its base commit to the head of its branch.
-pub fn changes(task: &Task) -> miette::Result<Changes> {
+pub(super) fn changes(task: &Task) -> miette::Result<Changes> {
     let repo = git2::Repository::open(&task.repo).map_err(|err| {
         miette::miette!(
             code = "task::repo",
@@ -45,7 +45,7 @@ pub fn changes(task: &Task) -> miette::Result<Changes> {
 }
 
 /// One line per file: kind, path, lines added and removed; then the totals.
-pub fn diffstat(changes: &Changes, output: &Output) -> String {
+pub(super) fn diffstat(changes: &Changes, output: &Output) -> String {
     let mut out = String::new();
     let (added, removed) = changes.line_counts();
     out.push_str(&format!(
@@ -80,7 +80,7 @@ pub fn diffstat(changes: &Changes, output: &Output) -> String {
 }
 
 /// The patch, colored like git's when colors are on.
-pub fn patch(changes: &Changes, output: &Output) -> String {
+pub(super) fn patch(changes: &Changes, output: &Output) -> String {
     if !output.color {
         return changes.patch.clone();
     }
@@ -118,7 +118,7 @@ fn paint(output: &Output, code: &str, text: &str) -> String {
 
 /// Shows `text` through `$PAGER` (default `less -FRX`) when stdout is a terminal and
 /// `no_pager` is not set; prints it otherwise.
-pub fn page(text: &str, no_pager: bool, output: &Output) -> miette::Result<()> {
+pub(super) fn page(text: &str, no_pager: bool, output: &Output) -> miette::Result<()> {
     if no_pager || !std::io::stdout().is_terminal() {
         return output.print(text);
     }

@@ -13,7 +13,7 @@ use crate::supervisor::store::{Store, Task};
 #[derive(Debug, Error, Diagnostic)]
 #[error("no task `{id}`")]
 #[diagnostic(code(task::unknown))]
-pub struct UnknownTask {
+pub(super) struct UnknownTask {
     /// The id as given.
     pub id: String,
     /// A near miss, or where to look.
@@ -22,7 +22,7 @@ pub struct UnknownTask {
 }
 
 /// Opens the state database (read and write), or says there are no tasks yet.
-pub fn open_store(id: &str) -> miette::Result<(StateDirs, Store)> {
+pub(super) fn open_store(id: &str) -> miette::Result<(StateDirs, Store)> {
     let dirs = StateDirs::discover().map_err(SupervisorError::from)?;
     let database = dirs.database();
     if !database.exists() {
@@ -37,7 +37,7 @@ pub fn open_store(id: &str) -> miette::Result<(StateDirs, Store)> {
 }
 
 /// The task with this id, or an error naming the nearest id.
-pub fn find_task(store: &Store, id: &str) -> miette::Result<Task> {
+pub(super) fn find_task(store: &Store, id: &str) -> miette::Result<Task> {
     if let Some(task) = store.task(id).map_err(SupervisorError::from)? {
         return Ok(task);
     }

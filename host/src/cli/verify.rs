@@ -52,7 +52,7 @@ pub enum Format {
 }
 
 /// Runs `agenthost verify`.
-pub fn run(args: &VerifyArgs, output: &Output) -> miette::Result<Exit> {
+pub(super) fn run(args: &VerifyArgs, output: &Output) -> miette::Result<Exit> {
     let given = match &args.spec {
         None => None,
         Some(path) => {

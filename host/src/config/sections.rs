@@ -31,6 +31,19 @@ pub enum SandboxMode {
     Off,
 }
 
+impl SandboxMode {
+    /// How a plan built under this mode treats a restriction the kernel cannot make:
+    /// `enforce` refuses to run, the others run without it (`off` runs no plan at all).
+    pub fn enforcement(self) -> agenthost_sandbox::Enforcement {
+        match self {
+            SandboxMode::Enforce => agenthost_sandbox::Enforcement::Enforce,
+            SandboxMode::BestEffort | SandboxMode::Off => {
+                agenthost_sandbox::Enforcement::BestEffort
+            }
+        }
+    }
+}
+
 /// `[sandbox]`: settings for every agent's sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxConfig {

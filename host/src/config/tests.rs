@@ -1,4 +1,5 @@
 //! Tests of loading whole configs: defaults, the init template, precedence, and every error.
+//! Longer than our 600-line guide on purpose: one short case per error, read as a list.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -22,7 +22,7 @@ use crate::config::Sha256;
 
 /// Where compiled policies are kept, for one engine.
 #[derive(Debug, Clone)]
-pub struct CompiledCache {
+pub(super) struct CompiledCache {
     dir: PathBuf,
     engine_key: u64,
 }
@@ -30,14 +30,14 @@ pub struct CompiledCache {
 /// What went wrong writing a cache entry (the policy itself loaded fine).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot keep the compiled policy in {path}: {reason}")]
-pub struct CacheWriteError {
+pub(super) struct CacheWriteError {
     path: PathBuf,
     reason: String,
 }
 
 impl CompiledCache {
     /// A cache in `dir` for code compiled by `engine`.
-    pub fn new(dir: PathBuf, engine: &wasmtime::Engine) -> CompiledCache {
+    pub(super) fn new(dir: PathBuf, engine: &wasmtime::Engine) -> CompiledCache {
         // SipHash with fixed keys: stable within one build of agenthost, which is all a
         // cache key needs (another build may compute other keys and compile once more).
         #[allow(deprecated)]
@@ -50,13 +50,17 @@ impl CompiledCache {
     }
 
     /// The file for a plugin of this digest, of this kind (`component` or `module`).
-    pub fn path(&self, digest: &Sha256, kind: &str) -> PathBuf {
+    pub(super) fn path(&self, digest: &Sha256, kind: &str) -> PathBuf {
         self.dir
             .join(format!("{digest}-{kind}-{:016x}.cwasm", self.engine_key))
     }
 
     /// The compiled component from the cache, if a usable one is there.
-    pub fn component(&self, engine: &wasmtime::Engine, digest: &Sha256) -> Option<Component> {
+    pub(super) fn component(
+        &self,
+        engine: &wasmtime::Engine,
+        digest: &Sha256,
+    ) -> Option<Component> {
         // No existence check first: a missing file is an error from the open, one system
         // call fewer on every load.
         let path = self.path(digest, "component");
@@ -69,14 +73,14 @@ impl CompiledCache {
     }
 
     /// The compiled core module from the cache, if a usable one is there.
-    pub fn module(&self, engine: &wasmtime::Engine, digest: &Sha256) -> Option<Module> {
+    pub(super) fn module(&self, engine: &wasmtime::Engine, digest: &Sha256) -> Option<Module> {
         let path = self.path(digest, "module");
         // SAFETY: as for `component`: a file `store` wrote whole and never changes.
         unsafe { Module::deserialize_file(engine, &path) }.ok()
     }
 
     /// Keeps `serialized` (a `serialize()` of the compiled code) for later processes.
-    pub fn store(
+    pub(super) fn store(
         &self,
         digest: &Sha256,
         kind: &str,

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use agenthost_policy::Hook;
 
 /// The log files of an engine's policies.
-pub struct PolicyLog {
+pub(super) struct PolicyLog {
     dir: PathBuf,
     limit: u64,
     /// One writer at a time within this process (rotation is check-then-rename).
@@ -21,7 +21,7 @@ pub struct PolicyLog {
 
 impl PolicyLog {
     /// Log files in `dir`, each rotated past `limit` bytes.
-    pub fn new(dir: PathBuf, limit: u64) -> PolicyLog {
+    pub(super) fn new(dir: PathBuf, limit: u64) -> PolicyLog {
         PolicyLog {
             dir,
             limit,
@@ -31,7 +31,7 @@ impl PolicyLog {
 
     /// The file of `policy`. Characters other than ASCII letters, digits, `-` and `_` in
     /// the name become `_`, so that a name cannot leave the directory.
-    pub fn path(&self, policy: &str) -> PathBuf {
+    pub(super) fn path(&self, policy: &str) -> PathBuf {
         let name: String = policy
             .chars()
             .map(|c| {
@@ -46,7 +46,7 @@ impl PolicyLog {
     }
 
     /// Appends one call's `log` (if it has one) with a header line: time, hook, outcome.
-    pub fn append(&self, policy: &str, hook: Hook, outcome: &str, log: &str) {
+    pub(super) fn append(&self, policy: &str, hook: Hook, outcome: &str, log: &str) {
         if log.trim().is_empty() {
             return;
         }

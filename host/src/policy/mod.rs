@@ -27,6 +27,7 @@ pub mod builtin;
 mod compiled;
 mod engine;
 mod error;
+mod guest;
 mod limits;
 mod log;
 pub mod scaffold;

@@ -3,6 +3,9 @@
 //! Every malicious plugin answers `describe` properly (so that it loads) and misbehaves on
 //! the hook; each must fail closed, within its deadline, and leave the engine able to run
 //! the good policy next.
+//!
+//! Longer than our 600-line guide on purpose: a corpus of short cases sharing the WAT
+//! builders at the top, read as a list.
 
 use agenthost_policy::{
     AcceptanceRequest, Admission, ConfigRequest, Finding, Findings, Hook, HostState, Severity,

@@ -24,7 +24,7 @@ use bindings::agenthost::policy::types as wit;
 use bindings::exports::agenthost::policy::{acceptance, admission, config, review};
 
 /// The package whose interfaces a typed policy exports.
-pub const PACKAGE: &str = "agenthost:policy";
+pub(super) const PACKAGE: &str = "agenthost:policy";
 
 /// The hook interfaces a component exports, as export indices found at load time.
 #[derive(Clone, Default)]

@@ -24,7 +24,7 @@ use super::survivors::{JobRecord, record_path};
 use super::{Cancellation, Ending, Job, Outcome, RunError, Runner};
 
 /// How long a stopped job gets between SIGTERM and SIGKILL.
-pub const GRACE: Duration = Duration::from_secs(5);
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
 
 /// How long past the grace a sandboxed job's reaper gets to kill and reap what is left
 /// before the runner kills the reaper itself.
@@ -32,7 +32,7 @@ const REAPING: Duration = Duration::from_secs(5);
 
 /// Runs jobs here, as child processes.
 #[derive(Debug, Clone, Default)]
-pub struct LocalRunner;
+pub(crate) struct LocalRunner;
 
 impl Runner for LocalRunner {
     async fn run(&self, job: Job, mut cancel: Cancellation) -> Result<Outcome, RunError> {

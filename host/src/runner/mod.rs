@@ -7,8 +7,8 @@
 //! the same [`Outcome`], pushing the task branch to the shared remote instead of leaving it
 //! in a local worktree.
 
-pub mod local;
-pub mod survivors;
+pub(crate) mod local;
+pub(crate) mod survivors;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ use thiserror::Error;
 
 /// One process to run to completion.
 #[derive(Debug, Clone)]
-pub struct Job {
+pub(crate) struct Job {
     /// The program and its arguments.
     pub argv: Vec<OsString>,
     /// The complete environment: nothing else is inherited.
@@ -96,7 +96,7 @@ pub enum RunError {
 
 /// Stops a running job from elsewhere (the supervisor's `cancel`, or its shutdown).
 #[derive(Debug, Clone)]
-pub struct Canceller(tokio::sync::watch::Sender<Stop>);
+pub(crate) struct Canceller(tokio::sync::watch::Sender<Stop>);
 
 /// The job's side of a [`Canceller`].
 #[derive(Debug, Clone)]
@@ -114,20 +114,20 @@ pub enum Stop {
 }
 
 /// A connected canceller and cancellation.
-pub fn cancellation() -> (Canceller, Cancellation) {
+pub(crate) fn cancellation() -> (Canceller, Cancellation) {
     let (sender, receiver) = tokio::sync::watch::channel(Stop::No);
     (Canceller(sender), Cancellation(receiver))
 }
 
 impl Canceller {
     /// Asks the job to stop because the user cancelled it.
-    pub fn cancel(&self) {
+    pub(crate) fn cancel(&self) {
         // No receiver left means the job is over already: nothing to stop.
         let _ = self.0.send(Stop::Cancel);
     }
 
     /// Asks the job to stop because the supervisor is shutting down.
-    pub fn interrupt(&self) {
+    pub(crate) fn interrupt(&self) {
         let _ = self.0.send(Stop::Interrupt);
     }
 }
@@ -153,7 +153,7 @@ impl Cancellation {
 
 /// Where `program` is: itself if it has a `/`, else the first match on `path_var` (a
 /// `PATH`-style list) that is an executable file.
-pub fn find_program(program: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
+pub(crate) fn find_program(program: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt as _;
     use std::path::Path;
     let executable = |path: &Path| {
@@ -171,7 +171,7 @@ pub fn find_program(program: &str, path_var: Option<&str>) -> Option<std::path::
 }
 
 /// Where jobs run.
-pub trait Runner {
+pub(crate) trait Runner {
     /// Runs `job` to completion, stopping it at its time limit or when `cancel` fires.
     fn run(
         &self,

@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, PidfdFlags, Signal};
 
 /// The record of the job whose log is `log`.
-pub fn record_path(log: &Path) -> PathBuf {
+pub(crate) fn record_path(log: &Path) -> PathBuf {
     log.with_extension("job")
 }
 
 /// One process, as the kernel numbers it: its pid and its start time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcessId {
+pub(crate) struct ProcessId {
     /// The process id.
     pub pid: i32,
     /// When it started, in clock ticks since boot (`/proc/PID/stat` field 22).
@@ -42,7 +42,7 @@ pub struct ProcessId {
 
 /// What a running job is made of, for a later supervisor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobRecord {
+pub(crate) struct JobRecord {
     /// `/proc/sys/kernel/random/boot_id`: after a reboot, nothing of the job runs.
     pub boot: String,
     /// The reaper (the runner's child).
@@ -54,7 +54,7 @@ pub struct JobRecord {
 impl JobRecord {
     /// The record of the job whose reaper is `reaper` (this process's child, so its pid is
     /// not reused while it is unreaped); None without `/proc`.
-    pub fn of_reaper(reaper: i32) -> Option<JobRecord> {
+    pub(crate) fn of_reaper(reaper: i32) -> Option<JobRecord> {
         let boot = boot_id()?;
         let reaper_stat = stat(reaper)?;
         // The command is forked before the runner's spawn returns (std waits until it has
@@ -74,7 +74,7 @@ impl JobRecord {
     }
 
     /// The record as text, one `key values` line each.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut text = format!(
             "boot {}\nreaper {} {}\n",
             self.boot, self.reaper.pid, self.reaper.start
@@ -86,7 +86,7 @@ impl JobRecord {
     }
 
     /// Reads [`JobRecord::to_text`] back; None for anything else.
-    pub fn parse(text: &str) -> Option<JobRecord> {
+    pub(crate) fn parse(text: &str) -> Option<JobRecord> {
         let (mut boot, mut reaper, mut command) = (None, None, None);
         for line in text.lines() {
             let mut words = line.split_whitespace();
@@ -112,7 +112,7 @@ impl JobRecord {
     }
 
     /// Writes the record to `path`, whole or not at all (a temp file renamed over it).
-    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+    pub(crate) fn write(&self, path: &Path) -> std::io::Result<()> {
         let temp = path.with_extension("job.tmp");
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(self.to_text().as_bytes())?;
@@ -217,7 +217,7 @@ fn name(pid: i32) -> String {
 
 /// What recovery found of one job.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Stopped {
+pub(crate) struct Stopped {
     /// The reaper was still running (ending the job) and was waited for.
     pub reaper_waited: bool,
     /// The reaper did not end within the patience and was killed.
@@ -230,7 +230,7 @@ pub struct Stopped {
 
 impl Stopped {
     /// One line for the logs.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut parts = Vec::new();
         if self.reaper_killed {
             parts.push("its reaper was still running past the deadline and was killed".into());
@@ -264,7 +264,7 @@ impl Stopped {
 /// (which kills everything when the supervisor dies), kills the reaper if it is still
 /// there, then kills every process of the command's session (and the reaper's), and waits
 /// up to `patience` for them to be gone.
-pub fn stop(record: &JobRecord, patience: Duration) -> Stopped {
+pub(crate) fn stop(record: &JobRecord, patience: Duration) -> Stopped {
     let mut stopped = Stopped::default();
     if boot_id().as_deref() != Some(record.boot.as_str()) {
         // Another boot: nothing of the job can run. (Without /proc, nothing can be checked.)
@@ -308,7 +308,7 @@ pub fn stop(record: &JobRecord, patience: Duration) -> Stopped {
 /// when the last supervisor died), stops what is left of each ([`stop`]), notes it in the
 /// attempt's log, and removes the record once nothing is left. Returns one line per job for
 /// the supervisor's log.
-pub fn stop_all(logs: &Path, patience: Duration) -> Vec<String> {
+pub(crate) fn stop_all(logs: &Path, patience: Duration) -> Vec<String> {
     let mut lines = Vec::new();
     let Ok(tasks) = std::fs::read_dir(logs) else {
         return lines;

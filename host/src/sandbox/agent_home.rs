@@ -58,7 +58,7 @@ pub enum HomeError {
 
 /// What preparing the home did, for the attempt log.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Seeded {
+pub(crate) struct Seeded {
     /// Whether the home was made now (first attempt) rather than found (a correction).
     pub created: bool,
     /// The seeds copied, as configured.
@@ -71,7 +71,7 @@ pub struct Seeded {
 
 /// The XDG base directories inside a home, by variable: each CLI that follows XDG keeps its
 /// config, data, state and cache in the private home too.
-pub const XDG_DIRS: [(&str, &str); 4] = [
+pub(crate) const XDG_DIRS: [(&str, &str); 4] = [
     ("XDG_CONFIG_HOME", ".config"),
     ("XDG_DATA_HOME", ".local/share"),
     ("XDG_STATE_HOME", ".local/state"),
@@ -86,7 +86,7 @@ pub const XDG_DIRS: [(&str, &str); 4] = [
 /// A home that exists already (a later attempt) is left as the agent left it. A seed that is
 /// missing from the real home is reported, not an error: a user who logs in with an API key
 /// has no credentials file.
-pub fn prepare(
+pub(crate) fn prepare(
     home: &Path,
     real_home: &Path,
     profile: &AgentProfile,
@@ -167,7 +167,7 @@ pub fn prepare(
 /// filled in; any other brace is itself (JSON and TOML stay as written). `Ok(None)` when
 /// it names a host variable that is not set (the value is then left out); an error when it
 /// names `{home}` and there is none.
-pub fn expand_value(
+pub(crate) fn expand_value(
     value: &str,
     home: Option<&Path>,
     host: &BTreeMap<String, String>,
@@ -223,7 +223,7 @@ fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
 
 /// What [`write_back`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteBack {
+pub(crate) enum WriteBack {
     /// The private copy is unchanged (or gone): nothing to do.
     Unchanged,
     /// The real file was replaced by the private copy.
@@ -237,7 +237,7 @@ pub enum WriteBack {
 /// (not a link), at most 1 MiB, and, like the original, a JSON object with the same
 /// top-level keys. The real file keeps its owner and mode; it is replaced by a
 /// rename, so a reader never sees half of it. Only an existing file is updated.
-pub fn write_back(home: &Path, real_home: &Path, file: &HostPath) -> io::Result<WriteBack> {
+pub(crate) fn write_back(home: &Path, real_home: &Path, file: &HostPath) -> io::Result<WriteBack> {
     let private = file.expand(home);
     let real = file.expand(real_home);
     let Ok(meta) = fs::symlink_metadata(&private) else {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// One package manager's cache on this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cache {
+pub(crate) struct Cache {
     /// The package manager (`npm`, `pip`, ...).
     pub tool: &'static str,
     /// The directory.
@@ -97,7 +97,7 @@ const KNOWN: &[Known] = &[
 ];
 
 /// Whether `name` is a variable that moves a package manager's cache.
-pub fn is_cache_variable(name: &str) -> bool {
+pub(crate) fn is_cache_variable(name: &str) -> bool {
     KNOWN.iter().any(|known| known.var == name)
 }
 
@@ -106,7 +106,7 @@ pub fn is_cache_variable(name: &str) -> bool {
 /// PATH is listed too (the setup commands' plan creates it); otherwise only existing ones.
 /// `cargo_home` is where cargo keeps its registry (`$CARGO_HOME` or `~/.cargo`), when cargo
 /// is there.
-pub fn find(
+pub(crate) fn find(
     host_env: &BTreeMap<String, String>,
     home: &Path,
     cargo_home: Option<&Path>,
@@ -170,7 +170,8 @@ pub fn find(
 /// deletes beside it: that would need the right to create and delete any file in
 /// `CARGO_HOME`, `bin/` included (programs on your PATH). Without it cargo says "failed to
 /// save last-use data", which only affects its cache clean-up.
-pub const CARGO_HOME_FILES: &[&str] = &[".package-cache", ".package-cache-mutate", ".global-cache"];
+pub(crate) const CARGO_HOME_FILES: &[&str] =
+    &[".package-cache", ".package-cache-mutate", ".global-cache"];
 
 #[cfg(test)]
 mod tests {

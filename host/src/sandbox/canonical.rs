@@ -20,7 +20,7 @@ const MAX_LINKS: u32 = 40;
 
 /// `realpath` with a memory of the components already resolved.
 #[derive(Debug, Default)]
-pub struct Canonicalizer {
+pub(crate) struct Canonicalizer {
     /// Canonical parent + name → what that path resolves to.
     known: HashMap<PathBuf, PathBuf>,
 }
@@ -29,7 +29,7 @@ impl Canonicalizer {
     /// `path` with every symlink resolved and `.`/`..` taken out, as
     /// `std::fs::canonicalize` would return it. A relative path is resolved from the
     /// working directory.
-    pub fn canonicalize(&mut self, path: &Path) -> io::Result<PathBuf> {
+    pub(crate) fn canonicalize(&mut self, path: &Path) -> io::Result<PathBuf> {
         if path.as_os_str().is_empty() {
             // As realpath: an empty path names nothing.
             return Err(io::Error::from_raw_os_error(libc::ENOENT));

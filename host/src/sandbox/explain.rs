@@ -11,7 +11,7 @@ use super::BuiltPlan;
 const COLLAPSE_AFTER: usize = 10;
 
 /// The human explanation of a plan.
-pub fn explain(built: &BuiltPlan, root: &Path, header: &str, support: &Support) -> String {
+pub(crate) fn explain(built: &BuiltPlan, root: &Path, header: &str, support: &Support) -> String {
     let plan = &built.plan;
     let mut out = String::new();
     let _ = writeln!(out, "{header}");

@@ -26,11 +26,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::canonical::Canonicalizer;
-pub use super::gitignore::IgnoreRules;
+pub(crate) use super::gitignore::IgnoreRules;
 
 /// A worktree's git directories (absolute, canonical).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GitLayout {
+pub(crate) struct GitLayout {
     /// The worktree itself.
     pub worktree: PathBuf,
     /// Its git dir: `.git` for a main worktree, `COMMON/worktrees/NAME` for a linked one.
@@ -43,7 +43,7 @@ impl GitLayout {
     /// The layout of the worktree whose top level is `root` (canonical: the caller's
     /// path is kept as is), or `None` when `root` has no `.git` leading to a git dir.
     /// The git dirs are resolved through `resolved`.
-    pub fn of_worktree(root: &Path, resolved: &mut Canonicalizer) -> Option<GitLayout> {
+    pub(crate) fn of_worktree(root: &Path, resolved: &mut Canonicalizer) -> Option<GitLayout> {
         let dot_git = root.join(".git");
         let meta = std::fs::metadata(&dot_git).ok()?;
         let git_dir = if meta.is_dir() {
@@ -73,7 +73,7 @@ impl GitLayout {
 
     /// The worktree containing `start` (a directory): `start` or the nearest directory above
     /// it with a `.git`, on the same file system. Paths are resolved through `resolved`.
-    pub fn discover(start: &Path, resolved: &mut Canonicalizer) -> Option<GitLayout> {
+    pub(crate) fn discover(start: &Path, resolved: &mut Canonicalizer) -> Option<GitLayout> {
         let start = resolved.canonicalize(start).ok()?;
         let mut device = None;
         for dir in start.ancestors() {
@@ -90,7 +90,7 @@ impl GitLayout {
 
     /// The repository's ignore rules for paths in this worktree (see the module docs for
     /// which files are read).
-    pub fn ignore_rules(&self) -> IgnoreRules {
+    pub(crate) fn ignore_rules(&self) -> IgnoreRules {
         self.ignore_rules_with(user_excludes_file())
     }
 

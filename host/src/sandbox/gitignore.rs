@@ -24,7 +24,7 @@ use gix_ignore::search::Ignore;
 
 /// A worktree's ignore patterns, in increasing precedence.
 #[derive(Debug, Default, Clone)]
-pub struct IgnoreRules {
+pub(crate) struct IgnoreRules {
     search: gix_ignore::Search,
 }
 
@@ -32,7 +32,7 @@ impl IgnoreRules {
     /// Adds the patterns of the file at `path`, above those added before. A missing or
     /// unreadable file adds none, as in git; `follow_symlink: false` (for `.gitignore`
     /// files inside the worktree) adds none when `path` is a symbolic link.
-    pub fn add_file(&mut self, path: &Path, follow_symlink: bool) {
+    pub(crate) fn add_file(&mut self, path: &Path, follow_symlink: bool) {
         let mut options = std::fs::OpenOptions::new();
         options.read(true);
         if !follow_symlink {
@@ -48,7 +48,8 @@ impl IgnoreRules {
     }
 
     /// Adds the patterns of an ignore file's text, above those added before.
-    pub fn add_text(&mut self, text: &[u8]) {
+    #[cfg(test)]
+    pub(crate) fn add_text(&mut self, text: &[u8]) {
         self.add_patterns(text, PathBuf::new());
     }
 
@@ -64,7 +65,7 @@ impl IgnoreRules {
 
     /// Whether git ignores the directory `relative` (to the worktree, `/`-separated), or a
     /// directory above it.
-    pub fn ignores_dir(&self, relative: &str) -> bool {
+    pub(crate) fn ignores_dir(&self, relative: &str) -> bool {
         let path = relative.trim_matches('/').as_bytes();
         let parents = path
             .iter()
@@ -79,7 +80,7 @@ impl IgnoreRules {
     /// Whether the patterns ignore `relative` itself, not asking about the directories
     /// above it: for a walk that never enters an ignored directory, where
     /// [`IgnoreRules::ignores_dir`] would ask about every parent again.
-    pub fn ignores_entry(&self, relative: &str, is_dir: bool) -> bool {
+    pub(crate) fn ignores_entry(&self, relative: &str, is_dir: bool) -> bool {
         self.ignored(relative.trim_matches('/').as_bytes(), is_dir)
     }
 

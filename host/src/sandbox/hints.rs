@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Which run failed: the grants that would help differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Run {
+pub(crate) enum Run {
     /// The agent (its Scope, its profile).
     Agent,
     /// `[worktree] setup`.
@@ -18,7 +18,7 @@ pub enum Run {
 
 /// Where the run happened.
 #[derive(Debug, Clone, Copy)]
-pub struct Places<'a> {
+pub(crate) struct Places<'a> {
     /// The task's worktree.
     pub worktree: &'a Path,
     /// The user's real home.
@@ -30,7 +30,7 @@ const MAX_HINTS: usize = 4;
 
 /// The help lines for `output` (the end of a failed run's output), at most [`MAX_HINTS`],
 /// each naming what was refused and the setting that allows it.
-pub fn hints(output: &str, run: Run, places: Places<'_>) -> Vec<String> {
+pub(crate) fn hints(output: &str, run: Run, places: Places<'_>) -> Vec<String> {
     let mut hints: Vec<String> = Vec::new();
     let mut push = |hint: String| {
         if !hints.contains(&hint) && hints.len() < MAX_HINTS {

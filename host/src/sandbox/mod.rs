@@ -3,14 +3,14 @@
 //! prepared here ([`agenthost_sandbox::Restriction`]) and applied by the forked child
 //! ([`agenthost_sandbox::Restriction::spawn`]) before exec.
 
-pub mod agent_home;
-pub mod caches;
+pub(crate) mod agent_home;
+pub(crate) mod caches;
 mod canonical;
 mod explain;
-pub mod git_layout;
+pub(crate) mod git_layout;
 mod gitignore;
-pub mod hints;
-pub mod plan;
+pub(crate) mod hints;
+pub(crate) mod plan;
 mod program;
 
 use std::ffi::OsString;
@@ -22,9 +22,9 @@ use agenthost_sandbox::{
     Restriction, SandboxPlan, Support,
 };
 
-pub use canonical::Canonicalizer;
-pub use explain::explain;
-pub use plan::{BuiltPlan, PlanError, PlanInput, Purpose, build};
+pub(crate) use canonical::Canonicalizer;
+pub(crate) use explain::explain;
+pub(crate) use plan::{BuiltPlan, PlanError, PlanInput, Purpose, build};
 
 /// Running a command in the sandbox failed before it ran.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -79,7 +79,7 @@ impl RunError {
 }
 
 /// Creates what the plan needs on disk; returns what was created, for [`cleanup`].
-pub fn prepare(built: &BuiltPlan) -> Result<Vec<PathBuf>, RunError> {
+pub(crate) fn prepare(built: &BuiltPlan) -> Result<Vec<PathBuf>, RunError> {
     let mut created = Vec::new();
     for dir in &built.mkdirs {
         if !dir.exists() {
@@ -104,7 +104,7 @@ pub fn prepare(built: &BuiltPlan) -> Result<Vec<PathBuf>, RunError> {
 
 /// Removes what [`prepare`] created and the run left unused (empty files, empty
 /// directories), deepest first.
-pub fn cleanup(created: &[PathBuf]) {
+pub(crate) fn cleanup(created: &[PathBuf]) {
     for path in created.iter().rev() {
         if path.is_dir() {
             let _ = std::fs::remove_dir(path);
@@ -117,7 +117,7 @@ pub fn cleanup(created: &[PathBuf]) {
 /// Runs `argv` under `plan` and waits for it, passing Ctrl-C and the other terminal and
 /// termination signals this process receives on to the command, and stopping it with this
 /// process on Ctrl-Z ([`ForwardedSignals`]).
-pub fn run(
+pub(crate) fn run(
     plan: &SandboxPlan,
     support: &Support,
     argv: &[OsString],
@@ -151,7 +151,10 @@ pub fn run(
 /// Runs `argv` with no sandbox (mode `off`): the plan's environment and directory only. The
 /// command shares this process's group, so Ctrl-C reaches it directly; this process outlives
 /// it ([`OutlivedSignals`]) and reports how the command ended.
-pub fn run_unsandboxed(plan: &SandboxPlan, argv: &[OsString]) -> Result<ExitStatus, RunError> {
+pub(crate) fn run_unsandboxed(
+    plan: &SandboxPlan,
+    argv: &[OsString],
+) -> Result<ExitStatus, RunError> {
     let Some((program, args)) = argv.split_first() else {
         return Err(RunError::Setup(LaunchError::NoCommand));
     };
@@ -169,7 +172,7 @@ pub fn run_unsandboxed(plan: &SandboxPlan, argv: &[OsString]) -> Result<ExitStat
 }
 
 /// The exit code a shell would report for `status`: the code, or 128 + the signal.
-pub fn exit_code(status: ExitStatus) -> i32 {
+pub(crate) fn exit_code(status: ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status
         .code()
@@ -180,7 +183,7 @@ pub fn exit_code(status: ExitStatus) -> i32 {
 /// Each guarantee of `missing` with the kernel feature it needs; for the mount layer also
 /// why it cannot be made here and the fixes ([`mount_layer_unavailable`]). For the
 /// messages of `enforce` and `best-effort`.
-pub fn missing_text(support: &Support, missing: &[agenthost_sandbox::Guarantee]) -> String {
+pub(crate) fn missing_text(support: &Support, missing: &[agenthost_sandbox::Guarantee]) -> String {
     missing
         .iter()
         .map(|g| match g {
@@ -199,7 +202,7 @@ pub fn missing_text(support: &Support, missing: &[agenthost_sandbox::Guarantee])
 
 /// Why the mount layer cannot be made here and what to do on the machine (the sandbox's
 /// probe), then the configuration that runs without it.
-pub fn mount_layer_unavailable(support: &Support) -> String {
+pub(crate) fn mount_layer_unavailable(support: &Support) -> String {
     format!(
         "{}; or run without the mount layer: `read_only_view = false` under `[sandbox]` in your own config",
         support
@@ -211,7 +214,7 @@ pub fn mount_layer_unavailable(support: &Support) -> String {
 }
 
 /// The user's home directory.
-pub fn home_dir() -> PathBuf {
+pub(crate) fn home_dir() -> PathBuf {
     dirs::home_dir().unwrap_or_else(|| PathBuf::from("/"))
 }
 

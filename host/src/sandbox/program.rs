@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// A tree (or file) the program needs, with the reason in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Needed {
+pub(super) struct Needed {
     /// The path (canonical).
     pub path: PathBuf,
     /// Whether it is a whole directory tree rather than one file.
@@ -24,7 +24,7 @@ pub struct Needed {
 
 /// What the program at `resolved` (canonical: every link followed) needs: the file itself,
 /// and the package it belongs to. `resolved` is what `program` (as written) led to.
-pub fn needs(program: &Path, resolved: &Path) -> Vec<Needed> {
+pub(super) fn needs(program: &Path, resolved: &Path) -> Vec<Needed> {
     let shown = program.display();
     let mut needed = vec![Needed {
         path: resolved.to_path_buf(),

@@ -31,9 +31,6 @@ pub struct FrontMatter {
     pub agent_span: Option<Range<usize>>,
 }
 
-/// The keys the front matter accepts, for "did you mean" help.
-pub const KEYS: &[&str] = &["id", "title", "agent", "test", "timeout", "base", "labels"];
-
 /// The raw TOML shape; unknown keys are rejected.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,7 +47,7 @@ struct RawFrontMatter {
 
 /// Where the front matter is in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Split {
+pub(crate) struct Split {
     /// The TOML text between the `+++` lines, as a byte range of the file.
     pub toml: Range<usize>,
     /// Where the Markdown body starts.
@@ -61,7 +58,7 @@ pub struct Split {
 ///
 /// Returns `Ok(None)` when the file has no front matter, and an error when it opens a block
 /// that it never closes, or uses YAML (`---`) front matter, which agenthost does not read.
-pub fn split(text: &str) -> Result<Option<Split>, SpecProblem> {
+pub(crate) fn split(text: &str) -> Result<Option<Split>, SpecProblem> {
     let mut lines = line_ranges(text);
     let Some(first) = lines.next() else {
         return Ok(None);
@@ -92,7 +89,7 @@ pub fn split(text: &str) -> Result<Option<Split>, SpecProblem> {
 }
 
 /// Parses the front matter's TOML, which starts at byte `offset` of the file.
-pub fn parse(toml_text: &str, offset: usize) -> Result<FrontMatter, SpecProblem> {
+pub(crate) fn parse(toml_text: &str, offset: usize) -> Result<FrontMatter, SpecProblem> {
     let raw: RawFrontMatter = toml::from_str(toml_text).map_err(|err| {
         let problem = toml_error::describe(&err);
         let span = problem

@@ -7,7 +7,7 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 /// The parsed Markdown body of a spec.
 #[derive(Debug)]
-pub struct Document<'a> {
+pub(super) struct Document<'a> {
     /// Every event with its byte range in the whole file.
     pub events: Vec<(Event<'a>, Range<usize>)>,
     /// Every heading, in order.
@@ -20,7 +20,7 @@ pub struct Document<'a> {
 
 /// A heading and the extent of the section it opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Heading {
+pub(super) struct Heading {
     /// 1 for `#`, 6 for `######`.
     pub level: u8,
     /// The heading's text, inline code kept in backticks.
@@ -35,7 +35,7 @@ pub struct Heading {
 }
 
 /// Parses `text[start..]` (the body after any front matter) as Markdown.
-pub fn parse(text: &str, start: usize) -> Document<'_> {
+pub(super) fn parse(text: &str, start: usize) -> Document<'_> {
     let body = &text[start..];
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;

@@ -5,22 +5,22 @@
 //! spec it could read together with every [`SpecProblem`] it found, each pointing at its
 //! line.
 
-pub mod front_matter;
+pub(crate) mod front_matter;
 mod markdown;
-pub mod problem;
-pub mod repo_check;
-pub mod scope;
-pub mod scope_path;
-pub mod source;
+pub(crate) mod problem;
+pub(crate) mod repo_check;
+pub(crate) mod scope;
+pub(crate) mod scope_path;
+pub(crate) mod source;
 
 use std::path::Path;
 
 use serde::Serialize;
 
-pub use front_matter::FrontMatter;
-pub use problem::SpecProblem;
-pub use scope::{Constraint, Scope, ScopeEntry, ScopeKind};
-pub use source::SpecSource;
+pub(crate) use front_matter::FrontMatter;
+pub(crate) use problem::SpecProblem;
+pub(crate) use scope::{Scope, ScopeEntry, ScopeKind};
+pub(crate) use source::SpecSource;
 
 /// A task spec, as read from its file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,7 +60,7 @@ pub struct Section {
 
 /// The outcome of parsing one spec file.
 #[derive(Debug, Clone)]
-pub struct ParsedSpec {
+pub(crate) struct ParsedSpec {
     /// The file's text (lossily decoded if it was not UTF-8).
     pub source: SpecSource,
     /// The spec, unless the file could not be read as one at all (not UTF-8).
@@ -71,17 +71,17 @@ pub struct ParsedSpec {
 
 impl ParsedSpec {
     /// Whether any problem is a parse error (the file cannot be read as a spec as written).
-    pub fn has_parse_error(&self) -> bool {
+    pub(crate) fn has_parse_error(&self) -> bool {
         self.problems.iter().any(SpecProblem::is_parse_error)
     }
 
     /// Whether any problem has severity error.
-    pub fn has_errors(&self) -> bool {
+    pub(crate) fn has_errors(&self) -> bool {
         self.problems.iter().any(SpecProblem::is_error)
     }
 
     /// Each problem as a miette report with this file's text attached, ready to render.
-    pub fn diagnostics(&self) -> impl Iterator<Item = miette::Report> + '_ {
+    pub(crate) fn diagnostics(&self) -> impl Iterator<Item = miette::Report> + '_ {
         self.problems.iter().map(|problem| {
             miette::Report::new(problem.clone()).with_source_code(self.source.named_source())
         })
@@ -89,7 +89,7 @@ impl ParsedSpec {
 
     /// Adds a problem found later (against a repository or a configuration), keeping the
     /// problems in file order.
-    pub fn push_problem(&mut self, problem: SpecProblem) {
+    pub(crate) fn push_problem(&mut self, problem: SpecProblem) {
         self.problems.push(problem);
         sort_problems(&mut self.problems);
     }
@@ -97,7 +97,7 @@ impl ParsedSpec {
 
 /// Parses a spec from its bytes. `name` is how the file is called in diagnostics, and its
 /// stem is the last resort for the id and title.
-pub fn parse(name: &str, bytes: &[u8]) -> ParsedSpec {
+pub(crate) fn parse(name: &str, bytes: &[u8]) -> ParsedSpec {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(err) => {
@@ -225,7 +225,7 @@ pub fn parse(name: &str, bytes: &[u8]) -> ParsedSpec {
 }
 
 /// Reads and parses the spec at `path`.
-pub fn read(path: &Path) -> std::io::Result<ParsedSpec> {
+pub(crate) fn read(path: &Path) -> std::io::Result<ParsedSpec> {
     let bytes = fs_err::read(path)?;
     Ok(parse(&path.display().to_string(), &bytes))
 }

@@ -9,7 +9,7 @@ use thiserror::Error;
 
 /// One problem found in a spec.
 #[derive(Debug, Clone, Error, Diagnostic, PartialEq, Eq)]
-pub enum SpecProblem {
+pub(crate) enum SpecProblem {
     /// The file is not valid UTF-8.
     #[error("the spec is not valid UTF-8 (invalid byte at offset {offset})")]
     #[diagnostic(
@@ -425,7 +425,7 @@ pub enum SpecProblem {
 impl SpecProblem {
     /// Whether this problem means the file could not be read as a spec at all (exit code 2),
     /// rather than a spec that was read and found wanting (exit code 1).
-    pub fn is_parse_error(&self) -> bool {
+    pub(crate) fn is_parse_error(&self) -> bool {
         matches!(
             self,
             SpecProblem::NotUtf8 { .. }
@@ -436,7 +436,7 @@ impl SpecProblem {
     }
 
     /// Whether this problem blocks the spec (severity error) rather than warns.
-    pub fn is_error(&self) -> bool {
+    pub(crate) fn is_error(&self) -> bool {
         !matches!(
             self.severity(),
             Some(miette::Severity::Warning | miette::Severity::Advice)
@@ -444,7 +444,7 @@ impl SpecProblem {
     }
 
     /// The byte span this problem points at first.
-    pub fn primary_span(&self) -> Option<SourceSpan> {
+    pub(crate) fn primary_span(&self) -> Option<SourceSpan> {
         self.labels()
             .and_then(|mut labels| labels.next())
             .map(|label| *label.inner())

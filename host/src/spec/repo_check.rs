@@ -14,14 +14,14 @@ use crate::suggest::nearest;
 
 /// The files of a repository's working tree, as `/`-separated paths relative to its root.
 #[derive(Debug, Clone, Default)]
-pub struct RepoFiles {
+pub(crate) struct RepoFiles {
     files: BTreeSet<String>,
 }
 
 impl RepoFiles {
     /// Lists the tracked and the untracked-but-not-ignored files of the repository whose
     /// working tree is at `root`.
-    pub fn list(root: &Path) -> Result<RepoFiles, git2::Error> {
+    pub(crate) fn list(root: &Path) -> Result<RepoFiles, git2::Error> {
         let repo = git2::Repository::open(root)?;
         let mut files = BTreeSet::new();
         let index = repo.index()?;
@@ -44,7 +44,7 @@ impl RepoFiles {
 
     /// Lists every file under `root`, for a directory that is not a git repository's root.
     /// `.git` directories are skipped; symlinks are listed, not followed.
-    pub fn walk(root: &Path) -> std::io::Result<RepoFiles> {
+    pub(crate) fn walk(root: &Path) -> std::io::Result<RepoFiles> {
         let mut files = BTreeSet::new();
         let mut pending = vec![root.to_path_buf()];
         while let Some(dir) = pending.pop() {
@@ -68,8 +68,9 @@ impl RepoFiles {
         Ok(RepoFiles { files })
     }
 
-    /// A list made from explicit paths (for tests and callers that already have one).
-    pub fn from_paths<I, S>(paths: I) -> RepoFiles
+    /// A list made from explicit paths (for tests).
+    #[cfg(test)]
+    pub(crate) fn from_paths<I, S>(paths: I) -> RepoFiles
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -80,28 +81,18 @@ impl RepoFiles {
     }
 
     /// Whether the repository has this exact file.
-    pub fn contains(&self, path: &str) -> bool {
+    pub(crate) fn contains(&self, path: &str) -> bool {
         self.files.contains(path)
     }
 
     /// All files, sorted.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
         self.files.iter().map(String::as_str)
-    }
-
-    /// How many files there are.
-    pub fn len(&self) -> usize {
-        self.files.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
     }
 }
 
 /// Checks `scope` against `files`.
-pub fn check(scope: &Scope, files: &RepoFiles) -> Vec<SpecProblem> {
+pub(crate) fn check(scope: &Scope, files: &RepoFiles) -> Vec<SpecProblem> {
     let mut problems = Vec::new();
     let denies: Vec<_> = scope
         .do_not_modify

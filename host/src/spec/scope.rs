@@ -163,7 +163,7 @@ struct Reader<'s> {
 }
 
 /// Reads the Scope from `events` (the events within the Scope section).
-pub fn read(
+pub(crate) fn read(
     source: &SpecSource,
     heading_line: usize,
     events: &[(Event<'_>, Range<usize>)],

@@ -7,7 +7,7 @@ use miette::NamedSource;
 
 /// A spec file's text, shared cheaply between the parsed spec and its diagnostics.
 #[derive(Debug, Clone)]
-pub struct SpecSource {
+pub(crate) struct SpecSource {
     name: String,
     text: Arc<str>,
     line_starts: Vec<usize>,
@@ -15,7 +15,7 @@ pub struct SpecSource {
 
 impl SpecSource {
     /// Wraps `text`, read from the file called `name` (shown in diagnostics as given).
-    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+    pub(crate) fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
         let text = text.into();
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
@@ -28,12 +28,12 @@ impl SpecSource {
     }
 
     /// The file name, as given by the user.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// The whole text.
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         &self.text
     }
 
@@ -41,7 +41,7 @@ impl SpecSource {
     ///
     /// Offsets past the end map to the end; an offset inside a multi-byte character maps to
     /// that character.
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let line_index = match self.line_starts.binary_search(&offset) {
             Ok(index) => index,
@@ -57,12 +57,12 @@ impl SpecSource {
     }
 
     /// The 1-based line of byte `offset`.
-    pub fn line(&self, offset: usize) -> usize {
+    pub(crate) fn line(&self, offset: usize) -> usize {
         self.line_col(offset).0
     }
 
     /// The byte range of 1-based `line` without its line break, if the text has that line.
-    pub fn line_span(&self, line: usize) -> Option<std::ops::Range<usize>> {
+    pub(crate) fn line_span(&self, line: usize) -> Option<std::ops::Range<usize>> {
         let start = *self.line_starts.get(line.checked_sub(1)?)?;
         let end = self
             .line_starts
@@ -74,7 +74,7 @@ impl SpecSource {
     }
 
     /// A miette source for rendering diagnostics against this text.
-    pub fn named_source(&self) -> NamedSource<String> {
+    pub(crate) fn named_source(&self) -> NamedSource<String> {
         NamedSource::new(self.name.clone(), self.text.to_string()).with_language("markdown")
     }
 }

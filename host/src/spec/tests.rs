@@ -1,5 +1,6 @@
 //! Parser tests: the seed format verbatim, the accepted variations, and a corpus of malformed
-//! specs, each pinned to its diagnostic code, line and message.
+//! specs, each pinned to its diagnostic code, line and message. At the 600-line guide: a
+//! corpus, read as a list.
 
 use miette::Diagnostic;
 

@@ -14,7 +14,7 @@ use crate::task::git_metadata;
 
 /// The trailers agenthost writes on a task's commits.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Trailers {
+pub(crate) struct Trailers {
     /// `Agenthost-Task`: the task id.
     pub task: Option<String>,
     /// `Agenthost-Attempt`: the attempt number.
@@ -27,7 +27,7 @@ pub struct Trailers {
 
 impl Trailers {
     /// Reads the trailers of a commit message (keys compared without regard to case).
-    pub fn parse(message: &str) -> Trailers {
+    pub(crate) fn parse(message: &str) -> Trailers {
         let mut trailers = Trailers::default();
         let Ok(found) = git2::message_trailers_strs(message) else {
             return trailers;
@@ -46,14 +46,14 @@ impl Trailers {
     }
 
     /// Whether an agenthost task made the commit.
-    pub fn is_agent(&self) -> bool {
+    pub(crate) fn is_agent(&self) -> bool {
         self.task.is_some()
     }
 }
 
 /// The commits to check, resolved.
 #[derive(Debug, Clone)]
-pub struct Range {
+pub(crate) struct Range {
     /// How the range was written or derived, for the report (`main..HEAD`).
     pub description: String,
     /// The commit the range starts after (its changes are not checked), when there is one.
@@ -64,7 +64,7 @@ pub struct Range {
 
 /// One commit's own changes.
 #[derive(Debug, Clone)]
-pub struct CommitChanges {
+pub(crate) struct CommitChanges {
     /// The commit.
     pub id: Oid,
     /// Its message's first line.
@@ -82,7 +82,7 @@ pub struct CommitChanges {
 
 /// Resolves `range` (or `HEAD`) in `repo`; `base` names the base branch for a single
 /// revision (the configured one, else `origin/HEAD`, `main` or `master`).
-pub fn resolve(
+pub(crate) fn resolve(
     repo: &Repository,
     range: Option<&str>,
     base: Option<&str>,
@@ -171,7 +171,7 @@ fn bad_range(range: &str, err: &git2::Error) -> VerifyError {
 }
 
 /// The commits of `range`, oldest first (parents before children).
-pub fn list(repo: &Repository, range: &Range) -> Result<Vec<Oid>, VerifyError> {
+pub(crate) fn list(repo: &Repository, range: &Range) -> Result<Vec<Oid>, VerifyError> {
     let walk = || -> Result<Vec<Oid>, git2::Error> {
         let mut walk = repo.revwalk()?;
         walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
@@ -188,7 +188,7 @@ pub fn list(repo: &Repository, range: &Range) -> Result<Vec<Oid>, VerifyError> {
 }
 
 /// What commit `id` changed.
-pub fn changes(repo: &Repository, id: Oid) -> Result<CommitChanges, VerifyError> {
+pub(crate) fn changes(repo: &Repository, id: Oid) -> Result<CommitChanges, VerifyError> {
     let read = || -> Result<CommitChanges, git2::Error> {
         let commit = repo.find_commit(id)?;
         let tree = commit.tree()?;
@@ -259,7 +259,7 @@ fn merge_own_paths(
 }
 
 /// The staged changes, and the directories they make look like bare repositories.
-pub fn staged(repo: &Repository) -> Result<(Changes, Vec<String>), VerifyError> {
+pub(crate) fn staged(repo: &Repository) -> Result<(Changes, Vec<String>), VerifyError> {
     let root = repo.workdir().ok_or(VerifyError::BareRepository)?;
     let read = || -> Result<(Changes, Vec<String>), git2::Error> {
         let changes = diff::staged(root)?;
@@ -275,7 +275,7 @@ pub fn staged(repo: &Repository) -> Result<(Changes, Vec<String>), VerifyError> 
 /// The trailers of the newest agent commit on HEAD's first-parent line that is not on the
 /// base branch: the task the staged changes continue. Only HEAD itself when there is no
 /// base branch.
-pub fn current_task(repo: &Repository, base: Option<&str>) -> Option<(Oid, Trailers)> {
+pub(crate) fn current_task(repo: &Repository, base: Option<&str>) -> Option<(Oid, Trailers)> {
     let head = repo.head().ok()?.peel_to_commit().ok()?;
     let stop = base_branch(repo, base)
         .ok()

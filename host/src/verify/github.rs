@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::{Report, Severity, human};
 
 /// Renders `report` as workflow commands, then the summary line as plain log text.
-pub fn render(report: &Report) -> String {
+pub(crate) fn render(report: &Report) -> String {
     let mut out = String::new();
     for (check, finding) in report.findings() {
         let command = match finding.severity {

@@ -8,7 +8,7 @@ use super::{Check, Report, Status};
 const SHORT: usize = 10;
 
 /// Renders `report` for a terminal.
-pub fn render(report: &Report) -> String {
+pub(crate) fn render(report: &Report) -> String {
     let mut out = String::new();
     match &report.range {
         Some(range) => {
@@ -95,7 +95,7 @@ fn render_check(out: &mut String, check: &Check) {
 }
 
 /// The last line: what was checked and what was found.
-pub fn summary_line(report: &Report) -> String {
+pub(crate) fn summary_line(report: &Report) -> String {
     let s = &report.summary;
     let mut parts = vec![format!("{} checked against a spec", s.checked)];
     if s.without_spec > 0 {

@@ -9,11 +9,12 @@
 //! the review policies (by default every enabled one but `tests`: verify runs no tests), so
 //! `scope-guard` is what holds each file to the Scope, exactly as when a task is reviewed.
 
-pub mod commits;
-pub mod github;
-pub mod human;
-pub mod sarif;
-pub mod spec_lookup;
+pub(crate) mod commits;
+pub(crate) mod github;
+pub(crate) mod human;
+mod report;
+pub(crate) mod sarif;
+pub(crate) mod spec_lookup;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -21,7 +22,6 @@ use std::path::{Path, PathBuf};
 use agenthost_policy::{self as sdk, Hook};
 use git2::{Oid, Repository};
 use miette::Diagnostic;
-use serde::Serialize;
 use thiserror::Error;
 
 use crate::config::{Config, ConfigError, ConfigSources, RequireSpec};
@@ -29,14 +29,15 @@ use crate::policy::{self, Engine, PolicyError, PolicySet};
 use crate::spec::{self, Spec};
 use crate::task::git_metadata;
 use commits::{CommitChanges, Trailers};
+pub(crate) use report::{Check, Finding, Report, Severity, Status, Summary};
 use spec_lookup::{Lookup, SpecLookup};
 
 /// The policy name findings of verify itself carry.
-pub const SELF: &str = "agenthost";
+pub(crate) const SELF: &str = "agenthost";
 
 /// What to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// The commits of a range (`None`: from the merge base with the base branch to HEAD).
     Range(Option<String>),
     /// The staged changes.
@@ -45,7 +46,7 @@ pub enum Target {
 
 /// A spec given on the command line, parsed.
 #[derive(Debug, Clone)]
-pub struct GivenSpec {
+pub(crate) struct GivenSpec {
     /// How to call it in the report (the path as given).
     pub label: String,
     /// The spec.
@@ -57,7 +58,7 @@ pub struct GivenSpec {
 
 /// What `verify` is asked.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// The range or the staged changes.
     pub target: Target,
     /// Check everything against this spec instead of each commit's own.
@@ -66,7 +67,7 @@ pub struct Options {
 
 /// Why verify could not check anything (exit status 2).
 #[derive(Debug, Error, Diagnostic)]
-pub enum VerifyError {
+pub(crate) enum VerifyError {
     /// No git repository at or above the directory.
     #[error("{} is not inside a git repository", path.display())]
     #[diagnostic(
@@ -132,134 +133,8 @@ pub enum VerifyError {
     Engine(PolicyError),
 }
 
-/// How much a finding matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Blocks: verify exits 1.
-    Error,
-    /// Reported, not blocking.
-    Warning,
-    /// A note.
-    Info,
-}
-
-impl Severity {
-    /// The lowercase name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
-}
-
-/// One finding about one commit (or the staged changes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// The policy that found it (`agenthost` for verify's own).
-    pub policy: String,
-    /// The rule, e.g. `scope-guard/out-of-scope`.
-    pub rule: String,
-    /// How much it matters (monitor-mode policies never report errors).
-    pub severity: Severity,
-    /// What is wrong and what to do.
-    pub message: String,
-    /// The file it is about, repository-relative.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    /// The 1-based line in `path` (for a file finding without one: the file's first changed
-    /// line).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-}
-
-/// What was done with one commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// Checked against its spec.
-    Checked,
-    /// Names no spec; `require_spec` decided what to report.
-    NoSpec,
-    /// Names a spec that could not be recovered or parsed (see its findings).
-    SpecUnavailable,
-    /// Changed nothing of its own (a clean merge, an empty commit).
-    NoChanges,
-}
-
-/// One checked commit, or the staged changes.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    /// The full commit id (`None` for staged changes).
-    pub commit: Option<String>,
-    /// The commit's summary line.
-    pub summary: String,
-    /// The agenthost task that made it, from its trailers.
-    pub task: Option<String>,
-    /// The spec it was checked against: a repository path, or `--spec` as given.
-    pub spec: Option<String>,
-    /// What was done.
-    pub status: Status,
-    /// Whether it is a merge commit (checked for its own changes only).
-    pub merge: bool,
-    /// Files changed.
-    pub files: usize,
-    /// Lines added.
-    pub added: usize,
-    /// Lines removed.
-    pub removed: usize,
-    /// What the checks found, ordered by path and line.
-    pub findings: Vec<Finding>,
-}
-
-/// Counts over the whole report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    /// Commits in the range (1 for staged changes).
-    pub commits: usize,
-    /// Commits checked against a spec.
-    pub checked: usize,
-    /// Commits with changes but no spec.
-    pub without_spec: usize,
-    /// Error findings (blocking).
-    pub errors: usize,
-    /// Warning findings.
-    pub warnings: usize,
-    /// Info findings.
-    pub infos: usize,
-}
-
-/// Everything verify found.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// The repository's root.
-    pub repository: PathBuf,
-    /// The range checked (`main..HEAD`), or `None` for staged changes.
-    pub range: Option<String>,
-    /// Each commit, oldest first.
-    pub checks: Vec<Check>,
-    /// The counts.
-    pub summary: Summary,
-}
-
-impl Report {
-    /// Whether any finding blocks (an error).
-    pub fn blocks(&self) -> bool {
-        self.summary.errors > 0
-    }
-
-    /// Every finding with the commit it belongs to.
-    pub fn findings(&self) -> impl Iterator<Item = (&Check, &Finding)> {
-        self.checks
-            .iter()
-            .flat_map(|check| check.findings.iter().map(move |finding| (check, finding)))
-    }
-}
-
 /// Runs verify in the repository that contains `start`.
-pub fn verify(start: &Path, options: &Options) -> Result<Report, VerifyError> {
+pub(crate) fn verify(start: &Path, options: &Options) -> Result<Report, VerifyError> {
     let repo = Repository::discover(start).map_err(|_| VerifyError::NotARepository {
         path: start.to_path_buf(),
     })?;

@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 use super::{Report, Severity};
 
 /// The schema the output follows.
-pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+pub(crate) const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 /// Renders `report` as one SARIF log with one run.
-pub fn render(report: &Report) -> Value {
+pub(crate) fn render(report: &Report) -> Value {
     let mut rules: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for (_, finding) in report.findings() {
         let next = rules.len();

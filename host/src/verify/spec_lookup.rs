@@ -16,7 +16,7 @@ use crate::digest;
 
 /// How a lookup went.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     /// The spec's text, from the commit `at`.
     Found {
         /// The text.
@@ -34,7 +34,7 @@ pub enum Lookup {
 }
 
 /// Looks specs up, remembering each blob's digest (callers remember the answers).
-pub struct SpecLookup<'r> {
+pub(crate) struct SpecLookup<'r> {
     repo: &'r Repository,
     tip: Oid,
     /// How many commits of the tip's history a lookup may read.
@@ -44,7 +44,7 @@ pub struct SpecLookup<'r> {
 
 impl<'r> SpecLookup<'r> {
     /// A lookup in `repo` whose history search starts at `tip`.
-    pub fn new(repo: &'r Repository, tip: Oid) -> SpecLookup<'r> {
+    pub(crate) fn new(repo: &'r Repository, tip: Oid) -> SpecLookup<'r> {
         SpecLookup {
             repo,
             tip,
@@ -54,7 +54,7 @@ impl<'r> SpecLookup<'r> {
     }
 
     /// The spec at `path` with `digest`, as named by commit `commit`.
-    pub fn find(&mut self, commit: Oid, path: &str, digest: &str) -> Lookup {
+    pub(crate) fn find(&mut self, commit: Oid, path: &str, digest: &str) -> Lookup {
         for candidate in [commit, self.tip] {
             if let Some((blob, bytes)) = self.blob_at(candidate, path)
                 && self.digest_of(blob, &bytes) == digest
@@ -110,7 +110,7 @@ impl<'r> SpecLookup<'r> {
 
 /// Whether the file at `spec` (inside the repository at `repo_root`) is committed in HEAD
 /// with exactly `text`: what `verify` needs to recover it later.
-pub fn committed_in_head(repo_root: &Path, spec: &Path, text: &str) -> bool {
+pub(crate) fn committed_in_head(repo_root: &Path, spec: &Path, text: &str) -> bool {
     let check = || -> Option<bool> {
         let repo = Repository::open(repo_root).ok()?;
         let root = repo.workdir()?.canonicalize().ok()?;

@@ -8,7 +8,15 @@
 //!
 //! - Modify `src/app.py`; Create `src/new.py`, `NOTES.md`, `build/`; Do NOT modify `other/`.
 //!
+//! Each `escape!` case is a module of two tests: `sandboxed`, and
+//! `control_without_the_sandbox`, which runs the same script with `--mode off` and requires
+//! the same check to fail (a check that cannot fail proves nothing). The `works!` cases are
+//! what must keep working inside.
+//!
 //! Tests skip (with a message) only where the kernel lacks Landlock ABI 6.
+//!
+//! Longer than our 600-line guide on purpose: a corpus of short cases that share one
+//! fixture, read as a list.
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;

@@ -5,7 +5,7 @@ use super::*;
 
 /// The variables of this process that `launch` sends with a task
 /// ([`is_launch_variable`]).
-pub fn launch_env() -> BTreeMap<String, String> {
+pub(crate) fn launch_env() -> BTreeMap<String, String> {
     std::env::vars()
         .filter(|(name, _)| is_launch_variable(name))
         .collect()
@@ -14,7 +14,7 @@ pub fn launch_env() -> BTreeMap<String, String> {
 /// Whether `launch` sends a variable of the client's to the supervisor for the task: PATH,
 /// the variables that locate toolchains, caches and virtual environments, and the package
 /// managers' settings (never one that looks like a secret).
-pub fn is_launch_variable(name: &str) -> bool {
+pub(crate) fn is_launch_variable(name: &str) -> bool {
     name == "PATH"
         || TOOLCHAIN_VARS.contains(&name)
         || HOME_TOOLCHAINS.iter().any(|(var, _)| *var == name)

@@ -61,13 +61,13 @@ mod system;
 #[cfg(test)]
 mod tests;
 
-pub use env::{is_launch_variable, launch_env};
+pub(crate) use env::launch_env;
 use scope::*;
 use system::*;
 
 /// What the sandboxed run is for: each gets its own rights.
 #[derive(Debug, Clone, Copy)]
-pub enum Purpose<'a> {
+pub(crate) enum Purpose<'a> {
     /// The agent: the Scope's writes, scratch space, the profile's grants, the package
     /// caches read-only.
     Agent,
@@ -89,7 +89,7 @@ pub enum Purpose<'a> {
 
 impl Purpose<'_> {
     /// What the run is called in provenance and messages.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Purpose::Agent => "agent",
             Purpose::Setup { .. } => "setup",
@@ -100,7 +100,7 @@ impl Purpose<'_> {
 
 /// Everything the plan is built from.
 #[derive(Debug)]
-pub struct PlanInput<'a> {
+pub(crate) struct PlanInput<'a> {
     /// What the run is for.
     pub purpose: Purpose<'a>,
     /// The spec whose Scope becomes the write rules.
@@ -144,7 +144,7 @@ pub struct PlanInput<'a> {
 
 /// A built plan, with what must happen on disk before it can run and what it cannot enforce.
 #[derive(Debug, Clone)]
-pub struct BuiltPlan {
+pub(crate) struct BuiltPlan {
     /// The plan.
     pub plan: SandboxPlan,
     /// Directories the host creates before the run (missing parents of Create targets,
@@ -290,7 +290,7 @@ fn relative(root: &Path, path: &Path) -> String {
 }
 
 /// Builds the plan.
-pub fn build(mut input: PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
+pub(crate) fn build(mut input: PlanInput<'_>) -> Result<BuiltPlan, PlanError> {
     let layout = input.git.take();
     let resolved = std::mem::take(&mut input.resolved);
     let input = &input;

@@ -1,5 +1,6 @@
 //! The plan's tests: every kind of rule, from a Scope in a real temp repository. One file
-//! for all concerns because they share the builders of inputs and repositories below.
+//! for all concerns because they share the builders of inputs and repositories below (so
+//! longer than our 600-line guide on purpose).
 
 use super::env::{is_base_url_var, url_port};
 use super::*;

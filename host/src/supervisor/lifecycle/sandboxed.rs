@@ -62,11 +62,7 @@ impl Sandboxed {
             agent_home: Some(agent.home),
             program: agent.program,
             tmpdir: agent.tmpdir,
-            enforcement: if mode == SandboxMode::Enforce {
-                Enforcement::Enforce
-            } else {
-                Enforcement::BestEffort
-            },
+            enforcement: mode.enforcement(),
             as_root: support.root,
             git: GitLayout::of_worktree(root, &mut resolved),
             resolved,

@@ -141,7 +141,7 @@ pub(super) async fn test(
     };
     // Its own sandbox: the agent's code runs in it, with none of the agent's credentials
     // and only `[test]`'s grants beyond the worktree.
-    let places = RunPlaces::make(ctx, task, a.number, "test")?;
+    let places = RunPlaces::make(a, "test")?;
     let mut sandboxed = Sandboxed::new(
         a,
         Purpose::Test {
@@ -167,7 +167,7 @@ pub(super) async fn test(
             source,
         })?;
     sandboxed.cleanup();
-    places.remove();
+    drop(places);
     let output_tail = log_tail(&a.log, before, 4096);
     a.note(&format!(
         "the test command {} after {:.1} s",

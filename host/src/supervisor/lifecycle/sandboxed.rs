@@ -15,9 +15,7 @@ use crate::config::SandboxMode;
 use crate::runner::Job;
 use crate::sandbox::git_layout::GitLayout;
 use crate::sandbox::{self, Canonicalizer, PlanInput, Purpose};
-use crate::supervisor::context::Context;
 use crate::supervisor::log;
-use crate::supervisor::store::Task;
 
 /// Where the agent lives on the host, for its sandbox plan.
 pub(super) struct AgentPlaces {
@@ -193,7 +191,7 @@ impl Sandboxed {
 }
 
 /// A setup or test run's own places: a private temp dir and an empty private home, made
-/// fresh under `<state>/tmp/<task>-<attempt>-<what>`, removed after the run.
+/// fresh under `<state>/tmp/<task>-<attempt>-<what>`, removed when dropped.
 pub(super) struct RunPlaces {
     base: PathBuf,
     tmpdir: PathBuf,
@@ -201,17 +199,13 @@ pub(super) struct RunPlaces {
 }
 
 impl RunPlaces {
-    pub(super) fn make(
-        ctx: &Context,
-        task: &Task,
-        attempt: i64,
-        what: &str,
-    ) -> Result<RunPlaces, AttemptError> {
-        let base = ctx
+    pub(super) fn make(a: &Attempt<'_>, what: &str) -> Result<RunPlaces, AttemptError> {
+        let base = a
+            .ctx
             .dirs
             .root
             .join("tmp")
-            .join(format!("{}-{attempt}-{what}", task.id));
+            .join(format!("{}-{}-{what}", a.task.id, a.number));
         let _ = std::fs::remove_dir_all(&base);
         let (tmpdir, home) = (base.join("tmp"), base.join("home"));
         for dir in [&tmpdir, &home] {
@@ -231,8 +225,10 @@ impl RunPlaces {
             program: None,
         }
     }
+}
 
-    pub(super) fn remove(&self) {
+impl Drop for RunPlaces {
+    fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.base);
     }
 }

@@ -16,13 +16,6 @@ use crate::state_dir::StateDirs;
 use crate::supervisor::store::StoredFinding;
 use crate::task::worktree::TaskWorktree;
 
-/// The attempt log and the attempt it belongs to.
-#[derive(Clone, Copy)]
-struct RunLog<'a> {
-    path: &'a std::path::Path,
-    attempt: i64,
-}
-
 /// Runs the `[worktree] setup` commands in order in the worktree, in the setup sandbox
 /// (the whole worktree and the package caches writable, the registries' ports), each logged
 /// with its output. `Some(step)` ends the attempt before the agent: a command that failed
@@ -33,11 +26,8 @@ pub(super) async fn run(
     cancel: &Cancellation,
 ) -> Result<Result<Vec<StoredFinding>, Step>, AttemptError> {
     let (ctx, config, task, root) = (a.ctx, &a.config, a.task, a.root.as_path());
-    let log = RunLog {
-        path: &a.log,
-        attempt: a.number,
-    };
-    let places = RunPlaces::make(ctx, task, log.attempt, "setup")?;
+    let log = a.log.as_path();
+    let places = RunPlaces::make(a, "setup")?;
     let mut sandboxed = Sandboxed::new(
         a,
         Purpose::Setup {
@@ -47,27 +37,24 @@ pub(super) async fn run(
         places.agent_places(),
     )?;
     append_log(
-        log.path,
+        log,
         &format!("== agenthost: setup {}\n", sandboxed.summary()),
     );
     for note in &sandboxed.built.notes {
-        append_log(
-            log.path,
-            &format!("== agenthost: setup sandbox note: {note}\n"),
-        );
+        append_log(log, &format!("== agenthost: setup sandbox note: {note}\n"));
     }
     let limit = config.worktree.setup_timeout;
     let deadline = std::time::Instant::now() + limit;
     for command in &config.worktree.setup {
-        append_log(log.path, &format!("== agenthost: setup `{command}`\n"));
+        append_log(log, &format!("== agenthost: setup `{command}`\n"));
         let remaining = deadline.saturating_duration_since(std::time::Instant::now());
         let job = sandboxed.job(
             vec!["/bin/sh".into(), "-c".into(), command.into()],
             None,
-            log.path,
+            log,
             remaining,
         )?;
-        let before = std::fs::metadata(log.path).map_or(0, |m| m.len());
+        let before = std::fs::metadata(log).map_or(0, |m| m.len());
         let outcome = LocalRunner
             .run(job, cancel.clone())
             .await
@@ -77,7 +64,7 @@ pub(super) async fn run(
             })?;
         sandboxed.cleanup();
         append_log(
-            log.path,
+            log,
             &format!(
                 "== agenthost: the setup command {} after {:.1} s\n",
                 outcome.ending,
@@ -86,18 +73,14 @@ pub(super) async fn run(
         );
         let why = match outcome.ending {
             Ending::Exited(0) => continue,
-            Ending::Cancelled => {
-                places.remove();
-                return Ok(Err(Step::Cancelled));
-            }
+            Ending::Cancelled => return Ok(Err(Step::Cancelled)),
             Ending::TimedOut => format!(
                 "the setup commands ran past their time limit ({}) in `{command}` and were stopped; raise `setup_timeout` in [worktree]",
                 humantime::format_duration(limit)
             ),
             ending => format!("the setup command `{command}` {ending}"),
         };
-        places.remove();
-        let tail = last_lines(&log_tail(log.path, before, 8192), TAIL_LINES);
+        let tail = last_lines(&log_tail(log, before, 8192), TAIL_LINES);
         let reason = format!(
             "{why}, so the agent did not run. Fix `[worktree] setup` in the repository's agenthost.toml, then `agenthost resume {}`",
             task.id
@@ -110,7 +93,7 @@ pub(super) async fn run(
             &ctx.home,
         ))));
     }
-    places.remove();
+    drop(places);
     // The agent starts from the base commit: tracked files the setup changed are put back,
     // and files it made that git does not ignore are set aside (the agent's commit would
     // take them); each is a finding.
@@ -120,18 +103,18 @@ pub(super) async fn run(
         .map_err(AttemptError::thread("setup's restore"))?
         .map_err(AttemptError::git("restore the files the setup changed"))?;
     let set_aside =
-        set_aside_untracked(&a.worktree, &ctx.dirs, &task.id, log.attempt, "setup").await?;
+        set_aside_untracked(&a.worktree, &ctx.dirs, &task.id, a.number, "setup").await?;
     let mut findings = Vec::new();
     if !restored.is_empty() {
         append_log(
-            log.path,
+            log,
             &format!(
                 "== agenthost: the setup changed tracked files: {}; put back as the base commit has them\n",
                 restored.join(", ")
             ),
         );
         findings.push(StoredFinding {
-            attempt: log.attempt,
+            attempt: a.number,
             policy: "agenthost".into(),
             rule: "setup-changed-files".into(),
             severity: "warning".into(),
@@ -147,9 +130,9 @@ pub(super) async fn run(
         });
     }
     if !set_aside.is_empty() {
-        let dir = run_files_dir(&ctx.dirs, &task.id, log.attempt, "setup");
+        let dir = run_files_dir(&ctx.dirs, &task.id, a.number, "setup");
         append_log(
-            log.path,
+            log,
             &format!(
                 "== agenthost: the setup created files git does not ignore: {}; moved to {}\n",
                 set_aside.join(", "),
@@ -157,7 +140,7 @@ pub(super) async fn run(
             ),
         );
         findings.push(StoredFinding {
-            attempt: log.attempt,
+            attempt: a.number,
             policy: "agenthost".into(),
             rule: "setup-created-files".into(),
             severity: "warning".into(),

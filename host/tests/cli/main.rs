@@ -53,6 +53,8 @@ pub struct Test {
     args: Vec<String>,
     cwd: Option<PathBuf>,
     env: Vec<(String, String)>,
+    /// Whether this test's compiled-policy cache is the one all tests share.
+    shared_policy_cache: bool,
 }
 
 /// What a run produced.
@@ -76,7 +78,17 @@ impl Test {
             args: Vec::new(),
             cwd: None,
             env: Vec::new(),
+            shared_policy_cache: true,
         }
+    }
+
+    /// Gives this test a compiled-policy cache of its own (for a test about the cache).
+    /// Every other test shares one, in cargo's temp dir for tests: the cache is keyed by
+    /// the component's digest and the engine, so sharing is safe, and it spares each test
+    /// compiling the built-in policies again (about 2 s of CPU each).
+    pub fn private_policy_cache(mut self) -> Self {
+        self.shared_policy_cache = false;
+        self
     }
 
     /// The test's temp directory.
@@ -136,6 +148,9 @@ impl Test {
     pub fn command_for(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let home = self.dir.path().join(".test-home");
         std::fs::create_dir_all(&home).expect("mkdir home");
+        if self.shared_policy_cache {
+            share_policy_cache(&home.join("cache/agenthost/compiled"));
+        }
         let mut command = Command::new(program);
         command
             .current_dir(self.cwd.as_deref().unwrap_or(self.dir.path()))
@@ -232,6 +247,22 @@ pub fn commit_all(root: &Path) {
         &parents,
     )
     .expect("commit");
+}
+
+/// Makes `compiled` (a test home's compiled-policy cache) a link to the cache all tests
+/// share, unless it exists. Where the shared one cannot be made (a user who cannot write
+/// cargo's temp dir), the test keeps its own.
+fn share_policy_cache(compiled: &Path) {
+    let shared = Path::new(env!("CARGO_TARGET_TMPDIR")).join("policy-cache");
+    let writable =
+        std::fs::create_dir_all(&shared).is_ok() && tempfile::tempfile_in(&shared).is_ok();
+    if compiled.symlink_metadata().is_ok() || !writable {
+        return;
+    }
+    if let Some(parent) = compiled.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::os::unix::fs::symlink(&shared, compiled);
 }
 
 /// Waits until no process's command line contains `token`: every process a test started

@@ -335,6 +335,7 @@ fn a_second_process_loads_a_component_from_the_disk_cache() {
     )
     .unwrap();
     let test = Test::new()
+        .private_policy_cache()
         .file("policy.wasm", component)
         .file("request.json", r#"{"config": {}}"#);
     let args = [

@@ -2,7 +2,7 @@
 //! its task spec's Scope, with WebAssembly policies deciding what runs and what review says.
 //!
 //! This crate is the `agenthost` binary's library: the CLI lives in [`cli`], task specs in
-//! [`spec`], repository and user configuration in [`config`]. See ARCHITECTURE.md for the map.
+//! `spec`, repository and user configuration in [`config`]. See ARCHITECTURE.md for the map.
 //!
 //! Only what the two binaries, the benchmarks and the CLI tests use is public; everything
 //! else is `pub(crate)` (the `unreachable_pub` lint keeps it so).

@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::Test;
 use crate::lifecycle::{StopSupervisor, sample};
+use crate::{Test, runs, stat, wait_until};
 
 /// The agent: a background child, a daemon that leaves the session (`setsid`), and a long
 /// foreground sleep, each announcing its pid in the attempt's log (the markers that the
@@ -24,48 +24,14 @@ const TASKS: [(&str, &str); 2] = [
     ),
 ];
 
-/// What `/proc/PID/stat` says: (state, session), for a process that exists.
-fn stat(pid: i32) -> Option<(char, i32)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
-    Some((
-        fields.first()?.chars().next()?,
-        fields.get(3)?.parse().ok()?,
-    ))
-}
-
-/// Whether `pid` runs: it exists and is not a zombie (an init that does not reap, as in
-/// some containers, keeps zombies).
-fn runs(pid: i32) -> bool {
-    stat(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
-}
-
 /// Every running process whose working directory is `dir` or below, with its command line.
 fn running_in(dir: &Path) -> Vec<(i32, String)> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| runs(pid))
-        .filter(|pid| {
+    crate::running_processes()
+        .into_iter()
+        .filter(|(pid, _)| {
             std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(dir))
         })
-        .map(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            (pid, String::from_utf8_lossy(&cmdline).replace('\0', " "))
-        })
         .collect()
-}
-
-/// Waits until `done` holds, or fails with `what` after `limit`.
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The pid the log announced as `label`, once it has.

@@ -253,10 +253,14 @@ pub fn commit_all(root: &Path) {
 /// share, unless it exists. Where the shared one cannot be made (a user who cannot write
 /// cargo's temp dir), the test keeps its own.
 fn share_policy_cache(compiled: &Path) {
+    // Once per test: later commands find the link (or the test's own cache) in place.
+    if compiled.symlink_metadata().is_ok() {
+        return;
+    }
     let shared = Path::new(env!("CARGO_TARGET_TMPDIR")).join("policy-cache");
     let writable =
         std::fs::create_dir_all(&shared).is_ok() && tempfile::tempfile_in(&shared).is_ok();
-    if compiled.symlink_metadata().is_ok() || !writable {
+    if !writable {
         return;
     }
     if let Some(parent) = compiled.parent() {
@@ -265,66 +269,69 @@ fn share_policy_cache(compiled: &Path) {
     let _ = std::os::unix::fs::symlink(&shared, compiled);
 }
 
-/// Waits until no process's command line contains `token`: every process a test started
-/// with it (a daemon's `sleep 1.37`, say) has ended or been killed. Polls `/proc` rather
-/// than sleeping a fixed time, so a "the daemon left no file" check runs only once the
-/// daemon can no longer write one. Panics, naming the processes, after 30 s.
-pub fn wait_until_no_process_mentions(token: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let left = processes_mentioning(token);
-        if left.is_empty() {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still running after 30 s: {left:#?}"
-        );
+/// Waits until `done` holds, or fails with `what` after `limit`.
+pub fn wait_until(limit: std::time::Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
-/// `PID: command line` of each live process whose command line contains `token` (a zombie
-/// has none, and can no longer write).
-fn processes_mentioning(token: &str) -> Vec<String> {
+/// What `/proc/PID/stat` says: (state letter, session), for a process that exists.
+pub fn stat(pid: i32) -> Option<(char, i32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+    Some((
+        fields.first()?.chars().next()?,
+        fields.get(3)?.parse().ok()?,
+    ))
+}
+
+/// Whether `pid` runs: it exists and is not a zombie (a zombie can no longer write; an init
+/// that does not reap, as in some containers, keeps zombies).
+pub fn runs(pid: i32) -> bool {
+    stat(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
+}
+
+/// Every running process, with its command line.
+pub fn running_processes() -> Vec<(i32, String)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
-        .filter_map(Result::ok)
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter_map(|entry| {
-            let raw = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let command = String::from_utf8_lossy(&raw).replace('\0', " ");
-            command
-                .contains(token)
-                .then(|| format!("{}: {command}", entry.file_name().to_string_lossy()))
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| runs(pid))
+        .map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            (pid, String::from_utf8_lossy(&cmdline).replace('\0', " "))
         })
         .collect()
 }
 
+/// Waits until no process's command line contains `token`: every process a test started
+/// with it (a daemon's `sleep 1.37`, say) has ended or been killed. Polls `/proc` rather
+/// than sleeping a fixed time, so a "the daemon left no file" check runs only once the
+/// daemon can no longer write one. Fails after 30 s.
+pub fn wait_until_no_process_mentions(token: &str) {
+    wait_until(
+        std::time::Duration::from_secs(30),
+        &format!("processes with `{token}` in their command line to end"),
+        || {
+            running_processes()
+                .iter()
+                .all(|(_, command)| !command.contains(token))
+        },
+    );
+}
+
 /// Waits until process `pid` has exited (gone from `/proc`, or a zombie), up to 30 s.
 pub fn wait_until_exited(pid: i32) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // The state follows the command name, which is in parentheses.
-        let state = stat
-            .rsplit_once(") ")
-            .and_then(|(_, rest)| rest.chars().next());
-        if matches!(state, None | Some('Z' | 'X')) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "process {pid} still running after 30 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until(
+        std::time::Duration::from_secs(30),
+        &format!("process {pid} to exit"),
+        || !runs(pid),
+    );
 }

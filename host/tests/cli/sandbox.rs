@@ -937,13 +937,9 @@ fn a_signal_agenthost_was_started_ignoring_is_not_forwarded() {
     assert_eq!(code, Some(0));
 }
 
-/// The state letter of process `pid` (`T` when stopped), from `/proc/PID/stat`.
+/// `pid`'s state letter (`?` when it is gone).
 fn process_state(pid: u32) -> char {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name is in parentheses and may hold spaces; the state follows it.
-    stat.rsplit_once(") ")
-        .and_then(|(_, rest)| rest.chars().next())
-        .unwrap_or('?')
+    crate::stat(pid.try_into().expect("pid")).map_or('?', |(state, _)| state)
 }
 
 /// Waits (up to ten seconds) until `pid`'s state letter satisfies `wanted`.

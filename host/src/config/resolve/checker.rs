@@ -8,10 +8,12 @@ use std::time::Duration;
 use miette::SourceSpan;
 use toml::Spanned;
 
-use super::*;
+use super::{Checker, Loc};
 use crate::config::command::{TemplateError, TemplateErrorKind};
 use crate::config::layer::{LayerFile, SpannedStrings};
 use crate::config::{CommandTemplate, ConfigError, HostPath, Placeholder};
+use crate::duration::parse as parse_duration;
+use crate::suggest::nearest;
 
 impl Loc {
     pub(super) fn locate(

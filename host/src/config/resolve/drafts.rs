@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use toml::Spanned;
 
-use super::*;
+use super::{AgentDraft, Checker, Loc, PolicyDraft, key_part, merge_tables, quoted_list};
 use crate::config::layer::{AgentLayer, LayerFile, PolicyLayer};
 use crate::config::{
     AgentProfile, BuiltinPolicy, CommandTemplate, ConfigError, DEFAULT_AGENT_TIMEOUT, Origin,
     PolicyConfig, PolicySource, Sha256,
 };
+use crate::suggest::nearest;
 
 impl AgentDraft {
     pub(super) fn new(defined: Loc) -> AgentDraft {

@@ -15,7 +15,6 @@ use super::{
     DEFAULT_TEST_TIMEOUT, HostPath, NotifyConfig, Origin, PolicyConfig, PolicyMode, RequireSpec,
     SandboxConfig, SandboxMode, Sha256, TestConfig, VerifyConfig, WorktreeConfig,
 };
-use crate::duration::parse as parse_duration;
 use crate::suggest::nearest;
 
 mod checker;

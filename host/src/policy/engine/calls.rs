@@ -1,7 +1,16 @@
 //! Calling a loaded policy: a typed component through its WIT exports, a WASI command
 //! with JSON on stdin and stdout.
 
-use super::*;
+use std::time::{Duration, Instant};
+
+use agenthost_policy::{AcceptanceRequest, AdmissionRequest, ConfigRequest, Hook, ReviewRequest};
+use serde::de::DeserializeOwned;
+use wasmtime_wasi::I32Exit;
+
+use super::{Call, Engine, LoadedPolicy, Pre, Raw};
+use crate::policy::PolicyError;
+use crate::policy::guest::{MemoryGuard, ModuleState, hook_list};
+use crate::policy::typed::{CallError, HookRequest};
 
 impl Engine {
     /// Calls `hook` with a JSON request (as `agenthost policy test` reads it) and returns

@@ -3,12 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use agenthost_policy::{
-    AcceptanceRequest, AdmissionRequest, ConfigRequest, Description, Hook, ReviewRequest,
-};
-use serde::de::DeserializeOwned;
+use agenthost_policy::{Description, Hook};
 use sha2::{Digest, Sha256 as Sha256Hasher};
 use wasmtime::component::{Component, InstancePre, ResourceTable};
 use wasmtime::{Config, InstanceAllocationStrategy, Module, PoolingAllocationConfig, Store, Trap};
@@ -22,7 +19,7 @@ use super::guest::{
     is_component, no_sleeping, spawn_ticker, trap_reason,
 };
 use super::log::PolicyLog;
-use super::typed::{self, CallError, Exports, HookRequest};
+use super::typed::{self, Exports, HookRequest};
 use super::{Limits, PolicyError};
 use crate::config::Sha256;
 

@@ -127,7 +127,7 @@ mod tests {
         let repo = git2::Repository::open(&dirs.repo).unwrap();
         assert_eq!(repo.head().unwrap().shorthand().unwrap(), "main");
         assert!(repo.statuses(None).unwrap().is_empty());
-        let files = crate::spec::repo_check::RepoFiles::list(&dirs.repo).unwrap();
+        let files = crate::repo_files::list(&dirs.repo).unwrap();
         for (name, _, _) in SPECS {
             let parsed = crate::spec::read(&dirs.specs.join(name)).unwrap();
             let spec = parsed.spec.as_ref().unwrap();

@@ -265,7 +265,7 @@ fn load_context(root: &Root) -> miette::Result<RepoContext> {
     let config = Config::load(&ConfigSources::discover(root.path()))?;
     let listed = match root {
         Root::None => Err("not inside a git repository: Modify and Create paths were not checked against files (pass --repo DIR)".to_string()),
-        Root::Git(path) => RepoFiles::list(path).map_err(|err| {
+        Root::Git(path) => crate::repo_files::list(path).map_err(|err| {
             format!(
                 "could not list the files of {}: {}; Modify and Create paths were not checked",
                 path.display(),
@@ -475,7 +475,7 @@ fn front_matter_lines(spec: &Spec, context: &RepoContext, test: Option<&TestComm
     out.push_str(&format!("  agent     {agent}\n"));
     let name = fm.agent.as_ref().unwrap_or(&context.config.default_agent);
     if let Some(profile) = context.config.agents.get(name) {
-        for warning in profile.home_write_warnings(name, &crate::sandbox::home_dir()) {
+        for warning in profile.home_write_warnings(name, &crate::confinement::home_dir()) {
             out.push_str(&format!("  {warning}\n"));
         }
     }

@@ -103,7 +103,7 @@ pub(super) fn run(args: &DemoArgs, output: &Output) -> miette::Result<Exit> {
             spec_path: path.clone(),
             spec_text: parsed.source.text().to_string(),
             agent: Some("script".to_string()),
-            env: crate::sandbox::plan::launch_env(),
+            env: crate::confinement::plan::launch_env(),
         })?;
         let Response::Launched { id } = response else {
             return Err(SupervisorError::Protocol {

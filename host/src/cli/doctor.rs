@@ -13,7 +13,7 @@ use clap::Args;
 use miette::IntoDiagnostic;
 
 use super::{Exit, Output};
-use crate::sandbox;
+use crate::confinement;
 
 /// Arguments of `agenthost doctor`.
 #[derive(Debug, Args)]
@@ -91,7 +91,7 @@ pub(super) fn run(args: &DoctorArgs, _output: &Output) -> miette::Result<Exit> {
         if guarantee == Guarantee::ReadOnlyView {
             let how = match support.mounts.privilege {
                 Some(privilege) => format!("here: each agent gets {}", privilege.describe()),
-                None => sandbox::mount_layer_unavailable(&support),
+                None => confinement::mount_layer_unavailable(&support),
             };
             let _ = writeln!(out, "          {how}");
         }
@@ -215,10 +215,10 @@ fn prove(support: &Support) -> std::io::Result<Vec<(bool, String)>> {
         outside.clone().into_os_string(),
     ])
     .collect();
-    let status = sandbox::run(&plan, support, &argv).map_err(std::io::Error::other)?;
+    let status = confinement::run(&plan, support, &argv).map_err(std::io::Error::other)?;
     let mut lines = Vec::new();
     lines.push((
-        sandbox::exit_code(status) == 0 || ok.exists(),
+        confinement::exit_code(status) == 0 || ok.exists(),
         "the sandboxed shell ran".to_string(),
     ));
     lines.push((
@@ -252,7 +252,7 @@ fn prove(support: &Support) -> std::io::Result<Vec<(bool, String)>> {
             false,
             format!(
                 "the mount layer could not be tried: {}",
-                sandbox::mount_layer_unavailable(support)
+                confinement::mount_layer_unavailable(support)
             ),
         ));
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use agenthost_sandbox::{Enforcement, Restriction, Support};
 
 use crate::config::{AgentProfile, Config};
-use crate::sandbox::{self, Canonicalizer, PlanInput, agent_home};
+use crate::confinement::{self, Canonicalizer, PlanInput, agent_home};
 
 /// How long a program's `--version` may take inside the sandbox.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -61,7 +61,7 @@ pub(super) fn check(
         return ProfileReport { text, runs: true };
     }
     let Some(program) =
-        crate::runner::find_program(written, host_env.get("PATH").map(String::as_str))
+        crate::confinement::find_program(written, host_env.get("PATH").map(String::as_str))
     else {
         let install = INSTALL
             .iter()
@@ -97,7 +97,7 @@ pub(super) fn check(
             false
         }
     };
-    let home = sandbox::home_dir();
+    let home = confinement::home_dir();
     let keys: Vec<&String> = profile
         .pass_env
         .iter()
@@ -166,7 +166,7 @@ fn version_in_sandbox(
     }
     std::fs::write(root.join("README.md"), "doctor\n").map_err(io("temp repo"))?;
     git2::Repository::init(&root).map_err(|err| format!("git init: {err}"))?;
-    agent_home::prepare(&home, &sandbox::home_dir(), profile, host_env)
+    agent_home::prepare(&home, &confinement::home_dir(), profile, host_env)
         .map_err(|err| err.to_string())?;
     let text = "# Doctor\n\n## What\nA probe.\n\n### Scope\n- Modify: `README.md`\n";
     let spec = crate::spec::parse("doctor.md", text.as_bytes())
@@ -174,24 +174,24 @@ fn version_in_sandbox(
         .ok_or("the probe spec does not parse")?;
     let mut resolved = Canonicalizer::default();
     let input = PlanInput {
-        purpose: crate::sandbox::Purpose::Agent,
+        purpose: crate::confinement::Purpose::Agent,
         spec: &spec,
         spec_name: "doctor.md".into(),
         root: root.clone(),
         profile: Some((name, profile)),
         sandbox: &config.sandbox,
         host_env: host_env.clone(),
-        home: sandbox::home_dir(),
+        home: confinement::home_dir(),
         agent_home: Some(home),
         program: Some(program.to_path_buf()),
         tmpdir: tmp,
         enforcement: Enforcement::BestEffort,
         as_root: support.root,
-        git: crate::sandbox::git_layout::GitLayout::of_worktree(&root, &mut resolved),
+        git: crate::confinement::git_layout::GitLayout::of_worktree(&root, &mut resolved),
         resolved,
     };
-    let built = sandbox::build(input).map_err(|err| err.to_string())?;
-    let created = sandbox::prepare(&built).map_err(|err| err.to_string())?;
+    let built = confinement::build(input).map_err(|err| err.to_string())?;
+    let created = confinement::prepare(&built).map_err(|err| err.to_string())?;
     let restriction = Restriction::prepare(&built.plan, support).map_err(|err| err.to_string())?;
     let argv: Vec<OsString> = vec![program.into(), "--version".into()];
     let mut command = restriction.command(&argv).map_err(|err| err.to_string())?;
@@ -228,7 +228,7 @@ fn version_in_sandbox(
     {
         let _ = stream.read_to_string(&mut output);
     }
-    sandbox::cleanup(&created);
+    confinement::cleanup(&created);
     let first = output
         .lines()
         .find(|line| !line.trim().is_empty())
@@ -243,7 +243,7 @@ fn version_in_sandbox(
         Some(status) if status.success() => Ok(first),
         Some(status) => Err(format!(
             "`--version` exited with {}: {}",
-            sandbox::exit_code(status),
+            confinement::exit_code(status),
             if first.is_empty() {
                 "no output"
             } else {

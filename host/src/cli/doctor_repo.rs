@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use agenthost_sandbox::{Restriction, Support};
 
 use crate::config::{Config, ConfigSources, SandboxMode};
+use crate::confinement::{self, Canonicalizer, PlanInput, Purpose, hints};
 use crate::runner::{Ending, Job, Runner as _, cancellation, local::LocalRunner};
-use crate::sandbox::{self, Canonicalizer, PlanInput, Purpose, hints};
 use crate::task::worktree::{TaskWorktree, resolve_base};
 
 /// How many lines of a failed command's output the report quotes.
@@ -160,17 +160,17 @@ fn run_all(
             profile: None,
             sandbox: &config.sandbox,
             host_env: host_env.clone(),
-            home: sandbox::home_dir(),
+            home: confinement::home_dir(),
             agent_home: Some(home),
             program: None,
             tmpdir,
             enforcement: config.sandbox.mode.enforcement(),
             as_root: support.root,
-            git: crate::sandbox::git_layout::GitLayout::of_worktree(&root, &mut resolved),
+            git: crate::confinement::git_layout::GitLayout::of_worktree(&root, &mut resolved),
             resolved,
         };
         let what = purpose.name();
-        let built = sandbox::build(input).map_err(|err| {
+        let built = confinement::build(input).map_err(|err| {
             format!(
                 "cannot build the {what} sandbox: {err}{}",
                 miette::Diagnostic::help(&err).map_or(String::new(), |help| format!("; {help}"))
@@ -181,11 +181,11 @@ fn run_all(
             let _ = writeln!(
                 out,
                 "  {what} `{command}`: NOT RUN: this machine cannot enforce its sandbox: {}; run `agenthost doctor`",
-                sandbox::missing_text(support, &missing)
+                confinement::missing_text(support, &missing)
             );
             return Ok(false);
         }
-        let created = sandbox::prepare(&built).map_err(|err| err.to_string())?;
+        let created = confinement::prepare(&built).map_err(|err| err.to_string())?;
         let restriction =
             Restriction::prepare(&built.plan, support).map_err(|err| err.to_string())?;
         let before = std::fs::metadata(&log).map_or(0, |m| m.len());
@@ -210,7 +210,7 @@ fn run_all(
         let outcome = runtime
             .block_on(LocalRunner.run(job, cancel))
             .map_err(|err| format!("`{command}` could not run: {err}"))?;
-        sandbox::cleanup(&created);
+        confinement::cleanup(&created);
         let seconds = started.elapsed().as_secs_f64();
         if outcome.ending == Ending::Exited(0) {
             let _ = writeln!(out, "  {what} `{command}`: ok in {seconds:.1} s");
@@ -234,7 +234,7 @@ fn run_all(
             run,
             hints::Places {
                 worktree: &root,
-                home: &sandbox::home_dir(),
+                home: &confinement::home_dir(),
             },
         );
         if found.is_empty() {

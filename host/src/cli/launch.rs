@@ -87,7 +87,8 @@ pub(super) fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
         if let Some(profile) = config.agents.get(&profile_name)
             && let Some(program) = profile.command.args().first()
             && program != "agenthost"
-            && crate::runner::find_program(program, std::env::var("PATH").ok().as_deref()).is_none()
+            && crate::confinement::find_program(program, std::env::var("PATH").ok().as_deref())
+                .is_none()
         {
             return Err(miette::miette!(
                 code = "launch::agent_missing",
@@ -98,7 +99,9 @@ pub(super) fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
             ));
         }
         if let Some(profile) = config.agents.get(&profile_name) {
-            for warning in profile.home_write_warnings(&profile_name, &crate::sandbox::home_dir()) {
+            for warning in
+                profile.home_write_warnings(&profile_name, &crate::confinement::home_dir())
+            {
                 output.print(&format!("{warning}\n"))?;
             }
         }
@@ -136,7 +139,7 @@ pub(super) fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
             spec_path: spec.path.clone(),
             spec_text: spec.text.clone(),
             agent: args.agent.clone(),
-            env: crate::sandbox::plan::launch_env(),
+            env: crate::confinement::plan::launch_env(),
         })?;
         match response {
             Response::Launched { id } => {

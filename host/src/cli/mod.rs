@@ -10,18 +10,16 @@ mod diff;
 mod doctor;
 mod doctor_profiles;
 mod doctor_repo;
-mod exit;
-pub mod front;
+#[cfg(test)]
+mod front_tests;
 mod hooks;
 mod init;
 mod launch;
 mod logs;
-mod output;
 mod policy;
 mod policy_fixtures;
 mod policy_request;
 mod review;
-mod sandbox;
 mod scripted_agent;
 mod serve;
 mod stats;
@@ -35,8 +33,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use exit::Exit;
-pub use output::{ColorChoice, Output};
+pub use agenthost_front::cli::{ColorChoice, Exit, Output, conclude, exit, front, output, sandbox};
 
 /// agenthost: run AI coding agents in the background, each locked into a kernel-enforced
 /// sandbox built from its task spec's Scope.
@@ -151,16 +148,4 @@ pub fn run(cli: Cli) -> Exit {
         Command::Policy(args) => policy::run(&args, &output),
     };
     conclude(result, &output)
-}
-
-/// A verb's result as the exit code: its own, or its error rendered to stderr and
-/// [`Exit::Error`]. Shared by [`run`] and the `agenthost` front.
-fn conclude(result: miette::Result<Exit>, output: &Output) -> Exit {
-    match result {
-        Ok(exit) => exit,
-        Err(report) => {
-            eprint!("{}", output.render(report.as_ref()));
-            Exit::Error
-        }
-    }
 }

@@ -3,7 +3,7 @@
 //!
 //! - [`Engine`] owns one wasmtime engine (pooling allocator, epoch interruption) and the
 //!   linkers; [`Engine::load`] checks a plugin's sha256 pin, compiles it (once per digest
-//!   and engine: [`compiled`] keeps the compiled code on disk and maps it back in later
+//!   and engine: `compiled` keeps the compiled code on disk and maps it back in later
 //!   processes), pre-instantiates it and asks it which hooks it implements.
 //! - [`Engine::call`] runs one hook in a fresh store under the [`Limits`]: a deadline, a
 //!   memory cap, caps on the request and answer sizes. The guest gets no preopened
@@ -17,11 +17,11 @@
 //! (compiled from `policies/` by `build.rs`) and plugins from their path, exactly alike.
 //!
 //! Two ABIs (`sdk/README.md`): typed components exporting the `agenthost:policy`
-//! interfaces ([`typed`]: WIT values, no JSON), and WASI commands (core modules built for
+//! interfaces (`typed`: WIT values, no JSON), and WASI commands (core modules built for
 //! `wasm32-wasip1`, command components built for `wasm32-wasip2`) that read a JSON request
 //! on stdin and answer on stdout. A component that exports both is called typed. Every
 //! call's stderr is kept with the call and, for engines with a log directory, appended to
-//! a bounded file per policy ([`log`]).
+//! a bounded file per policy (`log`).
 
 pub mod builtin;
 mod compiled;

@@ -151,25 +151,6 @@ impl Cancellation {
     }
 }
 
-/// Where `program` is: itself if it has a `/`, else the first match on `path_var` (a
-/// `PATH`-style list) that is an executable file.
-pub(crate) fn find_program(program: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt as _;
-    use std::path::Path;
-    let executable = |path: &Path| {
-        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        let path = Path::new(program);
-        return executable(path).then(|| path.to_path_buf());
-    }
-    path_var?
-        .split(':')
-        .filter(|dir| !dir.is_empty())
-        .map(|dir| Path::new(dir).join(program))
-        .find(|candidate| executable(candidate))
-}
-
 /// Where jobs run.
 pub(crate) trait Runner {
     /// Runs `job` to completion, stopping it at its time limit or when `cancel` fires.

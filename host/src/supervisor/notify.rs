@@ -23,7 +23,7 @@ pub fn task_done(config: &NotifyConfig, task: &Task, path_var: Option<&str>) -> 
     let mut notified = Notified::default();
     let summary = format!("agenthost: {} is {}", task.id, task.state);
     if config.desktop
-        && let Some(notify_send) = crate::runner::find_program("notify-send", path_var)
+        && let Some(notify_send) = crate::confinement::find_program("notify-send", path_var)
     {
         let started = Command::new(notify_send)
             .args(["--app-name=agenthost", &summary, &task.title])

@@ -158,7 +158,7 @@ pub fn serve(dirs: &StateDirs) -> Result<(), SupervisorError> {
         dirs: dirs.clone(),
         exe,
         host_env: std::env::vars().collect(),
-        home: crate::sandbox::home_dir(),
+        home: crate::confinement::home_dir(),
         store: Arc::new(Mutex::new(store)),
         policies: super::decide::Policies::new(),
     });

@@ -172,7 +172,7 @@ pub struct TaskWorktree {
 impl TaskWorktree {
     /// Creates branch `agenthost/<task_id>` at `base` and a worktree for it at `path` (which
     /// must not exist yet), then copies the `copy` paths (files or directories, relative to
-    /// the repository root) from the user's checkout into it ([`super::copy::copy_entry`]).
+    /// the repository root) from the user's checkout into it (`super::copy::copy_entry`).
     ///
     /// Returns the worktree and the `copy` entries that did not exist (for the caller to
     /// report).

@@ -9,8 +9,8 @@ use super::sandboxed::{AgentPlaces, Sandboxed};
 use super::text::{TAIL_LINES, last_lines, list_or_none, log_len, log_tail};
 use super::{Attempt, clear_git_metadata};
 use crate::config::{AgentProfile, HostPath, Placeholder, PlaceholderValues};
+use crate::confinement::{Purpose, agent_home};
 use crate::runner::{Cancellation, Ending, Outcome, Runner as _, local::LocalRunner};
-use crate::sandbox::{Purpose, agent_home};
 use crate::task::git_metadata::Cleared;
 use crate::task::prompt;
 
@@ -115,7 +115,7 @@ pub(super) fn prepare(
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     let path = a.host_env.get("PATH").map(String::as_str);
-    let program_path = crate::runner::find_program(&program, path).ok_or_else(|| {
+    let program_path = crate::confinement::find_program(&program, path).ok_or_else(|| {
         AttemptError::ProgramNotFound {
             program: program.clone(),
             profile: a.profile_name.clone(),

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::config::ConfigError;
-use crate::sandbox::PlanError;
+use crate::confinement::PlanError;
 use crate::supervisor::store::StoreError;
 use crate::task::worktree::WorktreeError;
 
@@ -56,7 +56,7 @@ pub enum AttemptError {
     Io(#[from] std::io::Error),
     /// The private home could not be made or seeded.
     #[error(transparent)]
-    Home(#[from] crate::sandbox::agent_home::HomeError),
+    Home(#[from] crate::confinement::agent_home::HomeError),
     /// The state database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -103,7 +103,7 @@ pub enum AttemptError {
     },
     /// The disk could not be prepared for a sandboxed run.
     #[error(transparent)]
-    Prepare(#[from] crate::sandbox::RunError),
+    Prepare(#[from] crate::confinement::RunError),
     /// The kernel refused the prepared restriction.
     #[error("cannot set up the sandbox: {0}")]
     Restriction(#[source] agenthost_sandbox::LaunchError),

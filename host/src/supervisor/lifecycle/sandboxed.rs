@@ -12,9 +12,9 @@ use super::error::AttemptError;
 use super::spec_label;
 use super::text::list_or_none;
 use crate::config::SandboxMode;
+use crate::confinement::git_layout::GitLayout;
+use crate::confinement::{self, Canonicalizer, PlanInput, Purpose};
 use crate::runner::Job;
-use crate::sandbox::git_layout::GitLayout;
-use crate::sandbox::{self, Canonicalizer, PlanInput, Purpose};
 use crate::supervisor::log;
 
 /// Where the agent lives on the host, for its sandbox plan.
@@ -29,7 +29,7 @@ pub(super) struct AgentPlaces {
 
 /// A sandbox plan made ready to run, and what to clean up after.
 pub(super) struct Sandboxed {
-    pub(super) built: sandbox::BuiltPlan,
+    pub(super) built: confinement::BuiltPlan,
     /// What the current run's preparation created on disk, for [`Sandboxed::cleanup`].
     created: Vec<PathBuf>,
     /// What the kernel supports, or `None` with sandbox mode off.
@@ -65,7 +65,7 @@ impl Sandboxed {
             git: GitLayout::of_worktree(root, &mut resolved),
             resolved,
         };
-        let built = sandbox::build(input).map_err(|source| AttemptError::Plan {
+        let built = confinement::build(input).map_err(|source| AttemptError::Plan {
             purpose: purpose.name(),
             help: miette::Diagnostic::help(&source)
                 .map_or(String::new(), |help| format!("; {help}")),
@@ -80,20 +80,20 @@ impl Sandboxed {
         {
             return Err(AttemptError::NeedsMountLayer {
                 purpose: purpose.name(),
-                missing: sandbox::missing_text(&support, &missing),
+                missing: confinement::missing_text(&support, &missing),
             });
         }
         match mode {
             SandboxMode::Enforce if !missing.is_empty() => {
                 return Err(AttemptError::NotEnforced {
-                    missing: sandbox::missing_text(&support, &missing),
+                    missing: confinement::missing_text(&support, &missing),
                 });
             }
             SandboxMode::BestEffort if !missing.is_empty() => {
                 log(&format!(
                     "task {}: WARNING: best-effort sandbox; NOT enforced: {}",
                     task.id,
-                    sandbox::missing_text(&support, &missing)
+                    confinement::missing_text(&support, &missing)
                 ));
             }
             SandboxMode::Off => log(&format!(
@@ -119,7 +119,7 @@ impl Sandboxed {
         log: &Path,
         timeout: Duration,
     ) -> Result<Job, AttemptError> {
-        self.created = sandbox::prepare(&self.built)?;
+        self.created = confinement::prepare(&self.built)?;
         let plan = &self.built.plan;
         let env = plan.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
         let sandbox = match &self.support {
@@ -186,7 +186,7 @@ impl Sandboxed {
 
     /// Removes what [`Sandboxed::job`] created on disk and the run left unused.
     pub(super) fn cleanup(&mut self) {
-        sandbox::cleanup(&std::mem::take(&mut self.created));
+        confinement::cleanup(&std::mem::take(&mut self.created));
     }
 }
 

@@ -10,8 +10,8 @@ use super::text::{
     TAIL_LINES, append_log, last_lines, log_tail, shortened_list, with_hints, with_output,
 };
 use super::{Attempt, Step};
+use crate::confinement::{Purpose, hints};
 use crate::runner::{Cancellation, Ending, Runner as _, local::LocalRunner};
-use crate::sandbox::{Purpose, hints};
 use crate::state_dir::StateDirs;
 use crate::supervisor::store::StoredFinding;
 use crate::task::worktree::TaskWorktree;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::sandbox::hints;
+use crate::confinement::hints;
 
 /// How many lines of a run's output a failure's reason carries.
 pub(super) const TAIL_LINES: usize = 15;

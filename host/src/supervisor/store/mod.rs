@@ -97,7 +97,7 @@ pub struct NewTask {
     /// Where the worktree is (or will be).
     pub worktree: PathBuf,
     /// The launching client's PATH and toolchain variables
-    /// ([`crate::sandbox::plan::is_launch_variable`]).
+    /// (`agenthost_front::confinement::plan::env::is_launch_variable`).
     pub env: BTreeMap<String, String>,
 }
 

@@ -13,14 +13,31 @@ use agenthost_policy::{
 use wasmtime::component::{Component, Instance, InstancePre};
 use wasmtime::{AsContextMut, Engine};
 
+/// The WIT `types` interface as the bindings below see it: the SDK's wire types, which
+/// derive wasmtime's component traits (one definition for the host, the JSON ABI and typed
+/// components), and the empty host trait and linker function of an interface that has no
+/// functions, as `bindgen!` generates them.
+#[allow(unreachable_pub)] // `bindgen!` re-exports it as its `types` module.
+pub mod wire {
+    pub use agenthost_policy::*;
+    pub use generated::agenthost::policy::types::{Host, HostWithStore, add_to_linker};
+
+    mod generated {
+        wasmtime::component::bindgen!({
+            path: "../sdk/wit",
+            inline: "package agenthost:host; world types { import agenthost:policy/types@0.1.0; }",
+        });
+    }
+}
+
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../sdk/wit",
         world: "policy",
+        with: { "agenthost:policy/types": super::wire },
     });
 }
 
-use bindings::agenthost::policy::types as wit;
 use bindings::exports::agenthost::policy::{acceptance, admission, config, review};
 
 /// The package whose interfaces a typed policy exports.
@@ -141,9 +158,6 @@ pub trait HookRequest: serde::Serialize {
     /// The answer.
     type Answer: serde::de::DeserializeOwned + serde::Serialize;
 
-    /// How many bytes of data the request carries (its strings), for the request cap.
-    fn size(&self) -> usize;
-
     /// Calls the hook on `instance`.
     fn call_typed(
         &self,
@@ -151,18 +165,11 @@ pub trait HookRequest: serde::Serialize {
         store: impl AsContextMut,
         instance: &Instance,
     ) -> Result<Self::Answer, CallError>;
-
-    /// How many bytes of data the answer carries, for the answer cap.
-    fn answer_size(answer: &Self::Answer) -> usize;
 }
 
 impl HookRequest for AcceptanceRequest {
     const HOOK: Hook = Hook::Acceptance;
     type Answer = Findings;
-
-    fn size(&self) -> usize {
-        config_size(&self.config) + spec_size(&self.spec)
-    }
 
     fn call_typed(
         &self,
@@ -172,35 +179,14 @@ impl HookRequest for AcceptanceRequest {
     ) -> Result<Findings, CallError> {
         let indices = exports.acceptance.as_ref().ok_or(CallError::Missing)?;
         let guest = indices.load(&mut store, instance)?;
-        let findings =
-            guest.call_check_spec(&mut store, &self.config.to_string(), &spec(&self.spec))?;
-        Ok(findings_from(findings))
-    }
-
-    fn answer_size(answer: &Findings) -> usize {
-        findings_size(&answer.findings)
+        let findings = guest.call_check_spec(&mut store, &self.config.to_string(), &self.spec)?;
+        Ok(Findings { findings })
     }
 }
 
 impl HookRequest for ReviewRequest {
     const HOOK: Hook = Hook::Review;
     type Answer = Findings;
-
-    fn size(&self) -> usize {
-        let run = &self.run;
-        config_size(&self.config)
-            + spec_size(&self.spec)
-            + run.patch.len()
-            + run
-                .changed_files
-                .iter()
-                .map(|f| 32 + f.path.len() + f.old_path.as_ref().map_or(0, String::len))
-                .sum::<usize>()
-            + run
-                .tests
-                .as_ref()
-                .map_or(0, |t| 32 + t.command.len() + t.output.len())
-    }
 
     fn call_typed(
         &self,
@@ -210,27 +196,15 @@ impl HookRequest for ReviewRequest {
     ) -> Result<Findings, CallError> {
         let indices = exports.review.as_ref().ok_or(CallError::Missing)?;
         let guest = indices.load(&mut store, instance)?;
-        let findings = guest.call_review_run(
-            &mut store,
-            &self.config.to_string(),
-            &spec(&self.spec),
-            &run(&self.run),
-        )?;
-        Ok(findings_from(findings))
-    }
-
-    fn answer_size(answer: &Findings) -> usize {
-        findings_size(&answer.findings)
+        let findings =
+            guest.call_review_run(&mut store, &self.config.to_string(), &self.spec, &self.run)?;
+        Ok(Findings { findings })
     }
 }
 
 impl HookRequest for AdmissionRequest {
     const HOOK: Hook = Hook::Admission;
     type Answer = sdk::Admission;
-
-    fn size(&self) -> usize {
-        AdmissionQuery::from(self).size()
-    }
 
     fn call_typed(
         &self,
@@ -239,10 +213,6 @@ impl HookRequest for AdmissionRequest {
         instance: &Instance,
     ) -> Result<sdk::Admission, CallError> {
         AdmissionQuery::from(self).call_typed(exports, store, instance)
-    }
-
-    fn answer_size(answer: &sdk::Admission) -> usize {
-        AdmissionQuery::answer_size(answer)
     }
 }
 
@@ -273,19 +243,6 @@ impl HookRequest for AdmissionQuery<'_> {
     const HOOK: Hook = Hook::Admission;
     type Answer = sdk::Admission;
 
-    fn size(&self) -> usize {
-        let state = &self.state;
-        config_size(self.config)
-            + task_size(self.task)
-            + state.running.iter().map(task_size).sum::<usize>()
-            + state.queued.iter().map(task_size).sum::<usize>()
-            + state
-                .awaiting_review
-                .iter()
-                .map(|w| 8 + task_size(&w.task))
-                .sum::<usize>()
-    }
-
     fn call_typed(
         &self,
         exports: &Exports,
@@ -294,48 +251,13 @@ impl HookRequest for AdmissionQuery<'_> {
     ) -> Result<sdk::Admission, CallError> {
         let indices = exports.admission.as_ref().ok_or(CallError::Missing)?;
         let guest = indices.load(&mut store, instance)?;
-        let state = wit::HostState {
-            now_unix_ms: self.state.now_unix_ms,
-            running: self.state.running.iter().map(task).collect(),
-            queued: self.state.queued.iter().map(task).collect(),
-            awaiting_review: self
-                .state
-                .awaiting_review
-                .iter()
-                .map(|w| wit::WaitingTask {
-                    task: task(&w.task),
-                    waited_secs: w.waited_secs,
-                })
-                .collect(),
-        };
-        let answer = guest.call_admit(
-            &mut store,
-            &self.config.to_string(),
-            &task(self.task),
-            &state,
-        )?;
-        Ok(match answer {
-            wit::Admission::Start => sdk::Admission::Start,
-            wit::Admission::Hold(reason) => sdk::Admission::Hold(reason),
-            wit::Admission::Reject(reason) => sdk::Admission::Reject(reason),
-        })
-    }
-
-    fn answer_size(answer: &sdk::Admission) -> usize {
-        match answer {
-            sdk::Admission::Start => 0,
-            sdk::Admission::Hold(reason) | sdk::Admission::Reject(reason) => reason.len(),
-        }
+        Ok(guest.call_admit(&mut store, &self.config.to_string(), self.task, self.state)?)
     }
 }
 
 impl HookRequest for ConfigRequest {
     const HOOK: Hook = Hook::ValidateConfig;
     type Answer = ConfigErrors;
-
-    fn size(&self) -> usize {
-        config_size(&self.config)
-    }
 
     fn call_typed(
         &self,
@@ -348,166 +270,23 @@ impl HookRequest for ConfigRequest {
         let errors = guest.call_validate(&mut store, &self.config.to_string())?;
         Ok(ConfigErrors { errors })
     }
+}
 
-    fn answer_size(answer: &ConfigErrors) -> usize {
-        answer.errors.iter().map(String::len).sum()
+/// How many bytes `value` takes as JSON: the measure of the request and answer caps,
+/// whichever ABI carries the value (a WASI command gets exactly these bytes).
+pub(super) fn json_size(value: &impl serde::Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
-}
-
-fn config_size(config: &serde_json::Value) -> usize {
-    match config {
-        serde_json::Value::Object(map) if map.is_empty() => 2,
-        other => other.to_string().len(),
-    }
-}
-
-fn spec_size(spec: &sdk::Spec) -> usize {
-    let entries = |entries: &[sdk::ScopeEntry]| {
-        entries
-            .iter()
-            .map(|e| 8 + e.written.len() + e.pattern.len())
-            .sum::<usize>()
-    };
-    let scope = &spec.scope;
-    spec.id.len()
-        + spec.title.len()
-        + spec
-            .sections
-            .iter()
-            .map(|s| 8 + s.heading.len() + s.text.len())
-            .sum::<usize>()
-        + entries(&scope.modify)
-        + entries(&scope.create)
-        + entries(&scope.do_not_modify)
-        + scope
-            .constraints
-            .iter()
-            .map(|c| 4 + c.text.len())
-            .sum::<usize>()
-}
-
-fn task_size(task: &sdk::TaskView) -> usize {
-    8 + task.id.len() + task.title.len() + task.repo.len()
-}
-
-fn findings_size(findings: &[sdk::Finding]) -> usize {
-    findings
-        .iter()
-        .map(|f| 8 + f.rule.len() + f.message.len() + f.path.as_ref().map_or(0, String::len))
-        .sum()
-}
-
-fn spec(spec: &sdk::Spec) -> wit::Spec {
-    let fm = &spec.front_matter;
-    wit::Spec {
-        id: spec.id.clone(),
-        title: spec.title.clone(),
-        front_matter: wit::FrontMatter {
-            id: fm.id.clone(),
-            title: fm.title.clone(),
-            agent: fm.agent.clone(),
-            test: fm.test.clone(),
-            timeout_secs: fm.timeout_secs,
-            base: fm.base.clone(),
-            labels: fm.labels.clone(),
-        },
-        sections: spec
-            .sections
-            .iter()
-            .map(|s| wit::Section {
-                heading: s.heading.clone(),
-                level: s.level,
-                line: s.line,
-                text: s.text.clone(),
-            })
-            .collect(),
-        scope: wit::Scope {
-            line: spec.scope.line,
-            modify: entries(&spec.scope.modify),
-            create: entries(&spec.scope.create),
-            do_not_modify: entries(&spec.scope.do_not_modify),
-            constraints: spec
-                .scope
-                .constraints
-                .iter()
-                .map(|c| wit::Constraint {
-                    text: c.text.clone(),
-                    line: c.line,
-                })
-                .collect(),
-        },
-    }
-}
-
-fn entries(entries: &[sdk::ScopeEntry]) -> Vec<wit::ScopeEntry> {
-    entries
-        .iter()
-        .map(|e| wit::ScopeEntry {
-            written: e.written.clone(),
-            pattern: e.pattern.clone(),
-            is_glob: e.is_glob,
-            line: e.line,
-        })
-        .collect()
-}
-
-fn task(task: &sdk::TaskView) -> wit::TaskView {
-    wit::TaskView {
-        id: task.id.clone(),
-        title: task.title.clone(),
-        repo: task.repo.clone(),
-        scope_entries: task.scope_entries,
-    }
-}
-
-fn run(run: &sdk::RunResult) -> wit::RunResult {
-    wit::RunResult {
-        changed_files: run
-            .changed_files
-            .iter()
-            .map(|f| wit::ChangedFile {
-                path: f.path.clone(),
-                old_path: f.old_path.clone(),
-                kind: match f.kind {
-                    sdk::ChangeKind::Added => wit::ChangeKind::Added,
-                    sdk::ChangeKind::Modified => wit::ChangeKind::Modified,
-                    sdk::ChangeKind::Deleted => wit::ChangeKind::Deleted,
-                    sdk::ChangeKind::Renamed => wit::ChangeKind::Renamed,
-                },
-                added_lines: f.added_lines,
-                removed_lines: f.removed_lines,
-            })
-            .collect(),
-        patch: run.patch.clone(),
-        agent: wit::AgentExit {
-            exit_code: run.agent.exit_code,
-            duration_ms: run.agent.duration_ms,
-        },
-        tests: run.tests.as_ref().map(|t| wit::TestOutcome {
-            command: t.command.clone(),
-            passed: t.passed,
-            exit_code: t.exit_code,
-            duration_ms: t.duration_ms,
-            output: t.output.clone(),
-        }),
-    }
-}
-
-fn findings_from(findings: Vec<wit::Finding>) -> Findings {
-    Findings {
-        findings: findings
-            .into_iter()
-            .map(|f| sdk::Finding {
-                rule: f.rule,
-                severity: match f.severity {
-                    wit::Severity::Info => sdk::Severity::Info,
-                    wit::Severity::Warning => sdk::Severity::Warning,
-                    wit::Severity::Error => sdk::Severity::Error,
-                },
-                message: f.message,
-                path: f.path,
-                line: f.line,
-            })
-            .collect(),
-    }
+    let mut count = Count(0);
+    // Serializing these types cannot fail: their maps have string keys.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }

@@ -3,29 +3,15 @@
 //! expands to what is here; nothing in this module is for user code.
 //!
 //! Each hook interface has its own world, so that a policy exports exactly the hooks it
-//! lists: the host finds out which by looking at the component's exports. The WIT types are
-//! generated once (`wit`) and converted to and from the crate's serde types at the edge, so
-//! that a policy's code is the same whichever ABI it is built for.
+//! lists: the host finds out which by looking at the component's exports. The WIT `types`
+//! interface is the crate's own wire types (`with`): the bindings lift a request straight
+//! into them and lower the answer from them, so that a policy's code is the same whichever
+//! ABI it is built for and an interface change is a change to `types.rs` alone.
 
 #![allow(missing_docs, unsafe_code, unreachable_pub)]
 
 use crate::abi::{AcceptanceRequest, AdmissionRequest, ReviewRequest};
 use crate::guest::Policy;
-use crate::types as sdk;
-
-/// `acceptance` also generates every WIT type, which the other hook worlds share.
-pub mod acceptance {
-    wit_bindgen::generate!({
-        inline: "package agenthost:sdk; world acceptance { export agenthost:policy/acceptance@0.1.0; }",
-        path: "../wit",
-        generate_unused_types: true,
-        generate_all,
-        pub_export_macro: true,
-        export_macro_name: "__export_acceptance",
-    });
-}
-
-use acceptance::agenthost::policy::types as t;
 
 macro_rules! hook_world {
     ($module:ident, $world:literal, $macro_name:literal) => {
@@ -33,9 +19,7 @@ macro_rules! hook_world {
             wit_bindgen::generate!({
                 inline: $world,
                 path: "../wit",
-                with: {
-                    "agenthost:policy/types@0.1.0": crate::component::acceptance::agenthost::policy::types,
-                },
+                with: { "agenthost:policy/types@0.1.0": crate::types },
                 pub_export_macro: true,
                 export_macro_name: $macro_name,
             });
@@ -43,6 +27,11 @@ macro_rules! hook_world {
     };
 }
 
+hook_world!(
+    acceptance,
+    "package agenthost:sdk; world acceptance { export agenthost:policy/acceptance@0.1.0; }",
+    "__export_acceptance"
+);
 hook_world!(
     admission,
     "package agenthost:sdk; world admission { export agenthost:policy/admission@0.1.0; }",
@@ -63,11 +52,11 @@ pub mod config {
     });
 }
 
+pub use crate::types::{Admission, Finding, HostState, RunResult, Spec, TaskView};
 pub use acceptance::exports::agenthost::policy::acceptance::Guest as AcceptanceGuest;
 pub use admission::exports::agenthost::policy::admission::Guest as AdmissionGuest;
 pub use config::exports::agenthost::policy::config::Guest as ConfigGuest;
 pub use review::exports::agenthost::policy::review::Guest as ReviewGuest;
-pub use t::{Admission, Finding, HostState, RunResult, Spec, TaskView};
 
 /// The policy's table from `agenthost.toml`: the host sends a JSON object.
 fn config(text: &str) -> serde_json::Value {
@@ -76,15 +65,10 @@ fn config(text: &str) -> serde_json::Value {
 
 /// `acceptance.check-spec`.
 pub fn check_spec<P: Policy>(policy: &P, config_json: String, spec: Spec) -> Vec<Finding> {
-    let request = AcceptanceRequest {
+    policy.acceptance(&AcceptanceRequest {
         config: config(&config_json),
-        spec: spec_from(spec),
-    };
-    policy
-        .acceptance(&request)
-        .into_iter()
-        .map(finding)
-        .collect()
+        spec,
+    })
 }
 
 /// `admission.admit`.
@@ -94,28 +78,11 @@ pub fn admit<P: Policy>(
     task: TaskView,
     state: HostState,
 ) -> Admission {
-    let request = AdmissionRequest {
+    policy.admission(&AdmissionRequest {
         config: config(&config_json),
-        task: task_from(task),
-        state: sdk::HostState {
-            now_unix_ms: state.now_unix_ms,
-            running: state.running.into_iter().map(task_from).collect(),
-            queued: state.queued.into_iter().map(task_from).collect(),
-            awaiting_review: state
-                .awaiting_review
-                .into_iter()
-                .map(|w| sdk::WaitingTask {
-                    task: task_from(w.task),
-                    waited_secs: w.waited_secs,
-                })
-                .collect(),
-        },
-    };
-    match policy.admission(&request) {
-        sdk::Admission::Start => Admission::Start,
-        sdk::Admission::Hold(reason) => Admission::Hold(reason),
-        sdk::Admission::Reject(reason) => Admission::Reject(reason),
-    }
+        task,
+        state,
+    })
 }
 
 /// `review.review-run`.
@@ -125,41 +92,11 @@ pub fn review_run<P: Policy>(
     spec: Spec,
     run: RunResult,
 ) -> Vec<Finding> {
-    let request = ReviewRequest {
+    policy.review(&ReviewRequest {
         config: config(&config_json),
-        spec: spec_from(spec),
-        run: sdk::RunResult {
-            changed_files: run
-                .changed_files
-                .into_iter()
-                .map(|f| sdk::ChangedFile {
-                    path: f.path,
-                    old_path: f.old_path,
-                    kind: match f.kind {
-                        t::ChangeKind::Added => sdk::ChangeKind::Added,
-                        t::ChangeKind::Modified => sdk::ChangeKind::Modified,
-                        t::ChangeKind::Deleted => sdk::ChangeKind::Deleted,
-                        t::ChangeKind::Renamed => sdk::ChangeKind::Renamed,
-                    },
-                    added_lines: f.added_lines,
-                    removed_lines: f.removed_lines,
-                })
-                .collect(),
-            patch: run.patch,
-            agent: sdk::AgentExit {
-                exit_code: run.agent.exit_code,
-                duration_ms: run.agent.duration_ms,
-            },
-            tests: run.tests.map(|t| sdk::TestOutcome {
-                command: t.command,
-                passed: t.passed,
-                exit_code: t.exit_code,
-                duration_ms: t.duration_ms,
-                output: t.output,
-            }),
-        },
-    };
-    policy.review(&request).into_iter().map(finding).collect()
+        spec,
+        run,
+    })
 }
 
 /// `config.validate`.
@@ -167,83 +104,6 @@ pub fn validate<P: Policy>(policy: &P, config_json: String) -> Vec<String> {
     match serde_json::from_str(&config_json) {
         Ok(value) => policy.validate_config(&value),
         Err(err) => vec![format!("the config is not JSON: {err}")],
-    }
-}
-
-fn spec_from(spec: Spec) -> sdk::Spec {
-    let fm = spec.front_matter;
-    sdk::Spec {
-        id: spec.id,
-        title: spec.title,
-        front_matter: sdk::FrontMatter {
-            id: fm.id,
-            title: fm.title,
-            agent: fm.agent,
-            test: fm.test,
-            timeout_secs: fm.timeout_secs,
-            base: fm.base,
-            labels: fm.labels,
-        },
-        sections: spec
-            .sections
-            .into_iter()
-            .map(|s| sdk::Section {
-                heading: s.heading,
-                level: s.level,
-                line: s.line,
-                text: s.text,
-            })
-            .collect(),
-        scope: sdk::Scope {
-            line: spec.scope.line,
-            modify: entries(spec.scope.modify),
-            create: entries(spec.scope.create),
-            do_not_modify: entries(spec.scope.do_not_modify),
-            constraints: spec
-                .scope
-                .constraints
-                .into_iter()
-                .map(|c| sdk::Constraint {
-                    text: c.text,
-                    line: c.line,
-                })
-                .collect(),
-        },
-    }
-}
-
-fn entries(entries: Vec<t::ScopeEntry>) -> Vec<sdk::ScopeEntry> {
-    entries
-        .into_iter()
-        .map(|e| sdk::ScopeEntry {
-            written: e.written,
-            pattern: e.pattern,
-            is_glob: e.is_glob,
-            line: e.line,
-        })
-        .collect()
-}
-
-fn task_from(task: TaskView) -> sdk::TaskView {
-    sdk::TaskView {
-        id: task.id,
-        title: task.title,
-        repo: task.repo,
-        scope_entries: task.scope_entries,
-    }
-}
-
-fn finding(finding: sdk::Finding) -> Finding {
-    Finding {
-        rule: finding.rule,
-        severity: match finding.severity {
-            sdk::Severity::Info => t::Severity::Info,
-            sdk::Severity::Warning => t::Severity::Warning,
-            sdk::Severity::Error => t::Severity::Error,
-        },
-        message: finding.message,
-        path: finding.path,
-        line: finding.line,
     }
 }
 

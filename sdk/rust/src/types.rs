@@ -2,16 +2,30 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Derives shared by every type: serde both ways, and the JSON Schema when asked for.
+/// Derives shared by every type: serde both ways (the JSON ABI), the JSON Schema when asked
+/// for, and with the `host` feature wasmtime's component-model traits (the host lowers these
+/// very types into a typed component: its `bindgen!` generates none of its own). `record`,
+/// `enum` and `variant` are the WIT kinds; a field or case whose WIT name is not its Rust
+/// name says so with `component(name = "...")`.
 macro_rules! wire {
-    ($item:item) => {
+    ($kind:ident, $item:item) => {
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
         #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+        #[cfg_attr(
+            feature = "host",
+            derive(
+                wasmtime::component::ComponentType,
+                wasmtime::component::Lift,
+                wasmtime::component::Lower
+            ),
+            component($kind)
+        )]
         $item
     };
 }
 
 wire! {
+    record,
     /// One backticked path or glob from a Scope line.
     pub struct ScopeEntry {
         /// The path as the spec wrote it.
@@ -20,6 +34,7 @@ wire! {
         pub pattern: String,
         /// Whether `pattern` is a glob rather than one path.
         #[serde(default)]
+        #[cfg_attr(feature = "host", component(name = "is-glob"))]
         pub is_glob: bool,
         /// 1-based line in the spec.
         pub line: u32,
@@ -27,6 +42,7 @@ wire! {
 }
 
 wire! {
+    record,
     /// A `Do NOT ...` line that names no path.
     pub struct Constraint {
         /// The line's text.
@@ -37,6 +53,7 @@ wire! {
 }
 
 wire! {
+    record,
     /// What the agent may and may not touch.
     #[derive(Default)]
     #[serde(default)]
@@ -48,6 +65,7 @@ wire! {
         /// Files the agent may create.
         pub create: Vec<ScopeEntry>,
         /// Files the agent must not touch, whatever else says.
+        #[cfg_attr(feature = "host", component(name = "do-not-modify"))]
         pub do_not_modify: Vec<ScopeEntry>,
         /// Free-text constraints.
         pub constraints: Vec<Constraint>,
@@ -55,6 +73,7 @@ wire! {
 }
 
 wire! {
+    record,
     /// A part of the spec under one heading.
     pub struct Section {
         /// The heading's text.
@@ -69,6 +88,7 @@ wire! {
 }
 
 wire! {
+    record,
     /// The spec's machine-readable fields.
     #[derive(Default)]
     #[serde(default)]
@@ -82,6 +102,7 @@ wire! {
         /// The test command.
         pub test: Option<String>,
         /// How long the agent may run, in seconds.
+        #[cfg_attr(feature = "host", component(name = "timeout-secs"))]
         pub timeout_secs: Option<u64>,
         /// The branch the task starts from.
         pub base: Option<String>,
@@ -91,6 +112,7 @@ wire! {
 }
 
 wire! {
+    record,
     /// A task spec, as the host read it.
     pub struct Spec {
         /// Short identifier.
@@ -99,6 +121,7 @@ wire! {
         pub title: String,
         /// Machine-readable fields.
         #[serde(default)]
+        #[cfg_attr(feature = "host", component(name = "front-matter"))]
         pub front_matter: FrontMatter,
         /// Every section, in order.
         #[serde(default)]
@@ -110,20 +133,26 @@ wire! {
 }
 
 wire! {
+    enum,
     /// How much a finding matters. `error` blocks (in enforce mode).
     #[derive(Copy, PartialOrd, Ord, Hash)]
     #[serde(rename_all = "kebab-case")]
+    #[repr(u8)]
     pub enum Severity {
         /// For the record.
+        #[cfg_attr(feature = "host", component(name = "info"))]
         Info,
         /// The reviewer should look.
+        #[cfg_attr(feature = "host", component(name = "warning"))]
         Warning,
         /// Rejects a spec, or blocks accepting a run.
+        #[cfg_attr(feature = "host", component(name = "error"))]
         Error,
     }
 }
 
 wire! {
+    record,
     /// Something a policy has to say about a spec or a run.
     pub struct Finding {
         /// A short, stable identifier, e.g. `scope-guard/out-of-scope`.
@@ -167,6 +196,7 @@ impl Finding {
 }
 
 wire! {
+    record,
     /// A task as admission sees it.
     pub struct TaskView {
         /// The task's id.
@@ -178,98 +208,138 @@ wire! {
         pub repo: String,
         /// How many Modify and Create entries its Scope has.
         #[serde(default)]
+        #[cfg_attr(feature = "host", component(name = "scope-entries"))]
         pub scope_entries: u32,
     }
 }
 
 wire! {
+    record,
     /// A finished task whose result waits for the human.
     pub struct WaitingTask {
         /// The task.
         pub task: TaskView,
         /// How long it has waited, in seconds.
+        #[cfg_attr(feature = "host", component(name = "waited-secs"))]
         pub waited_secs: u64,
     }
 }
 
 wire! {
+    record,
     /// What the host is doing when a task asks to start. Policies have no clock: the time
     /// comes in here.
     #[derive(Default)]
     #[serde(default)]
     pub struct HostState {
         /// Milliseconds since the Unix epoch.
+        #[cfg_attr(feature = "host", component(name = "now-unix-ms"))]
         pub now_unix_ms: u64,
         /// Tasks whose agent runs now.
         pub running: Vec<TaskView>,
         /// Tasks waiting to start (not counting the one asking).
         pub queued: Vec<TaskView>,
         /// Finished tasks waiting for review, oldest first.
+        #[cfg_attr(feature = "host", component(name = "awaiting-review"))]
         pub awaiting_review: Vec<WaitingTask>,
     }
 }
 
 wire! {
+    variant,
     /// The admission answer.
     #[serde(tag = "decision", content = "reason", rename_all = "kebab-case")]
     pub enum Admission {
         /// Start the task now.
+        #[cfg_attr(feature = "host", component(name = "start"))]
         Start,
         /// Keep it queued and ask again later; the reason is shown to the user.
+        #[cfg_attr(feature = "host", component(name = "hold"))]
         Hold(String),
         /// Refuse it.
+        #[cfg_attr(feature = "host", component(name = "reject"))]
         Reject(String),
     }
 }
 
 wire! {
+    enum,
     /// How a file changed.
     #[derive(Copy)]
     #[serde(rename_all = "kebab-case")]
+    #[repr(u8)]
     pub enum ChangeKind {
         /// A new file.
+        #[cfg_attr(feature = "host", component(name = "added"))]
         Added,
         /// An existing file, changed.
+        #[cfg_attr(feature = "host", component(name = "modified"))]
         Modified,
         /// A file removed.
+        #[cfg_attr(feature = "host", component(name = "deleted"))]
         Deleted,
         /// A file moved (maybe changed too).
+        #[cfg_attr(feature = "host", component(name = "renamed"))]
         Renamed,
     }
 }
 
+/// What the typed bindings call to lift a `change-kind` (`wit-bindgen` lifts an enum with
+/// its type's `_lift`; the types here stand in for the ones it would generate).
+#[cfg(all(target_os = "wasi", target_env = "p2"))]
+impl ChangeKind {
+    #[doc(hidden)]
+    pub fn _lift(value: u8) -> ChangeKind {
+        match value {
+            0 => ChangeKind::Added,
+            1 => ChangeKind::Modified,
+            2 => ChangeKind::Deleted,
+            3 => ChangeKind::Renamed,
+            _ => panic!("invalid change-kind discriminant {value}"),
+        }
+    }
+}
+
 wire! {
+    record,
     /// One changed file in a run's diff.
     pub struct ChangedFile {
         /// The path after the change.
         pub path: String,
         /// For a rename, where the file was.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "host", component(name = "old-path"))]
         pub old_path: Option<String>,
         /// How it changed.
         pub kind: ChangeKind,
         /// Lines added.
         #[serde(default)]
+        #[cfg_attr(feature = "host", component(name = "added-lines"))]
         pub added_lines: u32,
         /// Lines removed.
         #[serde(default)]
+        #[cfg_attr(feature = "host", component(name = "removed-lines"))]
         pub removed_lines: u32,
     }
 }
 
 wire! {
+    record,
     /// How the agent process ended.
     #[derive(Default)]
     #[serde(default)]
     pub struct AgentExit {
         /// None when it was killed by a signal or a time limit.
+        #[cfg_attr(feature = "host", component(name = "exit-code"))]
         pub exit_code: Option<i32>,
         /// How long it ran.
+        #[cfg_attr(feature = "host", component(name = "duration-ms"))]
         pub duration_ms: u64,
     }
 }
 
 wire! {
+    record,
     /// The test command's outcome.
     pub struct TestOutcome {
         /// The command that ran.
@@ -278,9 +348,11 @@ wire! {
         pub passed: bool,
         /// Its exit code; None when killed.
         #[serde(default)]
+        #[cfg_attr(feature = "host", component(name = "exit-code"))]
         pub exit_code: Option<i32>,
         /// How long it ran.
         #[serde(default)]
+        #[cfg_attr(feature = "host", component(name = "duration-ms"))]
         pub duration_ms: u64,
         /// The end of its combined output.
         #[serde(default)]
@@ -289,11 +361,13 @@ wire! {
 }
 
 wire! {
+    record,
     /// What an agent run produced.
     #[derive(Default)]
     #[serde(default)]
     pub struct RunResult {
         /// Every changed file.
+        #[cfg_attr(feature = "host", component(name = "changed-files"))]
         pub changed_files: Vec<ChangedFile>,
         /// The unified diff.
         pub patch: String,

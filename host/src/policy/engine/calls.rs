@@ -10,7 +10,7 @@ use wasmtime_wasi::I32Exit;
 use super::{Call, Engine, LoadedPolicy, Pre, Raw};
 use crate::policy::PolicyError;
 use crate::policy::guest::{MemoryGuard, ModuleState, hook_list};
-use crate::policy::typed::{CallError, HookRequest};
+use crate::policy::typed::{CallError, HookRequest, json_size};
 
 impl Engine {
     /// Calls `hook` with a JSON request (as `agenthost policy test` reads it) and returns
@@ -139,7 +139,7 @@ impl Engine {
                 reason: format!("policy `{}` is not a typed component", policy.name),
             });
         };
-        let size = request.size();
+        let size = json_size(request);
         if size > self.limits.request {
             return Err(PolicyError::RequestTooLarge {
                 policy: policy.name.clone(),
@@ -162,7 +162,7 @@ impl Engine {
         let raw = match result {
             Ok(answer) => {
                 let log = String::from_utf8_lossy(&pipes.stderr.contents()).into_owned();
-                let size = R::answer_size(&answer);
+                let size = json_size(&answer);
                 if size > self.limits.answer {
                     Err((
                         PolicyError::OutputTooLarge {

@@ -149,7 +149,10 @@ const TOKENS: &[&str] = &[
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(4000))]
+    // 4,000 lines unless `PROPTEST_CASES` says otherwise (CI bounds it).
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(4000)
+    ))]
 
     /// Whatever the front accepts, clap accepts as the same `sandbox` command.
     #[test]

@@ -25,18 +25,10 @@ pub fn task_done(config: &NotifyConfig, task: &Task, path_var: Option<&str>) -> 
     if config.desktop
         && let Some(notify_send) = crate::confinement::find_program("notify-send", path_var)
     {
-        let started = Command::new(notify_send)
-            .args(["--app-name=agenthost", &summary, &task.title])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        match started {
-            Ok(mut child) => {
-                notified.desktop = true;
-                // Reap it in the background so it does not linger as a zombie.
-                std::thread::spawn(move || child.wait());
-            }
+        let mut command = Command::new(notify_send);
+        command.args(["--app-name=agenthost", &summary, &task.title]);
+        match spawn_detached(&mut command) {
+            Ok(()) => notified.desktop = true,
             Err(err) => notified
                 .problems
                 .push(format!("notify-send did not start: {err}")),
@@ -45,27 +37,33 @@ pub fn task_done(config: &NotifyConfig, task: &Task, path_var: Option<&str>) -> 
     if let Some(hook) = &config.on_ready
         && let Some((program, args)) = hook.split_first()
     {
-        let started = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .env("AGENTHOST_TASK", &task.id)
             .env("AGENTHOST_STATE", task.state.as_str())
             .env("AGENTHOST_TITLE", &task.title)
-            .env("AGENTHOST_REPO", &task.repo)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        match started {
-            Ok(mut child) => {
-                notified.hook = true;
-                std::thread::spawn(move || child.wait());
-            }
+            .env("AGENTHOST_REPO", &task.repo);
+        match spawn_detached(&mut command) {
+            Ok(()) => notified.hook = true,
             Err(err) => notified.problems.push(format!(
                 "the on_ready hook `{program}` did not start: {err}"
             )),
         }
     }
     notified
+}
+
+/// Starts `command` with no standard streams and reaps it in the background, so that it
+/// neither blocks the supervisor nor lingers as a zombie.
+fn spawn_detached(command: &mut Command) -> std::io::Result<()> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    std::thread::spawn(move || child.wait());
+    Ok(())
 }
 
 #[cfg(test)]

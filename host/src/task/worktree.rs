@@ -278,15 +278,14 @@ impl TaskWorktree {
         message: &str,
         trailers: &[(&str, &str)],
     ) -> Result<Option<String>, WorktreeError> {
-        let repo = self.open()?;
-        let mut index = repo.index().map_err(git("read the worktree index"))?;
-        index
-            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-            .map_err(git("stage new and changed files"))?;
-        index
-            .update_all(["*"], None)
-            .map_err(git("stage deleted files"))?;
-        self.commit_index(&repo, &mut index, message, trailers)
+        self.commit_staged(message, trailers, |index| {
+            index
+                .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+                .map_err(git("stage new and changed files"))?;
+            index
+                .update_all(["*"], None)
+                .map_err(git("stage deleted files"))
+        })
     }
 
     /// Commits the changes to files the branch already tracks (changed or deleted; new files
@@ -297,11 +296,23 @@ impl TaskWorktree {
         message: &str,
         trailers: &[(&str, &str)],
     ) -> Result<Option<String>, WorktreeError> {
+        self.commit_staged(message, trailers, |index| {
+            index
+                .update_all(["*"], None)
+                .map_err(git("stage changed and deleted files"))
+        })
+    }
+
+    /// Stages with `stage` in the worktree's index, then commits what it staged.
+    fn commit_staged(
+        &self,
+        message: &str,
+        trailers: &[(&str, &str)],
+        stage: impl FnOnce(&mut git2::Index) -> Result<(), WorktreeError>,
+    ) -> Result<Option<String>, WorktreeError> {
         let repo = self.open()?;
         let mut index = repo.index().map_err(git("read the worktree index"))?;
-        index
-            .update_all(["*"], None)
-            .map_err(git("stage changed and deleted files"))?;
+        stage(&mut index)?;
         self.commit_index(&repo, &mut index, message, trailers)
     }
 

@@ -33,13 +33,7 @@ impl Policy for DiffSize {
     fn review(&self, request: &ReviewRequest) -> Vec<Finding> {
         let config = match Config::deserialize(&request.config) {
             Ok(config) => config,
-            Err(err) => {
-                return vec![Finding::new(
-                    "diff-size/config",
-                    Severity::Error,
-                    format!("invalid [policies.diff-size.config]: {err}"),
-                )];
-            }
+            Err(err) => return vec![Finding::invalid_config("diff-size", err)],
         };
         let files = &request.run.changed_files;
         let lines: u64 = files

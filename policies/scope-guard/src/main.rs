@@ -99,13 +99,7 @@ impl Policy for ScopeGuard {
     fn review(&self, request: &ReviewRequest) -> Vec<Finding> {
         let config = match Config::deserialize(&request.config) {
             Ok(config) => config,
-            Err(err) => {
-                return vec![Finding::new(
-                    "scope-guard/config",
-                    Severity::Error,
-                    format!("invalid [policies.scope-guard.config]: {err}"),
-                )];
-            }
+            Err(err) => return vec![Finding::invalid_config("scope-guard", err)],
         };
         let scope = &request.spec.scope;
         let mut findings = Vec::new();

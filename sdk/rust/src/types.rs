@@ -182,6 +182,17 @@ impl Finding {
         }
     }
 
+    /// The finding a hook answers with when the policy's own table in `agenthost.toml` does
+    /// not fit: rule `<policy>/config`, severity error (the run or spec is judged by nothing
+    /// else, so it must not pass), and `error` in the message.
+    pub fn invalid_config(policy: &str, error: impl std::fmt::Display) -> Self {
+        Finding::new(
+            format!("{policy}/config"),
+            Severity::Error,
+            format!("invalid [policies.{policy}.config]: {error}"),
+        )
+    }
+
     /// The same finding, about `path`.
     pub fn at_path(mut self, path: impl Into<String>) -> Self {
         self.path = Some(path.into());

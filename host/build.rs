@@ -17,6 +17,7 @@ use std::process::Command;
 const POLICIES: &[(&str, &str)] = &[
     ("spec-quality", "agenthost-spec-quality"),
     ("review-bandwidth", "agenthost-review-bandwidth"),
+    ("scope-overlap", "agenthost-scope-overlap"),
     ("scope-guard", "agenthost-scope-guard"),
     ("diff-size", "agenthost-diff-size"),
     ("tests", "agenthost-tests"),

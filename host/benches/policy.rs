@@ -179,6 +179,7 @@ fn benches(c: &mut Criterion) {
         title: "T".into(),
         repo: "/r".into(),
         scope_entries: 2,
+        ..TaskView::default()
     };
     let state = HostState::default();
     c.bench_function("warm_call/component_review_bandwidth", |b| {

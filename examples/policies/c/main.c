@@ -4,7 +4,7 @@
  * The host runs `protected-paths.wasm HOOK` with the JSON request on stdin and reads the
  * JSON answer from stdout:
  *
- *   describe         -> {"abi":"0.1.0","hooks":["review","validate-config"]}
+ *   describe         -> {"abi":"0.2.0","hooks":["review","validate-config"]}
  *   review           -> {"findings":[...]}: one finding per changed file that matches one
  *                       of the configured globs (`patterns`), with the configured `severity`
  *   validate-config  -> {"errors":[...]}: what is wrong with the config, if anything
@@ -274,7 +274,7 @@ int main(int argc, char **argv) {
     bool is_review = strcmp(hook, "review") == 0;
     bool is_validate = strcmp(hook, "validate-config") == 0;
     if (strcmp(hook, "describe") == 0) {
-        fputs("{\"abi\":\"0.1.0\",\"hooks\":[\"review\",\"validate-config\"]}\n", stdout);
+        fputs("{\"abi\":\"0.2.0\",\"hooks\":[\"review\",\"validate-config\"]}\n", stdout);
         return finish(0);
     }
     if (!is_review && !is_validate) {

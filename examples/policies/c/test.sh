@@ -34,7 +34,7 @@ if "${CLANG:-clang}" -O1 -fsanitize=undefined -fsanitize-undefined-trap-on-error
     finding() { # the answer with one finding for PATH (as JSON) and PATTERN (as JSON)
         printf '{"findings":[{"rule":"protected-paths/changed","severity":"warning","message":"`%s` matches the protected pattern `%s`","path":"%s"}]}' "$1" "$2" "$1"
     }
-    check describe describe '' 0 '{"abi":"0.1.0","hooks":["review","validate-config"]}'
+    check describe describe '' 0 '{"abi":"0.2.0","hooks":["review","validate-config"]}'
     check "unknown hook" admission '{}' 2 'unknown hook `admission`'
     check "escapes round-trip" review "$(review '"a\"b\\\\c\t\u0001\/é"' '"**"')" 0 \
         "$(finding 'a\"b\\\\c\t\u0001/é' '**')"

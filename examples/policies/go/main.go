@@ -54,7 +54,7 @@ func main() {
 	}
 	switch hook := os.Args[1]; hook {
 	case "describe":
-		answer(map[string]any{"abi": "0.1.0", "hooks": []string{"review", "validate-config"}})
+		answer(map[string]any{"abi": "0.2.0", "hooks": []string{"review", "validate-config"}})
 	case "review":
 		var request ReviewRequest
 		decode(&request)

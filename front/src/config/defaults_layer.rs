@@ -107,7 +107,7 @@ Layer {
     notify: None,
     verify: None,
     policies: BTreeMap::from([
-        (text(8233..8242, "diff-size"), PolicyLayer {
+        (text(8276..8285, "diff-size"), PolicyLayer {
             path: None,
             sha256: None,
             mode: Some(PolicyMode::Enforce),
@@ -121,7 +121,14 @@ Layer {
             enabled: None,
             config: None,
         }),
-        (text(8192..8203, "scope-guard"), PolicyLayer {
+        (text(8235..8246, "scope-guard"), PolicyLayer {
+            path: None,
+            sha256: None,
+            mode: Some(PolicyMode::Enforce),
+            enabled: None,
+            config: None,
+        }),
+        (text(8192..8205, "scope-overlap"), PolicyLayer {
             path: None,
             sha256: None,
             mode: Some(PolicyMode::Enforce),
@@ -135,7 +142,7 @@ Layer {
             enabled: None,
             config: None,
         }),
-        (text(8272..8277, "tests"), PolicyLayer {
+        (text(8315..8320, "tests"), PolicyLayer {
             path: None,
             sha256: None,
             mode: Some(PolicyMode::Enforce),

@@ -14,6 +14,9 @@ pub enum BuiltinPolicy {
     SpecQuality,
     /// `review-bandwidth` (concurrency): may another agent start, given the review queue?
     ReviewBandwidth,
+    /// `scope-overlap` (admission): does another task of the repository and base write the
+    /// same paths?
+    ScopeOverlap,
     /// `scope-guard` (review): did the agent change only what the Scope allows?
     ScopeGuard,
     /// `diff-size` (review): is the diff small enough to review well?
@@ -24,9 +27,10 @@ pub enum BuiltinPolicy {
 
 impl BuiltinPolicy {
     /// Every built-in policy.
-    pub const ALL: [BuiltinPolicy; 5] = [
+    pub const ALL: [BuiltinPolicy; 6] = [
         BuiltinPolicy::SpecQuality,
         BuiltinPolicy::ReviewBandwidth,
+        BuiltinPolicy::ScopeOverlap,
         BuiltinPolicy::ScopeGuard,
         BuiltinPolicy::DiffSize,
         BuiltinPolicy::Tests,
@@ -37,6 +41,7 @@ impl BuiltinPolicy {
         match self {
             BuiltinPolicy::SpecQuality => "spec-quality",
             BuiltinPolicy::ReviewBandwidth => "review-bandwidth",
+            BuiltinPolicy::ScopeOverlap => "scope-overlap",
             BuiltinPolicy::ScopeGuard => "scope-guard",
             BuiltinPolicy::DiffSize => "diff-size",
             BuiltinPolicy::Tests => "tests",

@@ -105,7 +105,7 @@ pub(super) fn run(args: &DemoArgs, output: &Output) -> miette::Result<Exit> {
             agent: Some("script".to_string()),
             env: crate::confinement::plan::launch_env(),
         })?;
-        let Response::Launched { id } = response else {
+        let Response::Launched { id, .. } = response else {
             return Err(SupervisorError::Protocol {
                 detail: format!("unexpected answer to launch: {response:?}"),
             }

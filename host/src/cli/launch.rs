@@ -142,8 +142,11 @@ pub(super) fn run(args: &LaunchArgs, output: &Output) -> miette::Result<Exit> {
             env: crate::confinement::plan::launch_env(),
         })?;
         match response {
-            Response::Launched { id } => {
+            Response::Launched { id, held } => {
                 output.print(&format!("queued {id} ({})\n", spec.path.display()))?;
+                if let Some(reason) = held {
+                    output.print(&format!("  waits: {reason}\n"))?;
+                }
                 if !crate::verify::spec_lookup::committed_in_head(
                     &spec.repo, &spec.path, &spec.text,
                 ) {

@@ -12,6 +12,7 @@ pub fn wasm(policy: BuiltinPolicy) -> &'static [u8] {
     match policy {
         BuiltinPolicy::SpecQuality => embedded::SPEC_QUALITY,
         BuiltinPolicy::ReviewBandwidth => embedded::REVIEW_BANDWIDTH,
+        BuiltinPolicy::ScopeOverlap => embedded::SCOPE_OVERLAP,
         BuiltinPolicy::ScopeGuard => embedded::SCOPE_GUARD,
         BuiltinPolicy::DiffSize => embedded::DIFF_SIZE,
         BuiltinPolicy::Tests => embedded::TESTS,

@@ -88,7 +88,7 @@ pub enum PolicyError {
     #[diagnostic(
         code(policy::wrong_types),
         help(
-            "rebuild the policy against this agenthost's sdk/wit/policy.wit (agenthost:policy@0.1.0), e.g. with the matching agenthost-policy crate"
+            "rebuild the policy against this agenthost's sdk/wit/policy.wit (agenthost:policy@0.2.0; 0.1.0 still loads), e.g. with the matching agenthost-policy crate"
         )
     )]
     WrongTypes {

@@ -180,7 +180,7 @@ impl PolicySet {
 fn builtin_hooks(name: &str) -> &'static [Hook] {
     match name {
         "spec-quality" => &[Hook::Acceptance],
-        "review-bandwidth" => &[Hook::Admission],
+        "review-bandwidth" | "scope-overlap" => &[Hook::Admission],
         _ => &[Hook::Review],
     }
 }

@@ -307,6 +307,7 @@ fn admission_holds_when_the_policy_fails_and_monitor_mode_never_blocks() {
         title: "T".into(),
         repo: "/r".into(),
         scope_entries: 1,
+        ..TaskView::default()
     };
     let state = HostState::default();
     let config = serde_json::json!({});
@@ -612,6 +613,7 @@ mod builtins {
             title: id.into(),
             repo: "/r".into(),
             scope_entries: 2,
+            ..TaskView::default()
         };
         let config = serde_json::json!({});
         let mut state = HostState::default();
@@ -679,11 +681,11 @@ mod typed {
 
     fn acceptance_in(wit: &str, body: &str) -> Vec<u8> {
         let wit = format!("{wit}\nworld acceptance-only {{ export acceptance; }}\n");
-        let version = if wit.contains("@0.1.0;") {
-            "0.1.0"
-        } else {
-            "0.2.0"
-        };
+        let version = wit
+            .split_once("package agenthost:policy@")
+            .and_then(|(_, rest)| rest.split_once(';'))
+            .map(|(version, _)| version)
+            .unwrap();
         let wat = format!(
             r#"(module
   (memory (export "memory") 2)
@@ -739,8 +741,27 @@ mod typed {
         let described = engine.call_json(&policy, Hook::Describe, b"").unwrap();
         assert_eq!(
             described.answer,
-            serde_json::json!({ "abi": "0.1.0", "hooks": ["acceptance"] })
+            serde_json::json!({ "abi": "0.2.0", "hooks": ["acceptance"] })
         );
+    }
+
+    /// A component built for 0.1.0 (the frozen `sdk/wit-0.1`) still loads and answers,
+    /// and says which version it speaks.
+    #[test]
+    fn a_component_built_for_0_1_still_loads_and_answers() {
+        let engine = engine();
+        let old = acceptance_in(
+            include_str!("../../../sdk/wit-0.1/policy.wit"),
+            &format!("{ONE_FINDING} (i32.const 1024)"),
+        );
+        let policy = engine.load("typed-0.1", &old, None).unwrap();
+        assert_eq!(policy.hooks(), [Hook::Acceptance]);
+        assert_eq!(
+            accept(&engine, &policy).unwrap().findings,
+            vec![Finding::new("good/ok", Severity::Info, "fine")]
+        );
+        let described = engine.call_json(&policy, Hook::Describe, b"").unwrap();
+        assert_eq!(described.answer["abi"], "0.1.0");
     }
 
     fn corpus() -> Vec<(&'static str, Vec<u8>, &'static str)> {
@@ -836,9 +857,9 @@ mod typed {
         let wrong_types_wat = r#"(module
   (memory (export "memory") 1)
   (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 4096))
-  (func (export "agenthost:policy/acceptance@0.1.0#check-spec") (param i32 i32) (result i32)
+  (func (export "agenthost:policy/acceptance@0.2.0#check-spec") (param i32 i32) (result i32)
     (i32.const 0)))"#;
-        let other_version = WIT.replace("@0.1.0", "@0.2.0");
+        let other_version = WIT.replace("@0.2.0", "@0.3.0");
         let cases: Vec<(&str, Vec<u8>, Option<Sha256>, &str)> = vec![
             (
                 "typed-wrong-types",

@@ -21,9 +21,9 @@ use crate::task::TaskState;
 pub struct Policies {
     engine: Result<Engine, String>,
     sets: Mutex<HashMap<SetKey, Arc<PolicySet>>>,
-    /// How many Modify/Create entries each task's spec has, by task id (a task's spec
-    /// never changes, so this is parsed once).
-    scope_sizes: Mutex<HashMap<String, u32>>,
+    /// What admission sees of each task's spec, by task id (a task's spec never changes,
+    /// so it is parsed once).
+    scopes: Mutex<HashMap<String, SpecSummary>>,
     /// Each repository's configuration, with the identity of the files it was read from;
     /// read again when any of them changes (or appears, or goes).
     configs: Mutex<HashMap<PathBuf, CachedConfig>>,
@@ -53,7 +53,7 @@ impl Policies {
         Policies {
             engine: policy::cli_engine().map_err(|err| err.to_string()),
             sets: Mutex::new(HashMap::new()),
-            scope_sizes: Mutex::new(HashMap::new()),
+            scopes: Mutex::new(HashMap::new()),
             configs: Mutex::new(HashMap::new()),
         }
     }
@@ -98,35 +98,64 @@ impl Default for Policies {
 pub enum Admission {
     /// Start now.
     Start,
-    /// Keep it queued, for this reason.
+    /// Keep it queued, for this reason, and the queue behind it.
     Hold(String),
     /// Refuse it, for this reason.
     Reject(String),
+    /// Keep it queued, for a reason of its own; the tasks behind it may start.
+    Wait(String),
 }
 
-/// The memo of scope sizes, locked once per round rather than once per task.
-fn scope_sizes(ctx: &Context) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+/// What admission sees of a task's spec: its Scope's patterns and its labels.
+#[derive(Debug, Clone, Default)]
+struct SpecSummary {
+    modify: Vec<String>,
+    create: Vec<String>,
+    do_not_modify: Vec<String>,
+    labels: Vec<String>,
+}
+
+impl SpecSummary {
+    /// Reads the spec's text once (a spec that no longer parses has an empty summary: it was
+    /// checked at launch).
+    fn of(task: &Task) -> SpecSummary {
+        let parsed = spec::parse(
+            &task.spec_path.display().to_string(),
+            task.spec_text.as_bytes(),
+        );
+        let Some(spec) = parsed.spec else {
+            return SpecSummary::default();
+        };
+        let patterns =
+            |entries: &[spec::ScopeEntry]| entries.iter().map(|e| e.pattern.clone()).collect();
+        SpecSummary {
+            modify: patterns(&spec.scope.modify),
+            create: patterns(&spec.scope.create),
+            do_not_modify: patterns(&spec.scope.do_not_modify),
+            labels: spec.front_matter.labels,
+        }
+    }
+}
+
+/// The memo of spec summaries, locked once per round rather than once per task.
+fn scopes(ctx: &Context) -> std::sync::MutexGuard<'_, HashMap<String, SpecSummary>> {
     ctx.policies
-        .scope_sizes
+        .scopes
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// How a task looks to a policy.
-fn task_view(sizes: &mut HashMap<String, u32>, task: &Task) -> sdk::TaskView {
-    let scope_entries = match sizes.get(task.id.as_str()) {
-        Some(&size) => size,
-        None => {
-            let parsed = spec::parse(
-                &task.spec_path.display().to_string(),
-                task.spec_text.as_bytes(),
-            );
-            let size = parsed
-                .spec
-                .map_or(0, |s| (s.scope.modify.len() + s.scope.create.len()) as u32);
-            sizes.insert(task.id.clone(), size);
-            size
-        }
+/// How a task looks to a policy: `attempts` is how many it has had.
+fn task_view(
+    scopes: &mut HashMap<String, SpecSummary>,
+    task: &Task,
+    attempts: u32,
+) -> sdk::TaskView {
+    let summary = match scopes.get(task.id.as_str()) {
+        Some(summary) => summary,
+        None => scopes
+            .entry(task.id.clone())
+            .or_insert(SpecSummary::of(task)),
     };
     sdk::TaskView {
         id: task.id.clone(),
@@ -136,7 +165,16 @@ fn task_view(sizes: &mut HashMap<String, u32>, task: &Task) -> sdk::TaskView {
             .repo
             .to_str()
             .map_or_else(|| task.repo.display().to_string(), str::to_owned),
-        scope_entries,
+        scope_entries: (summary.modify.len() + summary.create.len()) as u32,
+        base_branch: task.base_branch.clone(),
+        base_commit: task.base_commit.clone(),
+        modify: summary.modify.clone(),
+        create: summary.create.clone(),
+        do_not_modify: summary.do_not_modify.clone(),
+        labels: summary.labels.clone(),
+        agent: task.agent.clone(),
+        launched_unix_ms: task.created_ms.max(0) as u64,
+        attempts,
     }
 }
 
@@ -148,13 +186,19 @@ pub fn host_state(ctx: &Context, all: &[Task]) -> sdk::HostState {
         now_unix_ms: now.max(0) as u64,
         ..sdk::HostState::default()
     };
-    let mut sizes = scope_sizes(ctx);
+    let mut scopes = scopes(ctx);
+    // Without the counts (an unreadable database), tasks show no attempts rather than
+    // holding admission up.
+    let attempts = ctx.store(|s| s.attempt_counts()).unwrap_or_default();
+    let view = |scopes: &mut HashMap<String, SpecSummary>, task: &Task| {
+        task_view(scopes, task, attempts.get(&task.id).copied().unwrap_or(0))
+    };
     for task in all {
         match task.state {
             TaskState::Running | TaskState::Checking => {
-                state.running.push(task_view(&mut sizes, task));
+                state.running.push(view(&mut scopes, task));
             }
-            TaskState::Queued => state.queued.push(task_view(&mut sizes, task)),
+            TaskState::Queued => state.queued.push(view(&mut scopes, task)),
             TaskState::Ready => {
                 let since = ctx
                     .store(|s| s.entered(&task.id, TaskState::Ready))
@@ -162,7 +206,7 @@ pub fn host_state(ctx: &Context, all: &[Task]) -> sdk::HostState {
                     .flatten()
                     .unwrap_or(task.updated_ms);
                 state.awaiting_review.push(sdk::WaitingTask {
-                    task: task_view(&mut sizes, task),
+                    task: view(&mut scopes, task),
                     waited_secs: ((now - since).max(0) / 1000) as u64,
                 });
             }
@@ -213,7 +257,19 @@ pub fn admission(ctx: &Context, config: &Config, task: &Task, state: &sdk::HostS
         Ok(found) => found,
         Err(reason) => return Admission::Hold(reason),
     };
-    let view = task_view(&mut scope_sizes(ctx), task);
+    // The host state has the task's view when it is queued (it is, when it asks).
+    let view = match state.queued.iter().find(|view| view.id == task.id) {
+        Some(view) => view.clone(),
+        None => {
+            let attempts = ctx
+                .store(|s| s.attempts(&task.id))
+                .map_or(0, |a| a.len() as u32);
+            task_view(&mut scopes(ctx), task, attempts)
+        }
+    };
+    // A hold or a rejection decides at once; a wait, only if no later policy holds or
+    // rejects (a hold of the whole queue weighs more than one task's own wait).
+    let mut wait = None;
     for verdict in set.admission(engine, &view, state) {
         match verdict.effective() {
             sdk::Admission::Start => {}
@@ -223,9 +279,12 @@ pub fn admission(ctx: &Context, config: &Config, task: &Task, state: &sdk::HostS
             sdk::Admission::Reject(reason) => {
                 return Admission::Reject(format!("{}: {reason}", verdict.policy));
             }
+            sdk::Admission::Wait(reason) => {
+                wait.get_or_insert_with(|| format!("{}: {reason}", verdict.policy));
+            }
         }
     }
-    Admission::Start
+    wait.map_or(Admission::Start, Admission::Wait)
 }
 
 /// What the review policies are told about an attempt.

@@ -103,6 +103,10 @@ pub enum Response {
     Launched {
         /// Its id.
         id: String,
+        /// Why it will not start at once, when admission already says so (another task
+        /// writes the same paths, the review queue is full); an older supervisor sends none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        held: Option<String>,
     },
     /// A task was accepted.
     Accepted {

@@ -114,18 +114,14 @@ impl Scheduler {
                     return;
                 }
                 Admission::Hold(reason) => {
-                    let mut holds = lock(&self.holds);
-                    if holds.get(&task.id) != Some(&reason) {
-                        log(&format!("task {} held: {reason}", task.id));
-                        holds.insert(task.id.clone(), reason.clone());
-                    }
-                    drop(holds);
-                    // The reasons reach every verb through the store, not only this log.
-                    if let Err(err) = self.ctx.store(|s| s.set_hold(&task.id, &reason)) {
-                        log(&format!("task {}: {err}", task.id));
-                    }
+                    self.hold(task, &reason, true);
                     // First in, first out: nothing behind a held task overtakes it.
                     return;
+                }
+                Admission::Wait(reason) => {
+                    // It waits for something of its own (another task's paths): the tasks
+                    // behind it are asked too.
+                    self.hold(task, &reason, false);
                 }
                 Admission::Reject(reason) => {
                     let detail = format!("refused by admission: {reason}");
@@ -140,7 +136,56 @@ impl Scheduler {
         }
     }
 
+    /// A task about to make its worktree starts from its base branch's head as it is now,
+    /// not as it was at launch: one that waited for an overlapping task then builds on that
+    /// task's accepted work instead of conflicting with it. A task whose worktree exists
+    /// (a correction, a resumed run) keeps its base.
+    fn refresh_base(&self, task: &Task) {
+        let Some(branch) = task.base_branch.as_deref() else {
+            return;
+        };
+        if task.worktree.exists() {
+            return;
+        }
+        match resolve_base(&task.repo, Some(branch)) {
+            Ok(base) if base.commit != task.base_commit => {
+                log(&format!(
+                    "task {}: {branch} moved since launch; starting from {}",
+                    task.id, base.commit
+                ));
+                if let Err(err) = self
+                    .ctx
+                    .store(|s| s.set_base_commit(&task.id, &base.commit))
+                {
+                    log(&format!("task {}: {err}", task.id));
+                }
+            }
+            Ok(_) => {}
+            // The attempt reports a base it cannot use, with its reason.
+            Err(err) => log(&format!("task {}: {branch}: {err}", task.id)),
+        }
+    }
+
+    /// Keeps `task` queued for `reason`, which every verb shows (through the store); with
+    /// `queue`, the tasks behind it wait too.
+    fn hold(&self, task: &Task, reason: &str, queue: bool) {
+        let mut holds = lock(&self.holds);
+        if holds.get(&task.id).map(String::as_str) != Some(reason) {
+            log(&format!("task {} held: {reason}", task.id));
+            holds.insert(task.id.clone(), reason.to_string());
+        }
+        drop(holds);
+        let stored = self.ctx.store(|s| match queue {
+            true => s.set_hold(&task.id, reason),
+            false => s.set_wait(&task.id, reason),
+        });
+        if let Err(err) = stored {
+            log(&format!("task {}: {err}", task.id));
+        }
+    }
+
     fn start(self: &Arc<Self>, task: Task) {
+        self.refresh_base(&task);
         let correction = task.next_correction.clone();
         let started = self.ctx.store(|s| {
             s.set_next_correction(&task.id, None)?;
@@ -293,9 +338,26 @@ impl Scheduler {
                     task.id,
                     task.repo.display()
                 ));
-                Response::Launched { id: task.id }
+                let held = self.held_at_launch(&task);
+                Response::Launched { id: task.id, held }
             }
             Err(err) => refused(err.to_string(), "check agenthost's state directory"),
+        }
+    }
+
+    /// Admission's answer for a task just queued, asked at once so that `launch` can say
+    /// when it will wait (the scheduler asks again in its own round): the reason of a hold
+    /// or a wait, `None` when it may start.
+    fn held_at_launch(&self, task: &Task) -> Option<String> {
+        let tasks = self.ctx.store(|s| s.tasks(false)).ok()?;
+        let state = decide::host_state(&self.ctx, &tasks);
+        let decision = match decide::repo_config(&self.ctx, &task.repo) {
+            Ok(config) => decide::admission(&self.ctx, &config, task, &state),
+            Err(reason) => Admission::Hold(reason),
+        };
+        match decision {
+            Admission::Start | Admission::Reject(_) => None,
+            Admission::Hold(reason) | Admission::Wait(reason) => Some(reason),
         }
     }
 

@@ -196,6 +196,7 @@ fn list_shows_the_builtins_with_their_hooks() {
             "diff-size built-in ok",
             "review-bandwidth built-in ok",
             "scope-guard built-in ok",
+            "scope-overlap built-in ok",
             "spec-quality built-in ok",
             "tests built-in ok",
         ]

@@ -140,13 +140,14 @@ fn an_agent_past_its_time_limit_fails_with_the_limit_and_the_way_to_raise_it() {
 fn cancelled_and_interrupted_tasks_say_why_and_what_to_do() {
     let test = with_agent("echo started; sleep 60");
     let _stop = StopSupervisor(&test);
-    let spec = "repo/specs/csv-export.md";
-    for _ in 0..2 {
+    // Two specs that write different files, so both run at once (scope-overlap).
+    for spec in ["repo/specs/csv-export.md", "repo/specs/status-filter.md"] {
         let run = test.exec(&["launch", "--agent", "fake", spec]);
         assert_eq!(run.code, 0, "{}", run.transcript());
     }
+    let other = "filter-the-summary-report-by-item-status";
     wait_for_state(&test, "export-items-as-csv", &["running"]);
-    wait_for_state(&test, "export-items-as-csv-2", &["running"]);
+    wait_for_state(&test, other, &["running"]);
     let run = test.exec(&["cancel", "export-items-as-csv"]);
     assert_eq!(run.code, 0, "{}", run.transcript());
     wait_for_state(&test, "export-items-as-csv", &["cancelled"]);
@@ -159,13 +160,15 @@ fn cancelled_and_interrupted_tasks_say_why_and_what_to_do() {
     let run = test.exec(&["serve", "--stop"]);
     assert_eq!(run.code, 0, "{}", run.transcript());
     // `serve --stop` asks; the supervisor records the interruption as it winds down.
-    wait_for_state(&test, "export-items-as-csv-2", &["interrupted"]);
-    let row = status_row(&test, "export-items-as-csv-2");
+    wait_for_state(&test, other, &["interrupted"]);
+    let row = status_row(&test, other);
     assert_eq!(row["state"], "interrupted", "{row}");
     assert_eq!(
         row["reason"],
-        "the supervisor stopped while the agent ran; the worktree is kept: \
-         `agenthost resume export-items-as-csv-2` runs it again"
+        format!(
+            "the supervisor stopped while the agent ran; the worktree is kept: \
+             `agenthost resume {other}` runs it again"
+        )
     );
     let status = test.exec(&["status", "--all"]).stdout;
     assert!(

@@ -115,6 +115,7 @@ mod tests {
             title: id.into(),
             repo: "/r".into(),
             scope_entries: 2,
+            ..TaskView::default()
         }
     }
 

@@ -160,7 +160,8 @@ wire! {
 }
 
 /// The answer to `admission` is an [`Admission`] itself: `{"decision": "start"}`,
-/// `{"decision": "hold", "reason": "..."}` or `{"decision": "reject", "reason": "..."}`.
+/// `{"decision": "hold", "reason": "..."}`, `{"decision": "wait", "reason": "..."}` or
+/// `{"decision": "reject", "reason": "..."}`.
 pub type AdmissionAnswer = Admission;
 
 fn empty_config() -> serde_json::Value {

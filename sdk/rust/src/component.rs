@@ -19,7 +19,7 @@ macro_rules! hook_world {
             wit_bindgen::generate!({
                 inline: $world,
                 path: "../wit",
-                with: { "agenthost:policy/types@0.1.0": crate::types },
+                with: { "agenthost:policy/types@0.2.0": crate::types },
                 pub_export_macro: true,
                 export_macro_name: $macro_name,
             });
@@ -29,23 +29,23 @@ macro_rules! hook_world {
 
 hook_world!(
     acceptance,
-    "package agenthost:sdk; world acceptance { export agenthost:policy/acceptance@0.1.0; }",
+    "package agenthost:sdk; world acceptance { export agenthost:policy/acceptance@0.2.0; }",
     "__export_acceptance"
 );
 hook_world!(
     admission,
-    "package agenthost:sdk; world admission { export agenthost:policy/admission@0.1.0; }",
+    "package agenthost:sdk; world admission { export agenthost:policy/admission@0.2.0; }",
     "__export_admission"
 );
 hook_world!(
     review,
-    "package agenthost:sdk; world review { export agenthost:policy/review@0.1.0; }",
+    "package agenthost:sdk; world review { export agenthost:policy/review@0.2.0; }",
     "__export_review"
 );
 /// `config` uses no shared types.
 pub mod config {
     wit_bindgen::generate!({
-        inline: "package agenthost:sdk; world config { export agenthost:policy/config@0.1.0; }",
+        inline: "package agenthost:sdk; world config { export agenthost:policy/config@0.2.0; }",
         path: "../wit",
         pub_export_macro: true,
         export_macro_name: "__export_config",

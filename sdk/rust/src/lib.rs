@@ -55,4 +55,4 @@ pub use schema::json_schema;
 pub use types::*;
 
 /// The version of the `agenthost:policy` interface this crate speaks.
-pub const ABI_VERSION: &str = "0.1.0";
+pub const ABI_VERSION: &str = "0.2.0";

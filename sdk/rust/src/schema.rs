@@ -51,7 +51,7 @@ pub fn json_schema() -> serde_json::Value {
     serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://example.invalid/agenthost/sdk/schema/agenthost-policy.schema.json",
-        "title": "agenthost:policy@0.1.0 as JSON",
+        "title": format!("agenthost:policy@{} as JSON", crate::ABI_VERSION),
         "description": "The requests (stdin) and answers (stdout) of a WASI-command policy, by hook (argv[1]).",
         "type": "object",
         "properties": hooks,

@@ -209,6 +209,7 @@ impl Finding {
 wire! {
     record,
     /// A task as admission sees it.
+    #[derive(Default)]
     pub struct TaskView {
         /// The task's id.
         pub id: String,
@@ -221,6 +222,38 @@ wire! {
         #[serde(default)]
         #[cfg_attr(feature = "host", component(name = "scope-entries"))]
         pub scope_entries: u32,
+        /// The branch it started from, when it started from one.
+        #[serde(default)]
+        #[cfg_attr(feature = "host", component(name = "base-branch"))]
+        pub base_branch: Option<String>,
+        /// The commit it started from.
+        #[serde(default)]
+        #[cfg_attr(feature = "host", component(name = "base-commit"))]
+        pub base_commit: String,
+        /// Its Scope's Modify patterns, normalized and repository-relative (`dir/` is
+        /// `dir/**`): what it may change.
+        #[serde(default)]
+        pub modify: Vec<String>,
+        /// Its Scope's Create patterns: what it may add.
+        #[serde(default)]
+        pub create: Vec<String>,
+        /// Its Scope's Do NOT modify patterns: what it must leave alone.
+        #[serde(default)]
+        #[cfg_attr(feature = "host", component(name = "do-not-modify"))]
+        pub do_not_modify: Vec<String>,
+        /// The spec's labels.
+        #[serde(default)]
+        pub labels: Vec<String>,
+        /// The agent profile it runs with.
+        #[serde(default)]
+        pub agent: String,
+        /// When it was launched, in milliseconds since the Unix epoch.
+        #[serde(default)]
+        #[cfg_attr(feature = "host", component(name = "launched-unix-ms"))]
+        pub launched_unix_ms: u64,
+        /// How many attempts it has had (0 while it waits for its first).
+        #[serde(default)]
+        pub attempts: u32,
     }
 }
 
@@ -264,12 +297,17 @@ wire! {
         /// Start the task now.
         #[cfg_attr(feature = "host", component(name = "start"))]
         Start,
-        /// Keep it queued and ask again later; the reason is shown to the user.
+        /// Keep it queued and ask again later; the reason is shown to the user. The queue
+        /// waits with it: no task behind it starts first.
         #[cfg_attr(feature = "host", component(name = "hold"))]
         Hold(String),
         /// Refuse it.
         #[cfg_attr(feature = "host", component(name = "reject"))]
         Reject(String),
+        /// Keep it queued for a reason of its own (another task writes the same paths), and
+        /// let the tasks behind it start meanwhile.
+        #[cfg_attr(feature = "host", component(name = "wait"))]
+        Wait(String),
     }
 }
 

@@ -18,7 +18,7 @@ function main(): i32 {
   }
   const hook = argv[1];
   if (hook == "describe") {
-    process.stdout.write('{"abi":"0.1.0","hooks":["review","validate-config"]}\n');
+    process.stdout.write('{"abi":"0.2.0","hooks":["review","validate-config"]}\n');
     return 0;
   }
   if (hook == "review") {

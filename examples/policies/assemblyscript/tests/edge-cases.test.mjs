@@ -43,7 +43,7 @@ function review(path, patterns, extra = "") {
 test("describe", () => {
   const { status, stdout } = run("describe", "");
   assert.equal(status, 0);
-  assert.deepEqual(JSON.parse(stdout), { abi: "0.1.0", hooks: ["review", "validate-config"] });
+  assert.deepEqual(JSON.parse(stdout), { abi: "0.2.0", hooks: ["review", "validate-config"] });
 });
 
 test("an unknown hook exits 2 with a message", () => {

@@ -3,7 +3,7 @@
 //! The host runs `protected-paths.wasm HOOK` with the JSON request on stdin and reads the
 //! JSON answer from stdout:
 //!
-//!   describe         -> {"abi":"0.1.0","hooks":["review","validate-config"]}
+//!   describe         -> {"abi":"0.2.0","hooks":["review","validate-config"]}
 //!   review           -> {"findings":[...]}: one finding per changed file that matches one
 //!                       of the configured globs (`patterns`), with the configured `severity`
 //!   validate-config  -> {"errors":[...]}: what is wrong with the config, if anything
@@ -204,7 +204,7 @@ pub fn main(init: std.process.Init) u8 {
 
     const written = switch (hook) {
         .describe => json.Stringify.value(.{
-            .abi = "0.1.0",
+            .abi = "0.2.0",
             .hooks = [_][]const u8{ "review", "validate-config" },
         }, .{}, out),
         .review => answer: {

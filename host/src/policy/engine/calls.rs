@@ -48,10 +48,10 @@ impl Engine {
             Hook::Admission => json::<AdmissionRequest>(self, policy, request),
             Hook::Review => json::<ReviewRequest>(self, policy, request),
             Hook::ValidateConfig => json::<ConfigRequest>(self, policy, request),
-            Hook::Describe => match policy.pre {
-                Pre::Typed(..) => Ok(Call {
+            Hook::Describe => match &policy.pre {
+                Pre::Typed(_, exports) => Ok(Call {
                     answer: serde_json::json!({
-                        "abi": agenthost_policy::ABI_VERSION,
+                        "abi": exports.version(),
                         "hooks": policy.hooks,
                     }),
                     elapsed: Duration::ZERO,

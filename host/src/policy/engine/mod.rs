@@ -175,14 +175,13 @@ impl Engine {
         .map_err(engine_error)?;
         let mut components = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut components).map_err(engine_error)?;
-        // Typed components import the type-only `types` interface; it has no functions.
-        components
-            .instance(&format!(
-                "{}/types@{}",
-                typed::PACKAGE,
-                agenthost_policy::ABI_VERSION
-            ))
-            .map_err(engine_error)?;
+        // Typed components import the type-only `types` interface (of the version they were
+        // built for); it has no functions.
+        for version in typed::VERSIONS {
+            components
+                .instance(&format!("{}/types@{version}", typed::PACKAGE))
+                .map_err(engine_error)?;
+        }
         no_sleeping(&mut modules, &mut components).map_err(engine_error)?;
 
         let ticker = Arc::new(AtomicBool::new(true));

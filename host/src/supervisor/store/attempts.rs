@@ -1,5 +1,6 @@
 //! The attempts of a task (each run of its agent) and the review findings of each.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::params;
@@ -138,6 +139,19 @@ impl Store {
                 |row| row.get(0),
             )
             .map_err(self.sqlite())
+    }
+
+    /// How many attempts each task has had, by task id (tasks with none are absent): one
+    /// query for a whole admission round.
+    pub fn attempt_counts(&self) -> Result<HashMap<String, u32>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT task_id, MAX(number) FROM attempts GROUP BY task_id")
+            .map_err(self.sqlite())?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(self.sqlite())?;
+        rows.collect::<Result<_, _>>().map_err(self.sqlite())
     }
 
     /// Every attempt of a task, in order.

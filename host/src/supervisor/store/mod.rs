@@ -373,7 +373,7 @@ impl Store {
     }
 
     /// Records that admission holds the queued task `held` for `reason` (the policy's
-    /// words), and that every other queued task waits behind it (the queue is first in,
+    /// words), and that every task queued after it waits behind it (the queue is first in,
     /// first out). Not a state change, so no event; tasks in other states keep their
     /// reasons. Two statements whatever the queue's length, each touching only the rows
     /// whose reason changes: the scheduler calls this on every round while a task is held.
@@ -386,11 +386,36 @@ impl Store {
         )
         .map_err(&sqlite)?;
         tx.execute(
-            "UPDATE tasks SET reason = ?2 WHERE id != ?1 AND state = 'queued' AND reason != ?2",
+            "UPDATE tasks SET reason = ?2 WHERE id != ?1 AND state = 'queued' AND reason != ?2
+               AND (created_ms, rowid) > (SELECT created_ms, rowid FROM tasks WHERE id = ?1)",
             params![held, format!("queued behind {held}, which admission holds")],
         )
         .map_err(&sqlite)?;
         tx.commit().map_err(&sqlite)
+    }
+
+    /// Records that admission keeps the queued task `waiting` for `reason`, a reason of its
+    /// own (another task writes the same paths): the tasks behind it are not held by it.
+    pub fn set_wait(&mut self, waiting: &str, reason: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE tasks SET reason = ?2 WHERE id = ?1 AND state = 'queued' AND reason != ?2",
+                params![waiting, format!("held by admission: {reason}")],
+            )
+            .map_err(self.sqlite())?;
+        Ok(())
+    }
+
+    /// Moves a task that has not started yet onto `commit`, its base branch's head now (it
+    /// waited while that branch moved).
+    pub fn set_base_commit(&mut self, task_id: &str, commit: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE tasks SET base_commit = ?2 WHERE id = ?1",
+                params![task_id, commit],
+            )
+            .map_err(self.sqlite())?;
+        Ok(())
     }
 
     /// Sets (or clears) the correction the task's next attempt carries out.

@@ -1,10 +1,13 @@
 //! Typed components: the `agenthost:policy` interfaces of `sdk/wit/policy.wit`, called
-//! through wasmtime's `bindgen!` with the SDK's types converted at the edge.
+//! through wasmtime's `bindgen!` with the SDK's wire types as the WIT types.
 //!
-//! A component may export any subset of `acceptance`, `admission`, `review` and `config`;
-//! [`Exports::find`] looks at its exports once, at load time, and keeps the export indices
-//! of those it has. Each call instantiates the pre-instantiated component in a fresh store
-//! and loads (type-checks) only the interface it calls.
+//! A component may export any subset of `acceptance`, `admission`, `review` and `config`,
+//! all of one version: the current one, or 0.1.0 ([`v0_1`], which sees narrower task
+//! views). [`Exports::find`] looks at its exports once, at load time, and keeps the export
+//! indices of those it has. Each call instantiates the pre-instantiated component in a
+//! fresh store and loads (type-checks) only the interface it calls.
+
+mod v0_1;
 
 use agenthost_policy::{
     self as sdk, AcceptanceRequest, AdmissionRequest, ConfigErrors, ConfigRequest, Findings, Hook,
@@ -25,7 +28,7 @@ pub mod wire {
     mod generated {
         wasmtime::component::bindgen!({
             path: "../sdk/wit",
-            inline: "package agenthost:host; world types { import agenthost:policy/types@0.1.0; }",
+            inline: "package agenthost:host; world types { import agenthost:policy/types@0.2.0; }",
         });
     }
 }
@@ -43,55 +46,98 @@ use bindings::exports::agenthost::policy::{acceptance, admission, config, review
 /// The package whose interfaces a typed policy exports.
 pub(super) const PACKAGE: &str = "agenthost:policy";
 
+/// The interface versions the host loads: the current one first.
+pub(super) const VERSIONS: [&str; 2] = [sdk::ABI_VERSION, v0_1::VERSION];
+
+/// One hook's export indices, in the version the component was built for.
+#[derive(Clone)]
+enum Indices<Current, Old> {
+    /// The current version.
+    Current(Current),
+    /// `agenthost:policy@0.1.0`.
+    V0_1(Old),
+}
+
 /// The hook interfaces a component exports, as export indices found at load time.
 #[derive(Clone, Default)]
 pub struct Exports {
-    acceptance: Option<acceptance::GuestIndices>,
-    admission: Option<admission::GuestIndices>,
-    review: Option<review::GuestIndices>,
-    config: Option<config::GuestIndices>,
+    /// The interface version of its exports (the current one when it has none).
+    version: &'static str,
+    acceptance: Option<Indices<acceptance::GuestIndices, v0_1::acceptance::GuestIndices>>,
+    admission: Option<Indices<admission::GuestIndices, v0_1::admission::GuestIndices>>,
+    review: Option<Indices<review::GuestIndices, v0_1::review::GuestIndices>>,
+    config: Option<Indices<config::GuestIndices, v0_1::config::GuestIndices>>,
+}
+
+/// One hook's indices when the component exports its interface: `$variant` names the
+/// version, `$module` the bindings of that version's interface.
+macro_rules! indices {
+    ($pre:expr, $has:expr, $interface:literal, $variant:ident, $module:path) => {{
+        use $module as bindings;
+        $has($interface)
+            .then(|| bindings::GuestIndices::new($pre).map(Indices::$variant))
+            .transpose()
+            .map_err(|err| format!("{err:#}"))?
+    }};
 }
 
 impl Exports {
     /// The interfaces `pre` exports. `Err` names an export the host cannot use: an
-    /// `agenthost:policy` interface of another version, or one without its function.
+    /// `agenthost:policy` interface of a version it does not know, interfaces of two
+    /// versions, or one without its function.
     pub fn find<T>(engine: &Engine, pre: &InstancePre<T>) -> Result<Exports, String> {
         let component: &Component = pre.component();
-        let version = format!("@{}", sdk::ABI_VERSION);
+        let mut found: Option<(&'static str, String)> = None;
         for (name, _) in component.component_type().exports(engine) {
-            if let Some(rest) = name.strip_prefix(PACKAGE)
-                && rest.starts_with('/')
-                && !rest.ends_with(&version)
-            {
+            let Some(rest) = name.strip_prefix(PACKAGE).filter(|r| r.starts_with('/')) else {
+                continue;
+            };
+            let written = rest.rsplit_once('@').map_or("", |(_, version)| version);
+            let Some(version) = VERSIONS.into_iter().find(|known| *known == written) else {
                 return Err(format!(
-                    "it exports `{name}`, but this agenthost speaks `{PACKAGE}{version}`: rebuild it against the matching SDK"
+                    "it exports `{name}`, but this agenthost speaks `{PACKAGE}@{}` (and still loads @{}): rebuild it against the matching SDK",
+                    sdk::ABI_VERSION,
+                    v0_1::VERSION
                 ));
+            };
+            match &found {
+                Some((first, first_name)) if *first != version => {
+                    return Err(format!(
+                        "it exports `{first_name}` and `{name}`: a component speaks one version of `{PACKAGE}`"
+                    ));
+                }
+                Some(_) => {}
+                None => found = Some((version, name.to_string())),
             }
         }
+        let version = found.map_or(sdk::ABI_VERSION, |(version, _)| version);
         let has = |interface: &str| {
             component
-                .get_export_index(None, format!("{PACKAGE}/{interface}{version}").as_str())
+                .get_export_index(None, format!("{PACKAGE}/{interface}@{version}").as_str())
                 .is_some()
         };
-        let wrong = |err: wasmtime::Error| format!("{err:#}");
-        Ok(Exports {
-            acceptance: has("acceptance")
-                .then(|| acceptance::GuestIndices::new(pre))
-                .transpose()
-                .map_err(wrong)?,
-            admission: has("admission")
-                .then(|| admission::GuestIndices::new(pre))
-                .transpose()
-                .map_err(wrong)?,
-            review: has("review")
-                .then(|| review::GuestIndices::new(pre))
-                .transpose()
-                .map_err(wrong)?,
-            config: has("config")
-                .then(|| config::GuestIndices::new(pre))
-                .transpose()
-                .map_err(wrong)?,
+        Ok(if version == sdk::ABI_VERSION {
+            Exports {
+                version,
+                acceptance: indices!(pre, has, "acceptance", Current, acceptance),
+                admission: indices!(pre, has, "admission", Current, admission),
+                review: indices!(pre, has, "review", Current, review),
+                config: indices!(pre, has, "config", Current, config),
+            }
+        } else {
+            Exports {
+                version,
+                acceptance: indices!(pre, has, "acceptance", V0_1, v0_1::acceptance),
+                admission: indices!(pre, has, "admission", V0_1, v0_1::admission),
+                review: indices!(pre, has, "review", V0_1, v0_1::review),
+                config: indices!(pre, has, "config", V0_1, v0_1::config),
+            }
         })
+    }
+
+    /// The interface version the component was built for.
+    pub fn version(&self) -> &'static str {
+        self.version
     }
 
     /// Whether the component exports any hook interface.
@@ -120,18 +166,24 @@ impl Exports {
     /// Type-checks every exported interface against `instance`: a component whose
     /// functions have other types than the WIT fails here, at load time.
     pub fn check(&self, mut store: impl AsContextMut, instance: &Instance) -> wasmtime::Result<()> {
-        if let Some(indices) = &self.acceptance {
-            indices.load(&mut store, instance)?;
+        /// Loads one hook's interface, whichever version it is.
+        macro_rules! load {
+            ($indices:expr) => {
+                match $indices {
+                    Some(Indices::Current(indices)) => {
+                        indices.load(&mut store, instance)?;
+                    }
+                    Some(Indices::V0_1(indices)) => {
+                        indices.load(&mut store, instance)?;
+                    }
+                    None => {}
+                }
+            };
         }
-        if let Some(indices) = &self.admission {
-            indices.load(&mut store, instance)?;
-        }
-        if let Some(indices) = &self.review {
-            indices.load(&mut store, instance)?;
-        }
-        if let Some(indices) = &self.config {
-            indices.load(&mut store, instance)?;
-        }
+        load!(&self.acceptance);
+        load!(&self.admission);
+        load!(&self.review);
+        load!(&self.config);
         Ok(())
     }
 }
@@ -177,9 +229,15 @@ impl HookRequest for AcceptanceRequest {
         mut store: impl AsContextMut,
         instance: &Instance,
     ) -> Result<Findings, CallError> {
-        let indices = exports.acceptance.as_ref().ok_or(CallError::Missing)?;
-        let guest = indices.load(&mut store, instance)?;
-        let findings = guest.call_check_spec(&mut store, &self.config.to_string(), &self.spec)?;
+        let config = self.config.to_string();
+        let findings = match exports.acceptance.as_ref().ok_or(CallError::Missing)? {
+            Indices::Current(indices) => indices
+                .load(&mut store, instance)?
+                .call_check_spec(&mut store, &config, &self.spec)?,
+            Indices::V0_1(indices) => indices
+                .load(&mut store, instance)?
+                .call_check_spec(&mut store, &config, &self.spec)?,
+        };
         Ok(Findings { findings })
     }
 }
@@ -194,10 +252,15 @@ impl HookRequest for ReviewRequest {
         mut store: impl AsContextMut,
         instance: &Instance,
     ) -> Result<Findings, CallError> {
-        let indices = exports.review.as_ref().ok_or(CallError::Missing)?;
-        let guest = indices.load(&mut store, instance)?;
-        let findings =
-            guest.call_review_run(&mut store, &self.config.to_string(), &self.spec, &self.run)?;
+        let config = self.config.to_string();
+        let findings = match exports.review.as_ref().ok_or(CallError::Missing)? {
+            Indices::Current(indices) => indices
+                .load(&mut store, instance)?
+                .call_review_run(&mut store, &config, &self.spec, &self.run)?,
+            Indices::V0_1(indices) => indices
+                .load(&mut store, instance)?
+                .call_review_run(&mut store, &config, &self.spec, &self.run)?,
+        };
         Ok(Findings { findings })
     }
 }
@@ -249,9 +312,23 @@ impl HookRequest for AdmissionQuery<'_> {
         mut store: impl AsContextMut,
         instance: &Instance,
     ) -> Result<sdk::Admission, CallError> {
-        let indices = exports.admission.as_ref().ok_or(CallError::Missing)?;
-        let guest = indices.load(&mut store, instance)?;
-        Ok(guest.call_admit(&mut store, &self.config.to_string(), self.task, self.state)?)
+        let config = self.config.to_string();
+        Ok(
+            match exports.admission.as_ref().ok_or(CallError::Missing)? {
+                Indices::Current(indices) => indices
+                    .load(&mut store, instance)?
+                    .call_admit(&mut store, &config, self.task, self.state)?,
+                Indices::V0_1(indices) => indices
+                    .load(&mut store, instance)?
+                    .call_admit(
+                        &mut store,
+                        &config,
+                        &v0_1::wire::TaskView::from(self.task),
+                        &v0_1::wire::HostState::from(self.state),
+                    )?
+                    .into(),
+            },
+        )
     }
 }
 
@@ -265,9 +342,15 @@ impl HookRequest for ConfigRequest {
         mut store: impl AsContextMut,
         instance: &Instance,
     ) -> Result<ConfigErrors, CallError> {
-        let indices = exports.config.as_ref().ok_or(CallError::Missing)?;
-        let guest = indices.load(&mut store, instance)?;
-        let errors = guest.call_validate(&mut store, &self.config.to_string())?;
+        let config = self.config.to_string();
+        let errors = match exports.config.as_ref().ok_or(CallError::Missing)? {
+            Indices::Current(indices) => indices
+                .load(&mut store, instance)?
+                .call_validate(&mut store, &config)?,
+            Indices::V0_1(indices) => indices
+                .load(&mut store, instance)?
+                .call_validate(&mut store, &config)?,
+        };
         Ok(ConfigErrors { errors })
     }
 }

@@ -1,0 +1,163 @@
+//! Parallel tasks that do not collide (the built-in `scope-overlap` admission policy): a
+//! task whose Scope can write a path that a running or awaiting-review task of the same
+//! repository and base can also write waits, says so at launch, lets the tasks behind it
+//! start, and starts from the accepted work once the other task is accepted.
+
+use std::path::Path;
+
+use crate::lifecycle::{StopSupervisor, sample, status_row, wait_for_state};
+
+/// A spec with id `id` whose Scope line is `scope`.
+fn spec(id: &str, title: &str, scope: &str) -> String {
+    format!(
+        "+++\nid = \"{id}\"\n+++\n\n# {title}\n\n## What\nAdd a comment line naming task {id} where its Scope allows.\n\n### Scope\n{scope}\n"
+    )
+}
+
+fn events(test: &crate::Test) -> Vec<(String, String)> {
+    let store = agenthost::supervisor::store::Store::open(&test.state_dir().join("state.db"))
+        .expect("store");
+    store
+        .events(None)
+        .expect("events")
+        .into_iter()
+        .map(|event| (event.task_id, event.to.as_str().to_string()))
+        .collect()
+}
+
+fn file_at_head(repo: &Path, path: &str) -> String {
+    crate::lifecycle::file_in_head(repo, path).unwrap_or_default()
+}
+
+#[test]
+fn an_overlapping_task_waits_for_the_other_and_starts_from_its_accepted_work() {
+    // Tasks a and b both append to inventory/report.py (b through a glob); c writes a file
+    // of its own elsewhere.
+    let agent = r#"[agents.edit]
+command = ["sh", "-c", "case \"$0\" in a|b) printf '# by %s\\n' \"$0\" >> inventory/report.py ;; c) mkdir -p docs && echo 'c' > docs/c.md ;; esac", "{task_id}"]
+"#;
+    let test = sample()
+        .file("repo/agenthost.toml", agent)
+        .file(
+            "repo/specs/a.md",
+            spec(
+                "a",
+                "Note task a in the report",
+                "- Modify: `inventory/report.py`",
+            ),
+        )
+        .file(
+            "repo/specs/b.md",
+            spec(
+                "b",
+                "Note task b in the inventory",
+                "- Modify: `inventory/*.py`",
+            ),
+        )
+        .file(
+            "repo/specs/c.md",
+            spec("c", "Write the docs note", "- Create: `docs/c.md`"),
+        );
+    let repo = test.path().join("repo");
+    crate::commit_all(&repo);
+    let _stop = StopSupervisor(&test);
+
+    let run = test.exec(&["launch", "--wait", "--agent", "edit", "repo/specs/a.md"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(run.stdout.contains("a is ready"), "{}", run.stdout);
+
+    // b may write what a (awaiting review) may write: it waits, and launch says so at once.
+    let run = test.exec(&["launch", "--agent", "edit", "repo/specs/b.md"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains(
+            "  waits: scope-overlap: waits for task a (\"Note task a in the report\", awaiting \
+             review): both may write `inventory/report.py`; it starts when a is accepted or \
+             rejected\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    // c, launched after b, does not wait behind it: its paths are its own.
+    let run = test.exec(&["launch", "--wait", "--agent", "edit", "repo/specs/c.md"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(run.stdout.contains("c is ready"), "{}", run.stdout);
+    let row = status_row(&test, "b");
+    assert_eq!(row["state"], "queued", "{row}");
+    assert!(
+        row["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("held by admission: scope-overlap: waits for task a"),
+        "{row}"
+    );
+
+    // Accepting a lets b start, from main with a's work in it: b's accept merges cleanly.
+    let run = test.exec(&["accept", "a"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    wait_for_state(&test, "b", &["ready"]);
+    let run = test.exec(&["accept", "b"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let report = file_at_head(&repo, "inventory/report.py");
+    assert!(
+        report.ends_with("# by a\n# by b\n"),
+        "both notes, in order:\n{report}"
+    );
+
+    // From the event log: b ran only after a was accepted; c ran while b waited.
+    let events = events(&test);
+    let at = |task: &str, state: &str| {
+        events
+            .iter()
+            .position(|(t, s)| t == task && s == state)
+            .unwrap_or_else(|| panic!("no {task} -> {state} in {events:?}"))
+    };
+    assert!(at("b", "running") > at("a", "accepted"), "{events:?}");
+    assert!(at("c", "running") < at("b", "running"), "{events:?}");
+}
+
+#[test]
+fn a_task_on_another_base_starts_at_once() {
+    let agent = r#"[agents.edit]
+command = ["sh", "-c", "sleep 2; printf '# %s\\n' \"$0\" >> inventory/report.py", "{task_id}"]
+"#;
+    let test = sample()
+        .file("repo/agenthost.toml", agent)
+        .file(
+            "repo/specs/a.md",
+            spec("a", "Note task a in the report", "- Modify: `inventory/report.py`"),
+        )
+        .file(
+            "repo/specs/b.md",
+            "+++\nid = \"b\"\nbase = \"release\"\n+++\n\n# Note task b on the release branch\n\n## What\nAdd a comment line naming task b.\n\n### Scope\n- Modify: `inventory/report.py`\n",
+        );
+    let repo = test.path().join("repo");
+    crate::commit_all(&repo);
+    let git = git2::Repository::open(&repo).expect("repo");
+    let head = git.head().expect("head").peel_to_commit().expect("commit");
+    git.branch("release", &head, false).expect("branch");
+    let _stop = StopSupervisor(&test);
+    for spec in ["repo/specs/a.md", "repo/specs/b.md"] {
+        let run = test.exec(&["launch", "--agent", "edit", spec]);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        assert!(!run.stdout.contains("waits:"), "{}", run.stdout);
+    }
+    // Both run at once: the same file, but on different bases.
+    wait_for_state(&test, "a", &["running", "checking", "ready"]);
+    wait_for_state(&test, "b", &["running", "checking", "ready"]);
+    wait_for_state(&test, "a", &["ready"]);
+    wait_for_state(&test, "b", &["ready"]);
+    let events = events(&test);
+    let first_ready = events
+        .iter()
+        .position(|(_, s)| s == "ready")
+        .expect("a ready event");
+    let runs_before = events[..first_ready]
+        .iter()
+        .filter(|(_, s)| s == "running")
+        .count();
+    assert_eq!(
+        runs_before, 2,
+        "both started before either finished: {events:?}"
+    );
+}

@@ -130,8 +130,20 @@ impl Cockpit {
                     .find(|l| !l.is_empty())
                     .unwrap_or("no output")
                     .to_string();
+                // Launch reports each task as `queued ID (PATH)`, after the spec's warnings.
+                let queued: Vec<&str> = text.lines().filter(|l| l.starts_with("queued ")).collect();
                 if output.status.success() {
-                    self.app.say(first, false);
+                    let warned = if text.contains("warning") {
+                        " (with warnings: `agenthost check` shows them)"
+                    } else {
+                        ""
+                    };
+                    match queued.is_empty() {
+                        true => self.app.say(first, false),
+                        false => self
+                            .app
+                            .say(format!("{}{warned}", queued.join("; ")), false),
+                    }
                 } else {
                     self.app.say(
                         format!(

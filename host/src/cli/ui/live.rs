@@ -14,6 +14,9 @@ use crate::supervisor::store::Change;
 /// How long to wait before watching again after the supervisor went away.
 const RETRY: Duration = Duration::from_secs(2);
 
+/// How long the loop has to end after a signal before the process ends without it.
+const SIGNAL_GRACE: Duration = Duration::from_secs(2);
+
 /// A message to the loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Msg {
@@ -65,16 +68,20 @@ pub(super) fn watch(client: Client, tx: Sender<Msg>) -> std::io::Result<()> {
 }
 
 /// Turns SIGTERM, SIGHUP and SIGINT into [`Msg::Signal`], so the loop ends and the
-/// terminal is restored.
+/// terminal is restored; ends the process itself (status 128 + the signal) if the loop
+/// has not within [`SIGNAL_GRACE`].
 pub(super) fn signals(tx: Sender<Msg>) -> std::io::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])?;
     std::thread::Builder::new()
         .name("ui-signals".into())
         .spawn(move || {
-            for signal in signals.forever() {
-                if tx.send(Msg::Signal(signal)).is_err() {
-                    return;
-                }
+            if let Some(signal) = signals.forever().next() {
+                let _ = tx.send(Msg::Signal(signal));
+                // The loop ends within a key wait; should it be stuck, the terminal is
+                // still restored and the process still ends.
+                std::thread::sleep(SIGNAL_GRACE);
+                super::terminal::restore();
+                std::process::exit(128 + signal);
             }
         })
         .map(drop)

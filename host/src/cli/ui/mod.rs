@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use crossterm::event::{self, Event};
+
 use miette::Diagnostic;
 use thiserror::Error;
 
@@ -66,6 +67,11 @@ pub enum UiError {
         help("run it in a terminal; `agenthost status` prints the same tasks as a table")
     )]
     NotATerminal,
+
+    /// The terminal went away (its window closed).
+    #[error("the terminal was closed")]
+    #[diagnostic(code(ui::hangup), help("nothing was lost: run `agenthost ui` again"))]
+    Hangup,
 
     /// The terminal refused a change.
     #[error("{action}: {source}")]
@@ -119,8 +125,11 @@ pub(super) fn run(_args: &UiArgs, _output: &Output) -> miette::Result<Exit> {
     let mut guard = TerminalGuard::enter()?;
     let result = cockpit.run(&mut guard, &rx);
     drop(guard);
-    result?;
-    Ok(Exit::Success)
+    match result {
+        // Nobody is left to read an error.
+        Ok(()) | Err(UiError::Hangup) => Ok(Exit::Success),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// The cockpit while it runs: the app and what it reads from and talks to.
@@ -157,11 +166,7 @@ impl Cockpit {
                     })?;
                 dirty = false;
             }
-            let ready = event::poll(KEY_WAIT).map_err(|source| UiError::Terminal {
-                action: "cannot read the keyboard",
-                source,
-            })?;
-            if ready {
+            if terminal::wait_for_input(KEY_WAIT)? {
                 match event::read().map_err(|source| UiError::Terminal {
                     action: "cannot read the keyboard",
                     source,

@@ -85,6 +85,40 @@ fn setup() -> Result<(), UiError> {
     })
 }
 
+/// Waits up to `timeout` for a key (or another terminal event) on standard input: `true`
+/// when crossterm has one to read. A closed terminal (its window closed, tmux killed) is
+/// [`UiError::Hangup`], found here with our own `poll(2)` before crossterm sees it:
+/// crossterm 0.29 retries a read that returns end-of-file forever, at full CPU.
+pub(super) fn wait_for_input(timeout: std::time::Duration) -> Result<bool, UiError> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let stdin = std::io::stdin();
+    let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+    let timeout = Timespec::try_from(timeout).unwrap_or(Timespec {
+        tv_sec: 0,
+        tv_nsec: 50_000_000,
+    });
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(0) => return Ok(false),
+        Ok(_) => {}
+        Err(rustix::io::Errno::INTR) => return Ok(false),
+        Err(err) => {
+            return Err(UiError::Terminal {
+                action: "cannot wait for the keyboard",
+                source: err.into(),
+            });
+        }
+    }
+    let events = fds[0].revents();
+    if events.intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL) {
+        return Err(UiError::Hangup);
+    }
+    // Input is there: crossterm reads it (a partial escape sequence may need a moment).
+    crossterm::event::poll(std::time::Duration::ZERO).map_err(|source| UiError::Terminal {
+        action: "cannot read the keyboard",
+        source,
+    })
+}
+
 /// Puts the terminal back as the user had it. Safe to call more than once, and when it
 /// was never changed.
 pub(super) fn restore() {

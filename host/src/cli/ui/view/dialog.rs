@@ -36,7 +36,7 @@ pub(super) fn draw(frame: &mut Frame<'_>, area: Rect, dialog: &Dialog, theme: Th
             let mut lines = vec![Line::raw(format!("Accept {id} into its base branch?"))];
             if *blocking > 0 {
                 lines.push(Line::styled(
-                    format!("{id} has {blocking} blocking finding(s): F accepts anyway (squash)"),
+                    format!("{blocking} blocking finding(s): F accepts anyway (squash)"),
                     theme.error(),
                 ));
             }

@@ -22,6 +22,7 @@ mod sandbox;
 mod scripted_agent;
 mod supervisor;
 mod task_verbs;
+mod ui;
 mod verify;
 mod worktree_setup;
 

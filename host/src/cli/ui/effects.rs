@@ -169,9 +169,22 @@ fn words(err: &SupervisorError) -> String {
     }
 }
 
-/// Lets the user write a correction in `$VISUAL` or `$EDITOR` (else `vi`), starting from
-/// `text`; the file's text, or why it could not be had.
+/// The user's editor: `$VISUAL`, else `$EDITOR`, else `vi`.
+fn editor() -> String {
+    ["VISUAL", "EDITOR"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "vi".to_string())
+}
+
+/// Lets the user write a correction in their editor, starting from `text`; the file's
+/// text, or why it could not be had.
 fn edit(text: &str) -> Result<String, String> {
+    edit_with(&editor(), text)
+}
+
+/// [`edit`] with `editor`, a shell command the file's path is appended to.
+fn edit_with(editor: &str, text: &str) -> Result<String, String> {
     let file = tempfile::Builder::new()
         .prefix("agenthost-correction-")
         .suffix(".md")
@@ -179,10 +192,6 @@ fn edit(text: &str) -> Result<String, String> {
         .map_err(|err| format!("cannot make a file for the correction: {err}"))?;
     std::fs::write(file.path(), text)
         .map_err(|err| format!("cannot write {}: {err}", file.path().display()))?;
-    let editor = ["VISUAL", "EDITOR"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
-        .unwrap_or_else(|| "vi".to_string());
     let status = Command::new("sh")
         .arg("-c")
         .arg(format!("{editor} \"$1\""))
@@ -197,4 +206,22 @@ fn edit(text: &str) -> Result<String, String> {
     }
     std::fs::read_to_string(file.path())
         .map_err(|err| format!("cannot read {}: {err}", file.path().display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_with;
+
+    #[test]
+    fn the_editor_writes_the_correction() {
+        let written = edit_with("printf 'and handle an empty list\\n' >>", "Also ");
+        assert_eq!(written.as_deref(), Ok("Also and handle an empty list\n"));
+    }
+
+    #[test]
+    fn a_failing_editor_sends_nothing() {
+        let failed = edit_with("false", "text").expect_err("the editor failed");
+        assert!(failed.starts_with("the editor `false` failed"), "{failed}");
+        assert!(failed.ends_with(": nothing sent"), "{failed}");
+    }
 }

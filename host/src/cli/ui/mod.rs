@@ -132,6 +132,17 @@ pub(super) fn run(_args: &UiArgs, _output: &Output) -> miette::Result<Exit> {
     }
 }
 
+/// Whether a change rings the bell: a task became ready for review.
+fn rings(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::State {
+            to: TaskState::Ready,
+            ..
+        }
+    )
+}
+
 /// The cockpit while it runs: the app and what it reads from and talks to.
 struct Cockpit {
     dirs: StateDirs,
@@ -199,12 +210,7 @@ impl Cockpit {
                         dirty = true;
                     }
                     Msg::Changed(change) => {
-                        if let Change::State {
-                            to: TaskState::Ready,
-                            ..
-                        } = change
-                            && self.bell
-                        {
+                        if self.bell && rings(&change) {
                             guard.bell();
                         }
                         reload = true;
@@ -271,5 +277,28 @@ impl Cockpit {
                 .and_then(|r| r.log_path.clone());
             logs.lines = load::log_lines(path.as_deref());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bell_rings_when_a_result_is_ready() {
+        let state = |to| Change::State {
+            id: "t".into(),
+            from: Some(TaskState::Checking),
+            to,
+            reason: String::new(),
+            at_ms: 0,
+        };
+        assert!(rings(&state(TaskState::Ready)));
+        assert!(!rings(&state(TaskState::Failed)));
+        assert!(!rings(&Change::Held { id: "t".into() }));
+        assert!(!rings(&Change::Attempt {
+            id: "t".into(),
+            number: 2
+        }));
     }
 }

@@ -303,6 +303,111 @@ mod tests {
         assert_eq!(ramp_allowed(&config), None);
     }
 
+    /// A store of 1,000 tasks in every state, with attempts, findings and the events of
+    /// their lives, read as the cockpit reads it on every change. Prints how long that
+    /// took (`--nocapture`; docs/ui-performance.md).
+    #[test]
+    fn a_thousand_tasks_from_the_store() {
+        use crate::supervisor::store::{NewTask, StoredFinding};
+        let dir = tempfile::tempdir().expect("temp");
+        let mut store = Store::open(&dir.path().join("state.db")).expect("store");
+        for n in 0..1000 {
+            let id = format!("task-{n}");
+            store
+                .insert_task(&NewTask {
+                    id: id.clone(),
+                    repo: dir.path().join(format!("repo-{}", n % 5)),
+                    spec_path: dir.path().join("spec.md"),
+                    spec_text: "# T\n".into(),
+                    spec_digest: "sha256:00".into(),
+                    title: format!("Task {n}"),
+                    agent: "script".into(),
+                    base_branch: Some("main".into()),
+                    base_commit: "0".repeat(40),
+                    branch: format!("agenthost/{id}"),
+                    worktree: dir.path().join(&id),
+                    env: Default::default(),
+                })
+                .expect("insert");
+            if n % 4 == 0 {
+                continue; // queued
+            }
+            store
+                .transition(&id, TaskState::Running, "admitted")
+                .expect("run");
+            let log = dir.path().join(format!("{id}.log"));
+            store.start_attempt(&id, None, &log).expect("attempt");
+            if n % 4 == 1 {
+                continue; // running
+            }
+            store.finish_attempt(&id, 1, Some(0), None).expect("finish");
+            store
+                .transition(&id, TaskState::Checking, "agent exited 0")
+                .expect("check");
+            let finding = StoredFinding {
+                attempt: 1,
+                policy: "scope-guard".into(),
+                rule: "scope-guard/out-of-scope".into(),
+                severity: "error".into(),
+                message: "out of scope".into(),
+                path: Some("a.py".into()),
+                line: None,
+            };
+            store.set_findings(&id, 1, &[finding]).expect("findings");
+            let to = if n % 4 == 2 {
+                TaskState::Ready
+            } else {
+                TaskState::Failed
+            };
+            store.transition(&id, to, "checks done").expect("done");
+        }
+        // As while a supervisor runs: it holds the lock.
+        let lock = std::fs::File::create(dir.path().join("supervisor.lock")).expect("lock");
+        lock.lock().expect("lock");
+        let liveness = Liveness::check(&crate::state_dir::StateDirs {
+            root: dir.path().to_path_buf(),
+            runtime: dir.path().join("run"),
+        });
+        let started = std::time::Instant::now();
+        let (queue, header) = tasks(
+            &store,
+            liveness,
+            Some(3),
+            crate::supervisor::store::now_ms(),
+        )
+        .expect("load");
+        let took = started.elapsed();
+        eprintln!("read 1,000 tasks from the store in {took:?}");
+        let counts: Vec<(super::super::model::Group, usize)> = queue
+            .sections
+            .iter()
+            .map(|s| (s.group, s.rows.len()))
+            .collect();
+        use super::super::model::Group;
+        assert_eq!(
+            counts,
+            [
+                (Group::NeedsReview, 250),
+                (Group::Running, 250),
+                (Group::Queued, 250),
+                (Group::Failed, 250)
+            ]
+        );
+        assert_eq!((header.running, header.waiting), (250, 250));
+        assert!(
+            queue
+                .rows()
+                .filter(|r| r.state == TaskState::Ready)
+                .all(|r| r.blocking == 1)
+        );
+        assert!(
+            queue
+                .rows()
+                .filter(|r| r.state == TaskState::Running)
+                .all(|r| r.attempt == 1)
+        );
+    }
+
     #[test]
     fn log_ends() {
         let dir = tempfile::tempdir().expect("temp");

@@ -314,6 +314,11 @@ fn sigterm_and_a_closed_terminal_end_it_cleanly() {
         "1",
         "the cockpit draws on the alternate screen"
     );
+    // Resized to 80x24: drawn again at once, with the header's short labels.
+    tmux.run(&["resize-window", "-t", "ui", "-x", "80", "-y", "24"]);
+    tmux.wait_for(Duration::from_secs(10), "the redraw at 80x24", |s| {
+        s.starts_with("agenthost · run 0/3 · wait 0") && s.lines().count() <= 24
+    });
     let pid = ui_pid(&tmux);
     Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -346,4 +351,24 @@ fn sigterm_and_a_closed_terminal_end_it_cleanly() {
     let pid = ui_pid(&tmux);
     let _ = tmux.command().arg("kill-server").output();
     crate::wait_until_exited(pid);
+}
+
+#[test]
+fn without_a_terminal_it_says_so() {
+    let run = Test::new().args(["ui"]).run();
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains(
+            "`agenthost ui` needs a terminal: standard input and output must both be one"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("`agenthost status` prints the same tasks"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
 }

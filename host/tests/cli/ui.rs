@@ -372,3 +372,66 @@ fn without_a_terminal_it_says_so() {
     );
     assert_eq!(run.stdout, "");
 }
+
+/// The cockpit's live source on its own: a watch on the control socket is told every
+/// state change of every task, in order, as the supervisor commits it.
+#[test]
+fn the_watch_tells_every_change() {
+    use agenthost::state_dir::StateDirs;
+    use agenthost::supervisor::Client;
+    use agenthost::supervisor::store::Change;
+    use agenthost::task::TaskState;
+
+    let test = sample();
+    let _stop = StopSupervisor(&test);
+    // The first launch starts the supervisor, with the test's environment.
+    let run = test.exec(&["launch", "repo/specs/csv-export.md"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    crate::lifecycle::wait_for_state(&test, "export-items-as-csv", &["ready"]);
+    let dirs = StateDirs {
+        root: test.state_dir(),
+        runtime: test.state_dir().join("run"),
+    };
+    let mut watch = Client::new(dirs).watch().expect("watch");
+
+    let reject = test.exec(&["reject", "export-items-as-csv"]);
+    assert_eq!(reject.code, 0, "{}", reject.transcript());
+    let launch = test.exec(&["launch", "repo/specs/quantity-check.md"]);
+    assert_eq!(launch.code, 0, "{}", launch.transcript());
+    let id = "refuse-negative-quantities-when-loading-items";
+
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !seen.iter().any(|s: &String| s.ends_with("-> ready")) {
+        assert!(Instant::now() < deadline, "no ready in {seen:?}");
+        match watch.next_change().expect("a change") {
+            Some(Change::State {
+                id: task, from, to, ..
+            }) => {
+                let from = from.map_or("new".to_string(), |f| f.to_string());
+                seen.push(format!("{task}: {from} -> {to}"));
+            }
+            Some(Change::Attempt { id: task, number }) => {
+                seen.push(format!("{task}: attempt {number}"));
+            }
+            Some(Change::Held { .. } | Change::Missed { .. }) => {}
+            None => panic!("the supervisor closed the watch; seen {seen:?}"),
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "export-items-as-csv: ready -> rejected".to_string(),
+            format!("{id}: new -> queued"),
+            format!("{id}: queued -> running"),
+            format!("{id}: attempt 1"),
+            format!("{id}: running -> checking"),
+            format!("{id}: checking -> ready"),
+        ]
+    );
+    // A state the watch tells is the one the store has.
+    assert_eq!(
+        crate::lifecycle::task_state(&test, id),
+        TaskState::Ready.to_string()
+    );
+}

@@ -1,8 +1,8 @@
 //! `agenthost ui` end to end: the real cockpit in a real terminal (tmux), against a real
 //! supervisor running the scripted agent under the real sandbox and policies. Launch two
 //! tasks (one from the command line, one from the cockpit's `L`), watch them become ready
-//! without touching a key, see a refusal on the status line, open a review, accept it,
-//! and find the change on the repository's base branch.
+//! without touching a key, see a refusal on the status line, send a correction, open a
+//! review, accept it, and find the change on the repository's base branch.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -205,6 +205,22 @@ fn launch_watch_review_and_accept_from_the_cockpit() {
         base_before,
         "a refused accept changes nothing"
     );
+
+    // Sent back with a correction typed inline (pasted in one piece): attempt 2 runs.
+    tmux.keys(&["c"]);
+    tmux.wait_for(Duration::from_secs(10), "the correction dialog", |s| {
+        s.contains("What should the agent change in") && s.contains("Ctrl-E: write it in $EDITOR")
+    });
+    tmux.keys(&["-l", "The check is backwards: raise only below zero."]);
+    tmux.wait_for(Duration::from_secs(10), "the correction typed", |s| {
+        s.contains("> The check is backwards: raise only below zero.")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(Duration::from_secs(30), "the correction sent", |s| {
+        s.contains(
+            "✓ refuse-negative-quantities-when-loading-items queued again with the correction",
+        )
+    });
 
     // The clean one: its review, then accept (squash).
     tmux.keys(&["g"]);

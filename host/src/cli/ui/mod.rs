@@ -178,23 +178,31 @@ impl Cockpit {
                 dirty = false;
             }
             if terminal::wait_for_input(KEY_WAIT)? {
-                match event::read().map_err(|source| UiError::Terminal {
-                    action: "cannot read the keyboard",
-                    source,
-                })? {
-                    Event::Key(key) => {
-                        if let Some(action) = keys::action(self.app.place(), key) {
-                            self.app.status = None;
-                            if let Some(effect) = self.app.apply(action)
-                                && self.carry_out(effect, guard)?
-                            {
-                                return Ok(());
-                            }
+                // Every event of the input read (a paste, keys typed fast): crossterm
+                // holds them, and the terminal will not say "readable" for them again.
+                loop {
+                    let read = event::read().map_err(|source| UiError::Terminal {
+                        action: "cannot read the keyboard",
+                        source,
+                    })?;
+                    if let Event::Key(key) = read
+                        && let Some(action) = keys::action(self.app.place(), key)
+                    {
+                        self.app.status = None;
+                        if let Some(effect) = self.app.apply(action)
+                            && self.carry_out(effect, guard)?
+                        {
+                            return Ok(());
                         }
-                        dirty = true;
                     }
-                    Event::Resize(..) => dirty = true,
-                    _ => {}
+                    dirty = true;
+                    let more = event::poll(Duration::ZERO).map_err(|source| UiError::Terminal {
+                        action: "cannot read the keyboard",
+                        source,
+                    })?;
+                    if !more {
+                        break;
+                    }
                 }
             }
             let mut reload = false;

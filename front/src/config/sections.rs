@@ -127,7 +127,8 @@ pub struct NotifyConfig {
     pub on_ready: Option<Vec<String>>,
     /// Whether to send a desktop notification (`notify-send`, where present).
     pub desktop: bool,
-    /// Whether to ring the terminal bell in attached clients (`launch --wait`, `logs -f`).
+    /// Whether to ring the terminal bell in attached clients (`ui` when a task becomes
+    /// ready, `launch --wait`).
     pub bell: bool,
 }
 

@@ -27,6 +27,7 @@ mod status;
 mod task_actions;
 mod task_changes;
 mod task_lookup;
+pub mod ui;
 mod verify;
 
 use std::process::ExitCode;
@@ -83,6 +84,9 @@ pub enum Command {
     Cancel(task_actions::IdArgs),
     /// Queue an interrupted or failed task again (a new attempt; a failed setup runs again).
     Resume(task_actions::IdArgs),
+    /// The cockpit: every task of the day on one screen, with review, accept, correct and
+    /// reject on single keys.
+    Ui(ui::UiArgs),
     /// Review statistics: accepted per day, median review wait, acceptance rate, attempts.
     Stats(stats::StatsArgs),
     /// Run the per-user supervisor in the foreground (or stop it with --stop).
@@ -137,6 +141,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Reject(args) => task_actions::reject(&args, &output),
         Command::Cancel(args) => task_actions::cancel(&args, &output),
         Command::Resume(args) => task_actions::resume(&args, &output),
+        Command::Ui(args) => ui::run(&args, &output),
         Command::Stats(args) => stats::run(&args, &output),
         Command::Serve(args) => serve::run(&args, &output),
         Command::Sandbox(args) => sandbox::run(&args, &output),

@@ -6,9 +6,11 @@ use clap::Args;
 use super::task_changes::{changes, diffstat, page, patch};
 use super::task_lookup::{find_task, open_store};
 use super::{Exit, Output};
-use crate::spec;
+use crate::spec::{self, Spec};
 use crate::supervisor::SupervisorError;
 use crate::supervisor::liveness::Liveness;
+use crate::supervisor::store::{Attempt, Store, StoredFinding, Task};
+use crate::task::diff::Changes;
 
 /// Arguments of `agenthost review`.
 #[derive(Debug, Args)]
@@ -24,13 +26,52 @@ pub struct ReviewArgs {
     pub no_pager: bool,
 }
 
+/// What a review shows, gathered once: `agenthost review` prints it, the cockpit
+/// (`agenthost ui`) draws it.
+pub(super) struct Review {
+    /// The task.
+    pub task: Task,
+    /// Its attempts, in order.
+    pub attempts: Vec<Attempt>,
+    /// The findings of its latest finished attempt.
+    pub findings: Vec<StoredFinding>,
+    /// Its spec as launched, when it parses.
+    pub spec: Option<Spec>,
+    /// Its changes, or why they cannot be read (the branch is gone, ...).
+    pub changes: miette::Result<Changes>,
+}
+
+/// Reads everything a review of `task` shows.
+pub(super) fn gather(store: &Store, task: Task) -> Result<Review, SupervisorError> {
+    let attempts = store.attempts(&task.id)?;
+    let findings = store.findings(&task.id)?;
+    let spec = spec::parse(
+        &task.spec_path.display().to_string(),
+        task.spec_text.as_bytes(),
+    )
+    .spec;
+    let changes = changes(&task);
+    Ok(Review {
+        task,
+        attempts,
+        findings,
+        spec,
+        changes,
+    })
+}
+
 /// Runs `agenthost review`.
 pub(super) fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
     let (dirs, store) = open_store(&args.id)?;
     let liveness = Liveness::check(&dirs);
-    let task = find_task(&store, &args.id)?;
-    let attempts = store.attempts(&task.id).map_err(SupervisorError::from)?;
-    let findings = store.findings(&task.id).map_err(SupervisorError::from)?;
+    let review = gather(&store, find_task(&store, &args.id)?)?;
+    let Review {
+        task,
+        attempts,
+        findings,
+        spec,
+        changes,
+    } = &review;
     let mut text = String::new();
     text.push_str(&format!("{}  ({})\n", task.title, task.id));
     text.push_str(&format!(
@@ -56,11 +97,7 @@ pub(super) fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
         text.push_str(&format!("\n{note}"));
     }
 
-    let parsed = spec::parse(
-        &task.spec_path.display().to_string(),
-        task.spec_text.as_bytes(),
-    );
-    if let Some(spec) = &parsed.spec {
+    if let Some(spec) = spec {
         text.push_str("\nScope\n");
         for entry in spec.scope.entries() {
             text.push_str(&format!("  {:<14} {}\n", entry.kind.name(), entry.pattern));
@@ -74,7 +111,7 @@ pub(super) fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
     if findings.is_empty() {
         text.push_str("  none\n");
     }
-    for finding in &findings {
+    for finding in findings {
         let mark = match finding.severity.as_str() {
             "error" => "✗ error  ",
             "warning" => "⚠ warning",
@@ -90,13 +127,13 @@ pub(super) fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
     }
 
     text.push_str("\nChanges\n");
-    match changes(&task) {
+    match changes {
         Ok(changes) => {
-            for line in diffstat(&changes, output).lines() {
+            for line in diffstat(changes, output).lines() {
                 text.push_str(&format!("  {line}\n"));
             }
             text.push('\n');
-            text.push_str(&patch(&changes, output));
+            text.push_str(&patch(changes, output));
         }
         Err(report) => text.push_str(&format!("  {report}\n")),
     }

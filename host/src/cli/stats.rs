@@ -5,7 +5,7 @@ use clap::Args;
 use super::{Exit, Output};
 use crate::state_dir::StateDirs;
 use crate::supervisor::SupervisorError;
-use crate::supervisor::store::{Store, now_ms};
+use crate::supervisor::store::{Store, StoreError, now_ms};
 use crate::task::stats;
 
 /// Arguments of `agenthost stats`.
@@ -21,18 +21,32 @@ pub struct StatsArgs {
     pub json: bool,
 }
 
+/// The statistics of the `days` days up to `now_ms`, from the event log (no store yet: no
+/// events): what `agenthost stats` prints and what the cockpit's header shows.
+pub(super) fn of_last_days(
+    store: Option<&Store>,
+    days: u32,
+    now_ms: i64,
+) -> Result<stats::Stats, StoreError> {
+    let events = match store {
+        Some(store) => store.events(None)?,
+        None => Vec::new(),
+    };
+    Ok(stats::compute(
+        &events,
+        now_ms - i64::from(days) * 86_400_000,
+    ))
+}
+
 /// Runs `agenthost stats`.
 pub(super) fn run(args: &StatsArgs, output: &Output) -> miette::Result<Exit> {
     let dirs = StateDirs::discover().map_err(SupervisorError::from)?;
-    let events = if dirs.database().exists() {
-        Store::open(&dirs.database())
-            .and_then(|store| store.events(None))
-            .map_err(SupervisorError::from)?
+    let store = if dirs.database().exists() {
+        Some(Store::open(&dirs.database()).map_err(SupervisorError::from)?)
     } else {
-        Vec::new()
+        None
     };
-    let since = now_ms() - i64::from(args.days) * 86_400_000;
-    let stats = stats::compute(&events, since);
+    let stats = of_last_days(store.as_ref(), args.days, now_ms()).map_err(SupervisorError::from)?;
     if args.json {
         let json = serde_json::to_string_pretty(&stats)
             .map_err(|err| miette::miette!("cannot encode the stats as JSON: {err}"))?;

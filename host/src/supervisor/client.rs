@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::error::SupervisorError;
 use super::protocol::{Envelope, MAX_LINE, Request, Response, VERSION};
+use super::store::Change;
 use crate::state_dir::StateDirs;
 
 /// How long to wait for a supervisor started on demand to answer.
@@ -157,8 +158,33 @@ impl Client {
         }
     }
 
-    /// One round trip; the error is a reason in words.
-    fn send(&self, request: &Request) -> Result<Response, String> {
+    /// Opens a watch: every change to any task from now on, as the supervisor commits it.
+    /// Needs a running supervisor (see [`Client::request_starting`]).
+    pub fn watch(&self) -> Result<Watch, SupervisorError> {
+        let stream = self
+            .connect(&Request::Watch)
+            .map_err(|reason| self.unreachable(reason))?;
+        // The stream may be quiet for hours: no read timeout.
+        stream
+            .set_read_timeout(None)
+            .map_err(|err| self.unreachable(err.to_string()))?;
+        let mut watch = Watch {
+            reader: BufReader::new(stream),
+        };
+        match watch.read()? {
+            Some(Response::Watching) => Ok(watch),
+            Some(Response::Error { message, help }) => {
+                Err(SupervisorError::Refused { message, help })
+            }
+            Some(other) => Err(SupervisorError::Protocol {
+                detail: format!("unexpected answer to watch: {other:?}"),
+            }),
+            None => Err(self.unreachable("the supervisor closed the connection".into())),
+        }
+    }
+
+    /// Connects and sends `request`; the error is a reason in words.
+    fn connect(&self, request: &Request) -> Result<UnixStream, String> {
         let token_path = self.dirs.runtime.join("token");
         let token = std::fs::read_to_string(&token_path)
             .map_err(|err| format!("no supervisor token ({}: {err})", token_path.display()))?;
@@ -177,10 +203,55 @@ impl Client {
         stream
             .write_all(line.as_bytes())
             .map_err(|err| format!("cannot send: {err}"))?;
+        Ok(stream)
+    }
+
+    /// One round trip; the error is a reason in words.
+    fn send(&self, request: &Request) -> Result<Response, String> {
+        let stream = self.connect(request)?;
         let mut answer = String::new();
         BufReader::new(stream.take(MAX_LINE as u64))
             .read_line(&mut answer)
             .map_err(|err| format!("cannot read the answer: {err}"))?;
         serde_json::from_str(&answer).map_err(|err| format!("invalid answer: {err}"))
+    }
+}
+
+/// An open watch ([`Client::watch`]): the supervisor's changes, one at a time.
+#[derive(Debug)]
+pub struct Watch {
+    reader: BufReader<UnixStream>,
+}
+
+impl Watch {
+    /// Waits for the next change; `None` when the supervisor closed the connection (it
+    /// stopped).
+    pub fn next_change(&mut self) -> Result<Option<Change>, SupervisorError> {
+        match self.read()? {
+            Some(Response::Changed { change }) => Ok(Some(change)),
+            Some(other) => Err(SupervisorError::Protocol {
+                detail: format!("unexpected line on a watch: {other:?}"),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads one response line; `None` at the end of the stream.
+    fn read(&mut self) -> Result<Option<Response>, SupervisorError> {
+        let mut line = String::new();
+        let read = (&mut self.reader)
+            .take(MAX_LINE as u64)
+            .read_line(&mut line)
+            .map_err(|err| SupervisorError::Protocol {
+                detail: format!("cannot read from the watch: {err}"),
+            })?;
+        if read == 0 {
+            return Ok(None);
+        }
+        serde_json::from_str(&line)
+            .map(Some)
+            .map_err(|err| SupervisorError::Protocol {
+                detail: format!("invalid line on the watch: {err}"),
+            })
     }
 }

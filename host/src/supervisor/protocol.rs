@@ -2,6 +2,9 @@
 //! line per connection, answered by one JSON response line, over a Unix socket that only
 //! the user can open, authenticated by a token that only the user can read.
 //!
+//! One request stays open: [`Request::Watch`], answered with [`Response::Watching`] and
+//! then one [`Response::Changed`] line per change to any task, until either side closes.
+//!
 //! The token lives in the runtime directory (mode 0700, the token file 0600). A sandboxed
 //! agent can read neither, and its sandbox refuses it the socket too; the token is the
 //! second wall, not the only one.
@@ -10,6 +13,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::store::Change;
 use crate::task::accept::Strategy;
 
 /// The protocol version; a mismatch is refused with a plain message.
@@ -84,6 +88,9 @@ pub enum Request {
         /// The task.
         id: String,
     },
+    /// Keep the connection open and tell every change to any task as it is committed
+    /// (the cockpit, `agenthost ui`).
+    Watch,
 }
 
 /// The supervisor's answer.
@@ -116,6 +123,13 @@ pub enum Response {
         base: String,
         /// Whether the user's checkout was updated.
         updated_checkout: bool,
+    },
+    /// A watch started: [`Response::Changed`] lines follow.
+    Watching,
+    /// A task changed (on a watching connection).
+    Changed {
+        /// What changed.
+        change: Change,
     },
     /// The request failed.
     Error {
@@ -157,6 +171,27 @@ mod tests {
                 version: "0.1.0".into()
             }
         );
+    }
+
+    #[test]
+    fn watch_wire_format() {
+        let line = serde_json::to_string(&Request::Watch).unwrap();
+        assert_eq!(line, r#"{"op":"watch"}"#);
+        let changed = Response::Changed {
+            change: Change::State {
+                id: "t".into(),
+                from: Some(crate::task::TaskState::Checking),
+                to: crate::task::TaskState::Ready,
+                reason: "checks done".into(),
+                at_ms: 5,
+            },
+        };
+        let line = serde_json::to_string(&changed).unwrap();
+        assert_eq!(
+            line,
+            r#"{"result":"changed","change":{"kind":"state","id":"t","from":"checking","to":"ready","reason":"checks done","at_ms":5}}"#
+        );
+        assert_eq!(serde_json::from_str::<Response>(&line).unwrap(), changed);
     }
 
     #[test]

@@ -80,6 +80,11 @@ impl Scheduler {
         }
     }
 
+    /// Listens to every change to the store's tasks from now on (a watching client).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<super::store::Change> {
+        self.ctx.store(|s| s.subscribe())
+    }
+
     /// Why a queued task is held, if it is.
     pub fn hold_reason(&self, id: &str) -> Option<String> {
         lock(&self.holds).get(id).cloned()
@@ -249,7 +254,7 @@ impl Scheduler {
             Request::Reject { id } => self.reject(&id),
             Request::Cancel { id } => self.cancel(&id),
             Request::Resume { id } => self.resume(&id),
-            Request::Ping | Request::Shutdown => refused(
+            Request::Ping | Request::Shutdown | Request::Watch => refused(
                 "not a task request",
                 "this is a bug in agenthost: please report it",
             ),

@@ -216,55 +216,107 @@ async fn accept_loop(
     }
 }
 
-/// Serves one connection: one request, one response.
+/// Serves one connection: one request, one response; or, for a watch, a stream of changes.
 async fn handle(stream: UnixStream, shared: Arc<Shared>) {
     let (reader, mut writer) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(reader.take(MAX_LINE as u64));
     let response = match reader.read_line(&mut line).await {
-        Ok(_) => answer(&line, &shared),
+        Ok(_) => match authenticate(&line, &shared) {
+            Ok(Request::Watch) => return watch(reader, writer, &shared).await,
+            Ok(request) => answer(request, &shared),
+            Err(refusal) => refusal,
+        },
         Err(err) => Response::Error {
             message: format!("cannot read the request: {err}"),
             help: "send one JSON request per line".into(),
         },
     };
-    let mut text = serde_json::to_string(&response).unwrap_or_else(|err| {
-        format!(r#"{{"result":"error","message":"cannot encode the response: {err}","help":""}}"#)
-    });
-    text.push('\n');
-    if let Err(err) = writer.write_all(text.as_bytes()).await {
+    if let Err(err) = send(&mut writer, &response).await {
         log(&format!("cannot answer a client: {err}"));
     }
 }
 
-/// Authenticates and carries out one request line.
-fn answer(line: &str, shared: &Shared) -> Response {
+/// Writes one response line.
+async fn send(
+    writer: &mut tokio::net::unix::OwnedWriteHalf,
+    response: &Response,
+) -> std::io::Result<()> {
+    let mut text = serde_json::to_string(response).unwrap_or_else(|err| {
+        format!(r#"{{"result":"error","message":"cannot encode the response: {err}","help":""}}"#)
+    });
+    text.push('\n');
+    writer.write_all(text.as_bytes()).await
+}
+
+/// Serves a watching client: [`Response::Watching`], then every change as it is committed,
+/// until the client closes the connection (or the supervisor stops).
+async fn watch(
+    mut reader: BufReader<tokio::io::Take<tokio::net::unix::OwnedReadHalf>>,
+    mut writer: tokio::net::unix::OwnedWriteHalf,
+    shared: &Shared,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut changes = shared.scheduler.subscribe();
+    if send(&mut writer, &Response::Watching).await.is_err() {
+        return;
+    }
+    let mut rest = Vec::new();
+    loop {
+        let change = tokio::select! {
+            received = changes.recv() => match received {
+                Ok(change) => change,
+                Err(RecvError::Lagged(count)) => super::store::Change::Missed { count },
+                Err(RecvError::Closed) => return,
+            },
+            // A watching client sends nothing more: end of input means it left.
+            read = reader.read_to_end(&mut rest) => {
+                let _ = read;
+                return;
+            }
+        };
+        if send(&mut writer, &Response::Changed { change })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Checks one request line's token and version: the request, or the refusal to send.
+fn authenticate(line: &str, shared: &Shared) -> Result<Request, Response> {
     let envelope: Envelope = match serde_json::from_str(line) {
         Ok(envelope) => envelope,
         Err(err) => {
-            return Response::Error {
+            return Err(Response::Error {
                 message: format!("invalid request: {err}"),
                 help: "send one JSON request per line".into(),
-            };
+            });
         }
     };
     if !tokens_match(&envelope.token, &shared.token) {
         log("refused a request with a wrong token");
-        return Response::Error {
+        return Err(Response::Error {
             message: "wrong token".into(),
             help: "the token is in agenthost's runtime directory; only the user who started the supervisor can read it".into(),
-        };
+        });
     }
     if envelope.version != VERSION {
-        return Response::Error {
+        return Err(Response::Error {
             message: format!(
                 "this supervisor speaks protocol {VERSION}, the client {}",
                 envelope.version
             ),
             help: "restart the supervisor with the same agenthost: `agenthost serve --stop`, then run your command again".into(),
-        };
+        });
     }
-    match envelope.request {
+    Ok(envelope.request)
+}
+
+/// Carries out one authenticated request.
+fn answer(request: Request, shared: &Shared) -> Response {
+    match request {
         Request::Ping => Response::Pong {
             pid: std::process::id(),
             version: env!("CARGO_PKG_VERSION").to_string(),

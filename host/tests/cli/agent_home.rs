@@ -195,6 +195,11 @@ fn seeds_are_copied_in_and_only_a_refreshed_login_goes_back() {
         refreshed
     );
 
+    // The next task writes the same files: the first must leave the review queue before it
+    // starts (scope-overlap).
+    let run = test.exec(&["reject", &id]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+
     let planted = r#"{"mcpServers":{"x":{"command":"sh"}}}"#;
     std::fs::write(
         test.path().join(".test-home/config/agenthost/config.toml"),

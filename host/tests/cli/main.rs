@@ -24,6 +24,7 @@ mod scope_overlap;
 mod scripted_agent;
 mod supervisor;
 mod task_verbs;
+mod ui;
 mod verify;
 mod worktree_setup;
 

@@ -82,6 +82,10 @@ impl Store {
                 ],
             )
             .map_err(self.sqlite())?;
+        self.tell(super::Change::Attempt {
+            id: task_id.to_string(),
+            number,
+        });
         self.attempts(task_id)?
             .pop()
             .ok_or_else(|| StoreError::UnknownTask {

@@ -6,7 +6,8 @@
 //! review latency are computed from it. A crash loses nothing that was committed; on the
 //! next start [`Store::recover`] marks the tasks that were running as `interrupted`.
 //!
-//! `schema` holds the migrations; `attempts` the attempts and their findings.
+//! `schema` holds the migrations; `attempts` the attempts and their findings; `changes`
+//! tells listeners (the supervisor's watching clients) what each write changed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,9 +20,11 @@ use thiserror::Error;
 use crate::task::TaskState;
 
 mod attempts;
+mod changes;
 mod schema;
 
 pub use attempts::{Attempt, StoredFinding};
+pub use changes::Change;
 use schema::MIGRATIONS;
 
 /// A failure of the state database.
@@ -178,6 +181,7 @@ pub struct Event {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    changes: tokio::sync::broadcast::Sender<Change>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -207,6 +211,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            changes: changes::channel(),
         };
         store.migrate()?;
         Ok(store)
@@ -290,6 +295,13 @@ impl Store {
         )
         .map_err(&sqlite)?;
         tx.commit().map_err(&sqlite)?;
+        self.tell(Change::State {
+            id: new.id.clone(),
+            from: None,
+            to: TaskState::Queued,
+            reason: "launched".into(),
+            at_ms: now,
+        });
         self.task(&new.id)?
             .ok_or_else(|| StoreError::UnknownTask { id: new.id.clone() })
     }
@@ -368,6 +380,13 @@ impl Store {
         )
         .map_err(&sqlite)?;
         tx.commit().map_err(&sqlite)?;
+        self.tell(Change::State {
+            id: id.to_string(),
+            from: Some(from),
+            to,
+            reason: detail.lines().next().unwrap_or_default().to_string(),
+            at_ms: now,
+        });
         self.task(id)?
             .ok_or_else(|| StoreError::UnknownTask { id: id.to_string() })
     }
@@ -380,29 +399,43 @@ impl Store {
     pub fn set_hold(&mut self, held: &str, reason: &str) -> Result<(), StoreError> {
         let sqlite = sqlite_error(self.path.clone());
         let tx = self.conn.transaction().map_err(&sqlite)?;
-        tx.execute(
-            "UPDATE tasks SET reason = ?2 WHERE id = ?1 AND state = 'queued' AND reason != ?2",
-            params![held, format!("held by admission: {reason}")],
-        )
-        .map_err(&sqlite)?;
-        tx.execute(
-            "UPDATE tasks SET reason = ?2 WHERE id != ?1 AND state = 'queued' AND reason != ?2
-               AND (created_ms, rowid) > (SELECT created_ms, rowid FROM tasks WHERE id = ?1)",
-            params![held, format!("queued behind {held}, which admission holds")],
-        )
-        .map_err(&sqlite)?;
-        tx.commit().map_err(&sqlite)
+        let mut changed = tx
+            .execute(
+                "UPDATE tasks SET reason = ?2 WHERE id = ?1 AND state = 'queued' AND reason != ?2",
+                params![held, format!("held by admission: {reason}")],
+            )
+            .map_err(&sqlite)?;
+        changed += tx
+            .execute(
+                "UPDATE tasks SET reason = ?2 WHERE id != ?1 AND state = 'queued' AND reason != ?2
+                   AND (created_ms, rowid) > (SELECT created_ms, rowid FROM tasks WHERE id = ?1)",
+                params![held, format!("queued behind {held}, which admission holds")],
+            )
+            .map_err(&sqlite)?;
+        tx.commit().map_err(&sqlite)?;
+        if changed > 0 {
+            self.tell(Change::Held {
+                id: held.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Records that admission keeps the queued task `waiting` for `reason`, a reason of its
     /// own (another task writes the same paths): the tasks behind it are not held by it.
     pub fn set_wait(&mut self, waiting: &str, reason: &str) -> Result<(), StoreError> {
-        self.conn
+        let changed = self
+            .conn
             .execute(
                 "UPDATE tasks SET reason = ?2 WHERE id = ?1 AND state = 'queued' AND reason != ?2",
                 params![waiting, format!("held by admission: {reason}")],
             )
             .map_err(self.sqlite())?;
+        if changed > 0 {
+            self.tell(Change::Held {
+                id: waiting.to_string(),
+            });
+        }
         Ok(())
     }
 

@@ -182,3 +182,48 @@ fn refuses_a_newer_schema() {
         Err(StoreError::TooNew { found: 99, .. })
     ));
 }
+
+#[test]
+fn committed_changes_are_told_to_listeners() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    let mut changes = store.subscribe();
+    store.insert_task(&new_task("t")).unwrap();
+    store.insert_task(&new_task("u")).unwrap();
+    store.set_hold("t", "3 agents are running").unwrap();
+    // The same hold again changes no row: nothing to tell.
+    store.set_hold("t", "3 agents are running").unwrap();
+    store
+        .transition("t", TaskState::Running, "admitted\nmore")
+        .unwrap();
+    store
+        .start_attempt("t", None, &dir.path().join("attempt-1.log"))
+        .unwrap();
+    // A refused transition changes nothing and tells nothing.
+    store.transition("u", TaskState::Ready, "no").unwrap_err();
+    let mut told = Vec::new();
+    while let Ok(change) = changes.try_recv() {
+        told.push(match change {
+            Change::State {
+                id,
+                from,
+                to,
+                reason,
+                ..
+            } => format!("{id} {from:?} -> {to} ({reason})"),
+            Change::Held { id } => format!("held {id}"),
+            Change::Attempt { id, number } => format!("{id} attempt {number}"),
+            Change::Missed { count } => format!("missed {count}"),
+        });
+    }
+    assert_eq!(
+        told,
+        [
+            "t None -> queued (launched)",
+            "u None -> queued (launched)",
+            "held t",
+            "t Some(Queued) -> running (admitted)",
+            "t attempt 1",
+        ]
+    );
+}

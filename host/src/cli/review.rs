@@ -93,6 +93,16 @@ pub(super) fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
     {
         text.push_str(&format!("  correction  {correction}\n"));
     }
+    if task.state == crate::task::TaskState::Ready
+        && let Ok(Some(moved)) = crate::task::stale::base_moved(
+            &task.repo,
+            task.base_branch.as_deref(),
+            &task.base_commit,
+            &task.branch,
+        )
+    {
+        text.push_str(&format!("  base      {}\n", moved.describe(&task.id)));
+    }
     if let Some(note) = liveness.note([task.state]) {
         text.push_str(&format!("\n{note}"));
     }

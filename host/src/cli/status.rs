@@ -39,6 +39,10 @@ struct Row {
     removed: Option<i64>,
     blocking_findings: usize,
     attempts: usize,
+    /// For a ready task: its base branch moved since it started (and whether the change
+    /// still applies), in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base_moved: Option<String>,
     /// Recorded running, shown interrupted: no supervisor runs it ([`Liveness`]).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     supervisor_gone: bool,
@@ -113,7 +117,9 @@ pub(super) fn run(args: &StatusArgs, output: &Output) -> miette::Result<Exit> {
                 0 => String::new(),
                 n => n.to_string(),
             },
-            why(&row.task),
+            row.base_moved
+                .as_deref()
+                .map_or_else(|| why(&row.task), |moved| format!("base moved: {moved}")),
         ]);
     }
     let text: String = table
@@ -153,7 +159,20 @@ fn rows(store: &Store, all: bool) -> Result<Vec<Row>, crate::supervisor::store::
             .iter()
             .filter(|f| f.severity == "error")
             .count();
+        let base_moved = match task.state {
+            TaskState::Ready => crate::task::stale::base_moved(
+                &task.repo,
+                task.base_branch.as_deref(),
+                &task.base_commit,
+                &task.branch,
+            )
+            .ok()
+            .flatten()
+            .map(|moved| moved.describe(&task.id)),
+            _ => None,
+        };
         rows.push(Row {
+            base_moved,
             age_ms: now - task.created_ms,
             waiting_for_review_ms: waiting,
             added: last.and_then(|a| a.added),

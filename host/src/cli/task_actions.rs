@@ -8,18 +8,28 @@ use clap::{ArgGroup, Args};
 use super::{Exit, Output};
 use crate::state_dir::StateDirs;
 use crate::supervisor::protocol::{Request, Response};
+use crate::supervisor::store::Store;
 use crate::supervisor::{Client, SupervisorError};
+use crate::task::TaskState;
 use crate::task::accept::Strategy;
 
 /// Arguments of `agenthost accept`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("strategy").args(["squash", "merge", "rebase"])))]
 #[command(
-    after_help = "Examples:\n  agenthost accept status-filter\n  agenthost accept --rebase status-filter\n  agenthost accept --force status-filter   # despite blocking findings\n\nOn a conflict, or uncommitted changes in your checkout to files the task changed,\nnothing is changed."
+    after_help = "Examples:\n  agenthost accept status-filter\n  agenthost accept --rebase status-filter\n  agenthost accept --force status-filter   # despite blocking findings\n  agenthost accept csv-export status-filter  # one after the other\n  agenthost accept --all-ready\n\nOn a conflict, or uncommitted changes in your checkout to files the task changed,\nnothing of that task is changed. Several tasks are accepted in the order given, each onto\nthe result of the one before; the first that cannot be accepted stops the rest."
 )]
 pub struct AcceptArgs {
-    /// The task.
-    pub id: String,
+    /// The tasks, accepted one after another in this order.
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all_ready",
+        conflicts_with = "all_ready"
+    )]
+    pub ids: Vec<String>,
+    /// Every ready task, the longest waiting first.
+    #[arg(long)]
+    pub all_ready: bool,
     /// One new commit with all of the task's changes (the default).
     #[arg(long)]
     pub squash: bool,
@@ -86,34 +96,98 @@ pub(super) fn accept(args: &AcceptArgs, output: &Output) -> miette::Result<Exit>
     } else {
         Strategy::Squash
     };
-    let response = client()?.request_starting(Request::Accept {
-        id: args.id.clone(),
-        strategy,
-        force: args.force,
-    })?;
-    match response {
-        Response::Accepted {
-            commit,
-            base,
-            updated_checkout,
-        } => {
-            let short = &commit[..commit.len().min(12)];
-            let checkout = if updated_checkout {
-                "; your checkout is updated"
-            } else {
-                ""
-            };
-            output.print(&format!(
-                "accepted {} into {base} as {short}{checkout}\n",
-                args.id
-            ))?;
-            Ok(Exit::Success)
-        }
-        other => Err(SupervisorError::Protocol {
-            detail: format!("unexpected answer to accept: {other:?}"),
-        }
-        .into()),
+    let ids = if args.all_ready {
+        ready_tasks()?
+    } else {
+        args.ids.clone()
+    };
+    if ids.is_empty() {
+        output.print("no task is ready: `agenthost status` shows where they are\n")?;
+        return Ok(Exit::Success);
     }
+    let client = client()?;
+    let mut landed: Vec<String> = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        let response = client.request_starting(Request::Accept {
+            id: id.clone(),
+            strategy,
+            force: args.force,
+        });
+        match response {
+            Ok(Response::Accepted {
+                commit,
+                base,
+                updated_checkout,
+            }) => {
+                let short = &commit[..commit.len().min(12)];
+                let checkout = if updated_checkout {
+                    "; your checkout is updated"
+                } else {
+                    ""
+                };
+                output.print(&format!("accepted {id} into {base} as {short}{checkout}\n"))?;
+                landed.push(id.clone());
+            }
+            other => {
+                let error: miette::Report = match other {
+                    Err(err) => err.into(),
+                    Ok(other) => SupervisorError::Protocol {
+                        detail: format!("unexpected answer to accept: {other:?}"),
+                    }
+                    .into(),
+                };
+                if ids.len() > 1 {
+                    output.print(&stopped_summary(&landed, id, &ids[n + 1..]))?;
+                }
+                return Err(error);
+            }
+        }
+    }
+    if ids.len() > 1 {
+        output.print(&format!(
+            "{} tasks accepted: {}\n",
+            landed.len(),
+            landed.join(", ")
+        ))?;
+    }
+    Ok(Exit::Success)
+}
+
+/// What a multi-task accept did when `stopped` could not be accepted.
+fn stopped_summary(landed: &[String], stopped: &str, rest: &[String]) -> String {
+    let mut text = match landed {
+        [] => "accepted none".to_string(),
+        _ => format!("accepted {}: {}", landed.len(), landed.join(", ")),
+    };
+    text.push_str(&format!("; stopped at {stopped} (below)"));
+    if !rest.is_empty() {
+        text.push_str(&format!("; not tried: {}", rest.join(", ")));
+    }
+    text.push_str(&format!(
+        "\nfix {stopped} (or leave it out) and accept the rest again\n"
+    ));
+    text
+}
+
+/// The ready tasks, the longest waiting first.
+fn ready_tasks() -> miette::Result<Vec<String>> {
+    let dirs = StateDirs::discover().map_err(SupervisorError::from)?;
+    if !dirs.database().exists() {
+        return Ok(Vec::new());
+    }
+    let store = Store::open(&dirs.database()).map_err(SupervisorError::from)?;
+    let mut ready: Vec<(i64, String)> = Vec::new();
+    for task in store.tasks(false).map_err(SupervisorError::from)? {
+        if task.state == TaskState::Ready {
+            let since = store
+                .entered(&task.id, TaskState::Ready)
+                .map_err(SupervisorError::from)?
+                .unwrap_or(task.updated_ms);
+            ready.push((since, task.id));
+        }
+    }
+    ready.sort();
+    Ok(ready.into_iter().map(|(_, id)| id).collect())
 }
 
 /// Runs `agenthost correct`.

@@ -5,6 +5,7 @@ mod copy;
 pub mod diff;
 pub mod git_metadata;
 pub mod prompt;
+pub mod stale;
 pub mod state;
 pub mod stats;
 pub mod venv;

@@ -1,7 +1,8 @@
 //! Parallel tasks that do not collide (the built-in `scope-overlap` admission policy): a
 //! task whose Scope can write a path that a running or awaiting-review task of the same
 //! repository and base can also write waits, says so at launch, lets the tasks behind it
-//! start, and starts from the accepted work once the other task is accepted.
+//! start, and starts from the accepted work once the other task is accepted; and `accept`
+//! of several tasks, one onto the other, stopping at the first that cannot land.
 
 use std::path::Path;
 
@@ -160,4 +161,102 @@ command = ["sh", "-c", "sleep 2; printf '# %s\\n' \"$0\" >> inventory/report.py"
         runs_before, 2,
         "both started before either finished: {events:?}"
     );
+}
+
+#[test]
+fn accepting_several_stops_at_the_first_conflict_with_the_earlier_ones_landed() {
+    let agent = r#"[agents.edit]
+command = ["sh", "-c", "case \"$0\" in a) mkdir -p docs && echo a > docs/a.md ;; b) printf '# by b\\n' >> inventory/report.py ;; c) mkdir -p docs && echo c > docs/c.md ;; esac", "{task_id}"]
+"#;
+    let test = sample()
+        .file("repo/agenthost.toml", agent)
+        .file(
+            "repo/specs/a.md",
+            spec("a", "Write note a", "- Create: `docs/a.md`"),
+        )
+        .file(
+            "repo/specs/b.md",
+            spec(
+                "b",
+                "Note task b in the report",
+                "- Modify: `inventory/report.py`",
+            ),
+        )
+        .file(
+            "repo/specs/c.md",
+            spec("c", "Write note c", "- Create: `docs/c.md`"),
+        );
+    let repo = test.path().join("repo");
+    crate::commit_all(&repo);
+    let _stop = StopSupervisor(&test);
+    let mut args = vec!["launch", "--wait", "--agent", "edit"];
+    args.extend(["repo/specs/a.md", "repo/specs/b.md", "repo/specs/c.md"]);
+    let run = test.exec(&args);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+
+    // The person changes the same lines of the report on main meanwhile.
+    let report = repo.join("inventory/report.py");
+    let mut text = std::fs::read_to_string(&report).expect("report");
+    text.push_str("# by hand\n");
+    std::fs::write(&report, text).expect("write");
+    crate::commit_all(&repo);
+
+    // Review and status say so before accept finds out.
+    let run = test.exec(&["review", "b"]);
+    assert!(
+        run.stdout.contains(
+            "  base      main has 1 new commit since this task started; its change now \
+             conflicts in inventory/report.py: `agenthost reject b` and launch its spec again \
+             on the new base\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = test.exec(&["review", "c"]);
+    assert!(
+        run.stdout
+            .contains("its change still applies cleanly (accept merges it onto them)"),
+        "{}",
+        run.stdout
+    );
+    let run = test.exec(&["status", "--json"]);
+    assert!(
+        run.stdout
+            .contains("\"base_moved\": \"main has 1 new commit"),
+        "{}",
+        run.stdout
+    );
+
+    let run = test.exec(&["accept", "a", "b", "c"]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("accepted a into main as "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "accepted 1: a; stopped at b (below); not tried: c\nfix b (or leave it out) and \
+             accept the rest again\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("inventory/report.py"), "{}", run.stderr);
+    assert_eq!(file_at_head(&repo, "docs/a.md"), "a\n");
+    assert_eq!(file_at_head(&repo, "docs/c.md"), "", "c was not tried");
+    assert!(file_at_head(&repo, "inventory/report.py").ends_with("# by hand\n"));
+
+    // `--all-ready` takes every ready task, the longest waiting first; b would stop it
+    // again, so the person rejects b first.
+    let run = test.exec(&["reject", "b"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let run = test.exec(&["accept", "--all-ready"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("accepted c into main"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(file_at_head(&repo, "docs/c.md"), "c\n");
 }

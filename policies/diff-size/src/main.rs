@@ -67,11 +67,7 @@ impl Policy for DiffSize {
     }
 
     fn validate_config(&self, config: &serde_json::Value) -> Vec<String> {
-        Config::deserialize(config)
-            .err()
-            .map(|err| err.to_string())
-            .into_iter()
-            .collect()
+        agenthost_policy::config_errors::<Config>(config)
     }
 }
 

@@ -120,11 +120,7 @@ impl Policy for ScopeGuard {
     }
 
     fn validate_config(&self, config: &serde_json::Value) -> Vec<String> {
-        Config::deserialize(config)
-            .err()
-            .map(|err| err.to_string())
-            .into_iter()
-            .collect()
+        agenthost_policy::config_errors::<Config>(config)
     }
 }
 

@@ -159,6 +159,16 @@ wire! {
     }
 }
 
+/// The answer to `validate-config` for a policy whose settings are all of `T`: nothing when
+/// the table deserializes into `T`, else serde's message (which names the key).
+pub fn config_errors<T: serde::de::DeserializeOwned>(config: &serde_json::Value) -> Vec<String> {
+    T::deserialize(config)
+        .err()
+        .map(|err| err.to_string())
+        .into_iter()
+        .collect()
+}
+
 /// The answer to `admission` is an [`Admission`] itself: `{"decision": "start"}`,
 /// `{"decision": "hold", "reason": "..."}`, `{"decision": "wait", "reason": "..."}` or
 /// `{"decision": "reject", "reason": "..."}`.

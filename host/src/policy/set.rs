@@ -130,7 +130,12 @@ impl PolicySet {
                 ),
                 Err(error) => AdmissionVerdict::failed(&entry.name, entry.config.mode, error),
             };
-            let decided = verdict.effective() != Admission::Start;
+            // A hold or a rejection decides; a wait leaves the later policies to be asked (one
+            // of them may hold the whole queue).
+            let decided = matches!(
+                verdict.effective(),
+                Admission::Hold(_) | Admission::Reject(_)
+            );
             verdicts.push(verdict);
             if decided {
                 break;

@@ -153,18 +153,20 @@ pub(super) fn run(args: &DemoArgs, output: &Output) -> miette::Result<Exit> {
     let mut all_ready = true;
     for task in &tasks {
         all_ready &= task.state == TaskState::Ready;
-        let attempts = store.attempts(&task.id).map_err(SupervisorError::from)?;
+        let attempts = store
+            .attempts(&task.launch.id)
+            .map_err(SupervisorError::from)?;
         let lines = attempts
             .last()
             .and_then(|a| a.added.zip(a.removed))
             .map_or(String::new(), |(a, r)| format!("  +{a} -{r}"));
         text.push_str(&format!(
             "\n  {}  {}{lines}\n  {}\n",
-            task.id, task.state, task.title
+            task.launch.id, task.state, task.launch.title
         ));
         if task.state != TaskState::Ready {
             let events = store
-                .events(Some(&task.id))
+                .events(Some(&task.launch.id))
                 .map_err(SupervisorError::from)?;
             if let Some(last) = events.last() {
                 text.push_str(&format!("    why: {}\n", last.detail));
@@ -178,7 +180,9 @@ pub(super) fn run(args: &DemoArgs, output: &Output) -> miette::Result<Exit> {
                 }
             }
         }
-        let findings = store.findings(&task.id).map_err(SupervisorError::from)?;
+        let findings = store
+            .findings(&task.launch.id)
+            .map_err(SupervisorError::from)?;
         if findings.is_empty() && task.state == TaskState::Ready {
             text.push_str("    no findings: ready to accept\n");
         }

@@ -268,7 +268,9 @@ fn wait_for(dirs: &StateDirs, ids: &[String], output: &Output) -> miette::Result
             let mut text = String::new();
             for task in &done {
                 // The latest finished attempt's findings (the store picks the attempt).
-                let findings = store.findings(&task.id).map_err(SupervisorError::from)?;
+                let findings = store
+                    .findings(&task.launch.id)
+                    .map_err(SupervisorError::from)?;
                 let blocking: Vec<_> = findings.iter().filter(|f| f.severity == "error").collect();
                 if task.state != TaskState::Ready || !blocking.is_empty() {
                     exit = Exit::Findings;
@@ -283,7 +285,7 @@ fn wait_for(dirs: &StateDirs, ids: &[String], output: &Output) -> miette::Result
             }
             let config = done
                 .first()
-                .and_then(|t| Config::load(&ConfigSources::discover(Some(&t.repo))).ok());
+                .and_then(|t| Config::load(&ConfigSources::discover(Some(&t.launch.repo))).ok());
             if config.is_none_or(|c| c.notify.bell) {
                 text.push('\u{7}');
             }
@@ -297,7 +299,7 @@ fn wait_for(dirs: &StateDirs, ids: &[String], output: &Output) -> miette::Result
 /// `ID is STATE`, with the reason where the state needs one (every line of a failure's
 /// reason, indented), and the way on.
 fn report_line(task: &crate::supervisor::store::Task, blocking: usize) -> String {
-    let id = &task.id;
+    let id = &task.launch.id;
     match task.state {
         TaskState::Ready if blocking == 0 => {
             format!("{id} is ready: review with `agenthost review {id}`\n")

@@ -33,14 +33,20 @@ pub struct LogsArgs {
 pub(super) fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
     let (dirs, store) = open_store(&args.id)?;
     let task = find_task(&store, &args.id)?;
-    let attempts = store.attempts(&task.id).map_err(SupervisorError::from)?;
+    let attempts = store
+        .attempts(&task.launch.id)
+        .map_err(SupervisorError::from)?;
     let attempt = match args.attempt {
         Some(n) => attempts.iter().find(|a| a.number == n).ok_or_else(|| {
             miette::miette!(
                 code = "logs::attempt",
-                help = format!("task `{}` has {} attempt(s)", task.id, attempts.len()),
+                help = format!(
+                    "task `{}` has {} attempt(s)",
+                    task.launch.id,
+                    attempts.len()
+                ),
                 "task `{}` has no attempt {n}",
-                task.id
+                task.launch.id
             )
         })?,
         None => match attempts.last() {
@@ -48,7 +54,7 @@ pub(super) fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
             None => {
                 output.print(&format!(
                     "task `{}` is {} and has not run yet: no log\n{}",
-                    task.id,
+                    task.launch.id,
                     task.state,
                     footer(&task)
                 ))?;
@@ -72,8 +78,8 @@ pub(super) fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
                 if let Ok(file) = fs_err::File::open(path) {
                     break file;
                 }
-                if !still_running(&store, &dirs, &task.id)? {
-                    return ending(&store, &dirs, &task.id, false, output);
+                if !still_running(&store, &dirs, &task.launch.id)? {
+                    return ending(&store, &dirs, &task.launch.id, false, output);
                 }
             }
         }
@@ -94,7 +100,7 @@ pub(super) fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
         if !chunk.is_empty() {
             output.print(&String::from_utf8_lossy(&chunk))?;
         }
-        if !args.follow || !still_running(&store, &dirs, &task.id)? {
+        if !args.follow || !still_running(&store, &dirs, &task.launch.id)? {
             if args.follow {
                 // One last read: output written just before the task stopped.
                 let mut rest = Vec::new();
@@ -106,7 +112,7 @@ pub(super) fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
             let latest = args
                 .attempt
                 .is_none_or(|n| Some(n) == attempts.last().map(|a| a.number));
-            return ending(&store, &dirs, &task.id, latest, output);
+            return ending(&store, &dirs, &task.launch.id, latest, output);
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -115,7 +121,7 @@ pub(super) fn run(args: &LogsArgs, output: &Output) -> miette::Result<Exit> {
 /// `== agenthost: task ID is STATE: reason`, the reason's further lines indented.
 fn footer(task: &crate::supervisor::store::Task) -> String {
     let mut lines = task.reason.lines();
-    let mut text = format!("== agenthost: task {} is {}", task.id, task.state);
+    let mut text = format!("== agenthost: task {} is {}", task.launch.id, task.state);
     if let Some(first) = lines.next() {
         text.push_str(&format!(": {first}"));
     }

@@ -43,11 +43,11 @@ pub(super) struct Review {
 
 /// Reads everything a review of `task` shows.
 pub(super) fn gather(store: &Store, task: Task) -> Result<Review, SupervisorError> {
-    let attempts = store.attempts(&task.id)?;
-    let findings = store.findings(&task.id)?;
+    let attempts = store.attempts(&task.launch.id)?;
+    let findings = store.findings(&task.launch.id)?;
     let spec = spec::parse(
-        &task.spec_path.display().to_string(),
-        task.spec_text.as_bytes(),
+        &task.launch.spec_path.display().to_string(),
+        task.launch.spec_text.as_bytes(),
     )
     .spec;
     let changes = changes(&task);
@@ -73,14 +73,14 @@ pub(super) fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
         changes,
     } = &review;
     let mut text = String::new();
-    text.push_str(&format!("{}  ({})\n", task.title, task.id));
+    text.push_str(&format!("{}  ({})\n", task.launch.title, task.launch.id));
     text.push_str(&format!(
         "  state     {}, attempt {}\n  agent     {}\n  spec      {}\n  branch    {}\n",
         liveness.label(task.state),
         attempts.len(),
-        task.agent,
-        task.spec_path.display(),
-        task.branch
+        task.launch.agent,
+        task.launch.spec_path.display(),
+        task.launch.branch
     ));
     if task.state != crate::task::TaskState::Ready && !task.reason.is_empty() {
         text.push_str(&format!(
@@ -95,13 +95,16 @@ pub(super) fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
     }
     if task.state == crate::task::TaskState::Ready
         && let Ok(Some(moved)) = crate::task::stale::base_moved(
-            &task.repo,
-            task.base_branch.as_deref(),
-            &task.base_commit,
-            &task.branch,
+            &task.launch.repo,
+            task.launch.base_branch.as_deref(),
+            &task.launch.base_commit,
+            &task.launch.branch,
         )
     {
-        text.push_str(&format!("  base      {}\n", moved.describe(&task.id)));
+        text.push_str(&format!(
+            "  base      {}\n",
+            moved.describe(&task.launch.id)
+        ));
     }
     if let Some(note) = liveness.note([task.state]) {
         text.push_str(&format!("\n{note}"));

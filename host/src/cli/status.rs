@@ -98,9 +98,9 @@ pub(super) fn run(args: &StatusArgs, output: &Output) -> miette::Result<Exit> {
     ]);
     for row in &rows {
         table.add_row(vec![
-            row.task.id.clone(),
-            repo_name(&row.task.repo),
-            row.task.title.clone(),
+            row.task.launch.id.clone(),
+            repo_name(&row.task.launch.repo),
+            row.task.launch.title.clone(),
             match row.supervisor_gone {
                 true => crate::supervisor::liveness::GONE_LABEL.to_string(),
                 false => row.task.state.to_string(),
@@ -145,30 +145,30 @@ fn rows(store: &Store, all: bool) -> Result<Vec<Row>, crate::supervisor::store::
     let now = now_ms();
     let mut rows = Vec::new();
     for task in store.tasks(all)? {
-        let attempts = store.attempts(&task.id)?;
+        let attempts = store.attempts(&task.launch.id)?;
         let last = attempts.last();
         let waiting = if task.state == TaskState::Ready {
             store
-                .entered(&task.id, TaskState::Ready)?
+                .entered(&task.launch.id, TaskState::Ready)?
                 .map(|at| now - at)
         } else {
             None
         };
         let blocking = store
-            .findings(&task.id)?
+            .findings(&task.launch.id)?
             .iter()
             .filter(|f| f.severity == "error")
             .count();
         let base_moved = match task.state {
             TaskState::Ready => crate::task::stale::base_moved(
-                &task.repo,
-                task.base_branch.as_deref(),
-                &task.base_commit,
-                &task.branch,
+                &task.launch.repo,
+                task.launch.base_branch.as_deref(),
+                &task.launch.base_commit,
+                &task.launch.branch,
             )
             .ok()
             .flatten()
-            .map(|moved| moved.describe(&task.id)),
+            .map(|moved| moved.describe(&task.launch.id)),
             _ => None,
         };
         rows.push(Row {

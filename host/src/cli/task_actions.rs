@@ -119,13 +119,8 @@ pub(super) fn accept(args: &AcceptArgs, output: &Output) -> miette::Result<Exit>
                 base,
                 updated_checkout,
             }) => {
-                let short = &commit[..commit.len().min(12)];
-                let checkout = if updated_checkout {
-                    "; your checkout is updated"
-                } else {
-                    ""
-                };
-                output.print(&format!("accepted {id} into {base} as {short}{checkout}\n"))?;
+                let landed_as = accepted_as(&commit, &base, updated_checkout);
+                output.print(&format!("accepted {id} {landed_as}\n"))?;
                 landed.push(id.clone());
             }
             other => {
@@ -151,6 +146,17 @@ pub(super) fn accept(args: &AcceptArgs, output: &Output) -> miette::Result<Exit>
         ))?;
     }
     Ok(Exit::Success)
+}
+
+/// Where an accepted task landed, in words: `into main as 0123456789ab` and whether the
+/// checkout followed.
+pub(super) fn accepted_as(commit: &str, base: &str, updated_checkout: bool) -> String {
+    let short = &commit[..commit.len().min(12)];
+    let checkout = match updated_checkout {
+        true => "; your checkout is updated",
+        false => "",
+    };
+    format!("into {base} as {short}{checkout}")
 }
 
 /// What a multi-task accept did when `stopped` could not be accepted.
@@ -180,10 +186,10 @@ fn ready_tasks() -> miette::Result<Vec<String>> {
     for task in store.tasks(false).map_err(SupervisorError::from)? {
         if task.state == TaskState::Ready {
             let since = store
-                .entered(&task.id, TaskState::Ready)
+                .entered(&task.launch.id, TaskState::Ready)
                 .map_err(SupervisorError::from)?
                 .unwrap_or(task.updated_ms);
-            ready.push((since, task.id));
+            ready.push((since, task.launch.id));
         }
     }
     ready.sort();

@@ -10,31 +10,36 @@ use crate::task::diff::{ChangeKind, Changes, between_commits};
 
 /// The task's changes: from its base commit to the head of its branch.
 pub(super) fn changes(task: &Task) -> miette::Result<Changes> {
-    let repo = git2::Repository::open(&task.repo).map_err(|err| {
+    let repo = git2::Repository::open(&task.launch.repo).map_err(|err| {
         miette::miette!(
             code = "task::repo",
             help = "the task's repository moved or was deleted; its record is kept",
             "cannot open the task's repository {}: {}",
-            task.repo.display(),
+            task.launch.repo.display(),
             err.message()
         )
     })?;
     let head = repo
-        .find_reference(&format!("refs/heads/{}", task.branch))
+        .find_reference(&format!("refs/heads/{}", task.launch.branch))
         .and_then(|r| r.peel_to_commit())
         .map_err(|_| {
             miette::miette!(
                 code = "task::no_branch",
                 help = format!(
                     "the branch is removed when a task is rejected or accepted; `agenthost status --all` shows task `{}` as {}",
-                    task.id, task.state
+                    task.launch.id, task.state
                 ),
                 "task `{}` has no branch `{}` any more",
-                task.id,
-                task.branch
+                task.launch.id,
+                task.launch.branch
             )
         })?;
-    between_commits(&task.repo, &task.base_commit, &head.id().to_string()).map_err(|err| {
+    between_commits(
+        &task.launch.repo,
+        &task.launch.base_commit,
+        &head.id().to_string(),
+    )
+    .map_err(|err| {
         miette::miette!(
             code = "task::diff",
             help = "check the repository with `git log`",

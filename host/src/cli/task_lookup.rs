@@ -42,7 +42,7 @@ pub(super) fn find_task(store: &Store, id: &str) -> miette::Result<Task> {
         return Ok(task);
     }
     let tasks = store.tasks(true).map_err(SupervisorError::from)?;
-    let help = match nearest(id, tasks.iter().map(|t| t.id.as_str())) {
+    let help = match nearest(id, tasks.iter().map(|t| t.launch.id.as_str())) {
         Some(close) => format!("did you mean `{close}`? `agenthost status --all` lists every task"),
         None => "`agenthost status --all` lists every task".to_string(),
     };

@@ -120,8 +120,8 @@ impl SpecSummary {
     /// checked at launch).
     fn of(task: &Task) -> SpecSummary {
         let parsed = spec::parse(
-            &task.spec_path.display().to_string(),
-            task.spec_text.as_bytes(),
+            &task.launch.spec_path.display().to_string(),
+            task.launch.spec_text.as_bytes(),
         );
         let Some(spec) = parsed.spec else {
             return SpecSummary::default();
@@ -151,28 +151,29 @@ fn task_view(
     task: &Task,
     attempts: u32,
 ) -> sdk::TaskView {
-    let summary = match scopes.get(task.id.as_str()) {
+    let summary = match scopes.get(task.launch.id.as_str()) {
         Some(summary) => summary,
         None => scopes
-            .entry(task.id.clone())
+            .entry(task.launch.id.clone())
             .or_insert(SpecSummary::of(task)),
     };
     sdk::TaskView {
-        id: task.id.clone(),
-        title: task.title.clone(),
+        id: task.launch.id.clone(),
+        title: task.launch.title.clone(),
         // `to_str` first: `display()` goes through the formatter, per task, per round.
         repo: task
+            .launch
             .repo
             .to_str()
-            .map_or_else(|| task.repo.display().to_string(), str::to_owned),
+            .map_or_else(|| task.launch.repo.display().to_string(), str::to_owned),
         scope_entries: (summary.modify.len() + summary.create.len()) as u32,
-        base_branch: task.base_branch.clone(),
-        base_commit: task.base_commit.clone(),
+        base_branch: task.launch.base_branch.clone(),
+        base_commit: task.launch.base_commit.clone(),
         modify: summary.modify.clone(),
         create: summary.create.clone(),
         do_not_modify: summary.do_not_modify.clone(),
         labels: summary.labels.clone(),
-        agent: task.agent.clone(),
+        agent: task.launch.agent.clone(),
         launched_unix_ms: task.created_ms.max(0) as u64,
         attempts,
     }
@@ -191,7 +192,11 @@ pub fn host_state(ctx: &Context, all: &[Task]) -> sdk::HostState {
     // holding admission up.
     let attempts = ctx.store(|s| s.attempt_counts()).unwrap_or_default();
     let view = |scopes: &mut HashMap<String, SpecSummary>, task: &Task| {
-        task_view(scopes, task, attempts.get(&task.id).copied().unwrap_or(0))
+        task_view(
+            scopes,
+            task,
+            attempts.get(&task.launch.id).copied().unwrap_or(0),
+        )
     };
     for task in all {
         match task.state {
@@ -201,7 +206,7 @@ pub fn host_state(ctx: &Context, all: &[Task]) -> sdk::HostState {
             TaskState::Queued => state.queued.push(view(&mut scopes, task)),
             TaskState::Ready => {
                 let since = ctx
-                    .store(|s| s.entered(&task.id, TaskState::Ready))
+                    .store(|s| s.entered(&task.launch.id, TaskState::Ready))
                     .ok()
                     .flatten()
                     .unwrap_or(task.updated_ms);
@@ -253,16 +258,16 @@ fn stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64, u64)> {
 /// Asks the admission policies of `config` (the task's repository's) about `task`, given
 /// the host state. The first policy (in name order) that holds or rejects decides.
 pub fn admission(ctx: &Context, config: &Config, task: &Task, state: &sdk::HostState) -> Admission {
-    let (engine, set) = match ctx.policies.set(&task.repo, config, Hook::Admission) {
+    let (engine, set) = match ctx.policies.set(&task.launch.repo, config, Hook::Admission) {
         Ok(found) => found,
         Err(reason) => return Admission::Hold(reason),
     };
     // The host state has the task's view when it is queued (it is, when it asks).
-    let view = match state.queued.iter().find(|view| view.id == task.id) {
+    let view = match state.queued.iter().find(|view| view.id == task.launch.id) {
         Some(view) => view.clone(),
         None => {
             let attempts = ctx
-                .store(|s| s.attempts(&task.id))
+                .store(|s| s.attempts(&task.launch.id))
                 .map_or(0, |a| a.len() as u32);
             task_view(&mut scopes(ctx), task, attempts)
         }
@@ -317,7 +322,7 @@ pub fn review(
     report: &AttemptReport,
 ) -> Reviewed {
     let timed: Vec<(Report, std::time::Duration)> =
-        match ctx.policies.set(&task.repo, config, Hook::Review) {
+        match ctx.policies.set(&task.launch.repo, config, Hook::Review) {
             Err(reason) => vec![(
                 Report {
                     policy: "agenthost".into(),

@@ -21,12 +21,12 @@ pub struct Notified {
 /// run detached, and their failures are reported, not raised.
 pub fn task_done(config: &NotifyConfig, task: &Task, path_var: Option<&str>) -> Notified {
     let mut notified = Notified::default();
-    let summary = format!("agenthost: {} is {}", task.id, task.state);
+    let summary = format!("agenthost: {} is {}", task.launch.id, task.state);
     if config.desktop
         && let Some(notify_send) = crate::confinement::find_program("notify-send", path_var)
     {
         let mut command = Command::new(notify_send);
-        command.args(["--app-name=agenthost", &summary, &task.title]);
+        command.args(["--app-name=agenthost", &summary, &task.launch.title]);
         match spawn_detached(&mut command) {
             Ok(()) => notified.desktop = true,
             Err(err) => notified
@@ -40,10 +40,10 @@ pub fn task_done(config: &NotifyConfig, task: &Task, path_var: Option<&str>) -> 
         let mut command = Command::new(program);
         command
             .args(args)
-            .env("AGENTHOST_TASK", &task.id)
+            .env("AGENTHOST_TASK", &task.launch.id)
             .env("AGENTHOST_STATE", task.state.as_str())
-            .env("AGENTHOST_TITLE", &task.title)
-            .env("AGENTHOST_REPO", &task.repo);
+            .env("AGENTHOST_TITLE", &task.launch.title)
+            .env("AGENTHOST_REPO", &task.launch.repo);
         match spawn_detached(&mut command) {
             Ok(()) => notified.hook = true,
             Err(err) => notified.problems.push(format!(
@@ -73,23 +73,25 @@ mod tests {
 
     fn task() -> Task {
         Task {
-            id: "t1".into(),
-            repo: "/repo".into(),
-            spec_path: "/repo/spec.md".into(),
-            spec_text: String::new(),
-            spec_digest: String::new(),
-            title: "Do the thing".into(),
-            agent: "script".into(),
-            base_branch: None,
-            base_commit: "abc".into(),
-            branch: "agenthost/t1".into(),
-            worktree: "/wt".into(),
+            launch: crate::supervisor::store::NewTask {
+                id: "t1".into(),
+                repo: "/repo".into(),
+                spec_path: "/repo/spec.md".into(),
+                spec_text: String::new(),
+                spec_digest: String::new(),
+                title: "Do the thing".into(),
+                agent: "script".into(),
+                base_branch: None,
+                base_commit: "abc".into(),
+                branch: "agenthost/t1".into(),
+                worktree: "/wt".into(),
+                env: Default::default(),
+            },
             state: TaskState::Ready,
             next_correction: None,
             reason: String::new(),
             created_ms: 0,
             updated_ms: 0,
-            env: Default::default(),
         }
     }
 

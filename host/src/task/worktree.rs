@@ -278,14 +278,7 @@ impl TaskWorktree {
         message: &str,
         trailers: &[(&str, &str)],
     ) -> Result<Option<String>, WorktreeError> {
-        self.commit_staged(message, trailers, |index| {
-            index
-                .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-                .map_err(git("stage new and changed files"))?;
-            index
-                .update_all(["*"], None)
-                .map_err(git("stage deleted files"))
-        })
+        self.commit_staged(message, trailers, true)
     }
 
     /// Commits the changes to files the branch already tracks (changed or deleted; new files
@@ -296,23 +289,27 @@ impl TaskWorktree {
         message: &str,
         trailers: &[(&str, &str)],
     ) -> Result<Option<String>, WorktreeError> {
-        self.commit_staged(message, trailers, |index| {
-            index
-                .update_all(["*"], None)
-                .map_err(git("stage changed and deleted files"))
-        })
+        self.commit_staged(message, trailers, false)
     }
 
-    /// Stages with `stage` in the worktree's index, then commits what it staged.
+    /// Stages the changed and deleted files in the worktree's index (and, with `new_files`,
+    /// the new ones), then commits what it staged.
     fn commit_staged(
         &self,
         message: &str,
         trailers: &[(&str, &str)],
-        stage: impl FnOnce(&mut git2::Index) -> Result<(), WorktreeError>,
+        new_files: bool,
     ) -> Result<Option<String>, WorktreeError> {
         let repo = self.open()?;
         let mut index = repo.index().map_err(git("read the worktree index"))?;
-        stage(&mut index)?;
+        if new_files {
+            index
+                .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+                .map_err(git("stage new and changed files"))?;
+        }
+        index
+            .update_all(["*"], None)
+            .map_err(git("stage changed and deleted files"))?;
         self.commit_index(&repo, &mut index, message, trailers)
     }
 

@@ -186,9 +186,11 @@ impl App {
     /// The task an action is about: the review's, else the selected one.
     fn target(&self) -> Option<(String, usize, Option<TaskState>)> {
         match &self.screen {
-            Screen::Review(review) => {
-                Some((review.id.clone(), review.blocking(), Some(review.state)))
-            }
+            Screen::Review(review) => Some((
+                review.parts.id.clone(),
+                review.blocking(),
+                Some(review.parts.state),
+            )),
             Screen::Logs(logs) => Some((logs.id.clone(), 0, None)),
             Screen::Queue => self
                 .selected_row()

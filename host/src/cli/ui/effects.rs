@@ -70,18 +70,9 @@ impl Cockpit {
                 base,
                 updated_checkout,
             }) => {
-                let short = &commit[..commit.len().min(12)];
-                self.app.say(
-                    format!(
-                        "{done} into {base} as {short}{}",
-                        if updated_checkout {
-                            "; your checkout is updated"
-                        } else {
-                            ""
-                        }
-                    ),
-                    false,
-                );
+                let landed_as =
+                    crate::cli::task_actions::accepted_as(&commit, &base, updated_checkout);
+                self.app.say(format!("{done} {landed_as}"), false);
             }
             Ok(Response::Ok) if !accepting => self.app.say(done, false),
             Ok(other) => self.app.say(

@@ -34,16 +34,16 @@ pub(super) fn tasks(
             continue;
         }
         let (state, gone) = liveness.shown(task.state);
-        let attempts = store.attempts(&task.id)?;
+        let attempts = store.attempts(&task.launch.id)?;
         let last = attempts.last();
         let ready_since_ms = if state == TaskState::Ready {
-            store.entered(&task.id, TaskState::Ready)?
+            store.entered(&task.launch.id, TaskState::Ready)?
         } else {
             None
         };
         let blocking = if matches!(state, TaskState::Ready | TaskState::Failed) {
             store
-                .findings(&task.id)?
+                .findings(&task.launch.id)?
                 .iter()
                 .filter(|f| f.severity == "error")
                 .count()
@@ -57,12 +57,12 @@ pub(super) fn tasks(
         };
         let log_path = last.map(|a| a.log_path.clone());
         rows.push(TaskRow {
-            repo: task.repo.file_name().map_or_else(
-                || task.repo.display().to_string(),
+            repo: task.launch.repo.file_name().map_or_else(
+                || task.launch.repo.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             ),
-            id: task.id,
-            title: task.title,
+            id: task.launch.id,
+            title: task.launch.title,
             state,
             reason,
             created_ms: task.created_ms,
@@ -138,13 +138,8 @@ pub(super) fn review(
 
 /// A gathered review as plain data.
 fn parts(review: Review) -> ReviewParts {
-    let Review {
-        task,
-        attempts,
-        findings,
-        spec,
-        changes,
-    } = review;
+    let (task, attempts, findings) = (review.task, review.attempts, review.findings);
+    let (spec, changes) = (review.spec, review.changes);
     let summary = spec.map_or_else(SpecSummary::default, |spec| {
         let what = spec
             .sections
@@ -206,11 +201,11 @@ fn parts(review: Review) -> ReviewParts {
         Err(report) => (Vec::new(), Err(report.to_string())),
     };
     ReviewParts {
-        id: task.id,
-        title: task.title,
+        id: task.launch.id,
+        title: task.launch.title,
         state: task.state,
         attempt: attempts.len(),
-        branch: task.branch,
+        branch: task.launch.branch,
         reason: task.reason.lines().next().unwrap_or_default().to_string(),
         spec: summary,
         findings: findings

@@ -79,24 +79,8 @@ pub struct ReviewParts {
 /// An open review.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewState {
-    /// The task.
-    pub id: String,
-    /// Its title.
-    pub title: String,
-    /// Its state.
-    pub state: TaskState,
-    /// How many attempts it had.
-    pub attempt: usize,
-    /// Its branch.
-    pub branch: String,
-    /// Why it is in its state.
-    pub reason: String,
-    /// The spec.
-    pub spec: SpecSummary,
-    /// The findings.
-    pub findings: Vec<FindingRow>,
-    /// The diffstat.
-    pub stat: Vec<StatRow>,
+    /// What was gathered (the findings' targets filled in).
+    pub parts: ReviewParts,
     /// Why the diff cannot be shown, if it cannot.
     pub changes_error: Option<String>,
     /// The diff.
@@ -111,28 +95,19 @@ pub struct ReviewState {
 
 impl ReviewState {
     /// Opens a review: parses the patch and points every finding at its diff line.
-    pub fn new(parts: ReviewParts) -> ReviewState {
+    pub fn new(mut parts: ReviewParts) -> ReviewState {
         let (diff, changes_error) = match &parts.patch {
             Ok(patch) => (DiffDoc::parse(patch), None),
             Err(why) => (DiffDoc::default(), Some(why.clone())),
         };
-        let mut findings = parts.findings;
-        for finding in &mut findings {
+        for finding in &mut parts.findings {
             finding.target = finding.path.as_deref().and_then(|path| {
                 diff.locate(path, finding.line.and_then(|l| u32::try_from(l).ok()))
             });
         }
-        let marked = findings.iter().filter_map(|f| f.target).collect();
+        let marked = parts.findings.iter().filter_map(|f| f.target).collect();
         ReviewState {
-            id: parts.id,
-            title: parts.title,
-            state: parts.state,
-            attempt: parts.attempt,
-            branch: parts.branch,
-            reason: parts.reason,
-            spec: parts.spec,
-            findings,
-            stat: parts.stat,
+            parts,
             changes_error,
             diff,
             marked,
@@ -143,7 +118,8 @@ impl ReviewState {
 
     /// Blocking findings.
     pub fn blocking(&self) -> usize {
-        self.findings
+        self.parts
+            .findings
             .iter()
             .filter(|f| f.severity == "error")
             .count()
@@ -163,7 +139,7 @@ impl ReviewState {
     /// Jumps to the next (`forward`) or previous finding that points into the diff.
     /// Returns whether there was one.
     pub fn jump_finding(&mut self, forward: bool) -> bool {
-        let count = self.findings.len();
+        let count = self.parts.findings.len();
         if count == 0 {
             return false;
         }
@@ -176,7 +152,7 @@ impl ReviewState {
             } else {
                 (start + count - step % count) % count
             };
-            if let Some(target) = self.findings[index].target {
+            if let Some(target) = self.parts.findings[index].target {
                 self.finding = Some(index);
                 // A little context above the line named.
                 self.show(target.saturating_sub(3).max(self.file_start(target)));
@@ -250,8 +226,8 @@ mod tests {
     #[test]
     fn findings_point_into_the_diff() {
         let mut review = ReviewState::new(parts());
-        assert_eq!(review.findings[0].target, None, "not in the diff");
-        assert_eq!(review.findings[1].target, Some(6));
+        assert_eq!(review.parts.findings[0].target, None, "not in the diff");
+        assert_eq!(review.parts.findings[1].target, Some(6));
         assert_eq!(review.marked, BTreeSet::from([6]));
         assert_eq!(review.blocking(), 1);
         assert!(review.jump_finding(true));

@@ -58,6 +58,23 @@ enum Indices<Current, Old> {
     V0_1(Old),
 }
 
+/// Loads the hook's interface from `$indices` (whichever version it is) as `$guest` and
+/// evaluates `$call` with it: the calls are the same in both versions' bindings.
+macro_rules! with_guest {
+    ($indices:expr, $store:ident, $instance:ident, |$guest:ident| $call:expr) => {
+        match $indices.ok_or(CallError::Missing)? {
+            Indices::Current(indices) => {
+                let $guest = indices.load(&mut $store, $instance)?;
+                $call
+            }
+            Indices::V0_1(indices) => {
+                let $guest = indices.load(&mut $store, $instance)?;
+                $call
+            }
+        }
+    };
+}
+
 /// The hook interfaces a component exports, as export indices found at load time.
 #[derive(Clone, Default)]
 pub struct Exports {
@@ -230,14 +247,9 @@ impl HookRequest for AcceptanceRequest {
         instance: &Instance,
     ) -> Result<Findings, CallError> {
         let config = self.config.to_string();
-        let findings = match exports.acceptance.as_ref().ok_or(CallError::Missing)? {
-            Indices::Current(indices) => indices
-                .load(&mut store, instance)?
-                .call_check_spec(&mut store, &config, &self.spec)?,
-            Indices::V0_1(indices) => indices
-                .load(&mut store, instance)?
-                .call_check_spec(&mut store, &config, &self.spec)?,
-        };
+        let findings = with_guest!(exports.acceptance.as_ref(), store, instance, |guest| {
+            guest.call_check_spec(&mut store, &config, &self.spec)?
+        });
         Ok(Findings { findings })
     }
 }
@@ -253,14 +265,9 @@ impl HookRequest for ReviewRequest {
         instance: &Instance,
     ) -> Result<Findings, CallError> {
         let config = self.config.to_string();
-        let findings = match exports.review.as_ref().ok_or(CallError::Missing)? {
-            Indices::Current(indices) => indices
-                .load(&mut store, instance)?
-                .call_review_run(&mut store, &config, &self.spec, &self.run)?,
-            Indices::V0_1(indices) => indices
-                .load(&mut store, instance)?
-                .call_review_run(&mut store, &config, &self.spec, &self.run)?,
-        };
+        let findings = with_guest!(exports.review.as_ref(), store, instance, |guest| {
+            guest.call_review_run(&mut store, &config, &self.spec, &self.run)?
+        });
         Ok(Findings { findings })
     }
 }
@@ -343,14 +350,9 @@ impl HookRequest for ConfigRequest {
         instance: &Instance,
     ) -> Result<ConfigErrors, CallError> {
         let config = self.config.to_string();
-        let errors = match exports.config.as_ref().ok_or(CallError::Missing)? {
-            Indices::Current(indices) => indices
-                .load(&mut store, instance)?
-                .call_validate(&mut store, &config)?,
-            Indices::V0_1(indices) => indices
-                .load(&mut store, instance)?
-                .call_validate(&mut store, &config)?,
-        };
+        let errors = with_guest!(exports.config.as_ref(), store, instance, |guest| {
+            guest.call_validate(&mut store, &config)?
+        });
         Ok(ConfigErrors { errors })
     }
 }

@@ -58,21 +58,25 @@ pub(super) fn prepare(
         .config
         .agents
         .get(&a.profile_name)
-        .ok_or_else(|| AttemptError::NoProfile(task.agent.clone()))?
+        .ok_or_else(|| AttemptError::NoProfile(task.launch.agent.clone()))?
         .clone();
     let test_command = a.test_command();
     let continuing = correction.is_some() && profile.continue_command.is_some();
     let prompt_text = match correction {
-        None => prompt::first(&task.spec_text, &a.spec.scope, test_command.as_deref()),
+        None => prompt::first(
+            &task.launch.spec_text,
+            &a.spec.scope,
+            test_command.as_deref(),
+        ),
         Some(message) => prompt::correction(
-            &task.spec_text,
+            &task.launch.spec_text,
             &a.spec.scope,
             test_command.as_deref(),
             message,
             continuing,
         ),
     };
-    let home = ctx.dirs.agent_home(&task.id);
+    let home = ctx.dirs.agent_home(&task.launch.id);
     let seeded = agent_home::prepare(&home, &ctx.home, &profile, &a.host_env)?;
     let home = home
         .canonicalize()
@@ -99,7 +103,7 @@ pub(super) fn prepare(
         prompt: &prompt_text,
         prompt_file: &prompt_file,
         worktree: &a.root,
-        task_id: &task.id,
+        task_id: &task.launch.id,
         home: &home,
     });
     if argv.first().is_some_and(|program| program == "agenthost") {

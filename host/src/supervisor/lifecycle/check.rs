@@ -46,12 +46,12 @@ pub(super) struct Tested {
 /// The trailers of the task's commits.
 fn trailers(a: &Attempt<'_>) -> Vec<(&'static str, String)> {
     vec![
-        ("Agenthost-Task", a.task.id.clone()),
+        ("Agenthost-Task", a.task.launch.id.clone()),
         ("Agenthost-Attempt", a.number.to_string()),
         ("Agenthost-Spec", spec_label(a.task)),
         (
             "Agenthost-Spec-Digest",
-            digest::sha256(a.task.spec_text.as_bytes()),
+            digest::sha256(a.task.launch.spec_text.as_bytes()),
         ),
     ]
 }
@@ -71,7 +71,7 @@ pub(super) async fn commit(a: &Attempt<'_>, ran: &Ran) -> Result<Committed, Atte
         Some(commit) => format!(
             "committed the agent's work as {} on {}",
             commit.get(..12).unwrap_or(commit),
-            task.branch
+            task.launch.branch
         ),
         None => "the agent changed no file: nothing to commit".to_string(),
     });
@@ -79,16 +79,23 @@ pub(super) async fn commit(a: &Attempt<'_>, ran: &Ran) -> Result<Committed, Atte
         Some(commit) => commit.clone(),
         None => branch_head(a)?,
     };
-    let changes = changes_between(a, &task.base_commit, &head)?;
-    let bare_repositories = git_metadata::bare_repositories_in_commit(&task.repo, &head, &changes)
-        .map_err(|err| AttemptError::Read {
-            what: "task's changes",
-            message: err.message().to_string(),
-        })?;
+    let changes = changes_between(a, &task.launch.base_commit, &head)?;
+    let bare_repositories =
+        git_metadata::bare_repositories_in_commit(&task.launch.repo, &head, &changes).map_err(
+            |err| AttemptError::Read {
+                what: "task's changes",
+                message: err.message().to_string(),
+            },
+        )?;
     let lines = changes.line_counts();
     a.ctx.store(|s| {
-        s.finish_attempt(&task.id, a.number, ran.exit_code(), commit.as_deref())?;
-        s.set_attempt_lines(&task.id, a.number, lines.0 as i64, lines.1 as i64)
+        s.finish_attempt(
+            &task.launch.id,
+            a.number,
+            ran.exit_code(),
+            commit.as_deref(),
+        )?;
+        s.set_attempt_lines(&task.launch.id, a.number, lines.0 as i64, lines.1 as i64)
     })?;
     Ok(Committed {
         commit,
@@ -101,7 +108,7 @@ pub(super) async fn commit(a: &Attempt<'_>, ran: &Ran) -> Result<Committed, Atte
 
 /// The task's changes between two commits.
 fn changes_between(a: &Attempt<'_>, from: &str, to: &str) -> Result<Changes, AttemptError> {
-    diff::between_commits(&a.task.repo, from, to).map_err(|err| AttemptError::Read {
+    diff::between_commits(&a.task.launch.repo, from, to).map_err(|err| AttemptError::Read {
         what: "task's changes",
         message: err.message().to_string(),
     })
@@ -110,9 +117,9 @@ fn changes_between(a: &Attempt<'_>, from: &str, to: &str) -> Result<Changes, Att
 /// The task branch's head commit.
 fn branch_head(a: &Attempt<'_>) -> Result<String, AttemptError> {
     let read = || -> Result<String, git2::Error> {
-        let repo = git2::Repository::open(&a.task.repo)?;
+        let repo = git2::Repository::open(&a.task.launch.repo)?;
         let commit = repo
-            .find_reference(&format!("refs/heads/{}", a.task.branch))?
+            .find_reference(&format!("refs/heads/{}", a.task.launch.branch))?
             .peel_to_commit()?;
         Ok(commit.id().to_string())
     };
@@ -200,16 +207,17 @@ pub(super) async fn test(
             "the test command changed tracked files: {}; committed as {} on {}",
             changed.join(", "),
             commit.get(..12).unwrap_or(&commit),
-            task.branch
+            task.launch.branch
         ));
-        committed.changes = changes_between(a, &task.base_commit, &commit)?;
+        committed.changes = changes_between(a, &task.launch.base_commit, &commit)?;
     }
-    let created = set_aside_untracked(&a.worktree, &ctx.dirs, &task.id, a.number, "test").await?;
+    let created =
+        set_aside_untracked(&a.worktree, &ctx.dirs, &task.launch.id, a.number, "test").await?;
     if !created.is_empty() {
         a.note(&format!(
             "the test command created files git does not ignore: {}; moved to {}",
             created.join(", "),
-            run_files_dir(&ctx.dirs, &task.id, a.number, "test").display()
+            run_files_dir(&ctx.dirs, &task.launch.id, a.number, "test").display()
         ));
     }
     Ok(Tested {
@@ -318,7 +326,7 @@ pub(super) async fn review(
                  ignore them in .gitignore",
                 tested.created.len(),
                 shortened_list(&tested.created, 10),
-                run_files_dir(&ctx.dirs, &task.id, number, "test").display()
+                run_files_dir(&ctx.dirs, &task.launch.id, number, "test").display()
             ),
             tested.created.first().cloned(),
         ));
@@ -343,7 +351,7 @@ pub(super) async fn review(
         ));
     }
     let blocking: Vec<&StoredFinding> = findings.iter().filter(|f| f.severity == "error").collect();
-    ctx.store(|s| s.set_findings(&task.id, number, &findings))?;
+    ctx.store(|s| s.set_findings(&task.launch.id, number, &findings))?;
     let (added, removed) = committed.lines;
     let mut summary = format!(
         "checks done: {} finding(s), {} blocking; +{added} -{removed}",

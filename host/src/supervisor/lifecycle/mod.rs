@@ -43,7 +43,7 @@ pub async fn run_attempt(
     correction: Option<String>,
     cancel: Cancellation,
 ) -> TaskState {
-    let id = task.id.clone();
+    let id = task.launch.id.clone();
     let result = attempt(&ctx, &task, correction, cancel.clone()).await;
     let (state, detail) = match (result, cancel.reason()) {
         (_, Stop::Interrupt) => (
@@ -148,62 +148,62 @@ impl<'a> Attempt<'a> {
         correction: Option<&str>,
     ) -> Result<Attempt<'a>, AttemptError> {
         let parsed = spec::parse(
-            &task.spec_path.display().to_string(),
-            task.spec_text.as_bytes(),
+            &task.launch.spec_path.display().to_string(),
+            task.launch.spec_text.as_bytes(),
         );
         let spec = parsed
             .spec
             .filter(|_| !parsed.problems.iter().any(spec::SpecProblem::is_error))
-            .ok_or_else(|| AttemptError::SpecInvalid(task.spec_path.clone()))?;
-        let config = Config::load(&ConfigSources::discover(Some(&task.repo)))
+            .ok_or_else(|| AttemptError::SpecInvalid(task.launch.spec_path.clone()))?;
+        let config = Config::load(&ConfigSources::discover(Some(&task.launch.repo)))
             .map_err(AttemptError::Config)?;
         let profile_name = config
             .agents
-            .get_key_value(&task.agent)
+            .get_key_value(&task.launch.agent)
             .map(|(name, _)| name.clone())
-            .ok_or_else(|| AttemptError::NoProfile(task.agent.clone()))?;
+            .ok_or_else(|| AttemptError::NoProfile(task.launch.agent.clone()))?;
         let worktree = TaskWorktree {
-            repo_root: task.repo.clone(),
-            name: task.id.clone(),
-            path: task.worktree.clone(),
-            branch: task.branch.clone(),
+            repo_root: task.launch.repo.clone(),
+            name: task.launch.id.clone(),
+            path: task.launch.worktree.clone(),
+            branch: task.launch.branch.clone(),
         };
         let mut copy_missing = None;
         let mut made_in = None;
         if !worktree.path.exists() {
             let started = std::time::Instant::now();
             let base = Base {
-                branch: task.base_branch.clone(),
-                commit: task.base_commit.clone(),
+                branch: task.launch.base_branch.clone(),
+                commit: task.launch.base_commit.clone(),
             };
             let (_, missing) = TaskWorktree::create(
-                &task.repo,
-                &task.id,
+                &task.launch.repo,
+                &task.launch.id,
                 &base,
-                &task.worktree,
+                &task.launch.worktree,
                 &config.worktree.copy,
             )
             .map_err(AttemptError::MakeWorktree)?;
             copy_missing = Some(missing);
             made_in = Some(started.elapsed());
             // A new worktree has none of the dependencies an earlier one had.
-            let _ = std::fs::remove_file(ctx.dirs.setup_done(&task.id));
+            let _ = std::fs::remove_file(ctx.dirs.setup_done(&task.launch.id));
         }
         let root = worktree
             .path
             .canonicalize()
             .map_err(AttemptError::gone("worktree", &worktree.path))?;
-        let number = ctx.store(|s| s.attempts(&task.id))?.len() as i64 + 1;
-        let log = ctx.dirs.attempt_log(&task.id, number);
+        let number = ctx.store(|s| s.attempts(&task.launch.id))?.len() as i64 + 1;
+        let log = ctx.dirs.attempt_log(&task.launch.id, number);
         let tmpdir = ctx
             .dirs
             .root
             .join("tmp")
-            .join(format!("{}-{number}", task.id));
+            .join(format!("{}-{number}", task.launch.id));
         let _ = std::fs::remove_dir_all(&tmpdir);
         fs_err::create_dir_all(&tmpdir)?;
         let tmpdir = fs_err::canonicalize(&tmpdir)?;
-        ctx.store(|s| s.start_attempt(&task.id, correction, &log))?;
+        ctx.store(|s| s.start_attempt(&task.launch.id, correction, &log))?;
         let attempt = Attempt {
             ctx,
             task,
@@ -221,9 +221,10 @@ impl<'a> Attempt<'a> {
         attempt.note(&format!(
             "worktree {} on branch {} (base {}{})",
             attempt.root.display(),
-            task.branch,
-            task.base_branch.as_deref().unwrap_or("detached"),
-            task.base_commit
+            task.launch.branch,
+            task.launch.base_branch.as_deref().unwrap_or("detached"),
+            task.launch
+                .base_commit
                 .get(..12)
                 .map_or(String::new(), |short| format!(" at {short}"))
         ));
@@ -278,13 +279,14 @@ impl<'a> Attempt<'a> {
 
     /// Whether `[worktree] setup` is still to run in this worktree.
     fn needs_setup(&self) -> bool {
-        !self.config.worktree.setup.is_empty() && !self.ctx.dirs.setup_done(&self.task.id).exists()
+        !self.config.worktree.setup.is_empty()
+            && !self.ctx.dirs.setup_done(&self.task.launch.id).exists()
     }
 
     /// Ends the attempt before the agent ran (a failed or cancelled setup).
     fn end_before_agent(&self, step: Step) -> Result<Step, AttemptError> {
         self.ctx
-            .store(|s| s.finish_attempt(&self.task.id, self.number, None, None))?;
+            .store(|s| s.finish_attempt(&self.task.launch.id, self.number, None, None))?;
         let _ = std::fs::remove_dir_all(&self.tmpdir);
         Ok(step)
     }
@@ -308,12 +310,12 @@ async fn attempt(
     let prepared = agent::prepare(&mut a, correction.as_deref())?;
     let mut ran = agent::run(&a, prepared, cancel.clone()).await?;
     if ran.outcome.ending == Ending::Cancelled {
-        ctx.store(|s| s.finish_attempt(&task.id, a.number, ran.exit_code(), None))?;
+        ctx.store(|s| s.finish_attempt(&task.launch.id, a.number, ran.exit_code(), None))?;
         return Ok(Step::Cancelled);
     }
     ctx.store(|s| {
         s.transition(
-            &task.id,
+            &task.launch.id,
             TaskState::Checking,
             &format!("the agent {}", ran.outcome.ending),
         )
@@ -341,7 +343,7 @@ async fn attempt(
 /// the log.
 async fn clear_git_metadata(a: &Attempt<'_>) -> Result<Cleared, AttemptError> {
     let root = a.root.clone();
-    let into = a.ctx.dirs.git_quarantine(&a.task.id, a.number);
+    let into = a.ctx.dirs.git_quarantine(&a.task.launch.id, a.number);
     let cleared = tokio::task::spawn_blocking(move || git_metadata::clear(&root, &into))
         .await
         .map_err(AttemptError::thread("git metadata"))?;
@@ -362,12 +364,13 @@ async fn clear_git_metadata(a: &Attempt<'_>) -> Result<Cleared, AttemptError> {
 /// How the spec is named in provenance and trailers: its path relative to the repository
 /// when it is inside it, else its file name.
 pub(super) fn spec_label(task: &Task) -> String {
-    task.spec_path
-        .strip_prefix(&task.repo)
+    task.launch
+        .spec_path
+        .strip_prefix(&task.launch.repo)
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| {
-            task.spec_path.file_name().map_or_else(
-                || task.spec_path.display().to_string(),
+            task.launch.spec_path.file_name().map_or_else(
+                || task.launch.spec_path.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             )
         })

@@ -92,13 +92,13 @@ impl Sandboxed {
             SandboxMode::BestEffort if !missing.is_empty() => {
                 log(&format!(
                     "task {}: WARNING: best-effort sandbox; NOT enforced: {}",
-                    task.id,
+                    task.launch.id,
                     confinement::missing_text(&support, &missing)
                 ));
             }
             SandboxMode::Off => log(&format!(
                 "task {}: WARNING: sandbox mode is off: the agent runs with all of your rights",
-                task.id
+                task.launch.id
             )),
             _ => {}
         }
@@ -205,7 +205,7 @@ impl RunPlaces {
             .dirs
             .root
             .join("tmp")
-            .join(format!("{}-{}-{what}", a.task.id, a.number));
+            .join(format!("{}-{}-{what}", a.task.launch.id, a.number));
         let _ = std::fs::remove_dir_all(&base);
         let (tmpdir, home) = (base.join("tmp"), base.join("home"));
         for dir in [&tmpdir, &home] {

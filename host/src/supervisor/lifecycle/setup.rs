@@ -83,7 +83,7 @@ pub(super) async fn run(
         let tail = last_lines(&log_tail(log, before, 8192), TAIL_LINES);
         let reason = format!(
             "{why}, so the agent did not run. Fix `[worktree] setup` in the repository's agenthost.toml, then `agenthost resume {}`",
-            task.id
+            task.launch.id
         );
         return Ok(Err(Step::Failed(with_hints(
             with_output(&reason, &tail),
@@ -103,7 +103,7 @@ pub(super) async fn run(
         .map_err(AttemptError::thread("setup's restore"))?
         .map_err(AttemptError::git("restore the files the setup changed"))?;
     let set_aside =
-        set_aside_untracked(&a.worktree, &ctx.dirs, &task.id, a.number, "setup").await?;
+        set_aside_untracked(&a.worktree, &ctx.dirs, &task.launch.id, a.number, "setup").await?;
     let mut findings = Vec::new();
     if !restored.is_empty() {
         append_log(
@@ -130,7 +130,7 @@ pub(super) async fn run(
         });
     }
     if !set_aside.is_empty() {
-        let dir = run_files_dir(&ctx.dirs, &task.id, a.number, "setup");
+        let dir = run_files_dir(&ctx.dirs, &task.launch.id, a.number, "setup");
         append_log(
             log,
             &format!(
@@ -156,7 +156,7 @@ pub(super) async fn run(
             line: None,
         });
     }
-    let done = ctx.dirs.setup_done(&task.id);
+    let done = ctx.dirs.setup_done(&task.launch.id);
     if let Some(dir) = done.parent() {
         let _ = fs_err::create_dir_all(dir);
     }

@@ -74,8 +74,10 @@ pub enum StoreError {
     },
 }
 
-/// What is needed to record a new task.
-#[derive(Debug, Clone)]
+/// What a task is launched with: what is needed to record it, and the part of a stored
+/// [`Task`] that does not change (but the base commit, moved forward while it waits to
+/// start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewTask {
     /// The id (see [`Store::unique_id`]).
     pub id: String,
@@ -84,6 +86,7 @@ pub struct NewTask {
     /// The spec file.
     pub spec_path: PathBuf,
     /// The spec's text at launch (the task's contract, even if the file changes later).
+    #[serde(skip)]
     pub spec_text: String,
     /// `sha256:<hex>` of `spec_text`.
     pub spec_digest: String,
@@ -100,36 +103,18 @@ pub struct NewTask {
     /// Where the worktree is (or will be).
     pub worktree: PathBuf,
     /// The launching client's PATH and toolchain variables
-    /// (`agenthost_front::confinement::plan::env::is_launch_variable`).
+    /// (`agenthost_front::confinement::plan::env::is_launch_variable`): over the
+    /// supervisor's own, they are what the task's runs see.
+    #[serde(skip)]
     pub env: BTreeMap<String, String>,
 }
 
 /// A task as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Task {
-    /// The id.
-    pub id: String,
-    /// The repository's working tree root.
-    pub repo: PathBuf,
-    /// The spec file.
-    pub spec_path: PathBuf,
-    /// The spec's text at launch.
-    #[serde(skip)]
-    pub spec_text: String,
-    /// `sha256:<hex>` of the spec text.
-    pub spec_digest: String,
-    /// The title.
-    pub title: String,
-    /// The agent profile.
-    pub agent: String,
-    /// The base branch, if any.
-    pub base_branch: Option<String>,
-    /// The base commit.
-    pub base_commit: String,
-    /// The task branch.
-    pub branch: String,
-    /// The worktree.
-    pub worktree: PathBuf,
+    /// What it was launched with.
+    #[serde(flatten)]
+    pub launch: NewTask,
     /// The current state.
     pub state: TaskState,
     /// The correction the next attempt carries out, if a reviewer asked for one.
@@ -143,10 +128,6 @@ pub struct Task {
     pub created_ms: i64,
     /// When it last changed.
     pub updated_ms: i64,
-    /// The launching client's PATH and toolchain variables: over the supervisor's own, they
-    /// are what the task's runs see.
-    #[serde(skip)]
-    pub env: BTreeMap<String, String>,
 }
 
 impl Task {
@@ -154,7 +135,7 @@ impl Task {
     /// client's PATH and toolchain variables over it.
     pub fn host_env(&self, supervisor: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut env = supervisor.clone();
-        env.extend(self.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(self.launch.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env
     }
 }
@@ -479,7 +460,7 @@ impl Store {
             .tasks(false)?
             .into_iter()
             .filter(|task| task.state.is_active())
-            .map(|task| task.id)
+            .map(|task| task.launch.id)
             .collect();
         for id in &active {
             self.transition(
@@ -555,27 +536,30 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Task, String>> {
         Ok(state) => state,
         Err(detail) => return Ok(Err(detail)),
     };
+    let env = match serde_json::from_str(&row.get::<_, String>("env")?) {
+        Ok(env) => env,
+        Err(err) => return Ok(Err(format!("the task's launch environment: {err}"))),
+    };
     Ok(Ok(Task {
-        id: row.get("id")?,
-        repo: PathBuf::from(row.get::<_, String>("repo")?),
-        spec_path: PathBuf::from(row.get::<_, String>("spec_path")?),
-        spec_text: row.get("spec_text")?,
-        spec_digest: row.get("spec_digest")?,
-        title: row.get("title")?,
-        agent: row.get("agent")?,
-        base_branch: row.get("base_branch")?,
-        base_commit: row.get("base_commit")?,
-        branch: row.get("branch")?,
-        worktree: PathBuf::from(row.get::<_, String>("worktree")?),
+        launch: NewTask {
+            id: row.get("id")?,
+            repo: PathBuf::from(row.get::<_, String>("repo")?),
+            spec_path: PathBuf::from(row.get::<_, String>("spec_path")?),
+            spec_text: row.get("spec_text")?,
+            spec_digest: row.get("spec_digest")?,
+            title: row.get("title")?,
+            agent: row.get("agent")?,
+            base_branch: row.get("base_branch")?,
+            base_commit: row.get("base_commit")?,
+            branch: row.get("branch")?,
+            worktree: PathBuf::from(row.get::<_, String>("worktree")?),
+            env,
+        },
         state,
         next_correction: row.get("next_correction")?,
         reason: row.get("reason")?,
         created_ms: row.get("created_ms")?,
         updated_ms: row.get("updated_ms")?,
-        env: match serde_json::from_str(&row.get::<_, String>("env")?) {
-            Ok(env) => env,
-            Err(err) => return Ok(Err(format!("the task's launch environment: {err}"))),
-        },
     }))
 }
 

@@ -34,27 +34,28 @@ pub(super) fn draw(frame: &mut Frame<'_>, area: Rect, review: &ReviewState, them
 fn summary(review: &ReviewState, width: usize, theme: Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from(vec![
         Span::styled(
-            fit(&review.title, width.saturating_sub(30)),
+            fit(&review.parts.title, width.saturating_sub(30)),
             theme.heading(),
         ),
         Span::styled(
             format!(
                 "  {} · {} · attempt {}",
-                review.id, review.state, review.attempt
+                review.parts.id, review.parts.state, review.parts.attempt
             ),
             theme.dim(),
         ),
     ])];
-    if review.state != crate::task::TaskState::Ready && !review.reason.is_empty() {
+    if review.parts.state != crate::task::TaskState::Ready && !review.parts.reason.is_empty() {
         lines.push(Line::styled(
-            fit(&format!("why: {}", review.reason), width),
+            fit(&format!("why: {}", review.parts.reason), width),
             theme.warn(),
         ));
     }
-    for what in &review.spec.what {
+    for what in &review.parts.spec.what {
         lines.push(Line::raw(fit(&format!("  {what}"), width)));
     }
     let scope: Vec<String> = review
+        .parts
         .spec
         .scope
         .iter()
@@ -66,25 +67,25 @@ fn summary(review: &ReviewState, width: usize, theme: Theme) -> Vec<Line<'static
             width,
         )));
     }
-    for constraint in &review.spec.constraints {
+    for constraint in &review.parts.spec.constraints {
         lines.push(Line::styled(
             fit(&format!("  constraint: {constraint}"), width),
             theme.dim(),
         ));
     }
-    if review.findings.is_empty() {
+    if review.parts.findings.is_empty() {
         lines.push(Line::styled("Findings: none", theme.ok()));
     } else {
         lines.push(Line::styled(
             format!(
                 "Findings: {} ({} blocking)",
-                review.findings.len(),
+                review.parts.findings.len(),
                 review.blocking()
             ),
             theme.heading(),
         ));
     }
-    for (index, finding) in review.findings.iter().enumerate() {
+    for (index, finding) in review.parts.findings.iter().enumerate() {
         let (mark, style) = match finding.severity.as_str() {
             "error" => ("✗", theme.error()),
             "warning" => ("⚠", theme.warn()),
@@ -112,18 +113,23 @@ fn summary(review: &ReviewState, width: usize, theme: Theme) -> Vec<Line<'static
         ]));
     }
     let (added, removed) = review
+        .parts
         .stat
         .iter()
         .fold((0, 0), |(a, r), s| (a + s.added, r + s.removed));
     lines.push(Line::styled(
         format!(
             "Changes: {} file{}, +{added} -{removed}",
-            review.stat.len(),
-            if review.stat.len() == 1 { "" } else { "s" }
+            review.parts.stat.len(),
+            if review.parts.stat.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
         ),
         theme.heading(),
     ));
-    for stat in &review.stat {
+    for stat in &review.parts.stat {
         let counts = if stat.binary {
             "binary".to_string()
         } else {

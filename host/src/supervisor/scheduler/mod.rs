@@ -2,8 +2,10 @@
 //! whenever any task changes state), and the requests that change tasks (launch, accept,
 //! correct, reject, cancel, resume).
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+mod launch;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -14,14 +16,12 @@ use super::lifecycle;
 use super::log;
 use super::notify;
 use super::protocol::{Request, Response};
-use super::store::{NewTask, Task};
+use super::store::Task;
 use crate::config::{Config, ConfigSources};
-use crate::digest;
 use crate::runner::{Canceller, cancellation};
-use crate::spec;
 use crate::task::TaskState;
 use crate::task::accept::{self, Strategy};
-use crate::task::worktree::{BRANCH_PREFIX, TaskWorktree, resolve_base};
+use crate::task::worktree::{TaskWorktree, resolve_base};
 
 /// The supervisor's scheduler: owns the running tasks.
 #[derive(Debug)]
@@ -104,15 +104,15 @@ impl Scheduler {
         let mut configs: HashMap<PathBuf, Result<Arc<Config>, String>> = HashMap::new();
         for task in tasks.iter().filter(|t| t.state == TaskState::Queued) {
             let config = configs
-                .entry(task.repo.clone())
-                .or_insert_with(|| decide::repo_config(&self.ctx, &task.repo));
+                .entry(task.launch.repo.clone())
+                .or_insert_with(|| decide::repo_config(&self.ctx, &task.launch.repo));
             let decision = match config {
                 Ok(config) => decide::admission(&self.ctx, config, task, &state),
                 Err(reason) => Admission::Hold(reason.clone()),
             };
             match decision {
                 Admission::Start => {
-                    lock(&self.holds).remove(&task.id);
+                    lock(&self.holds).remove(&task.launch.id);
                     self.start(task.clone());
                     // The picture changed; ask again from scratch for the next one.
                     self.wake();
@@ -132,9 +132,9 @@ impl Scheduler {
                     let detail = format!("refused by admission: {reason}");
                     if let Err(err) = self
                         .ctx
-                        .store(|s| s.transition(&task.id, TaskState::Failed, &detail))
+                        .store(|s| s.transition(&task.launch.id, TaskState::Failed, &detail))
                     {
-                        log(&format!("task {}: {err}", task.id));
+                        log(&format!("task {}: {err}", task.launch.id));
                     }
                 }
             }
@@ -146,28 +146,28 @@ impl Scheduler {
     /// task's accepted work instead of conflicting with it. A task whose worktree exists
     /// (a correction, a resumed run) keeps its base.
     fn refresh_base(&self, task: &Task) {
-        let Some(branch) = task.base_branch.as_deref() else {
+        let Some(branch) = task.launch.base_branch.as_deref() else {
             return;
         };
-        if task.worktree.exists() {
+        if task.launch.worktree.exists() {
             return;
         }
-        match resolve_base(&task.repo, Some(branch)) {
-            Ok(base) if base.commit != task.base_commit => {
+        match resolve_base(&task.launch.repo, Some(branch)) {
+            Ok(base) if base.commit != task.launch.base_commit => {
                 log(&format!(
                     "task {}: {branch} moved since launch; starting from {}",
-                    task.id, base.commit
+                    task.launch.id, base.commit
                 ));
                 if let Err(err) = self
                     .ctx
-                    .store(|s| s.set_base_commit(&task.id, &base.commit))
+                    .store(|s| s.set_base_commit(&task.launch.id, &base.commit))
                 {
-                    log(&format!("task {}: {err}", task.id));
+                    log(&format!("task {}: {err}", task.launch.id));
                 }
             }
             Ok(_) => {}
             // The attempt reports a base it cannot use, with its reason.
-            Err(err) => log(&format!("task {}: {branch}: {err}", task.id)),
+            Err(err) => log(&format!("task {}: {branch}: {err}", task.launch.id)),
         }
     }
 
@@ -175,17 +175,17 @@ impl Scheduler {
     /// `queue`, the tasks behind it wait too.
     fn hold(&self, task: &Task, reason: &str, queue: bool) {
         let mut holds = lock(&self.holds);
-        if holds.get(&task.id).map(String::as_str) != Some(reason) {
-            log(&format!("task {} held: {reason}", task.id));
-            holds.insert(task.id.clone(), reason.to_string());
+        if holds.get(&task.launch.id).map(String::as_str) != Some(reason) {
+            log(&format!("task {} held: {reason}", task.launch.id));
+            holds.insert(task.launch.id.clone(), reason.to_string());
         }
         drop(holds);
         let stored = self.ctx.store(|s| match queue {
-            true => s.set_hold(&task.id, reason),
-            false => s.set_wait(&task.id, reason),
+            true => s.set_hold(&task.launch.id, reason),
+            false => s.set_wait(&task.launch.id, reason),
         });
         if let Err(err) = stored {
-            log(&format!("task {}: {err}", task.id));
+            log(&format!("task {}: {err}", task.launch.id));
         }
     }
 
@@ -193,21 +193,21 @@ impl Scheduler {
         self.refresh_base(&task);
         let correction = task.next_correction.clone();
         let started = self.ctx.store(|s| {
-            s.set_next_correction(&task.id, None)?;
-            s.transition(&task.id, TaskState::Running, "admitted")
+            s.set_next_correction(&task.launch.id, None)?;
+            s.transition(&task.launch.id, TaskState::Running, "admitted")
         });
         let task = match started {
             Ok(task) => task,
             Err(err) => {
-                log(&format!("task {} cannot start: {err}", task.id));
+                log(&format!("task {} cannot start: {err}", task.launch.id));
                 return;
             }
         };
         let (canceller, cancel) = cancellation();
-        lock(&self.running).insert(task.id.clone(), canceller);
+        lock(&self.running).insert(task.launch.id.clone(), canceller);
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let id = task.id.clone();
+            let id = task.launch.id.clone();
             log(&format!("task {id} started"));
             let state =
                 lifecycle::run_attempt(Arc::clone(&this.ctx), task, correction, cancel).await;
@@ -226,12 +226,12 @@ impl Scheduler {
     }
 
     fn notify_done(&self, task: &Task) {
-        let config = Config::load(&ConfigSources::discover(Some(&task.repo)))
+        let config = Config::load(&ConfigSources::discover(Some(&task.launch.repo)))
             .map(|c| c.notify)
             .unwrap_or_default();
         let path = self.ctx.host_env.get("PATH").map(String::as_str);
         for problem in notify::task_done(&config, task, path).problems {
-            log(&format!("task {}: {problem}", task.id));
+            log(&format!("task {}: {problem}", task.launch.id));
         }
     }
 
@@ -277,95 +277,6 @@ impl Scheduler {
         }
     }
 
-    fn launch(
-        &self,
-        repo: &Path,
-        spec_path: &Path,
-        spec_text: String,
-        agent: Option<String>,
-        env: BTreeMap<String, String>,
-    ) -> Response {
-        let parsed = spec::parse(&spec_path.display().to_string(), spec_text.as_bytes());
-        let Some(spec) = parsed
-            .spec
-            .filter(|_| !parsed.problems.iter().any(spec::SpecProblem::is_error))
-        else {
-            return refused(
-                format!("{} is not a valid spec", spec_path.display()),
-                format!("run `agenthost check {}`", spec_path.display()),
-            );
-        };
-        let config = match Config::load(&ConfigSources::discover(Some(repo))) {
-            Ok(config) => config,
-            Err(err) => return refused(err.to_string(), "run `agenthost check` in the repository"),
-        };
-        let agent = agent
-            .or_else(|| spec.front_matter.agent.clone())
-            .unwrap_or_else(|| config.default_agent.clone());
-        if !config.agents.contains_key(&agent) {
-            let known: Vec<&str> = config.agents.keys().map(String::as_str).collect();
-            return refused(
-                format!("no agent profile `{agent}`"),
-                format!("known profiles: {}", known.join(", ")),
-            );
-        }
-        let base_name = spec
-            .front_matter
-            .base
-            .clone()
-            .or_else(|| config.worktree.base.clone());
-        let base = match resolve_base(repo, base_name.as_deref()) {
-            Ok(base) => base,
-            Err(err) => return refused(err.to_string(), err.help()),
-        };
-        let id = match self.ctx.store(|s| s.unique_id(&spec.id)) {
-            Ok(id) => id,
-            Err(err) => return refused(err.to_string(), "check agenthost's state directory"),
-        };
-        let new = NewTask {
-            id: id.clone(),
-            repo: repo.to_path_buf(),
-            spec_path: spec_path.to_path_buf(),
-            spec_digest: digest::sha256(spec_text.as_bytes()),
-            spec_text,
-            title: spec.title.clone(),
-            agent,
-            base_branch: base.branch,
-            base_commit: base.commit,
-            branch: format!("{BRANCH_PREFIX}{id}"),
-            worktree: self.ctx.dirs.worktree(&id),
-            env,
-        };
-        match self.ctx.store(|s| s.insert_task(&new)) {
-            Ok(task) => {
-                log(&format!(
-                    "task {} queued ({})",
-                    task.id,
-                    task.repo.display()
-                ));
-                let held = self.held_at_launch(&task);
-                Response::Launched { id: task.id, held }
-            }
-            Err(err) => refused(err.to_string(), "check agenthost's state directory"),
-        }
-    }
-
-    /// Admission's answer for a task just queued, asked at once so that `launch` can say
-    /// when it will wait (the scheduler asks again in its own round): the reason of a hold
-    /// or a wait, `None` when it may start.
-    fn held_at_launch(&self, task: &Task) -> Option<String> {
-        let tasks = self.ctx.store(|s| s.tasks(false)).ok()?;
-        let state = decide::host_state(&self.ctx, &tasks);
-        let decision = match decide::repo_config(&self.ctx, &task.repo) {
-            Ok(config) => decide::admission(&self.ctx, &config, task, &state),
-            Err(reason) => Admission::Hold(reason),
-        };
-        match decision {
-            Admission::Start | Admission::Reject(_) => None,
-            Admission::Hold(reason) | Admission::Wait(reason) => Some(reason),
-        }
-    }
-
     fn accept(&self, id: &str, strategy: Strategy, force: bool) -> Response {
         let task = match self.task(id) {
             Ok(task) => task,
@@ -406,17 +317,23 @@ impl Scheduler {
                 ),
             );
         }
-        let Some(base) = task.base_branch.clone() else {
+        let Some(base) = task.launch.base_branch.clone() else {
             return refused(
                 format!("task `{id}` started from a detached commit, not a branch"),
                 format!(
                     "merge its branch `{}` by hand, then reject the task",
-                    task.branch
+                    task.launch.branch
                 ),
             );
         };
         let message = squash_message(&task);
-        match accept::accept(&task.repo, &base, &task.branch, strategy, &message) {
+        match accept::accept(
+            &task.launch.repo,
+            &base,
+            &task.launch.branch,
+            strategy,
+            &message,
+        ) {
             Ok(done) => {
                 let detail = format!(
                     "accepted into {base} ({strategy:?}{}) as {}",
@@ -455,7 +372,7 @@ impl Scheduler {
                 "a correction goes to a ready or failed task; wait for it, or cancel it",
             );
         }
-        if !task.worktree.exists() {
+        if !task.launch.worktree.exists() {
             return refused(
                 format!("task `{id}` has no worktree any more"),
                 "launch the spec again",
@@ -563,36 +480,36 @@ impl Scheduler {
 fn squash_message(task: &Task) -> String {
     format!(
         "{}\n\nAgenthost-Task: {}\nAgenthost-Spec: {}\nAgenthost-Spec-Digest: {}\n",
-        task.title,
-        task.id,
+        task.launch.title,
+        task.launch.id,
         lifecycle::spec_label(task),
-        task.spec_digest
+        task.launch.spec_digest
     )
 }
 
 /// Removes a finished task's worktree, branch and private home (with the copies of your
 /// credentials seeded into it); its record and logs stay.
 fn remove_work(ctx: &Context, task: &Task) {
-    let home = ctx.dirs.agent_home(&task.id);
+    let home = ctx.dirs.agent_home(&task.launch.id);
     if let Err(err) = std::fs::remove_dir_all(&home)
         && err.kind() != std::io::ErrorKind::NotFound
     {
         log(&format!(
             "task {}: cannot remove its private home {}: {err}",
-            task.id,
+            task.launch.id,
             home.display()
         ));
     }
     let worktree = TaskWorktree {
-        repo_root: task.repo.clone(),
-        name: task.id.clone(),
-        path: task.worktree.clone(),
-        branch: task.branch.clone(),
+        repo_root: task.launch.repo.clone(),
+        name: task.launch.id.clone(),
+        path: task.launch.worktree.clone(),
+        branch: task.launch.branch.clone(),
     };
     if let Err(err) = worktree.remove() {
         log(&format!(
             "task {}: cannot remove its worktree: {err}",
-            task.id
+            task.launch.id
         ));
     }
 }

@@ -260,3 +260,102 @@ command = ["sh", "-c", "case \"$0\" in a) mkdir -p docs && echo a > docs/a.md ;;
     );
     assert_eq!(file_at_head(&repo, "docs/c.md"), "c\n");
 }
+
+/// The issue's measure: eight agents launched at once on one repository, half of them
+/// writing the same file, are all accepted, as they become ready, with no conflict ever
+/// reaching the person; the four that share a file never run or wait for review together.
+#[test]
+fn eight_at_once_half_overlapping_all_land_without_a_conflict() {
+    let mut agent = String::from(
+        "[agents.edit]\ncommand = [\"sh\", \"-c\", \"case \\\"$0\\\" in o*) printf '# by %s\\\\n' \\\"$0\\\" >> inventory/report.py ;; *) mkdir -p docs && echo \\\"$0\\\" > docs/$0.md ;; esac\", \"{task_id}\"]\n",
+    );
+    agent.push_str("\n[policies.review-bandwidth]\nconfig = { ramp = [8], max_waiting = 8 }\n");
+    let mut test = sample().file("repo/agenthost.toml", agent);
+    let mut specs = Vec::new();
+    for n in 1..=4 {
+        let (overlapping, own) = (format!("o{n}"), format!("d{n}"));
+        test = test
+            .file(
+                &format!("repo/specs/{overlapping}.md"),
+                spec(
+                    &overlapping,
+                    &format!("Note task {overlapping} in the report"),
+                    "- Modify: `inventory/report.py`",
+                ),
+            )
+            .file(
+                &format!("repo/specs/{own}.md"),
+                spec(
+                    &own,
+                    &format!("Write the note of {own}"),
+                    &format!("- Create: `docs/{own}.md`"),
+                ),
+            );
+        specs.push(format!("repo/specs/{overlapping}.md"));
+        specs.push(format!("repo/specs/{own}.md"));
+    }
+    let repo = test.path().join("repo");
+    crate::commit_all(&repo);
+    let _stop = StopSupervisor(&test);
+    let mut args = vec!["launch".to_string(), "--agent".into(), "edit".into()];
+    args.extend(specs);
+    let run = test.exec(&args);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+
+    // The person accepts whatever is ready, again and again, until all eight have landed.
+    let ids: Vec<String> = (1..=4)
+        .flat_map(|n| [format!("o{n}"), format!("d{n}")])
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    loop {
+        let states: Vec<String> = ids
+            .iter()
+            .map(|id| crate::lifecycle::task_state(&test, id))
+            .collect();
+        if states.iter().all(|s| s == "accepted") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all accepted: {ids:?} {states:?}"
+        );
+        if states.iter().any(|s| s == "ready") {
+            let run = test.exec(&["accept", "--all-ready"]);
+            assert_eq!(
+                run.code,
+                0,
+                "a conflict reached the person: {}",
+                run.transcript()
+            );
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    let report = file_at_head(&repo, "inventory/report.py");
+    for n in 1..=4 {
+        assert!(report.contains(&format!("# by o{n}\n")), "{report}");
+        assert_eq!(
+            file_at_head(&repo, &format!("docs/d{n}.md")),
+            format!("d{n}\n")
+        );
+    }
+    // From start to acceptance, the four that share a file never overlap.
+    let events = events(&test);
+    let mut active: Option<String> = None;
+    for (task, state) in &events {
+        if !task.starts_with('o') {
+            continue;
+        }
+        match state.as_str() {
+            "running" => {
+                assert!(
+                    active.is_none() || active.as_deref() == Some(task),
+                    "{task} started while {active:?} was not yet accepted: {events:?}"
+                );
+                active = Some(task.clone());
+            }
+            "accepted" => active = None,
+            _ => {}
+        }
+    }
+}

@@ -745,6 +745,56 @@ mod typed {
         );
     }
 
+    /// A component exporting interfaces of both versions is refused at load time, with a
+    /// message naming the two exports: the host would not know which task view to send.
+    #[test]
+    fn a_component_of_two_versions_is_refused() {
+        let mut resolve = wit_parser::Resolve::default();
+        resolve
+            .push_str("v0.1.wit", include_str!("../../../sdk/wit-0.1/policy.wit"))
+            .unwrap();
+        resolve.push_str("v0.2.wit", WIT).unwrap();
+        let mixed = resolve
+            .push_str(
+                "mixed.wit",
+                "package test:mixed;\nworld mixed {\n  export agenthost:policy/acceptance@0.2.0;\n  export agenthost:policy/config@0.1.0;\n}\n",
+            )
+            .unwrap();
+        let world = resolve.select_world(&[mixed], Some("mixed")).unwrap();
+        let mut module = wat::parse_str(
+            r#"(module
+  (memory (export "memory") 1)
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+  (func (export "agenthost:policy/acceptance@0.2.0#check-spec") (param i32) (result i32)
+    (i32.const 16))
+  (func (export "agenthost:policy/config@0.1.0#validate") (param i32 i32) (result i32)
+    (i32.const 16)))"#,
+        )
+        .unwrap();
+        wit_component::embed_component_metadata(
+            &mut module,
+            &resolve,
+            world,
+            wit_component::StringEncoding::UTF8,
+        )
+        .unwrap();
+        let bytes = wit_component::ComponentEncoder::default()
+            .module(&module)
+            .unwrap()
+            .validate(true)
+            .encode()
+            .unwrap();
+        let Err(err) = engine().load("typed-mixed", &bytes, None) else {
+            panic!("a component of two versions loaded");
+        };
+        assert_eq!(err.kind(), "wrong types", "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("a component speaks one version of `agenthost:policy`"),
+            "{message}"
+        );
+    }
+
     /// A component built for 0.1.0 (the frozen `sdk/wit-0.1`) still loads and answers,
     /// and says which version it speaks.
     #[test]

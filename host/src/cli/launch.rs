@@ -300,6 +300,23 @@ fn wait_for(dirs: &StateDirs, ids: &[String], output: &Output) -> miette::Result
 /// reason, indented), and the way on.
 fn report_line(task: &crate::supervisor::store::Task, blocking: usize) -> String {
     let id = &task.launch.id;
+    let mut line = state_line(task, blocking);
+    if task.state == TaskState::Ready
+        && let Ok(Some(moved)) = crate::task::stale::base_moved(
+            &task.launch.repo,
+            task.launch.base_branch.as_deref(),
+            &task.launch.base_commit,
+            &task.launch.branch,
+        )
+    {
+        line.push_str(&format!("  base: {}\n", moved.describe(id)));
+    }
+    line
+}
+
+/// The first part of [`report_line`]: the state and its reason.
+fn state_line(task: &crate::supervisor::store::Task, blocking: usize) -> String {
+    let id = &task.launch.id;
     match task.state {
         TaskState::Ready if blocking == 0 => {
             format!("{id} is ready: review with `agenthost review {id}`\n")

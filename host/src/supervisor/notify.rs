@@ -21,7 +21,23 @@ pub struct Notified {
 /// run detached, and their failures are reported, not raised.
 pub fn task_done(config: &NotifyConfig, task: &Task, path_var: Option<&str>) -> Notified {
     let mut notified = Notified::default();
-    let summary = format!("agenthost: {} is {}", task.launch.id, task.state);
+    let mut summary = format!("agenthost: {} is {}", task.launch.id, task.state);
+    // A ready task whose base moved meanwhile says so (and whether it still applies).
+    let base_moved = match task.state {
+        crate::task::TaskState::Ready => crate::task::stale::base_moved(
+            &task.launch.repo,
+            task.launch.base_branch.as_deref(),
+            &task.launch.base_commit,
+            &task.launch.branch,
+        )
+        .ok()
+        .flatten()
+        .map(|moved| moved.brief()),
+        _ => None,
+    };
+    if let Some(moved) = &base_moved {
+        summary.push_str(&format!(" ({moved})"));
+    }
     if config.desktop
         && let Some(notify_send) = crate::confinement::find_program("notify-send", path_var)
     {
@@ -43,7 +59,8 @@ pub fn task_done(config: &NotifyConfig, task: &Task, path_var: Option<&str>) -> 
             .env("AGENTHOST_TASK", &task.launch.id)
             .env("AGENTHOST_STATE", task.state.as_str())
             .env("AGENTHOST_TITLE", &task.launch.title)
-            .env("AGENTHOST_REPO", &task.launch.repo);
+            .env("AGENTHOST_REPO", &task.launch.repo)
+            .env("AGENTHOST_BASE_MOVED", base_moved.as_deref().unwrap_or(""));
         match spawn_detached(&mut command) {
             Ok(()) => notified.hook = true,
             Err(err) => notified.problems.push(format!(

@@ -18,6 +18,15 @@ pub struct BaseMoved {
 }
 
 impl BaseMoved {
+    /// A few words without any path, for the ready notification and the `on_ready` hook
+    /// (which run outside the sandbox: no text the agent could have chosen).
+    pub fn brief(&self) -> String {
+        match self.conflicts.is_empty() {
+            true => format!("{} moved; the change still applies", self.branch),
+            false => format!("{} moved; the change now conflicts", self.branch),
+        }
+    }
+
     /// One line for `review` and `status`, ending with what to do.
     pub fn describe(&self, task_id: &str) -> String {
         let moved = format!(
@@ -88,4 +97,74 @@ pub fn base_moved(
         commits,
         conflicts,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Commits `files` on top of `parent` (or as the first commit) and returns the commit.
+    fn commit(repo: &Repository, parent: Option<Oid>, files: &[(&str, &str)]) -> Oid {
+        let mut builder = repo.treebuilder(None).unwrap();
+        let base_tree = parent.map(|p| repo.find_commit(p).unwrap().tree().unwrap());
+        if let Some(tree) = &base_tree {
+            for entry in tree.iter() {
+                builder
+                    .insert(entry.name().unwrap(), entry.id(), entry.filemode())
+                    .unwrap();
+            }
+        }
+        for (name, text) in files {
+            let blob = repo.blob(text.as_bytes()).unwrap();
+            builder.insert(name, blob, 0o100644).unwrap();
+        }
+        let tree = repo.find_tree(builder.write().unwrap()).unwrap();
+        let sig = git2::Signature::now("T", "t@example.invalid").unwrap();
+        let parents: Vec<git2::Commit<'_>> = parent
+            .map(|p| repo.find_commit(p).unwrap())
+            .into_iter()
+            .collect();
+        let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        repo.commit(None, &sig, &sig, "c", &tree, &parents).unwrap()
+    }
+
+    #[test]
+    fn a_moved_base_is_seen_with_whether_the_change_still_applies() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let base = commit(&repo, None, &[("a.txt", "one\n"), ("b.txt", "two\n")]);
+        let task = commit(&repo, Some(base), &[("a.txt", "one by the task\n")]);
+        repo.reference("refs/heads/agenthost/t", task, true, "task")
+            .unwrap();
+        repo.reference("refs/heads/main", base, true, "main")
+            .unwrap();
+        let moved = || base_moved(dir.path(), Some("main"), &base.to_string(), "agenthost/t");
+
+        assert_eq!(moved().unwrap(), None, "main has not moved");
+        assert_eq!(
+            base_moved(dir.path(), None, &base.to_string(), "agenthost/t").unwrap(),
+            None,
+            "no base branch, nothing to compare"
+        );
+
+        let elsewhere = commit(&repo, Some(base), &[("b.txt", "two, by hand\n")]);
+        repo.reference("refs/heads/main", elsewhere, true, "main")
+            .unwrap();
+        let found = moved().unwrap().expect("main moved");
+        assert_eq!((found.commits, found.conflicts.len()), (1, 0));
+        assert_eq!(found.brief(), "main moved; the change still applies");
+
+        let same_lines = commit(&repo, Some(elsewhere), &[("a.txt", "one, by hand\n")]);
+        repo.reference("refs/heads/main", same_lines, true, "main")
+            .unwrap();
+        let found = moved().unwrap().expect("main moved");
+        assert_eq!(found.commits, 2);
+        assert_eq!(found.conflicts, ["a.txt"]);
+        assert_eq!(
+            found.describe("t"),
+            "main has 2 new commits since this task started; its change now conflicts in \
+             a.txt: `agenthost reject t` and launch its spec again on the new base"
+        );
+        assert_eq!(found.brief(), "main moved; the change now conflicts");
+    }
 }

@@ -154,6 +154,7 @@ fn builtin_defaults_parse_and_hold_the_documented_values() {
             "diff-size",
             "review-bandwidth",
             "scope-guard",
+            "scope-overlap",
             "spec-quality",
             "tests"
         ]
@@ -299,7 +300,7 @@ fn a_new_agent_can_be_completed_by_a_later_layer() {
 fn adding_a_policy_keeps_the_defaults() {
     let config =
         load_repo("[policies.mine]\npath = \"p/mine.wasm\"\nmode = \"monitor\"\n").unwrap();
-    assert_eq!(config.policies.len(), 6);
+    assert_eq!(config.policies.len(), 7);
     let mine = &config.policies["mine"];
     assert_eq!(
         mine.source,
@@ -311,7 +312,7 @@ fn adding_a_policy_keeps_the_defaults() {
     assert_eq!(mine.mode, PolicyMode::Monitor);
     assert!(mine.enabled);
     assert_eq!(mine.origin, repo());
-    assert_eq!(config.enabled_policies().count(), 6);
+    assert_eq!(config.enabled_policies().count(), 7);
 }
 
 #[test]
@@ -324,8 +325,8 @@ fn enabled_false_disables_a_builtin() {
     assert!(!config.policies["diff-size"].enabled);
     assert_eq!(config.policies["diff-size"].origin, user());
     assert!(!config.policies["tests"].enabled);
-    assert_eq!(config.policies.len(), 5);
-    assert_eq!(config.enabled_policies().count(), 3);
+    assert_eq!(config.policies.len(), 6);
+    assert_eq!(config.enabled_policies().count(), 4);
 }
 
 #[test]

@@ -301,14 +301,7 @@ fn wait_for(dirs: &StateDirs, ids: &[String], output: &Output) -> miette::Result
 fn report_line(task: &crate::supervisor::store::Task, blocking: usize) -> String {
     let id = &task.launch.id;
     let mut line = state_line(task, blocking);
-    if task.state == TaskState::Ready
-        && let Ok(Some(moved)) = crate::task::stale::base_moved(
-            &task.launch.repo,
-            task.launch.base_branch.as_deref(),
-            &task.launch.base_commit,
-            &task.launch.branch,
-        )
-    {
+    if let Some(moved) = crate::task::stale::of_ready(task) {
         line.push_str(&format!("  base: {}\n", moved.describe(id)));
     }
     line

@@ -93,14 +93,7 @@ pub(super) fn run(args: &ReviewArgs, output: &Output) -> miette::Result<Exit> {
     {
         text.push_str(&format!("  correction  {correction}\n"));
     }
-    if task.state == crate::task::TaskState::Ready
-        && let Ok(Some(moved)) = crate::task::stale::base_moved(
-            &task.launch.repo,
-            task.launch.base_branch.as_deref(),
-            &task.launch.base_commit,
-            &task.launch.branch,
-        )
-    {
+    if let Some(moved) = crate::task::stale::of_ready(task) {
         text.push_str(&format!(
             "  base      {}\n",
             moved.describe(&task.launch.id)

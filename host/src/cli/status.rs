@@ -159,18 +159,8 @@ fn rows(store: &Store, all: bool) -> Result<Vec<Row>, crate::supervisor::store::
             .iter()
             .filter(|f| f.severity == "error")
             .count();
-        let base_moved = match task.state {
-            TaskState::Ready => crate::task::stale::base_moved(
-                &task.launch.repo,
-                task.launch.base_branch.as_deref(),
-                &task.launch.base_commit,
-                &task.launch.branch,
-            )
-            .ok()
-            .flatten()
-            .map(|moved| moved.describe(&task.launch.id)),
-            _ => None,
-        };
+        let base_moved =
+            crate::task::stale::of_ready(&task).map(|moved| moved.describe(&task.launch.id));
         rows.push(Row {
             base_moved,
             age_ms: now - task.created_ms,

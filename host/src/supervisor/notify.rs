@@ -23,18 +23,7 @@ pub fn task_done(config: &NotifyConfig, task: &Task, path_var: Option<&str>) -> 
     let mut notified = Notified::default();
     let mut summary = format!("agenthost: {} is {}", task.launch.id, task.state);
     // A ready task whose base moved meanwhile says so (and whether it still applies).
-    let base_moved = match task.state {
-        crate::task::TaskState::Ready => crate::task::stale::base_moved(
-            &task.launch.repo,
-            task.launch.base_branch.as_deref(),
-            &task.launch.base_commit,
-            &task.launch.branch,
-        )
-        .ok()
-        .flatten()
-        .map(|moved| moved.brief()),
-        _ => None,
-    };
+    let base_moved = crate::task::stale::of_ready(task).map(|moved| moved.brief());
     if let Some(moved) = &base_moved {
         summary.push_str(&format!(" ({moved})"));
     }

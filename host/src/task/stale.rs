@@ -47,6 +47,23 @@ impl BaseMoved {
     }
 }
 
+/// For a ready task, whether its base branch moved since it started (see [`base_moved`]);
+/// `None` for any other state, or when git cannot say (the verbs then show nothing).
+pub fn of_ready(task: &crate::supervisor::store::Task) -> Option<BaseMoved> {
+    if task.state != crate::task::TaskState::Ready {
+        return None;
+    }
+    let launch = &task.launch;
+    base_moved(
+        &launch.repo,
+        launch.base_branch.as_deref(),
+        &launch.base_commit,
+        &launch.branch,
+    )
+    .ok()
+    .flatten()
+}
+
 /// Whether `base_branch` (in the repository at `repo_root`) has moved past `base_commit`,
 /// the commit the task started from, and whether `task_branch` still merges into it. `None`
 /// for a task with no base branch or one that has not moved.

@@ -90,6 +90,24 @@ impl StateDirs {
             .join(format!("attempt-{attempt}.log"))
     }
 
+    /// The log of the checks an accept reran on a task merged onto a base that moved
+    /// (each accept appends to it).
+    pub fn recheck_log(&self, task_id: &str) -> PathBuf {
+        self.root
+            .join("logs")
+            .join(task_id)
+            .join("accept-checks.log")
+    }
+
+    /// Present while an accept's checks run in a task's worktree (its HEAD is detached at
+    /// the merged commit); a supervisor that finds it at start puts the worktree back.
+    pub fn recheck_marker(&self, task_id: &str) -> PathBuf {
+        self.root
+            .join("logs")
+            .join(task_id)
+            .join("accept-checks.active")
+    }
+
     /// Where the `.git` entries an attempt left below its worktree's root are moved to
     /// (`task::git_metadata`): beside the attempt's log, which outlives the worktree.
     pub fn git_quarantine(&self, task_id: &str, attempt: i64) -> PathBuf {

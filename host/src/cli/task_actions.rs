@@ -108,11 +108,20 @@ pub(super) fn accept(args: &AcceptArgs, output: &Output) -> miette::Result<Exit>
     let client = client()?;
     let mut landed: Vec<String> = Vec::new();
     for (n, id) in ids.iter().enumerate() {
-        let response = client.request_starting(Request::Accept {
-            id: id.clone(),
-            strategy,
-            force: args.force,
-        });
+        let mut said = Ok(());
+        let response = client.request_following(
+            Request::Accept {
+                id: id.clone(),
+                strategy,
+                force: args.force,
+            },
+            &mut |message| {
+                if said.is_ok() {
+                    said = output.print(&format!("{id}: {message}\n"));
+                }
+            },
+        );
+        said?;
         match response {
             Ok(Response::Accepted {
                 commit,

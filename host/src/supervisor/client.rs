@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::error::SupervisorError;
-use super::protocol::{Envelope, MAX_LINE, Request, Response, VERSION};
+use super::protocol::{Envelope, HEARTBEAT, MAX_LINE, Request, Response, VERSION};
 use super::store::Change;
 use crate::state_dir::StateDirs;
 
@@ -73,6 +73,47 @@ impl Client {
             self.start()?;
         }
         self.request(request)
+    }
+
+    /// Sends `request`, starting a supervisor first if none is running, and waits for its
+    /// answer, handing each [`Response::Progress`] line before it to `progress` (an accept
+    /// whose checks run again may take minutes).
+    pub fn request_following(
+        &self,
+        request: Request,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Response, SupervisorError> {
+        if self.send(&Request::Ping).is_err() {
+            self.start()?;
+        }
+        let stream = self
+            .connect(&request)
+            .map_err(|reason| self.unreachable(reason))?;
+        let mut reader = BufReader::new(stream);
+        loop {
+            let mut line = String::new();
+            let read = (&mut reader)
+                .take(MAX_LINE as u64)
+                .read_line(&mut line)
+                .map_err(|err| self.unreachable(format!("cannot read the answer: {err}")))?;
+            if read == 0 {
+                return Err(self
+                    .unreachable("the supervisor closed the connection before answering".into()));
+            }
+            let response: Response = serde_json::from_str(&line)
+                .map_err(|err| self.unreachable(format!("invalid answer: {err}")))?;
+            match response {
+                Response::Progress { message } => {
+                    if let Some(message) = message {
+                        progress(&message);
+                    }
+                }
+                Response::Error { message, help } => {
+                    return Err(SupervisorError::Refused { message, help });
+                }
+                other => return Ok(other),
+            }
+        }
     }
 
     /// Whether a supervisor answers.
@@ -190,8 +231,10 @@ impl Client {
             .map_err(|err| format!("no supervisor token ({}: {err})", token_path.display()))?;
         let socket = self.dirs.control_socket();
         let mut stream = UnixStream::connect(&socket).map_err(|err| err.to_string())?;
+        // A supervisor that answers nothing for this long is stuck (an accept's progress
+        // lines come every `HEARTBEAT`).
         stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
+            .set_read_timeout(Some(HEARTBEAT * 3))
             .map_err(|err| err.to_string())?;
         let envelope = Envelope {
             version: VERSION,

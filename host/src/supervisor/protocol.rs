@@ -4,6 +4,9 @@
 //!
 //! One request stays open: [`Request::Watch`], answered with [`Response::Watching`] and
 //! then one [`Response::Changed`] line per change to any task, until either side closes.
+//! An accept may take minutes (its checks run again when the base branch moved): its
+//! answer comes after [`Response::Progress`] lines, one at least every
+//! [`HEARTBEAT`]; closing the connection stops it.
 //!
 //! The token lives in the runtime directory (mode 0700, the token file 0600). A sandboxed
 //! agent can read neither, and its sandbox refuses it the socket too; the token is the
@@ -17,7 +20,11 @@ use super::store::Change;
 use crate::task::accept::Strategy;
 
 /// The protocol version; a mismatch is refused with a plain message.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+
+/// The longest an accept's client waits for a line: the supervisor sends a
+/// [`Response::Progress`] at least this often while the accept runs.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The largest request or response line accepted, in bytes.
 pub const MAX_LINE: usize = 4 * 1024 * 1024;
@@ -57,7 +64,8 @@ pub enum Request {
         #[serde(default)]
         env: std::collections::BTreeMap<String, String>,
     },
-    /// Merge a ready task into its base branch.
+    /// Merge a ready task into its base branch, rerunning its checks on the result when
+    /// the base branch moved; [`Response::Progress`] lines come before the answer.
     Accept {
         /// The task.
         id: String,
@@ -124,6 +132,12 @@ pub enum Response {
         /// Whether the user's checkout was updated.
         updated_checkout: bool,
     },
+    /// What an accept is doing (before its answer); none is a heartbeat.
+    Progress {
+        /// In words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
     /// A watch started: [`Response::Changed`] lines follow.
     Watching,
     /// A task changed (on a watching connection).
@@ -161,7 +175,7 @@ mod tests {
             request: Request::Ping,
         };
         let line = serde_json::to_string(&envelope).unwrap();
-        assert_eq!(line, r#"{"version":1,"token":"t","request":{"op":"ping"}}"#);
+        assert_eq!(line, r#"{"version":2,"token":"t","request":{"op":"ping"}}"#);
         let response: Response =
             serde_json::from_str(r#"{"result":"pong","pid":7,"version":"0.1.0"}"#).unwrap();
         assert_eq!(

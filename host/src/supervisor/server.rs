@@ -20,8 +20,8 @@ use tokio::sync::Notify;
 use super::context::Context;
 use super::error::SupervisorError;
 use super::log;
-use super::protocol::{Envelope, MAX_LINE, Request, Response, VERSION, tokens_match};
-use super::scheduler::Scheduler;
+use super::protocol::{Envelope, HEARTBEAT, MAX_LINE, Request, Response, VERSION, tokens_match};
+use super::scheduler::{AcceptRequest, Scheduler};
 use super::store::Store;
 use crate::state_dir::StateDirs;
 
@@ -134,6 +134,10 @@ pub fn serve(dirs: &StateDirs) -> Result<(), SupervisorError> {
             "task {id} was running when the supervisor stopped: now interrupted"
         ));
     }
+    // An accept whose checks ran again in a task's worktree left it on the merged change.
+    for line in super::lifecycle::restore_interrupted_rechecks(dirs, &store) {
+        log(&line);
+    }
 
     let token = new_token()?;
     let token_path = dirs.runtime.join("token");
@@ -224,6 +228,18 @@ async fn handle(stream: UnixStream, shared: Arc<Shared>) {
     let response = match reader.read_line(&mut line).await {
         Ok(_) => match authenticate(&line, &shared) {
             Ok(Request::Watch) => return watch(reader, writer, &shared).await,
+            Ok(Request::Accept {
+                id,
+                strategy,
+                force,
+            }) => {
+                let request = AcceptRequest {
+                    id,
+                    strategy,
+                    force,
+                };
+                return accept(reader, writer, request, &shared).await;
+            }
             Ok(request) => answer(request, &shared),
             Err(refusal) => refusal,
         },
@@ -280,6 +296,53 @@ async fn watch(
             .is_err()
         {
             return;
+        }
+    }
+}
+
+/// Serves an accept: [`Response::Progress`] lines while it runs (one at least every
+/// [`HEARTBEAT`]), then its answer. A client that goes away stops it: nothing is accepted
+/// then.
+async fn accept(
+    mut reader: BufReader<tokio::io::Take<tokio::net::unix::OwnedReadHalf>>,
+    mut writer: tokio::net::unix::OwnedWriteHalf,
+    request: AcceptRequest,
+    shared: &Shared,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (canceller, future) = shared.scheduler.start_accept(request, tx);
+    let mut accepting = tokio::spawn(future);
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    let (mut rest, mut client_gone) = (Vec::new(), false);
+    loop {
+        let line = tokio::select! {
+            ended = &mut accepting => {
+                while let Ok(message) = rx.try_recv() {
+                    let _ = send(&mut writer, &Response::Progress { message: Some(message) }).await;
+                }
+                let response = ended.unwrap_or_else(|err| Response::Error {
+                    message: format!("the accept failed: {err}"),
+                    help: "see the supervisor's log; nothing was accepted unless `agenthost status` says so".into(),
+                });
+                if let Err(err) = send(&mut writer, &response).await {
+                    log(&format!("cannot answer a client: {err}"));
+                }
+                return;
+            }
+            Some(message) = rx.recv() => Response::Progress { message: Some(message) },
+            _ = heartbeat.tick() => Response::Progress { message: None },
+            read = reader.read_to_end(&mut rest), if !client_gone => {
+                let _ = read;
+                client_gone = true;
+                log("an accept's client went away: stopping it");
+                canceller.cancel();
+                continue;
+            }
+        };
+        if !client_gone && send(&mut writer, &line).await.is_err() {
+            client_gone = true;
+            canceller.cancel();
         }
     }
 }

@@ -53,6 +53,12 @@ pub enum AcceptError {
         /// The files.
         paths: Vec<String>,
     },
+    /// The base branch moved after the accept was built (while its checks ran).
+    #[error("`{base}` moved while the accept was being checked")]
+    BaseMoved {
+        /// The base branch.
+        base: String,
+    },
     /// The base branch does not exist.
     #[error("the base branch `{base}` does not exist")]
     NoBaseBranch {
@@ -85,6 +91,9 @@ impl AcceptError {
                 "correct the task (`agenthost correct ID -m \"rebase onto the current base\"`), or merge the task branch by hand"
             }
             AcceptError::DirtyCheckout { .. } => "commit or stash those changes, then accept again",
+            AcceptError::BaseMoved { .. } => {
+                "accept again: it is built and checked afresh on the base branch's new head"
+            }
             AcceptError::NoBaseBranch { .. } => "create the branch, or set `base` for the task",
             AcceptError::NothingToAccept { .. } => "reject the task instead: it changed nothing",
             AcceptError::Git { .. } => "check the repository with `git status`",
@@ -105,7 +114,25 @@ pub struct Accepted {
     pub updated_checkout: bool,
 }
 
-/// Brings `task_branch` into `base` in the repository at `repo_root`.
+/// An accept built in memory and not yet visible: the commit the base branch would move
+/// to. [`land`] makes it visible, unless the base branch moved meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The base branch.
+    pub base: String,
+    /// The base branch's head the new commit was built on.
+    pub base_head: String,
+    /// The commit the base branch moves to: the task's changes on top of `base_head`.
+    pub new_head: String,
+    /// Whether the base branch has commits the task branch lacks (it moved since the task
+    /// started): what was tested is then not what would land.
+    pub base_moved: bool,
+    /// The task branch.
+    pub task_branch: String,
+}
+
+/// Brings `task_branch` into `base` in the repository at `repo_root`: [`prepare`], then
+/// [`land`].
 ///
 /// `message` is the squash commit's message (or the merge commit's); rebased commits keep
 /// their own.
@@ -116,10 +143,22 @@ pub fn accept(
     strategy: Strategy,
     message: &str,
 ) -> Result<Accepted, AcceptError> {
+    let prepared = prepare(repo_root, base, task_branch, strategy, message)?;
+    land(repo_root, &prepared)
+}
+
+/// Builds the commit(s) that bring `task_branch` into `base`, in memory: nothing visible
+/// changes (the new objects are unreferenced until [`land`]).
+pub fn prepare(
+    repo_root: &Path,
+    base: &str,
+    task_branch: &str,
+    strategy: Strategy,
+    message: &str,
+) -> Result<Prepared, AcceptError> {
     let repo = Repository::open(repo_root).map_err(git("open the repository"))?;
-    let base_ref = format!("refs/heads/{base}");
     let base_commit = repo
-        .find_reference(&base_ref)
+        .find_reference(&format!("refs/heads/{base}"))
         .and_then(|r| r.peel_to_commit())
         .map_err(|_| AcceptError::NoBaseBranch {
             base: base.to_string(),
@@ -152,6 +191,35 @@ pub fn accept(
         }
         Strategy::Rebase => rebase(&repo, &base_commit, &task_commit, merge_base, base)?,
     };
+    Ok(Prepared {
+        base: base.to_string(),
+        base_head: base_commit.id().to_string(),
+        new_head: new_head.to_string(),
+        base_moved: merge_base != base_commit.id(),
+        task_branch: task_branch.to_string(),
+    })
+}
+
+/// Moves the base branch to the prepared commit, updating the user's checkout first when it
+/// has the base branch checked out. Refused, with nothing changed, when the base branch is
+/// no longer where the commit was built ([`AcceptError::BaseMoved`]) or the checkout has
+/// uncommitted changes to the files the accept changes.
+pub fn land(repo_root: &Path, prepared: &Prepared) -> Result<Accepted, AcceptError> {
+    let repo = Repository::open(repo_root).map_err(git("open the repository"))?;
+    let base_ref = format!("refs/heads/{}", prepared.base);
+    let oid = |text: &str| Oid::from_str(text).map_err(git("read a commit id"));
+    let (base_head, new_head) = (oid(&prepared.base_head)?, oid(&prepared.new_head)?);
+    let current = repo
+        .find_reference(&base_ref)
+        .and_then(|r| r.peel_to_commit())
+        .map_err(|_| AcceptError::NoBaseBranch {
+            base: prepared.base.clone(),
+        })?;
+    if current.id() != base_head {
+        return Err(AcceptError::BaseMoved {
+            base: prepared.base.clone(),
+        });
+    }
     let new_commit = repo
         .find_commit(new_head)
         .map_err(git("read the new commit"))?;
@@ -163,7 +231,7 @@ pub fn accept(
         .and_then(|head| head.name().ok().map(|n| n == base_ref))
         .unwrap_or(false);
     if head_is_base && !repo.is_bare() {
-        let old_tree = base_commit.tree().map_err(git("read the base tree"))?;
+        let old_tree = current.tree().map_err(git("read the base tree"))?;
         let touched = changed_paths(&repo, &old_tree, &new_tree)?;
         let dirty = dirty_paths(&repo)?;
         let overlap: Vec<String> = dirty.intersection(&touched).cloned().collect();
@@ -179,8 +247,8 @@ pub fn accept(
         &base_ref,
         new_head,
         true,
-        base_commit.id(),
-        &format!("agenthost accept {task_branch}"),
+        base_head,
+        &format!("agenthost accept {}", prepared.task_branch),
     )
     .map_err(git("move the base branch"))?;
     Ok(Accepted {
@@ -390,6 +458,38 @@ mod tests {
         );
         let statuses = f.repo.statuses(None).unwrap();
         assert_eq!(statuses.len(), 0, "the checkout is clean after accept");
+    }
+
+    #[test]
+    fn prepared_changes_nothing_and_lands_only_on_the_head_it_was_built_on() {
+        let f = fixture();
+        let before = f.repo.head().unwrap().target().unwrap();
+        let prepared = prepare(&f.root, "main", "agenthost/t", Strategy::Squash, "T").unwrap();
+        assert!(!prepared.base_moved);
+        assert_eq!(prepared.base_head, before.to_string());
+        assert_eq!(f.repo.head().unwrap().target().unwrap(), before);
+        assert_eq!(
+            std::fs::read_to_string(f.root.join("b.txt")).unwrap(),
+            "b\n"
+        );
+
+        // main moves (another accept, a push) before it lands: refused, nothing changed.
+        commit_on(&f.repo, "main", &[("a.txt", "a2\n")], "main moves");
+        let mut checkout = CheckoutBuilder::new();
+        checkout.force();
+        f.repo.checkout_head(Some(&mut checkout)).unwrap();
+        let moved = f.repo.head().unwrap().target().unwrap();
+        let err = land(&f.root, &prepared).unwrap_err();
+        assert!(matches!(err, AcceptError::BaseMoved { .. }), "{err}");
+        assert_eq!(f.repo.head().unwrap().target().unwrap(), moved);
+
+        // Built again, it knows main moved past the task's start, and lands.
+        let prepared = prepare(&f.root, "main", "agenthost/t", Strategy::Squash, "T").unwrap();
+        assert!(prepared.base_moved);
+        let done = land(&f.root, &prepared).unwrap();
+        assert_eq!(done.commit, prepared.new_head);
+        assert_eq!(head_tree_file(&f.repo, "a.txt"), "a2\n");
+        assert_eq!(head_tree_file(&f.repo, "b.txt"), "b2\n");
     }
 
     #[test]

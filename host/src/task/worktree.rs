@@ -347,6 +347,61 @@ impl TaskWorktree {
         Ok(files)
     }
 
+    /// Checks `commit` out in the worktree with its HEAD detached (the task branch stays
+    /// where it is): every tracked file as `commit` has it. [`TaskWorktree::back_on_branch`]
+    /// undoes it.
+    pub fn detach_at(&self, commit: &str) -> Result<(), WorktreeError> {
+        let repo = self.open()?;
+        let oid = git2::Oid::from_str(commit).map_err(git("read the commit id"))?;
+        repo.set_head_detached(oid)
+            .map_err(git("detach the worktree's HEAD"))?;
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        checkout.force();
+        repo.checkout_head(Some(&mut checkout))
+            .map_err(git("check out the commit"))
+    }
+
+    /// Puts the worktree back on its task branch: HEAD attached to it, every tracked file
+    /// as the branch has it (files tracked only by what was checked out before are removed;
+    /// untracked and ignored files stay).
+    pub fn back_on_branch(&self) -> Result<(), WorktreeError> {
+        let repo = self.open()?;
+        repo.set_head(&format!("refs/heads/{}", self.branch))
+            .map_err(git("attach the worktree's HEAD to the task branch"))?;
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        checkout.force();
+        repo.checkout_head(Some(&mut checkout))
+            .map_err(git("check out the task branch"))
+    }
+
+    /// Whether the worktree's HEAD is detached (a recheck was under way).
+    pub fn is_detached(&self) -> Result<bool, WorktreeError> {
+        self.open()?
+            .head_detached()
+            .map_err(git("read the worktree's HEAD"))
+    }
+
+    /// The files whose content differs from HEAD's (changed, deleted, or new and not
+    /// ignored), relative to the worktree, sorted.
+    pub fn changed_files(&self) -> Result<Vec<String>, WorktreeError> {
+        let repo = self.open()?;
+        let mut options = git2::StatusOptions::new();
+        options
+            .include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false);
+        let statuses = repo
+            .statuses(Some(&mut options))
+            .map_err(git("list changed files"))?;
+        let mut files: Vec<String> = statuses
+            .iter()
+            .filter(|entry| entry.status() != git2::Status::CURRENT)
+            .filter_map(|entry| entry.path().ok().map(|path| path.to_string()))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
     /// The files in the worktree that git neither tracks nor ignores (what the next
     /// [`TaskWorktree::commit_all`] would add), relative to the worktree, sorted.
     pub fn untracked_files(&self) -> Result<Vec<String>, WorktreeError> {
@@ -528,6 +583,62 @@ mod tests {
         assert!(!path.exists());
         assert!(repo.find_branch("agenthost/t1", BranchType::Local).is_err());
         assert!(repo.find_worktree("t1").is_err());
+    }
+
+    #[test]
+    fn detached_at_another_commit_and_back_on_the_branch() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("repo");
+        fs_err::create_dir_all(&root).unwrap();
+        let repo = repo_with_commit(&root);
+        let base = resolve_base(&root, None).unwrap();
+        let path = temp.path().join("state/worktrees/t1");
+        let (wt, _) = TaskWorktree::create(&root, "t1", &base, &path, &[]).unwrap();
+        fs_err::write(path.join("a.txt"), "task\n").unwrap();
+        let task_head = wt.commit_all("task", &[]).unwrap().unwrap();
+        assert_eq!(wt.changed_files().unwrap(), Vec::<String>::new());
+
+        // Another commit (the merged change): a file of its own, a.txt as it has it.
+        let other = {
+            let mut builder = repo
+                .treebuilder(Some(&repo.head().unwrap().peel_to_tree().unwrap()))
+                .unwrap();
+            builder
+                .insert("only-there.txt", repo.blob(b"x\n").unwrap(), 0o100644)
+                .unwrap();
+            builder
+                .insert("a.txt", repo.blob(b"merged\n").unwrap(), 0o100644)
+                .unwrap();
+            let tree = repo.find_tree(builder.write().unwrap()).unwrap();
+            let sig = git2::Signature::now("T", "t@example.invalid").unwrap();
+            let parent = repo.head().unwrap().peel_to_commit().unwrap();
+            repo.commit(None, &sig, &sig, "merged", &tree, &[&parent])
+                .unwrap()
+        };
+        wt.detach_at(&other.to_string()).unwrap();
+        assert!(wt.is_detached().unwrap());
+        assert_eq!(
+            fs_err::read_to_string(path.join("a.txt")).unwrap(),
+            "merged\n"
+        );
+        assert!(path.join("only-there.txt").exists());
+
+        // A run there changes a tracked file; back on the branch, all is as the branch has it.
+        fs_err::write(path.join("a.txt"), "scribbled\n").unwrap();
+        assert_eq!(wt.changed_files().unwrap(), vec!["a.txt".to_string()]);
+        wt.back_on_branch().unwrap();
+        assert!(!wt.is_detached().unwrap());
+        assert_eq!(
+            fs_err::read_to_string(path.join("a.txt")).unwrap(),
+            "task\n"
+        );
+        assert!(
+            !path.join("only-there.txt").exists(),
+            "tracked only there: removed"
+        );
+        assert_eq!(wt.changed_files().unwrap(), Vec::<String>::new());
+        let branch = repo.find_branch("agenthost/t1", BranchType::Local).unwrap();
+        assert_eq!(branch.get().target().unwrap().to_string(), task_head);
     }
 
     #[test]

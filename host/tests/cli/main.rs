@@ -4,6 +4,7 @@
 //! Every test runs the real binary in its own temp directory, with `HOME` and the XDG
 //! directories pointing inside it, so no test reads or writes the user's real config.
 
+mod accept_checks;
 mod agent_home;
 mod check;
 mod crash;

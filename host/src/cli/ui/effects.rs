@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use miette::Diagnostic as _;
 
 use super::app::{Effect, LogsState, Screen};
+use super::live::Msg;
 use super::terminal::TerminalGuard;
 use super::{Cockpit, UiError, load};
 use crate::supervisor::SupervisorError;
@@ -61,10 +62,46 @@ impl Cockpit {
         Ok(false)
     }
 
-    /// Sends `request`, starting a supervisor if none runs; says how it went.
+    /// Sends `request`, starting a supervisor if none runs; says how it went. An accept
+    /// runs on a thread of its own (its checks may run again for minutes): its progress
+    /// and its answer come back as messages ([`Cockpit::answered`]).
     fn request(&mut self, request: Request, done: &str) {
-        let accepting = matches!(request, Request::Accept { .. });
-        match self.client.request_starting(request) {
+        if let Request::Accept { id, .. } = &request {
+            let (client, tx, id, done) = (
+                self.client.clone(),
+                self.tx.clone(),
+                id.clone(),
+                done.to_string(),
+            );
+            self.app.say(format!("accepting {id}..."), false);
+            let progress_tx = tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("ui-accept".into())
+                .spawn(move || {
+                    let answer = client.request_following(request, &mut |message| {
+                        let _ = progress_tx.send(Msg::Progress(format!("{id}: {message}")));
+                    });
+                    let _ = tx.send(Msg::Answered {
+                        done,
+                        answer: answer.map_err(|err| words(&err)),
+                    });
+                });
+            if let Err(err) = spawned {
+                self.app
+                    .say(format!("cannot start the accept: {err}"), true);
+            }
+            return;
+        }
+        let answer = self
+            .client
+            .request_starting(request)
+            .map_err(|err| words(&err));
+        self.answered(done, answer);
+    }
+
+    /// Says how a request went; on success, back to the queue.
+    pub(super) fn answered(&mut self, done: &str, answer: Result<Response, String>) {
+        match answer {
             Ok(Response::Accepted {
                 commit,
                 base,
@@ -74,15 +111,15 @@ impl Cockpit {
                     crate::cli::task_actions::accepted_as(&commit, &base, updated_checkout);
                 self.app.say(format!("{done} {landed_as}"), false);
             }
-            Ok(Response::Ok) if !accepting => self.app.say(done, false),
+            Ok(Response::Ok) => self.app.say(done, false),
             Ok(other) => self.app.say(
                 words(&SupervisorError::Protocol {
                     detail: format!("unexpected answer: {other:?}"),
                 }),
                 true,
             ),
-            Err(err) => {
-                self.app.say(words(&err), true);
+            Err(why) => {
+                self.app.say(why, true);
                 return;
             }
         }

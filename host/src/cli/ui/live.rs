@@ -28,6 +28,15 @@ pub(super) enum Msg {
     Offline(String),
     /// SIGTERM, SIGHUP or SIGINT: leave.
     Signal(i32),
+    /// What an accept under way is doing.
+    Progress(String),
+    /// A request that ran on a thread of its own (an accept) was answered.
+    Answered {
+        /// What to say when it went well.
+        done: String,
+        /// The answer, or why it failed, in words.
+        answer: Result<crate::supervisor::protocol::Response, String>,
+    },
 }
 
 /// Watches the supervisor for as long as the loop listens.

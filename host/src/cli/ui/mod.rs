@@ -104,7 +104,7 @@ pub(super) fn run(_args: &UiArgs, _output: &Output) -> miette::Result<Exit> {
         action: "cannot handle signals",
         source,
     })?;
-    live::watch(client.clone(), tx).map_err(|source| UiError::Terminal {
+    live::watch(client.clone(), tx.clone()).map_err(|source| UiError::Terminal {
         action: "cannot start watching the supervisor",
         source,
     })?;
@@ -114,6 +114,7 @@ pub(super) fn run(_args: &UiArgs, _output: &Output) -> miette::Result<Exit> {
         bell: config.notify.bell,
         dirs,
         client,
+        tx,
         store,
         app: App::new(Default::default(), Default::default(), now_ms()),
         theme: Theme::from_env(),
@@ -147,6 +148,8 @@ fn rings(change: &Change) -> bool {
 struct Cockpit {
     dirs: StateDirs,
     client: Client,
+    /// Where threads the loop started (an accept) send their messages.
+    tx: std::sync::mpsc::Sender<Msg>,
     store: Store,
     liveness: Liveness,
     allowed: Option<usize>,
@@ -215,6 +218,14 @@ impl Cockpit {
                     }
                     Msg::Offline(why) => {
                         self.app.offline = Some(why);
+                        dirty = true;
+                    }
+                    Msg::Progress(text) => {
+                        self.app.say(text, false);
+                        dirty = true;
+                    }
+                    Msg::Answered { done, answer } => {
+                        self.answered(&done, answer);
                         dirty = true;
                     }
                     Msg::Changed(change) => {

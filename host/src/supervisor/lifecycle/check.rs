@@ -146,41 +146,7 @@ pub(super) async fn test(
             created: Vec::new(),
         });
     };
-    // Its own sandbox: the agent's code runs in it, with none of the agent's credentials
-    // and only `[test]`'s grants beyond the worktree.
-    let places = RunPlaces::make(a, "test")?;
-    let mut sandboxed = Sandboxed::new(
-        a,
-        Purpose::Test {
-            config: &a.config.test,
-        },
-        None,
-        places.agent_places(),
-    )?;
-    a.note(&format!("test {}", sandboxed.summary()));
-    a.note(&format!("test `{command}`"));
-    let job = sandboxed.job(
-        vec!["/bin/sh".into(), "-c".into(), command.clone().into()],
-        None,
-        &a.log,
-        a.config.test.timeout,
-    )?;
-    let before = log_len(&a.log);
-    let outcome = LocalRunner
-        .run(job, cancel)
-        .await
-        .map_err(|source| AttemptError::Run {
-            what: "test command".to_string(),
-            source,
-        })?;
-    sandboxed.cleanup();
-    drop(places);
-    let output_tail = log_tail(&a.log, before, 4096);
-    a.note(&format!(
-        "the test command {} after {:.1} s",
-        outcome.ending,
-        outcome.duration.as_secs_f64()
-    ));
+    let test = run_test_command(a, command, cancel).await?;
     let after = clear_git_metadata(a).await?;
     git_metadata.moved.extend(after.moved);
     git_metadata.problems.extend(after.problems);
@@ -221,18 +187,62 @@ pub(super) async fn test(
         ));
     }
     Ok(Tested {
-        test: Some(TestRun {
-            command,
-            passed: outcome.ending == Ending::Exited(0),
-            exit_code: match outcome.ending {
-                Ending::Exited(code) => Some(code),
-                _ => None,
-            },
-            duration: outcome.duration,
-            output_tail,
-        }),
+        test: Some(test),
         changed,
         created,
+    })
+}
+
+/// Runs `command` in the worktree in the test sandbox (its own: the agent's code runs in
+/// it, with none of the agent's credentials and only `[test]`'s grants beyond the
+/// worktree), logged in the attempt log.
+pub(super) async fn run_test_command(
+    a: &Attempt<'_>,
+    command: String,
+    cancel: Cancellation,
+) -> Result<TestRun, AttemptError> {
+    let places = RunPlaces::make(a, "test")?;
+    let mut sandboxed = Sandboxed::new(
+        a,
+        Purpose::Test {
+            config: &a.config.test,
+        },
+        None,
+        places.agent_places(),
+    )?;
+    a.note(&format!("test {}", sandboxed.summary()));
+    a.note(&format!("test `{command}`"));
+    let job = sandboxed.job(
+        vec!["/bin/sh".into(), "-c".into(), command.clone().into()],
+        None,
+        &a.log,
+        a.config.test.timeout,
+    )?;
+    let before = log_len(&a.log);
+    let outcome = LocalRunner
+        .run(job, cancel)
+        .await
+        .map_err(|source| AttemptError::Run {
+            what: "test command".to_string(),
+            source,
+        })?;
+    sandboxed.cleanup();
+    drop(places);
+    let output_tail = log_tail(&a.log, before, 4096);
+    a.note(&format!(
+        "the test command {} after {:.1} s",
+        outcome.ending,
+        outcome.duration.as_secs_f64()
+    ));
+    Ok(TestRun {
+        command,
+        passed: outcome.ending == Ending::Exited(0),
+        exit_code: match outcome.ending {
+            Ending::Exited(code) => Some(code),
+            _ => None,
+        },
+        duration: outcome.duration,
+        output_tail,
     })
 }
 
@@ -398,7 +408,7 @@ fn no_change_finding(attempt: i64, tail: &str, task_unchanged: bool) -> StoredFi
 /// Blocking findings for the `.git` entries a run left in the worktree, and for directories
 /// its change makes look like bare repositories: each makes git, run later by a human in
 /// the worktree or in the checkout, obey a repository the agent wrote.
-fn git_metadata_findings(
+pub(super) fn git_metadata_findings(
     attempt: i64,
     root: &Path,
     cleared: &Cleared,

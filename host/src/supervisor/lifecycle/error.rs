@@ -51,6 +51,18 @@ pub enum AttemptError {
         #[source]
         source: std::io::Error,
     },
+    /// The worktree has changes that are not on the task branch (someone edited it), so
+    /// an accept's checks cannot check out the merged change there.
+    #[error(
+        "the task's worktree {} has changes that are not on its branch: {}; commit them there (`git -C {} commit -am ...`) or put them back (`git -C {} checkout -- .`), then accept again",
+        path.display(), files.join(", "), path.display(), path.display()
+    )]
+    WorktreeChanged {
+        /// The worktree.
+        path: PathBuf,
+        /// The files.
+        files: Vec<String>,
+    },
     /// A file or directory of the attempt could not be written (the message names it).
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -13,6 +13,7 @@
 mod agent;
 mod check;
 mod error;
+mod recheck;
 mod sandboxed;
 mod setup;
 mod text;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::AttemptError;
+pub use recheck::{Recheck, recheck, restore_interrupted_rechecks};
 
 use super::context::Context;
 use super::store::{StoredFinding, Task};
@@ -147,27 +149,8 @@ impl<'a> Attempt<'a> {
         task: &'a Task,
         correction: Option<&str>,
     ) -> Result<Attempt<'a>, AttemptError> {
-        let parsed = spec::parse(
-            &task.launch.spec_path.display().to_string(),
-            task.launch.spec_text.as_bytes(),
-        );
-        let spec = parsed
-            .spec
-            .filter(|_| !parsed.problems.iter().any(spec::SpecProblem::is_error))
-            .ok_or_else(|| AttemptError::SpecInvalid(task.launch.spec_path.clone()))?;
-        let config = Config::load(&ConfigSources::discover(Some(&task.launch.repo)))
-            .map_err(AttemptError::Config)?;
-        let profile_name = config
-            .agents
-            .get_key_value(&task.launch.agent)
-            .map(|(name, _)| name.clone())
-            .ok_or_else(|| AttemptError::NoProfile(task.launch.agent.clone()))?;
-        let worktree = TaskWorktree {
-            repo_root: task.launch.repo.clone(),
-            name: task.launch.id.clone(),
-            path: task.launch.worktree.clone(),
-            branch: task.launch.branch.clone(),
-        };
+        let (spec, config, profile_name) = loaded(task)?;
+        let worktree = task_worktree(task);
         let mut copy_missing = None;
         let mut made_in = None;
         if !worktree.path.exists() {
@@ -264,6 +247,46 @@ impl<'a> Attempt<'a> {
         Ok(attempt)
     }
 
+    /// What the checks of an accept read, rerun on the task's changes merged onto a base
+    /// that moved (`recheck`): the task's spec, config and worktree (which must exist), its
+    /// last attempt's number, and a log and temp dir of their own. Nothing is recorded in
+    /// the store.
+    fn for_recheck(ctx: &'a Arc<Context>, task: &'a Task) -> Result<Attempt<'a>, AttemptError> {
+        let (spec, config, profile_name) = loaded(task)?;
+        let worktree = task_worktree(task);
+        let root = worktree
+            .path
+            .canonicalize()
+            .map_err(AttemptError::gone("worktree", &worktree.path))?;
+        let number = ctx.store(|s| s.attempts(&task.launch.id))?.len() as i64;
+        let tmpdir = ctx
+            .dirs
+            .root
+            .join("tmp")
+            .join(format!("{}-recheck", task.launch.id));
+        let _ = std::fs::remove_dir_all(&tmpdir);
+        fs_err::create_dir_all(&tmpdir)?;
+        let tmpdir = fs_err::canonicalize(&tmpdir)?;
+        let log = ctx.dirs.recheck_log(&task.launch.id);
+        if let Some(dir) = log.parent() {
+            fs_err::create_dir_all(dir)?;
+        }
+        Ok(Attempt {
+            ctx,
+            task,
+            spec,
+            config,
+            profile_name,
+            worktree,
+            root,
+            copy_missing: None,
+            number,
+            log,
+            tmpdir,
+            host_env: task.host_env(&ctx.host_env),
+        })
+    }
+
     /// One line of agenthost's own in the attempt log.
     fn note(&self, text: &str) {
         append_log(&self.log, &format!("== agenthost: {text}\n"));
@@ -289,6 +312,37 @@ impl<'a> Attempt<'a> {
             .store(|s| s.finish_attempt(&self.task.launch.id, self.number, None, None))?;
         let _ = std::fs::remove_dir_all(&self.tmpdir);
         Ok(step)
+    }
+}
+
+/// The spec recorded at launch, the repository's configuration, and the task's agent
+/// profile's name (its key in the configuration).
+fn loaded(task: &Task) -> Result<(Spec, Config, String), AttemptError> {
+    let parsed = spec::parse(
+        &task.launch.spec_path.display().to_string(),
+        task.launch.spec_text.as_bytes(),
+    );
+    let spec = parsed
+        .spec
+        .filter(|_| !parsed.problems.iter().any(spec::SpecProblem::is_error))
+        .ok_or_else(|| AttemptError::SpecInvalid(task.launch.spec_path.clone()))?;
+    let config = Config::load(&ConfigSources::discover(Some(&task.launch.repo)))
+        .map_err(AttemptError::Config)?;
+    let profile_name = config
+        .agents
+        .get_key_value(&task.launch.agent)
+        .map(|(name, _)| name.clone())
+        .ok_or_else(|| AttemptError::NoProfile(task.launch.agent.clone()))?;
+    Ok((spec, config, profile_name))
+}
+
+/// The task's worktree, as recorded at launch.
+pub(super) fn task_worktree(task: &Task) -> TaskWorktree {
+    TaskWorktree {
+        repo_root: task.launch.repo.clone(),
+        name: task.launch.id.clone(),
+        path: task.launch.worktree.clone(),
+        branch: task.launch.branch.clone(),
     }
 }
 

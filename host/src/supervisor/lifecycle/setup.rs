@@ -181,12 +181,21 @@ pub(super) async fn set_aside_untracked(
     attempt: i64,
     what: &str,
 ) -> Result<Vec<String>, AttemptError> {
-    let lister = worktree.clone();
-    let files = tokio::task::spawn_blocking(move || lister.untracked_files())
+    let (worktree, to) = (worktree.clone(), run_files_dir(dirs, task, attempt, what));
+    tokio::task::spawn_blocking(move || move_untracked(&worktree, &to))
         .await
         .map_err(AttemptError::thread("file listing"))?
+}
+
+/// Moves the worktree's untracked, not ignored files to `to`, keeping their relative
+/// paths; returns them.
+pub(super) fn move_untracked(
+    worktree: &TaskWorktree,
+    to: &std::path::Path,
+) -> Result<Vec<String>, AttemptError> {
+    let files = worktree
+        .untracked_files()
         .map_err(AttemptError::git("list the files the run created"))?;
-    let to = run_files_dir(dirs, task, attempt, what);
     for file in &files {
         let from = worktree.path.join(file);
         let dest = to.join(file);

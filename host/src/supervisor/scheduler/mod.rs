@@ -2,6 +2,9 @@
 //! whenever any task changes state), and the requests that change tasks (launch, accept,
 //! correct, reject, cancel, resume).
 
+mod accept;
+
+pub use accept::AcceptRequest;
 mod launch;
 
 use std::collections::HashMap;
@@ -20,7 +23,6 @@ use super::store::Task;
 use crate::config::{Config, ConfigSources};
 use crate::runner::{Canceller, cancellation};
 use crate::task::TaskState;
-use crate::task::accept::{self, Strategy};
 use crate::task::worktree::{TaskWorktree, resolve_base};
 
 /// The supervisor's scheduler: owns the running tasks.
@@ -28,6 +30,10 @@ use crate::task::worktree::{TaskWorktree, resolve_base};
 pub struct Scheduler {
     ctx: Arc<Context>,
     running: Mutex<HashMap<String, Canceller>>,
+    /// Tasks being accepted (their checks may run again), with what stops those checks.
+    accepting: Mutex<HashMap<String, Canceller>>,
+    /// One accept at a time: each builds on the base branch as the one before left it.
+    accept_turn: tokio::sync::Mutex<()>,
     holds: Mutex<HashMap<String, String>>,
     wake: Notify,
 }
@@ -45,6 +51,8 @@ impl Scheduler {
         Arc::new(Scheduler {
             ctx,
             running: Mutex::new(HashMap::new()),
+            accepting: Mutex::new(HashMap::new()),
+            accept_turn: tokio::sync::Mutex::new(()),
             holds: Mutex::new(HashMap::new()),
             wake: Notify::new(),
         })
@@ -71,11 +79,16 @@ impl Scheduler {
     /// Stops every running task (supervisor shutdown); their tasks become `interrupted`,
     /// worktrees intact. Waits up to `grace` for them to stop.
     pub async fn interrupt_all(&self, grace: std::time::Duration) {
-        for canceller in lock(&self.running).values() {
+        for canceller in lock(&self.running)
+            .values()
+            .chain(lock(&self.accepting).values())
+        {
             canceller.interrupt();
         }
         let deadline = tokio::time::Instant::now() + grace;
-        while !lock(&self.running).is_empty() && tokio::time::Instant::now() < deadline {
+        while !(lock(&self.running).is_empty() && lock(&self.accepting).is_empty())
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
@@ -235,8 +248,22 @@ impl Scheduler {
         }
     }
 
-    /// Carries out one request that changes tasks.
+    /// Carries out one request that changes tasks; an accept goes to
+    /// [`Scheduler::accept`], which may take long.
     pub fn handle(self: &Arc<Self>, request: Request) -> Response {
+        if let Request::Correct { id, .. }
+        | Request::Reject { id }
+        | Request::Cancel { id }
+        | Request::Resume { id } = &request
+            && lock(&self.accepting).contains_key(id)
+        {
+            return refused(
+                format!(
+                    "task `{id}` is being accepted: its checks run again on its base branch's new head"
+                ),
+                "wait for the accept to end (it says how it went), or stop it with Ctrl-C where it runs; then try again",
+            );
+        }
         let response = match request {
             Request::Launch {
                 repo,
@@ -245,16 +272,11 @@ impl Scheduler {
                 agent,
                 env,
             } => self.launch(&repo, &spec_path, spec_text, agent, env),
-            Request::Accept {
-                id,
-                strategy,
-                force,
-            } => self.accept(&id, strategy, force),
             Request::Correct { id, message } => self.correct(&id, &message),
             Request::Reject { id } => self.reject(&id),
             Request::Cancel { id } => self.cancel(&id),
             Request::Resume { id } => self.resume(&id),
-            Request::Ping | Request::Shutdown | Request::Watch => refused(
+            Request::Ping | Request::Shutdown | Request::Watch | Request::Accept { .. } => refused(
                 "not a task request",
                 "this is a bug in agenthost: please report it",
             ),
@@ -274,90 +296,6 @@ impl Scheduler {
                 err.to_string(),
                 "check agenthost's state directory",
             )),
-        }
-    }
-
-    fn accept(&self, id: &str, strategy: Strategy, force: bool) -> Response {
-        let task = match self.task(id) {
-            Ok(task) => task,
-            Err(response) => return response,
-        };
-        if task.state != TaskState::Ready {
-            return refused(
-                format!("task `{id}` is {}, not ready", task.state),
-                "only a ready task can be accepted; `agenthost status` shows where it is",
-            );
-        }
-        let blocking = match self.ctx.store(|s| s.findings(id)) {
-            Ok(findings) => findings
-                .into_iter()
-                .filter(|f| f.severity == "error")
-                .collect::<Vec<_>>(),
-            Err(err) => return refused(err.to_string(), "check agenthost's state directory"),
-        };
-        if !blocking.is_empty() && !force {
-            let list: Vec<String> = blocking
-                .iter()
-                .map(|f| {
-                    format!(
-                        "{}: {}",
-                        f.rule,
-                        f.message.lines().next().unwrap_or_default()
-                    )
-                })
-                .collect();
-            return refused(
-                format!(
-                    "task `{id}` has {} blocking finding(s): {}",
-                    blocking.len(),
-                    list.join("; ")
-                ),
-                format!(
-                    "correct it (`agenthost correct {id} -m ...`), reject it, or accept anyway with --force"
-                ),
-            );
-        }
-        let Some(base) = task.launch.base_branch.clone() else {
-            return refused(
-                format!("task `{id}` started from a detached commit, not a branch"),
-                format!(
-                    "merge its branch `{}` by hand, then reject the task",
-                    task.launch.branch
-                ),
-            );
-        };
-        let message = squash_message(&task);
-        match accept::accept(
-            &task.launch.repo,
-            &base,
-            &task.launch.branch,
-            strategy,
-            &message,
-        ) {
-            Ok(done) => {
-                let detail = format!(
-                    "accepted into {base} ({strategy:?}{}) as {}",
-                    if force && !blocking.is_empty() {
-                        ", forced"
-                    } else {
-                        ""
-                    },
-                    &done.commit[..done.commit.len().min(12)]
-                );
-                if let Err(err) = self
-                    .ctx
-                    .store(|s| s.transition(id, TaskState::Accepted, &detail))
-                {
-                    return refused(err.to_string(), "check agenthost's state directory");
-                }
-                remove_work(&self.ctx, &task);
-                Response::Accepted {
-                    commit: done.commit,
-                    base,
-                    updated_checkout: done.updated_checkout,
-                }
-            }
-            Err(err) => refused(err.to_string(), err.help()),
         }
     }
 

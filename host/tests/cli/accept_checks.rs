@@ -1,0 +1,307 @@
+//! `accept` when the base branch moved since the task started: the task's change is merged
+//! onto the new head in memory, the checks (the test command, in its sandbox, and the
+//! review policies) run again on that result in the task's worktree, and a result that
+//! now fails is refused with the reason, leaving the base branch, the task and its
+//! worktree as they were. The checks stop, and nothing lands, when the client goes away;
+//! a supervisor killed in the middle leaves a worktree the next one puts back.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::lifecycle::{StopSupervisor, file_in_head, status_row, task_state, wait_for_state};
+use crate::{Test, wait_until};
+
+/// The agent: a lowers the limit, b raises the value (fine on its own, over a's limit once
+/// both land: a conflict no merge sees), c writes a note of its own, s makes the tests
+/// slow (but only where b's value meets a's limit).
+const AGENT: &str = r#"[agents.edit]
+command = ["sh", "-c", "case \"$0\" in a) echo 5 > limit.txt ;; b) echo 8 > value.txt ;; c) mkdir -p docs && echo c > docs/c.md ;; s) echo 5 > limit.txt && echo slow > slow ;; esac", "{task_id}"]
+
+[test]
+command = "sh check.sh"
+"#;
+
+/// The repository's tests. Where the value is over the limit they fail; where both tasks'
+/// changes meet, they also change a tracked file and leave a stray one (which the worktree
+/// must not keep), and with `slow` present they announce themselves and wait.
+const CHECK: &str = r#"limit=$(cat limit.txt); value=$(cat value.txt)
+echo "checking value $value against limit $limit"
+if [ "$limit" -lt 10 ] && [ "$value" -ne 3 ]; then
+  echo "checked against the new limit" >> notes.txt
+  echo stray > stray.txt
+  if [ -f slow ]; then echo started > started.txt; sleep 600; fi
+fi
+if [ "$value" -gt "$limit" ]; then echo "value $value is over the limit $limit"; exit 1; fi
+echo "fine"
+"#;
+
+fn spec(id: &str, scope: &str) -> String {
+    format!(
+        "+++\nid = \"{id}\"\n+++\n\n# Task {id}\n\n## What\nChange what task {id} changes.\n\n### Scope\n{scope}\n"
+    )
+}
+
+fn repo_test() -> Test {
+    let test = Test::new()
+        .file("repo/agenthost.toml", AGENT)
+        .file("repo/check.sh", CHECK)
+        .file("repo/limit.txt", "10\n")
+        .file("repo/value.txt", "3\n")
+        .file("repo/notes.txt", "")
+        .file("repo/specs/a.md", spec("a", "- Modify: `limit.txt`"))
+        .file("repo/specs/b.md", spec("b", "- Modify: `value.txt`"))
+        .file("repo/specs/c.md", spec("c", "- Create: `docs/c.md`"))
+        .file(
+            "repo/specs/s.md",
+            spec("s", "- Modify: `limit.txt`\n- Create: `slow`"),
+        )
+        .git_repo("repo");
+    let repo = git2::Repository::open(test.path().join("repo")).expect("repo");
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    repo.branch("main", &head, true).expect("branch");
+    repo.set_head("refs/heads/main").expect("set head");
+    test
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// The task's worktree is on its branch, with nothing changed or left over.
+fn assert_back_on_branch(test: &Test, id: &str) -> PathBuf {
+    let worktree = test.state_dir().join("worktrees").join(id);
+    assert_eq!(
+        git(&worktree, &["symbolic-ref", "HEAD"]),
+        format!("refs/heads/agenthost/{id}")
+    );
+    assert_eq!(git(&worktree, &["status", "--porcelain"]), "", "{id}");
+    assert!(
+        !test
+            .state_dir()
+            .join("logs")
+            .join(id)
+            .join("accept-checks.active")
+            .exists()
+    );
+    worktree
+}
+
+#[test]
+fn a_moved_base_is_checked_again_and_a_change_that_now_fails_is_refused() {
+    let test = repo_test();
+    let repo = test.path().join("repo");
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&[
+        "launch",
+        "--wait",
+        "--agent",
+        "edit",
+        "repo/specs/a.md",
+        "repo/specs/b.md",
+        "repo/specs/c.md",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+
+    // main has not moved: nothing runs again.
+    let run = test.exec(&["accept", "a"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(!run.stdout.contains("run again"), "{}", run.stdout);
+    assert_eq!(file_in_head(&repo, "limit.txt").as_deref(), Some("5\n"));
+
+    // b passed its tests alone; on main with a's limit, they fail: refused, nothing changed.
+    let head_before = git(&repo, &["rev-parse", "main"]);
+    let run = test.exec(&["accept", "b"]);
+    assert_ne!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains(
+            "b: main moved since b started: its checks run again on its change as it would land on main ("
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "b: the test command runs on the merged change, in its sandbox: `sh check.sh`"
+        ),
+        "{}",
+        run.stdout
+    );
+    // (miette folds the message at 100 columns: each piece fits on a line.)
+    for said in [
+        "task `b` was not accepted: main moved since it started, and its checks",
+        "the test command `sh check.sh` fails (exit code 1):",
+        "value 8 is over the limit 5",
+        "nothing changed: main and the task are as they were",
+        "--force",
+    ] {
+        assert!(run.stderr.contains(said), "{said}\n{}", run.transcript());
+    }
+    assert_eq!(git(&repo, &["rev-parse", "main"]), head_before);
+    assert_eq!(file_in_head(&repo, "value.txt").as_deref(), Some("3\n"));
+    assert_eq!(task_state(&test, "b"), "ready");
+    // What the tests changed and left in the worktree is gone; it has b's branch again.
+    let worktree = assert_back_on_branch(&test, "b");
+    assert_eq!(read(worktree.join("limit.txt")), "10\n");
+    assert_eq!(read(worktree.join("value.txt")), "8\n");
+    assert_eq!(read(worktree.join("notes.txt")), "");
+    assert!(!worktree.join("stray.txt").exists());
+    // The runs' output is kept: the tests ran on the merged change (the marker that they did).
+    let log = read(test.state_dir().join("logs/b/accept-checks.log"));
+    assert!(
+        log.contains("checking value 8 against limit 5"),
+        "the tests saw both changes:\n{log}"
+    );
+
+    // c's change still passes on the new main: checked again, then accepted.
+    let run = test.exec(&["accept", "c"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains("c: the checks pass on the change as it would land on main\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(file_in_head(&repo, "docs/c.md").as_deref(), Some("c\n"));
+    let reason = status_row(&test, "c")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.contains("main had moved, and the checks passed again on the result"),
+        "{reason}"
+    );
+
+    // The person may still take b, knowingly.
+    let run = test.exec(&["accept", "--force", "b"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains(
+            "b: accepted despite the checks run again on main's new head: the test command"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(file_in_head(&repo, "value.txt").as_deref(), Some("8\n"));
+}
+
+/// Launches s and b, accepts s, and starts `accept b`, whose tests then wait: returns the
+/// running client and b's worktree once the tests have started.
+fn accept_with_slow_checks(test: &Test) -> (std::process::Child, PathBuf) {
+    let run = test.exec(&[
+        "launch",
+        "--wait",
+        "--agent",
+        "edit",
+        "repo/specs/s.md",
+        "repo/specs/b.md",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let run = test.exec(&["accept", "s"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let client = test
+        .command()
+        .args(["accept", "b"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("accept");
+    let worktree = test.state_dir().join("worktrees/b");
+    wait_until(Duration::from_secs(60), "the rerun tests to start", || {
+        worktree.join("started.txt").exists()
+    });
+    (client, worktree)
+}
+
+#[test]
+fn checks_stop_when_the_client_goes_away_and_nothing_lands() {
+    let test = repo_test();
+    let repo = test.path().join("repo");
+    let _stop = StopSupervisor(&test);
+    let (mut client, worktree) = accept_with_slow_checks(&test);
+    let head_before = git(&repo, &["rev-parse", "main"]);
+    // While they run, the task's other verbs wait their turn.
+    let run = test.exec(&["reject", "b"]);
+    assert_ne!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("task `b` is being accepted"),
+        "{}",
+        run.stderr
+    );
+    client.kill().expect("kill the client");
+    let _ = client.wait();
+    wait_until(
+        Duration::from_secs(60),
+        "the worktree to be put back",
+        || {
+            git(&worktree, &["symbolic-ref", "HEAD"]) == "refs/heads/agenthost/b"
+                && !test
+                    .state_dir()
+                    .join("logs/b/accept-checks.active")
+                    .exists()
+        },
+    );
+    assert_back_on_branch(&test, "b");
+    assert_eq!(git(&repo, &["rev-parse", "main"]), head_before);
+    assert_eq!(task_state(&test, "b"), "ready");
+    crate::wait_until_no_process_mentions("sleep 600");
+    let log = read(test.state_dir().join("supervisor.log"));
+    assert!(
+        log.contains("an accept's client went away: stopping it"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_supervisor_killed_during_the_checks_leaves_a_worktree_the_next_one_puts_back() {
+    let test = repo_test();
+    let repo = test.path().join("repo");
+    let _stop = StopSupervisor(&test);
+    let (mut client, worktree) = accept_with_slow_checks(&test);
+    let head_before = git(&repo, &["rev-parse", "main"]);
+    // The worktree holds the merged change, detached (the marker that the checks ran there).
+    assert_eq!(git(&worktree, &["symbolic-ref", "-q", "HEAD"]), "");
+    assert_eq!(read(worktree.join("limit.txt")), "5\n");
+    let pid: i32 = read(test.state_dir().join("supervisor.lock"))
+        .trim()
+        .parse()
+        .expect("pid");
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    crate::wait_until_exited(pid);
+    let _ = client.wait();
+    crate::wait_until_no_process_mentions("sleep 600");
+    // The next supervisor (started on demand by any verb that asks one; b is not
+    // interrupted, so this one is refused) puts the worktree back before anything else.
+    let run = test.exec(&["resume", "b"]);
+    assert!(
+        run.stderr.contains("not interrupted or failed"),
+        "{}",
+        run.transcript()
+    );
+    wait_until(
+        Duration::from_secs(30),
+        "the worktree to be put back",
+        || git(&worktree, &["symbolic-ref", "HEAD"]) == "refs/heads/agenthost/b",
+    );
+    let worktree = assert_back_on_branch(&test, "b");
+    assert_eq!(read(worktree.join("limit.txt")), "10\n");
+    assert_eq!(git(&repo, &["rev-parse", "main"]), head_before);
+    assert_eq!(wait_for_state(&test, "b", &["ready"]), "ready");
+    let log = read(test.state_dir().join("supervisor.log"));
+    assert!(
+        log.contains("task b: an accept's checks were under way when the supervisor stopped; its worktree is back on agenthost/b"),
+        "{log}"
+    );
+}

@@ -16,9 +16,6 @@ use crate::{Test, wait_until};
 /// slow (but only where b's value meets a's limit).
 const AGENT: &str = r#"[agents.edit]
 command = ["sh", "-c", "case \"$0\" in a) echo 5 > limit.txt ;; b) echo 8 > value.txt ;; c) mkdir -p docs && echo c > docs/c.md ;; s) echo 5 > limit.txt && echo slow > slow ;; esac", "{task_id}"]
-
-[test]
-command = "sh check.sh"
 "#;
 
 /// The repository's tests. Where the value is over the limit they fail; where both tasks'
@@ -42,9 +39,15 @@ fn spec(id: &str, scope: &str) -> String {
 }
 
 fn repo_test() -> Test {
+    repo_test_with(CHECK, "[test]\ncommand = \"sh check.sh\"\n")
+}
+
+/// The repository with `check` as `check.sh` and `config` after the agent profile.
+fn repo_test_with(check: &str, config: &str) -> Test {
     let test = Test::new()
-        .file("repo/agenthost.toml", AGENT)
-        .file("repo/check.sh", CHECK)
+        .file("repo/agenthost.toml", format!("{AGENT}\n{config}"))
+        .file("repo/check.sh", check)
+        .file("repo/lib/helper.txt", "helper\n")
         .file("repo/limit.txt", "10\n")
         .file("repo/value.txt", "3\n")
         .file("repo/notes.txt", "")
@@ -303,5 +306,73 @@ fn a_supervisor_killed_during_the_checks_leaves_a_worktree_the_next_one_puts_bac
     assert!(
         log.contains("task b: an accept's checks were under way when the supervisor stopped; its worktree is back on agenthost/b"),
         "{log}"
+    );
+}
+
+/// The attack of the two tests below: where both tasks' changes meet, replace the tracked
+/// directory `lib` with a symbolic link to the directory named in `outside.txt`, outside
+/// the worktree, change a tracked file, and exit with the code given.
+const PLANT_LINK: &str = r#"limit=$(cat limit.txt); value=$(cat value.txt)
+if [ "$limit" -lt 10 ] && [ "$value" -ne 3 ]; then
+  rm -rf lib && ln -s "$(cat outside.txt)" lib && echo "ATTACK: lib now points to $(readlink lib)"
+  echo changed >> notes.txt
+  exit "$1"
+fi
+"#;
+
+/// Runs [`PLANT_LINK`] as `plant.sh` from the rerun checks (`config` says where: the
+/// setup or the tests) and checks that putting the worktree back wrote nothing through the
+/// link. The negative control was run by hand, as it needs the host's code changed: with
+/// the set-aside step after the checkout that puts tracked files back (in `recheck`'s
+/// `put_back`, or in the setup step, where it used to be), libgit2 writes
+/// `lib/helper.txt` into the outside directory and both tests fail on "written through".
+fn planted_link_is_not_followed(config: &str, what_created: &str) {
+    let test = repo_test_with(CHECK, config);
+    let repo = test.path().join("repo");
+    std::fs::write(repo.join("plant.sh"), PLANT_LINK).expect("write");
+    let outside = test.path().join("outside");
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    std::fs::write(repo.join("outside.txt"), outside.display().to_string()).expect("write");
+    crate::commit_all(&repo);
+    let _stop = StopSupervisor(&test);
+    let args = ["launch", "--wait", "--agent", "edit"];
+    let run = test.exec(&[&args[..], &["repo/specs/a.md", "repo/specs/b.md"]].concat());
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let run = test.exec(&["accept", "a"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let run = test.exec(&["accept", "b"]);
+    assert_ne!(run.code, 0, "{}", run.transcript());
+    // The attack ran (its marker), and the link was set aside with what else the run made.
+    let log = read(test.state_dir().join("logs/b/accept-checks.log"));
+    assert!(log.contains("ATTACK: lib now points to"), "{log}");
+    assert!(log.contains(what_created), "{log}");
+    // Nothing was written through it; the worktree has its own lib/ again.
+    assert_eq!(
+        std::fs::read_dir(&outside).expect("outside").count(),
+        0,
+        "written through the planted link"
+    );
+    let worktree = assert_back_on_branch(&test, "b");
+    assert!(!worktree.join("lib").is_symlink());
+    assert_eq!(read(worktree.join("lib/helper.txt")), "helper\n");
+}
+
+/// Hostile tests, run again on the merged change, plant the link.
+#[test]
+fn putting_the_worktree_back_never_writes_through_a_link_the_tests_planted() {
+    planted_link_is_not_followed(
+        "[test]\ncommand = \"sh plant.sh 1\"\n",
+        "the checks created files git does not ignore: lib",
+    );
+}
+
+/// The setup, run again on the merged change (an install step runs the change's own
+/// scripts), plants the link and succeeds: its tracked changes are put back (through the
+/// link, were it still there) before the tests run, which fail (over the limit).
+#[test]
+fn putting_the_setup_back_never_writes_through_a_link_it_planted() {
+    planted_link_is_not_followed(
+        "[worktree]\nsetup = [\"sh plant.sh 0\"]\n[test]\ncommand = \"sh check.sh\"\n",
+        "the setup created files git does not ignore: lib; moved to",
     );
 }

@@ -139,6 +139,9 @@ pub(super) struct Attempt<'a> {
     tmpdir: PathBuf,
     /// The environment the task's runs draw on (the launch's over the supervisor's).
     host_env: BTreeMap<String, String>,
+    /// Whether this is an accept's checks run again ([`Attempt::for_recheck`]), not an
+    /// attempt.
+    rechecking: bool,
 }
 
 impl<'a> Attempt<'a> {
@@ -200,6 +203,7 @@ impl<'a> Attempt<'a> {
             log,
             tmpdir,
             host_env: task.host_env(&ctx.host_env),
+            rechecking: false,
         };
         attempt.note(&format!(
             "worktree {} on branch {} (base {}{})",
@@ -284,6 +288,7 @@ impl<'a> Attempt<'a> {
             log,
             tmpdir,
             host_env: task.host_env(&ctx.host_env),
+            rechecking: true,
         })
     }
 

@@ -160,16 +160,19 @@ pub async fn recheck(
         cancelled,
         log: a.log.clone(),
     };
-    if recheck.cancelled || recheck.setup_failed.is_some() {
+    if recheck.cancelled {
+        a.note("the checks were stopped before their end");
         return Ok(recheck);
     }
-    progress("the review policies read the change as it would land".to_string());
-    recheck.blocking.extend(
-        review(&a, merged, base_head, recheck.test.clone())
-            .await?
-            .into_iter()
-            .filter(|f| f.severity == "error"),
-    );
+    if recheck.setup_failed.is_none() {
+        progress("the review policies read the change as it would land".to_string());
+        recheck.blocking.extend(
+            review(&a, merged, base_head, recheck.test.clone())
+                .await?
+                .into_iter()
+                .filter(|f| f.severity == "error"),
+        );
+    }
     if let Some(test) = recheck.test.as_ref().filter(|t| !t.passed) {
         for hint in hints::hints(
             &test.output_tail,

@@ -81,10 +81,17 @@ pub(super) async fn run(
             ending => format!("the setup command `{command}` {ending}"),
         };
         let tail = last_lines(&log_tail(log, before, 8192), TAIL_LINES);
-        let reason = format!(
-            "{why}, so the agent did not run. Fix `[worktree] setup` in the repository's agenthost.toml, then `agenthost resume {}`",
-            task.launch.id
-        );
+        let reason = match a.rechecking {
+            // An accept's checks: the change as it would land breaks the setup, or the
+            // setup breaks on it.
+            true => format!(
+                "{why} on the change as it would land; if the setup is at fault, fix `[worktree] setup` in the repository's agenthost.toml"
+            ),
+            false => format!(
+                "{why}, so the agent did not run. Fix `[worktree] setup` in the repository's agenthost.toml, then `agenthost resume {}`",
+                task.launch.id
+            ),
+        };
         return Ok(Err(Step::Failed(with_hints(
             with_output(&reason, &tail),
             &tail,
@@ -97,13 +104,15 @@ pub(super) async fn run(
     // The agent starts from the base commit: tracked files the setup changed are put back,
     // and files it made that git does not ignore are set aside (the agent's commit would
     // take them); each is a finding.
+    // What it made is set aside first: a symbolic link it put where a tracked directory
+    // was is untracked, and putting the tracked files back must not write through it.
+    let set_aside =
+        set_aside_untracked(&a.worktree, &ctx.dirs, &task.launch.id, a.number, "setup").await?;
     let restorer = a.worktree.clone();
     let restored = tokio::task::spawn_blocking(move || restorer.restore_tracked())
         .await
         .map_err(AttemptError::thread("setup's restore"))?
         .map_err(AttemptError::git("restore the files the setup changed"))?;
-    let set_aside =
-        set_aside_untracked(&a.worktree, &ctx.dirs, &task.launch.id, a.number, "setup").await?;
     let mut findings = Vec::new();
     if !restored.is_empty() {
         append_log(

@@ -248,7 +248,9 @@ fn run_all(
         }
         return Ok(false);
     }
-    let changed = worktree.restore_tracked().map_err(|err| err.to_string())?;
+    // Read only: the throwaway worktree goes, and a checkout could write through a link
+    // the commands planted.
+    let changed = worktree.tracked_changes().map_err(|err| err.to_string())?;
     if !changed.is_empty() {
         let _ = writeln!(
             out,

@@ -313,29 +313,26 @@ impl TaskWorktree {
         self.commit_index(&repo, &mut index, message, trailers)
     }
 
+    /// The tracked files the worktree changed, deleted or replaced (relative, sorted);
+    /// reads only.
+    pub fn tracked_changes(&self) -> Result<Vec<String>, WorktreeError> {
+        let repo = self.open()?;
+        tracked_changes(&repo)
+    }
+
     /// Puts every tracked file the worktree changed back as the task branch has it, and
-    /// returns their paths (relative, sorted); untracked and ignored files stay.
+    /// returns their paths (relative, sorted); untracked and ignored files stay. Set aside
+    /// what a run created first: a symbolic link it put where a tracked directory was is
+    /// untracked, and the checkout would write through it.
     pub fn restore_tracked(&self) -> Result<Vec<String>, WorktreeError> {
         let repo = self.open()?;
-        let mut options = git2::StatusOptions::new();
-        options.include_untracked(false).include_ignored(false);
-        let statuses = repo
-            .statuses(Some(&mut options))
-            .map_err(git("list changed files"))?;
-        let mut files: Vec<String> = statuses
-            .iter()
-            .filter(|entry| {
-                entry.status().intersects(
-                    git2::Status::WT_MODIFIED
-                        | git2::Status::WT_DELETED
-                        | git2::Status::WT_TYPECHANGE
-                        | git2::Status::WT_RENAMED,
-                )
-            })
-            .filter_map(|entry| entry.path().ok().map(|path| path.to_string()))
-            .collect();
-        files.sort();
+        let files = tracked_changes(&repo)?;
         if !files.is_empty() {
+            let head = repo
+                .head()
+                .and_then(|h| h.peel_to_tree())
+                .map_err(git("read the worktree's HEAD"))?;
+            unlink_links_in_the_way(&self.path, &head)?;
             let mut checkout = git2::build::CheckoutBuilder::new();
             checkout.force();
             for file in &files {
@@ -353,6 +350,11 @@ impl TaskWorktree {
     pub fn detach_at(&self, commit: &str) -> Result<(), WorktreeError> {
         let repo = self.open()?;
         let oid = git2::Oid::from_str(commit).map_err(git("read the commit id"))?;
+        let tree = repo
+            .find_commit(oid)
+            .and_then(|c| c.tree())
+            .map_err(git("read the commit"))?;
+        unlink_links_in_the_way(&self.path, &tree)?;
         repo.set_head_detached(oid)
             .map_err(git("detach the worktree's HEAD"))?;
         let mut checkout = git2::build::CheckoutBuilder::new();
@@ -366,7 +368,13 @@ impl TaskWorktree {
     /// untracked and ignored files stay).
     pub fn back_on_branch(&self) -> Result<(), WorktreeError> {
         let repo = self.open()?;
-        repo.set_head(&format!("refs/heads/{}", self.branch))
+        let reference = format!("refs/heads/{}", self.branch);
+        let tree = repo
+            .find_reference(&reference)
+            .and_then(|r| r.peel_to_tree())
+            .map_err(git("read the task branch"))?;
+        unlink_links_in_the_way(&self.path, &tree)?;
+        repo.set_head(&reference)
             .map_err(git("attach the worktree's HEAD to the task branch"))?;
         let mut checkout = git2::build::CheckoutBuilder::new();
         checkout.force();
@@ -493,6 +501,74 @@ fn open(repo_root: &Path) -> Result<Repository, WorktreeError> {
         path: repo_root.to_path_buf(),
         source,
     })
+}
+
+/// Removes every symbolic link in the worktree at `root` that stands where `tree` has a
+/// directory or a file that is not itself a link: a checkout of `tree` (libgit2's, forced)
+/// would write through it, outside the worktree. A run in the worktree (the setup, the
+/// tests, the agent's code) may have put it there. Returns their paths; unlinking a link
+/// never touches what it points to.
+fn unlink_links_in_the_way(
+    root: &Path,
+    tree: &git2::Tree<'_>,
+) -> Result<Vec<String>, WorktreeError> {
+    let mut unlinked = Vec::new();
+    let mut failed = None;
+    tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        use std::os::unix::ffi::OsStrExt as _;
+        let name = std::ffi::OsStr::from_bytes(entry.name_bytes());
+        let relative = Path::new(dir).join(name);
+        let path = root.join(&relative);
+        let is_dir = entry.kind() == Some(git2::ObjectType::Tree);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() && entry.filemode() != 0o120000 => {
+                if let Err(source) = std::fs::remove_file(&path) {
+                    failed = Some(WorktreeError::Copy { path, source });
+                    return git2::TreeWalkResult::Abort;
+                }
+                unlinked.push(relative.display().to_string());
+                // Nothing is below a link: the checkout makes the directory afresh.
+                git2::TreeWalkResult::Skip
+            }
+            Ok(meta) if is_dir && !meta.is_dir() => git2::TreeWalkResult::Skip,
+            Ok(_) => git2::TreeWalkResult::Ok,
+            // Not there: nothing below it can be in the way.
+            Err(_) => git2::TreeWalkResult::Skip,
+        }
+    })
+    .or_else(|err| match failed.is_some() {
+        true => Ok(()),
+        false => Err(err),
+    })
+    .map_err(git("look for links in the worktree"))?;
+    match failed {
+        Some(err) => Err(err),
+        None => Ok(unlinked),
+    }
+}
+
+/// The tracked files the working directory of `repo` changed, deleted or replaced
+/// (relative, sorted).
+fn tracked_changes(repo: &Repository) -> Result<Vec<String>, WorktreeError> {
+    let mut options = git2::StatusOptions::new();
+    options.include_untracked(false).include_ignored(false);
+    let statuses = repo
+        .statuses(Some(&mut options))
+        .map_err(git("list changed files"))?;
+    let mut files: Vec<String> = statuses
+        .iter()
+        .filter(|entry| {
+            entry.status().intersects(
+                git2::Status::WT_MODIFIED
+                    | git2::Status::WT_DELETED
+                    | git2::Status::WT_TYPECHANGE
+                    | git2::Status::WT_RENAMED,
+            )
+        })
+        .filter_map(|entry| entry.path().ok().map(|path| path.to_string()))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 #[cfg(test)]
@@ -639,6 +715,77 @@ mod tests {
         assert_eq!(wt.changed_files().unwrap(), Vec::<String>::new());
         let branch = repo.find_branch("agenthost/t1", BranchType::Local).unwrap();
         assert_eq!(branch.get().target().unwrap().to_string(), task_head);
+    }
+
+    #[test]
+    fn a_checkout_never_writes_through_a_link_a_run_left() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("repo");
+        fs_err::create_dir_all(&root).unwrap();
+        let repo = repo_with_commit(&root);
+        let outside = temp.path().join("outside");
+        fs_err::create_dir_all(&outside).unwrap();
+        let base = resolve_base(&root, None).unwrap();
+        let path = temp.path().join("state/worktrees/t1");
+        let (wt, _) = TaskWorktree::create(&root, "t1", &base, &path, &[]).unwrap();
+        // A commit with `target/x` (a directory the worktree ignores) and a tracked link.
+        let other = {
+            let head = repo.head().unwrap().peel_to_tree().unwrap();
+            let mut sub = repo.treebuilder(None).unwrap();
+            sub.insert("x", repo.blob(b"x\n").unwrap(), 0o100644)
+                .unwrap();
+            let sub = sub.write().unwrap();
+            let mut builder = repo.treebuilder(Some(&head)).unwrap();
+            builder.insert("target", sub, 0o040000).unwrap();
+            builder
+                .insert("link", repo.blob(b"a.txt").unwrap(), 0o120000)
+                .unwrap();
+            let tree = repo.find_tree(builder.write().unwrap()).unwrap();
+            let sig = git2::Signature::now("T", "t@example.invalid").unwrap();
+            let parent = repo.head().unwrap().peel_to_commit().unwrap();
+            repo.commit(None, &sig, &sig, "other", &tree, &[&parent])
+                .unwrap()
+        };
+        // A run left `target` (ignored: the status is clean) and `a.txt` as links outside.
+        std::os::unix::fs::symlink(&outside, path.join("target")).unwrap();
+        fs_err::remove_file(path.join("a.txt")).unwrap();
+        std::os::unix::fs::symlink(outside.join("a.txt"), path.join("a.txt")).unwrap();
+        wt.detach_at(&other.to_string()).unwrap();
+        assert_eq!(
+            fs_err::read_dir(&outside).unwrap().count(),
+            0,
+            "wrote outside"
+        );
+        assert_eq!(
+            fs_err::read_to_string(path.join("target/x")).unwrap(),
+            "x\n"
+        );
+        assert!(!path.join("a.txt").is_symlink());
+        assert!(
+            path.join("link").is_symlink(),
+            "a tracked link is checked out as one"
+        );
+
+        // Back on the branch, the same.
+        fs_err::remove_file(path.join("a.txt")).unwrap();
+        std::os::unix::fs::symlink(outside.join("a.txt"), path.join("a.txt")).unwrap();
+        wt.back_on_branch().unwrap();
+        assert_eq!(
+            fs_err::read_dir(&outside).unwrap().count(),
+            0,
+            "wrote outside"
+        );
+        assert_eq!(fs_err::read_to_string(path.join("a.txt")).unwrap(), "one\n");
+        // And when putting back the tracked files a run changed.
+        fs_err::remove_file(path.join("a.txt")).unwrap();
+        std::os::unix::fs::symlink(outside.join("a.txt"), path.join("a.txt")).unwrap();
+        assert_eq!(wt.restore_tracked().unwrap(), vec!["a.txt".to_string()]);
+        assert_eq!(
+            fs_err::read_dir(&outside).unwrap().count(),
+            0,
+            "wrote outside"
+        );
+        assert_eq!(fs_err::read_to_string(path.join("a.txt")).unwrap(), "one\n");
     }
 
     #[test]

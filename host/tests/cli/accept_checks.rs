@@ -315,7 +315,8 @@ fn a_supervisor_killed_during_the_checks_leaves_a_worktree_the_next_one_puts_bac
 const PLANT_LINK: &str = r#"limit=$(cat limit.txt); value=$(cat value.txt)
 if [ "$limit" -lt 10 ] && [ "$value" -ne 3 ]; then
   rm -rf lib && ln -s "$(cat outside.txt)" lib && echo "ATTACK: lib now points to $(readlink lib)"
-  echo changed >> notes.txt
+  rm -f notes.txt && ln -s "$(cat outside.txt)/notes.txt" notes.txt
+  echo "ATTACK: notes.txt now points to $(readlink notes.txt)"
   exit "$1"
 fi
 "#;
@@ -355,6 +356,8 @@ fn planted_link_is_not_followed(config: &str, what_created: &str) {
     let worktree = assert_back_on_branch(&test, "b");
     assert!(!worktree.join("lib").is_symlink());
     assert_eq!(read(worktree.join("lib/helper.txt")), "helper\n");
+    assert!(!worktree.join("notes.txt").is_symlink());
+    assert_eq!(read(worktree.join("notes.txt")), "");
 }
 
 /// Hostile tests, run again on the merged change, plant the link.

@@ -93,6 +93,7 @@ fn review(lines: usize) -> ReviewState {
         attempt: 1,
         branch: "agenthost/big".into(),
         reason: String::new(),
+        base: None,
         spec: SpecSummary::default(),
         findings: vec![FindingRow {
             severity: "warning".into(),

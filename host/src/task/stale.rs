@@ -27,6 +27,24 @@ impl BaseMoved {
         }
     }
 
+    /// A short line for the cockpit: how far the base moved and whether the change still
+    /// applies (the conflicting files named).
+    pub fn short(&self) -> String {
+        let moved = format!(
+            "{} has {} new commit{}",
+            self.branch,
+            self.commits,
+            if self.commits == 1 { "" } else { "s" }
+        );
+        match self.conflicts.is_empty() {
+            true => format!("{moved}; the change still applies (accept checks it again)"),
+            false => format!(
+                "{moved}; the change conflicts in {}",
+                self.conflicts.join(", ")
+            ),
+        }
+    }
+
     /// One line for `review` and `status`, ending with what to do.
     pub fn describe(&self, task_id: &str) -> String {
         let moved = format!(
@@ -36,7 +54,9 @@ impl BaseMoved {
             if self.commits == 1 { "" } else { "s" }
         );
         if self.conflicts.is_empty() {
-            format!("{moved}; its change still applies cleanly (accept merges it onto them)")
+            format!(
+                "{moved}; its change still applies cleanly (accept merges it onto them and runs its checks again)"
+            )
         } else {
             format!(
                 "{moved}; its change now conflicts in {}: `agenthost reject {task_id}` and \

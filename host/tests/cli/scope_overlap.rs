@@ -215,7 +215,7 @@ command = ["sh", "-c", "case \"$0\" in a) mkdir -p docs && echo a > docs/a.md ;;
     let run = test.exec(&["review", "c"]);
     assert!(
         run.stdout
-            .contains("its change still applies cleanly (accept merges it onto them)"),
+            .contains("its change still applies cleanly (accept merges it onto them and runs its checks again)"),
         "{}",
         run.stdout
     );

@@ -56,6 +56,7 @@ pub(super) fn tasks(
             task.reason.lines().next().unwrap_or_default().to_string()
         };
         let log_path = last.map(|a| a.log_path.clone());
+        let base_moved = crate::task::stale::of_ready(&task);
         rows.push(TaskRow {
             repo: task.launch.repo.file_name().map_or_else(
                 || task.launch.repo.display().to_string(),
@@ -78,6 +79,7 @@ pub(super) fn tasks(
                 _ => None,
             },
             log_path,
+            base_moved,
         });
     }
     let stats = crate::cli::stats::of_last_days(Some(store), 7, now_ms)?;
@@ -200,7 +202,9 @@ fn parts(review: Review) -> ReviewParts {
         ),
         Err(report) => (Vec::new(), Err(report.to_string())),
     };
+    let base = crate::task::stale::of_ready(&task);
     ReviewParts {
+        base,
         id: task.launch.id,
         title: task.launch.title,
         state: task.state,

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use crate::task::stale::BaseMoved;
+
 use crate::task::TaskState;
 
 /// A result waiting longer than this for review is past the 2-hour mark: its context is
@@ -44,6 +46,9 @@ pub struct TaskRow {
     pub last_line: Option<String>,
     /// Its latest attempt's log.
     pub log_path: Option<PathBuf>,
+    /// For a ready task, its base branch's commits since it started, and whether its
+    /// change still applies.
+    pub base_moved: Option<BaseMoved>,
 }
 
 impl Default for TaskRow {
@@ -65,6 +70,7 @@ impl Default for TaskRow {
             blocking: 0,
             last_line: None,
             log_path: None,
+            base_moved: None,
         }
     }
 }

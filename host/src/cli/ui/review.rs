@@ -74,6 +74,9 @@ pub struct ReviewParts {
     pub stat: Vec<StatRow>,
     /// The patch, or why it cannot be shown.
     pub patch: Result<String, String>,
+    /// For a ready task, its base branch's commits since it started, and whether its
+    /// change still applies.
+    pub base: Option<crate::task::stale::BaseMoved>,
 }
 
 /// An open review.
@@ -201,6 +204,7 @@ mod tests {
             attempt: 1,
             branch: "agenthost/filter-report".into(),
             reason: "checks done".into(),
+            base: None,
             spec: SpecSummary::default(),
             findings: vec![
                 finding(

@@ -115,6 +115,14 @@ fn row_line(
             if row.blocking > 0 {
                 info.push((format!("✗ {} blocking  ", row.blocking), theme.error()));
             }
+            match &row.base_moved {
+                Some(moved) if !moved.conflicts.is_empty() => info.push((
+                    format!("✗ conflicts with {}  ", moved.branch),
+                    theme.error(),
+                )),
+                Some(moved) => info.push((format!("↻ {} moved  ", moved.branch), theme.warn())),
+                None => {}
+            }
             info.push((changed_lines(row), Style::new()));
         }
         Group::Running => {

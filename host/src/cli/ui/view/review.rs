@@ -51,6 +51,16 @@ fn summary(review: &ReviewState, width: usize, theme: Theme) -> Vec<Line<'static
             theme.warn(),
         ));
     }
+    if let Some(moved) = &review.parts.base {
+        let style = match moved.conflicts.is_empty() {
+            true => theme.warn(),
+            false => theme.error(),
+        };
+        lines.push(Line::styled(
+            fit(&format!("base: {}", moved.short()), width),
+            style,
+        ));
+    }
     for what in &review.parts.spec.what {
         lines.push(Line::raw(fit(&format!("  {what}"), width)));
     }

@@ -13,6 +13,7 @@ use crate::cli::ui::keys::Action;
 use crate::cli::ui::model::{Bandwidth, Header, Queue, TaskRow};
 use crate::cli::ui::review::{FindingRow, ReviewParts, ReviewState, SpecSummary, StatRow};
 use crate::task::TaskState;
+use crate::task::stale::BaseMoved;
 
 /// 2026-11-30T15:00Z.
 pub(crate) const NOW: i64 = 1_795_996_800_000 + 15 * 3_600_000;
@@ -67,6 +68,11 @@ pub(crate) fn one_of_each() -> Vec<TaskRow> {
     stale.ready_since_ms = Some(NOW - 150 * MIN);
     (stale.added, stale.removed, stale.blocking) = (Some(7), Some(1), 2);
     stale.repo = "billing".into();
+    stale.base_moved = Some(BaseMoved {
+        branch: "main".into(),
+        commits: 1,
+        conflicts: vec!["billing/report.py".into()],
+    });
     let mut running = task(
         "status-filter",
         "Filter the report by status",
@@ -167,6 +173,11 @@ fn review() -> ReviewState {
         attempt: 1,
         branch: "agenthost/filter-report".into(),
         reason: "checks done".into(),
+        base: Some(BaseMoved {
+            branch: "main".into(),
+            commits: 2,
+            conflicts: Vec::new(),
+        }),
         spec: SpecSummary {
             what: vec!["Add a status filter to `summary()`.".into()],
             scope: vec![

@@ -228,11 +228,22 @@ pub(super) fn correct(args: &CorrectArgs, output: &Output) -> miette::Result<Exi
         id: args.id.clone(),
         message,
     })?;
-    expect_ok(response, "correct")?;
+    let note = match response {
+        Response::Corrected { note } => note,
+        other => {
+            return Err(SupervisorError::Protocol {
+                detail: format!("unexpected answer to correct: {other:?}"),
+            }
+            .into());
+        }
+    };
     output.print(&format!(
         "{} queued again with the correction; it runs as the next attempt\n",
         args.id
     ))?;
+    if let Some(note) = note {
+        output.print(&format!("  base: {note}\n"))?;
+    }
     Ok(Exit::Success)
 }
 

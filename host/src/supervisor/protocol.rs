@@ -123,6 +123,13 @@ pub enum Response {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         held: Option<String>,
     },
+    /// A correction was queued.
+    Corrected {
+        /// What happened to the task's base first, when it had moved (merged into its
+        /// branch, or why the correction works on the old base).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// A task was accepted.
     Accepted {
         /// The base branch's new head.

@@ -88,7 +88,7 @@ impl AcceptError {
     pub fn help(&self) -> &'static str {
         match self {
             AcceptError::Conflict { .. } => {
-                "correct the task (`agenthost correct ID -m \"rebase onto the current base\"`), or merge the task branch by hand"
+                "reject the task and launch its spec again (it then starts from the base branch's head), or merge the task branch by hand"
             }
             AcceptError::DirtyCheckout { .. } => "commit or stash those changes, then accept again",
             AcceptError::BaseMoved { .. } => {

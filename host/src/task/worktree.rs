@@ -382,6 +382,77 @@ impl TaskWorktree {
             .map_err(git("check out the task branch"))
     }
 
+    /// Brings the base branch's new commits into the task branch with a merge commit, and
+    /// checks the result out in the worktree, so that the next attempt works on the base as
+    /// it is now; the task's change from the new head is the same as before. Nothing
+    /// changes when the merge conflicts or the base has nothing new.
+    pub fn merge_in(&self, base: &str) -> Result<MergedIn, WorktreeError> {
+        let main = open(&self.repo_root)?;
+        let base_head = main
+            .find_reference(&format!("refs/heads/{base}"))
+            .and_then(|r| r.peel_to_commit())
+            .map_err(git("read the base branch"))?;
+        let reference = format!("refs/heads/{}", self.branch);
+        let task_head = main
+            .find_reference(&reference)
+            .and_then(|r| r.peel_to_commit())
+            .map_err(git("read the task branch"))?;
+        let merge_base = main
+            .merge_base(base_head.id(), task_head.id())
+            .map_err(git("find the merge base"))?;
+        if merge_base == base_head.id() {
+            return Ok(MergedIn::UpToDate);
+        }
+        let mut index = main
+            .merge_commits(&task_head, &base_head, None)
+            .map_err(git("merge"))?;
+        if index.has_conflicts() {
+            let mut paths = std::collections::BTreeSet::new();
+            for conflict in index.conflicts().map_err(git("list conflicts"))? {
+                let conflict = conflict.map_err(git("list conflicts"))?;
+                for entry in [conflict.our, conflict.their, conflict.ancestor]
+                    .into_iter()
+                    .flatten()
+                {
+                    paths.insert(String::from_utf8_lossy(&entry.path).into_owned());
+                }
+            }
+            return Ok(MergedIn::Conflicts(paths.into_iter().collect()));
+        }
+        let tree = main
+            .find_tree(index.write_tree_to(&main).map_err(git("write the tree"))?)
+            .map_err(git("read the tree"))?;
+        let signature = git2::Signature::now("agenthost", "agenthost@localhost")
+            .map_err(git("make the commit signature"))?;
+        let merged = main
+            .commit(
+                None,
+                &signature,
+                &signature,
+                &format!("Merge {base} into {}", self.branch),
+                &tree,
+                &[&task_head, &base_head],
+            )
+            .map_err(git("write the merge commit"))?;
+        unlink_links_in_the_way(&self.path, &tree)?;
+        main.reference_matching(
+            &reference,
+            merged,
+            true,
+            task_head.id(),
+            &format!("agenthost: merge {base}"),
+        )
+        .map_err(git("move the task branch"))?;
+        let repo = self.open()?;
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        checkout.force();
+        repo.checkout_head(Some(&mut checkout))
+            .map_err(git("check out the merged branch"))?;
+        Ok(MergedIn::Merged {
+            base_head: base_head.id().to_string(),
+        })
+    }
+
     /// Whether the worktree's HEAD is detached (a recheck was under way).
     pub fn is_detached(&self) -> Result<bool, WorktreeError> {
         self.open()?
@@ -501,6 +572,20 @@ fn open(repo_root: &Path) -> Result<Repository, WorktreeError> {
         path: repo_root.to_path_buf(),
         source,
     })
+}
+
+/// What [`TaskWorktree::merge_in`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergedIn {
+    /// The task branch has every commit of the base branch already.
+    UpToDate,
+    /// The base branch's head (`base_head`) is merged into the task branch.
+    Merged {
+        /// The base branch's head, the task's new base commit.
+        base_head: String,
+    },
+    /// The merge conflicts in these files; nothing changed.
+    Conflicts(Vec<String>),
 }
 
 /// Removes every symbolic link in the worktree at `root` that stands where `tree` has a
@@ -786,6 +871,76 @@ mod tests {
             "wrote outside"
         );
         assert_eq!(fs_err::read_to_string(path.join("a.txt")).unwrap(), "one\n");
+    }
+
+    #[test]
+    fn the_base_merged_in_or_left_alone_on_a_conflict() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("repo");
+        fs_err::create_dir_all(&root).unwrap();
+        let repo = repo_with_commit(&root);
+        let base = resolve_base(&root, None).unwrap();
+        let branch = base.branch.clone().unwrap();
+        let path = temp.path().join("state/worktrees/t1");
+        let (wt, _) = TaskWorktree::create(&root, "t1", &base, &path, &[]).unwrap();
+        fs_err::write(path.join("a.txt"), "task\n").unwrap();
+        let task_head = wt.commit_all("task", &[]).unwrap().unwrap();
+        assert_eq!(wt.merge_in(&branch).unwrap(), MergedIn::UpToDate);
+
+        // The base gains a file: merged in, the worktree has it, the task's change stays.
+        let commit_on_base = |name: &str, text: &str| {
+            let parent = repo.head().unwrap().peel_to_commit().unwrap();
+            let mut builder = repo.treebuilder(Some(&parent.tree().unwrap())).unwrap();
+            builder
+                .insert(name, repo.blob(text.as_bytes()).unwrap(), 0o100644)
+                .unwrap();
+            let tree = repo.find_tree(builder.write().unwrap()).unwrap();
+            let sig = git2::Signature::now("T", "t@example.invalid").unwrap();
+            repo.commit(Some("HEAD"), &sig, &sig, name, &tree, &[&parent])
+                .unwrap()
+        };
+        let new_base = commit_on_base("b.txt", "base\n");
+        assert_eq!(
+            wt.merge_in(&branch).unwrap(),
+            MergedIn::Merged {
+                base_head: new_base.to_string()
+            }
+        );
+        assert_eq!(
+            fs_err::read_to_string(path.join("b.txt")).unwrap(),
+            "base\n"
+        );
+        assert_eq!(
+            fs_err::read_to_string(path.join("a.txt")).unwrap(),
+            "task\n"
+        );
+        let head = repo
+            .find_branch("agenthost/t1", BranchType::Local)
+            .unwrap()
+            .get()
+            .peel_to_commit()
+            .unwrap();
+        assert_eq!(head.parent_count(), 2);
+        assert_eq!(head.parent_id(0).unwrap().to_string(), task_head);
+        assert_eq!(wt.changed_files().unwrap(), Vec::<String>::new());
+
+        // The base changes the task's file: a conflict, and nothing moves.
+        commit_on_base("a.txt", "base again\n");
+        assert_eq!(
+            wt.merge_in(&branch).unwrap(),
+            MergedIn::Conflicts(vec!["a.txt".into()])
+        );
+        let after = repo
+            .find_branch("agenthost/t1", BranchType::Local)
+            .unwrap()
+            .get()
+            .target()
+            .unwrap();
+        assert_eq!(after, head.id());
+        assert_eq!(
+            fs_err::read_to_string(path.join("a.txt")).unwrap(),
+            "task\n"
+        );
     }
 
     #[test]

@@ -11,19 +11,19 @@ use std::time::Duration;
 use crate::lifecycle::{StopSupervisor, file_in_head, status_row, task_state, wait_for_state};
 use crate::{Test, wait_until};
 
-/// The agent: a lowers the limit, b raises the value (fine on its own, over a's limit once
-/// both land: a conflict no merge sees), c writes a note of its own, s makes the tests
-/// slow (but only where b's value meets a's limit).
+/// The agent: a lowers the limit, b raises the value as far as the limit it sees allows
+/// (fine on its own, over a's limit once both land: a conflict no merge sees), c writes a
+/// note of its own, s makes the tests slow (but only where b's value meets a's limit).
 const AGENT: &str = r#"[agents.edit]
-command = ["sh", "-c", "case \"$0\" in a) echo 5 > limit.txt ;; b) echo 8 > value.txt ;; c) mkdir -p docs && echo c > docs/c.md ;; s) echo 5 > limit.txt && echo slow > slow ;; esac", "{task_id}"]
+command = ["sh", "-c", "case \"$0\" in a) echo 5 > limit.txt ;; b) if [ $(cat limit.txt) -lt 8 ]; then echo 4 > value.txt; else echo 8 > value.txt; fi ;; c) mkdir -p docs && echo c > docs/c.md ;; s) echo 5 > limit.txt && echo slow > slow ;; esac", "{task_id}"]
 "#;
 
-/// The repository's tests. Where the value is over the limit they fail; where both tasks'
-/// changes meet, they also change a tracked file and leave a stray one (which the worktree
-/// must not keep), and with `slow` present they announce themselves and wait.
+/// The repository's tests. Where the value is over the limit they fail; where b's first
+/// value meets a's limit, they also change a tracked file and leave a stray one (which the
+/// worktree must not keep), and with `slow` present they announce themselves and wait.
 const CHECK: &str = r#"limit=$(cat limit.txt); value=$(cat value.txt)
 echo "checking value $value against limit $limit"
-if [ "$limit" -lt 10 ] && [ "$value" -ne 3 ]; then
+if [ "$limit" -lt 10 ] && [ "$value" -eq 8 ]; then
   echo "checked against the new limit" >> notes.txt
   echo stray > stray.txt
   if [ -f slow ]; then echo started > started.txt; sleep 600; fi
@@ -184,17 +184,30 @@ fn a_moved_base_is_checked_again_and_a_change_that_now_fails_is_refused() {
         "{reason}"
     );
 
-    // The person may still take b, knowingly.
-    let run = test.exec(&["accept", "--force", "b"]);
+    // Sent back, b works on main as it is now (merged into its branch): it sees the new
+    // limit, its tests pass there, and it lands with nothing more to check.
+    let run = test.exec(&["correct", "b", "-m", "stay within the limit"]);
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert!(
         run.stdout.contains(
-            "b: accepted despite the checks run again on main's new head: the test command"
+            "  base: main moved (2 new commits): merged into the task branch, so the correction works on main as it is now\n"
         ),
         "{}",
         run.stdout
     );
-    assert_eq!(file_in_head(&repo, "value.txt").as_deref(), Some("8\n"));
+    wait_for_state(&test, "b", &["ready"]);
+    let review = test.exec(&["review", "b"]);
+    assert!(!review.stdout.contains("  base  "), "{}", review.stdout);
+    assert!(
+        review.stdout.contains("-3\n+4"),
+        "only b's change, from main's head:\n{}",
+        review.stdout
+    );
+    let run = test.exec(&["accept", "b"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(!run.stdout.contains("run again"), "{}", run.stdout);
+    assert_eq!(file_in_head(&repo, "value.txt").as_deref(), Some("4\n"));
+    assert_eq!(file_in_head(&repo, "limit.txt").as_deref(), Some("5\n"));
 }
 
 /// Launches s and b, accepts s, and starts `accept b`, whose tests then wait: returns the
@@ -358,6 +371,22 @@ fn planted_link_is_not_followed(config: &str, what_created: &str) {
     assert_eq!(read(worktree.join("lib/helper.txt")), "helper\n");
     assert!(!worktree.join("notes.txt").is_symlink());
     assert_eq!(read(worktree.join("notes.txt")), "");
+
+    // The person takes b anyway: the checks run (and attack) again, and it lands.
+    let run = test.exec(&["accept", "--force", "b"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains("b: accepted despite the checks run again on main's new head: "),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(file_in_head(&repo, "value.txt").as_deref(), Some("8\n"));
+    assert_eq!(
+        std::fs::read_dir(&outside).expect("outside").count(),
+        0,
+        "written through the planted link"
+    );
 }
 
 /// Hostile tests, run again on the merged change, plant the link.

@@ -90,8 +90,38 @@ fn tmux_available() -> bool {
 }
 
 /// The selected row of the queue (the line with `▸`).
-fn selected_line(screen: &str) -> &str {
-    screen.lines().find(|l| l.contains('▸')).unwrap_or("")
+fn selected_line(screen: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.contains('▸'))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Selects the queue's row that contains `text`: from the top, one row down at a time,
+/// each step waiting until the screen shows it (a key pressed on a screen not yet redrawn
+/// would overshoot), within a deadline.
+fn select(tmux: &Tmux, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    tmux.keys(&["g"]);
+    std::thread::sleep(Duration::from_millis(300));
+    loop {
+        let before = selected_line(&tmux.screen());
+        if before.contains(text) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no row `{text}` to select");
+        tmux.keys(&["j"]);
+        let step = Instant::now() + Duration::from_secs(2);
+        while selected_line(&tmux.screen()) == before && Instant::now() < step {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if selected_line(&tmux.screen()) == before {
+            // The last row, or a reload moved the rows: start from the top again.
+            tmux.keys(&["g"]);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
 }
 
 /// `agenthost ui` in a 120x40 tmux pane, with the test's environment (its own HOME,
@@ -188,10 +218,7 @@ fn launch_watch_review_and_accept_from_the_cockpit() {
     assert!(screen.contains("blocking"), "{screen}");
 
     // The task whose tests fail: accepting it is refused, and the refusal is shown.
-    while !selected_line(&tmux.screen()).contains("Refuse negative") {
-        tmux.keys(&["j"]);
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    select(&tmux, "Refuse negative");
     tmux.keys(&["a"]);
     tmux.wait_for(Duration::from_secs(10), "the accept dialog", |s| {
         s.contains("1 blocking finding(s): F accepts anyway")
@@ -223,11 +250,7 @@ fn launch_watch_review_and_accept_from_the_cockpit() {
     });
 
     // The clean one: its review, then accept (squash).
-    tmux.keys(&["g"]);
-    while !selected_line(&tmux.screen()).contains("Export items as CSV") {
-        tmux.keys(&["j"]);
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    select(&tmux, "Export items as CSV");
     tmux.keys(&["Enter"]);
     // The screen is written in pieces: wait for every part of the review.
     tmux.wait_for(Duration::from_secs(30), "the review", |s| {

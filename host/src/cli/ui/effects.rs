@@ -111,7 +111,10 @@ impl Cockpit {
                     crate::cli::task_actions::accepted_as(&commit, &base, updated_checkout);
                 self.app.say(format!("{done} {landed_as}"), false);
             }
-            Ok(Response::Ok) => self.app.say(done, false),
+            Ok(Response::Ok | Response::Corrected { note: None }) => self.app.say(done, false),
+            Ok(Response::Corrected { note: Some(note) }) => {
+                self.app.say(format!("{done}; {note}"), false);
+            }
             Ok(other) => self.app.say(
                 words(&SupervisorError::Protocol {
                     detail: format!("unexpected answer: {other:?}"),

@@ -342,7 +342,7 @@ fn loaded(task: &Task) -> Result<(Spec, Config, String), AttemptError> {
 }
 
 /// The task's worktree, as recorded at launch.
-pub(super) fn task_worktree(task: &Task) -> TaskWorktree {
+pub(crate) fn task_worktree(task: &Task) -> TaskWorktree {
     TaskWorktree {
         repo_root: task.launch.repo.clone(),
         name: task.launch.id.clone(),

@@ -287,7 +287,7 @@ fn judge(
             recheck.log.display()
         ),
         format!(
-            "send it back with what changed (`agenthost correct {id} -m \"...\"`), reject it and launch the spec again (it then starts from {base}'s head), or accept anyway with --force"
+            "send it back with what to fix (`agenthost correct {id} -m \"...\"` merges {base} into its branch first, so the agent works on {base} as it is now), reject it, or accept anyway with --force"
         ),
     ))
 }

@@ -23,7 +23,8 @@ use super::store::Task;
 use crate::config::{Config, ConfigSources};
 use crate::runner::{Canceller, cancellation};
 use crate::task::TaskState;
-use crate::task::worktree::{TaskWorktree, resolve_base};
+use crate::task::stale;
+use crate::task::worktree::{MergedIn, TaskWorktree, resolve_base};
 
 /// The supervisor's scheduler: owns the running tasks.
 #[derive(Debug)]
@@ -316,13 +317,78 @@ impl Scheduler {
                 "launch the spec again",
             );
         }
+        let note = self.catch_up(&task);
         let result = self.ctx.store(|s| {
             s.set_next_correction(id, Some(message))?;
             s.transition(id, TaskState::Queued, &format!("correction: {message}"))
         });
         match result {
-            Ok(_) => Response::Ok,
+            Ok(_) => Response::Corrected { note },
             Err(err) => refused(err.to_string(), "check agenthost's state directory"),
+        }
+    }
+
+    /// A task corrected after its base branch moved works on the base as it is now: the
+    /// new commits are merged into its branch (and its setup runs again, for what they
+    /// changed). Says what happened, or why the correction works on the old base.
+    fn catch_up(&self, task: &Task) -> Option<String> {
+        let launch = &task.launch;
+        let base = launch.base_branch.as_deref()?;
+        let moved = stale::base_moved(
+            &launch.repo,
+            Some(base),
+            &launch.base_commit,
+            &launch.branch,
+        )
+        .ok()
+        .flatten()?;
+        let old_base = format!(
+            "the correction works on the task's old base; to start from {base}'s head, reject the task and launch its spec again"
+        );
+        if !moved.conflicts.is_empty() {
+            return Some(format!(
+                "{base} moved, and the task's change conflicts with it in {}: {old_base}",
+                moved.conflicts.join(", ")
+            ));
+        }
+        let worktree = lifecycle::task_worktree(task);
+        match worktree.changed_files() {
+            Ok(files) if files.is_empty() => {}
+            Ok(files) => {
+                return Some(format!(
+                    "{base} moved, but the worktree has changes that are not on the task branch ({}): {old_base}",
+                    files.join(", ")
+                ));
+            }
+            Err(err) => return Some(format!("{base} moved, but {err}: {old_base}")),
+        }
+        match worktree.merge_in(base) {
+            Ok(MergedIn::Merged { base_head }) => {
+                if let Err(err) = self
+                    .ctx
+                    .store(|s| s.set_base_commit(&launch.id, &base_head))
+                {
+                    log(&format!("task {}: {err}", launch.id));
+                }
+                let _ = std::fs::remove_file(self.ctx.dirs.setup_done(&launch.id));
+                log(&format!(
+                    "task {}: merged {base} ({}) into its branch for the correction",
+                    launch.id, base_head
+                ));
+                Some(format!(
+                    "{base} moved ({} new commit{}): merged into the task branch, so the correction works on {base} as it is now",
+                    moved.commits,
+                    if moved.commits == 1 { "" } else { "s" }
+                ))
+            }
+            Ok(MergedIn::UpToDate) => None,
+            Ok(MergedIn::Conflicts(files)) => Some(format!(
+                "{base} moved, and the task's change conflicts with it in {}: {old_base}",
+                files.join(", ")
+            )),
+            Err(err) => Some(format!(
+                "{base} moved, but merging it failed ({err}): {old_base}"
+            )),
         }
     }
 

@@ -122,9 +122,16 @@ fn a_moved_base_is_checked_again_and_a_change_that_now_fails_is_refused() {
     assert_eq!(file_in_head(&repo, "limit.txt").as_deref(), Some("5\n"));
 
     // b passed its tests alone; on main with a's limit, they fail: refused, nothing changed.
+    // Accepting b then c stops at b, with nothing of either landed.
     let head_before = git(&repo, &["rev-parse", "main"]);
-    let run = test.exec(&["accept", "b"]);
-    assert_ne!(run.code, 0, "{}", run.transcript());
+    let run = test.exec(&["accept", "b", "c"]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains("accepted none; stopped at b (below); not tried: c\n"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains(
             "b: main moved since b started: its checks run again on its change as it would land on main ("

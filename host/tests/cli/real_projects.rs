@@ -2,8 +2,10 @@
 //! here and run through the whole loop as a new user would: `[worktree] setup` installs the
 //! dependencies in its own sandbox (network to the registries), the scripted agent makes one
 //! in-scope edit, the project's own test suite runs in the test sandbox, the task is `ready`
-//! with the tests passed, and `accept` merges exactly that edit. Before the launch,
-//! `agenthost doctor --repo` runs the same setup and tests and must propose no grant.
+//! with the tests passed, and `accept` merges exactly that edit. Two tasks run side by side:
+//! the second is accepted onto the first, so its setup and tests run again on the merged
+//! result first. Before the launch, `agenthost doctor --repo` runs the same setup and tests
+//! and must propose no grant.
 //!
 //! - semver 1.0.28 (crates.io): `cargo fetch`, then `cargo test --offline`;
 //! - minimist 1.2.8 (npm): `npm install`, then `npm test` (eslint, nyc, tape);
@@ -85,11 +87,12 @@ impl Project {
         Project { test }
     }
 
-    /// Launches `spec`, waits, and checks that the task is ready with its tests passed and
-    /// no blocking finding and the agent's test among those that ran (`ran` in the log); then
-    /// accepts it and checks that the edit (`text` in the file `edited`) reached `main`.
-    fn launch_and_accept(&self, id: &str, edit: (&str, &str), ran: &str) {
-        let (edited, text) = edit;
+    /// Launches the two specs (`specs/task.md`, `specs/second.md`) at once, waits, and
+    /// checks that each task is ready with its tests passed, no blocking finding and the
+    /// agent's test among those that ran; then accepts the first, and the second, whose base
+    /// has moved: its setup and tests run again on the merged result (`merged_ran`, what
+    /// that run must show: both agents' tests) before it lands. Both edits reach `main`.
+    fn launch_and_accept(&self, first: &Edit, second: &Edit, merged_ran: &[&str]) {
         // First as a new user would: `doctor --repo` says the setup and the tests work in
         // the sandbox, with no grant to add.
         let doctor = self.test.exec(&["doctor", "--repo", "repo"]);
@@ -106,41 +109,95 @@ impl Project {
             .lines()
             .filter(|line| line.contains(": ok in"))
         {
-            eprintln!("{id}: doctor --repo: {}", line.trim());
+            eprintln!("{}: doctor --repo: {}", first.id, line.trim());
         }
         let _stop = StopSupervisor(&self.test);
-        let run = self.test.exec(&["launch", "--wait", "repo/specs/task.md"]);
-        let log = self.test.exec(&["logs", id]).stdout;
-        assert!(
-            run.stdout.contains(&format!("{id} is ready")) && !run.stdout.contains("blocking"),
-            "{}\n--- the attempt log:\n{log}",
-            run.transcript()
-        );
-        assert!(
-            log.contains("== agenthost: the test command exited with code 0"),
-            "{log}"
-        );
-        // The agent's test is one of those that ran.
-        assert!(log.contains(ran), "no `{ran}` in:\n{log}");
-        // The steps and their times, for `--nocapture` (the numbers in docs/real-projects.md).
-        for line in log.lines().filter(|line| {
-            line.contains("the setup command")
-                || line.contains("the test command")
-                || line.contains(" passed")
-                || line.contains("# tests")
-                || line.contains("test result:")
-        }) {
-            eprintln!("{id}: {line}");
+        let run = self.test.exec(&[
+            "launch",
+            "--wait",
+            "repo/specs/task.md",
+            "repo/specs/second.md",
+        ]);
+        for task in [first, second] {
+            let log = self.test.exec(&["logs", task.id]).stdout;
+            assert!(
+                run.stdout.contains(&format!("{} is ready", task.id))
+                    && !run.stdout.contains("blocking"),
+                "{}\n--- the attempt log of {}:\n{log}",
+                run.transcript(),
+                task.id
+            );
+            assert!(
+                log.contains("== agenthost: the test command exited with code 0"),
+                "{log}"
+            );
+            // The agent's test is one of those that ran.
+            assert!(log.contains(task.ran), "no `{}` in:\n{log}", task.ran);
+            print_steps(task.id, &log);
+            let row = status_row(&self.test, task.id);
+            assert_eq!(row["state"], "ready", "{row}");
         }
-        let row = status_row(&self.test, id);
-        assert_eq!(row["state"], "ready", "{row}");
-        let accepted = self.test.exec(&["accept", id]);
+        let accepted = self.test.exec(&["accept", first.id]);
         assert_eq!(accepted.code, 0, "{}", accepted.transcript());
-        let repo = self.test.path().join("repo");
-        assert!(
-            file_in_head(&repo, edited).is_some_and(|file| file.contains(text)),
-            "the agent's `{text}` is not in `{edited}` on main after accept"
+        // main moved under the second: accepting it runs its setup and tests again on the
+        // result, with the real toolchain, in the sandbox, and both agents' tests pass there.
+        let accepted = self.test.exec(&["accept", second.id]);
+        let rechecked = std::fs::read_to_string(
+            self.test
+                .state_dir()
+                .join("logs")
+                .join(second.id)
+                .join("accept-checks.log"),
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            accepted.code,
+            0,
+            "{}\n--- the checks run again:\n{rechecked}",
+            accepted.transcript()
         );
+        assert!(
+            accepted.stdout.contains(&format!(
+                "{}: the checks pass on the change as it would land on main",
+                second.id
+            )),
+            "{}",
+            accepted.stdout
+        );
+        for ran in merged_ran {
+            assert!(rechecked.contains(ran), "no `{ran}` in:\n{rechecked}");
+        }
+        print_steps(&format!("{} (its checks again)", second.id), &rechecked);
+        let repo = self.test.path().join("repo");
+        for task in [first, second] {
+            let (edited, text) = task.edit;
+            assert!(
+                file_in_head(&repo, edited).is_some_and(|file| file.contains(text)),
+                "the agent's `{text}` is not in `{edited}` on main after accept"
+            );
+        }
+    }
+}
+
+/// One task of a real project: its id, its edit (`text` in the file), and what its test
+/// run prints for the agent's test.
+struct Edit {
+    id: &'static str,
+    edit: (&'static str, &'static str),
+    ran: &'static str,
+}
+
+/// The steps of a log and their times, for `--nocapture` (the numbers in
+/// docs/real-projects.md).
+fn print_steps(who: &str, log: &str) {
+    for line in log.lines().filter(|line| {
+        line.contains("the setup command")
+            || line.contains("the test command")
+            || line.contains(" passed")
+            || line.contains("# tests")
+            || line.contains("test result:")
+    }) {
+        eprintln!("{who}: {line}");
     }
 }
 
@@ -197,15 +254,39 @@ fn semver_from_crates_io_reaches_ready_with_cargo_test_and_is_accepted() {
                     "\n#[test]\nfn a_prerelease_sorts_before_its_release() {\n    let pre = semver::Version::parse(\"1.0.0-rc.1\").unwrap();\n    assert!(pre < semver::Version::parse(\"1.0.0\").unwrap());\n}\n",
                 ),
             ),
+            (
+                "specs/second.md",
+                &spec(
+                    "Test a caret requirement",
+                    "Modify",
+                    "tests/test_version_req.rs",
+                    "append",
+                    "\n#[test]\nfn a_caret_requirement_matches_a_patch() {\n    let req = semver::VersionReq::parse(\"^1.2\").unwrap();\n    assert!(req.matches(&semver::Version::parse(\"1.2.9\").unwrap()));\n}\n",
+                ),
+            ),
         ],
     );
     project.launch_and_accept(
-        "test-a-prerelease",
-        (
-            "tests/test_version.rs",
-            "fn a_prerelease_sorts_before_its_release",
-        ),
-        "test a_prerelease_sorts_before_its_release ... ok",
+        &Edit {
+            id: "test-a-prerelease",
+            edit: (
+                "tests/test_version.rs",
+                "fn a_prerelease_sorts_before_its_release",
+            ),
+            ran: "test a_prerelease_sorts_before_its_release ... ok",
+        },
+        &Edit {
+            id: "test-a-caret-requirement",
+            edit: (
+                "tests/test_version_req.rs",
+                "fn a_caret_requirement_matches_a_patch",
+            ),
+            ran: "test a_caret_requirement_matches_a_patch ... ok",
+        },
+        &[
+            "test a_prerelease_sorts_before_its_release ... ok",
+            "test a_caret_requirement_matches_a_patch ... ok",
+        ],
     );
 }
 
@@ -251,12 +332,33 @@ fn minimist_from_npm_reaches_ready_with_npm_test_and_is_accepted() {
                     "'use strict';\n\nvar parse = require('../');\nvar test = require('tape');\n\ntest('a dotted key makes a nested object', function (t) {\n\tt.deepEqual(parse(['--a.b', '7']).a, { b: 7 });\n\tt.end();\n});\n",
                 ),
             ),
+            (
+                "specs/second.md",
+                &spec(
+                    "Test a negated flag",
+                    "Create",
+                    "test/agenthost_negated.js",
+                    "write",
+                    "'use strict';\n\nvar parse = require('../');\nvar test = require('tape');\n\ntest('a negated flag is false', function (t) {\n\tt.equal(parse(['--no-color']).color, false);\n\tt.end();\n});\n",
+                ),
+            ),
         ],
     );
     project.launch_and_accept(
-        "test-a-dotted-key",
-        ("test/agenthost.js", "a dotted key makes a nested object"),
-        "# a dotted key makes a nested object",
+        &Edit {
+            id: "test-a-dotted-key",
+            edit: ("test/agenthost.js", "a dotted key makes a nested object"),
+            ran: "# a dotted key makes a nested object",
+        },
+        &Edit {
+            id: "test-a-negated-flag",
+            edit: ("test/agenthost_negated.js", "a negated flag is false"),
+            ran: "# a negated flag is false",
+        },
+        &[
+            "# a dotted key makes a nested object",
+            "# a negated flag is false",
+        ],
     );
 }
 
@@ -313,16 +415,38 @@ fn packaging_from_pypi_reaches_ready_with_pytest_and_is_accepted() {
                     "from packaging.version import Version\n\n\ndef test_a_post_release_sorts_after_its_release():\n    assert Version(\"1.0.post1\") > Version(\"1.0\")\n",
                 ),
             ),
+            (
+                "specs/second.md",
+                &spec(
+                    "Test a release candidate",
+                    "Create",
+                    "tests/test_agenthost_rc.py",
+                    "write",
+                    "from packaging.version import Version\n\n\ndef test_a_release_candidate_sorts_before_its_release():\n    assert Version(\"1.0rc1\") < Version(\"1.0\")\n",
+                ),
+            ),
         ],
     );
-    // packaging's own suite has 64,204 tests at this version: one more is the agent's.
+    // packaging's own suite has 64,204 tests at this version: one more is each agent's,
+    // and both run on the merged result.
     project.launch_and_accept(
-        "test-a-post-release",
-        (
-            "tests/test_agenthost.py",
-            "def test_a_post_release_sorts_after_its_release",
-        ),
-        "64205 passed",
+        &Edit {
+            id: "test-a-post-release",
+            edit: (
+                "tests/test_agenthost.py",
+                "def test_a_post_release_sorts_after_its_release",
+            ),
+            ran: "64205 passed",
+        },
+        &Edit {
+            id: "test-a-release-candidate",
+            edit: (
+                "tests/test_agenthost_rc.py",
+                "def test_a_release_candidate_sorts_before_its_release",
+            ),
+            ran: "64205 passed",
+        },
+        &["64206 passed"],
     );
 }
 

@@ -415,3 +415,37 @@ fn putting_the_setup_back_never_writes_through_a_link_it_planted() {
         "the setup created files git does not ignore: lib; moved to",
     );
 }
+
+/// A task whose worktree is gone cannot have its checks run again: refused, saying so,
+/// unless the person takes it anyway.
+#[test]
+fn without_its_worktree_the_checks_cannot_run_and_only_force_lands_it() {
+    let test = repo_test();
+    let repo = test.path().join("repo");
+    let _stop = StopSupervisor(&test);
+    let args = ["launch", "--wait", "--agent", "edit"];
+    let run = test.exec(&[&args[..], &["repo/specs/a.md", "repo/specs/c.md"]].concat());
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let run = test.exec(&["accept", "a"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    std::fs::remove_dir_all(test.state_dir().join("worktrees/c")).expect("remove the worktree");
+    let run = test.exec(&["accept", "c"]);
+    assert_ne!(run.code, 0, "{}", run.transcript());
+    for said in [
+        "task `c` was not accepted: its checks could not run again on main's new",
+        "worktree",
+        "is gone",
+        "--force",
+    ] {
+        assert!(run.stderr.contains(said), "{said}\n{}", run.transcript());
+    }
+    assert_eq!(file_in_head(&repo, "docs/c.md"), None);
+    let run = test.exec(&["accept", "--force", "c"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("accepted anyway (--force)"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(file_in_head(&repo, "docs/c.md").as_deref(), Some("c\n"));
+}

@@ -151,13 +151,16 @@ impl Scheduler {
                     }
                     rechecked = Some(recheck);
                 }
+                Err(err) if request.force => say(format!(
+                    "its checks could not run again on {base}'s new head ({err}); accepted anyway (--force)"
+                )),
                 Err(err) => {
                     return refused(
                         format!(
                             "task `{id}` was not accepted: its checks could not run again on {base}'s new head: {err}"
                         ),
                         format!(
-                            "nothing changed; fix what it says and accept again, or see the log {}",
+                            "nothing changed; fix what it says and accept again (the log: {}), or accept anyway with --force",
                             self.ctx.dirs.recheck_log(&id).display()
                         ),
                     );
@@ -189,6 +192,8 @@ impl Scheduler {
                     format!("; {base} had moved, and the checks passed again on the result"),
                 Some(_) =>
                     format!("; {base} had moved, and the checks failed on the result (forced)"),
+                None if prepared.base_moved =>
+                    format!("; {base} had moved, and the checks could not run again (forced)"),
                 None => String::new(),
             }
         );

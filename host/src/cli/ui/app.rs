@@ -233,6 +233,12 @@ impl App {
                 self.in_diff(action);
                 None
             }
+            Action::Summary => {
+                if let Screen::Review(review) = &mut self.screen {
+                    review.whole_summary = !review.whole_summary;
+                }
+                None
+            }
             Action::Launch => {
                 self.dialog = Some(Dialog::Input {
                     purpose: Purpose::Launch,

@@ -59,6 +59,8 @@ pub enum Action {
     NextFinding,
     /// The previous finding, in the diff.
     PrevFinding,
+    /// Show all of the review's summary above the diff, or only its first part.
+    Summary,
     /// Accept the task (asks how).
     Accept,
     /// Send a correction (asks for it).
@@ -98,6 +100,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("] [", "next or previous hunk (review)"),
     ("} {", "next or previous file (review)"),
     ("n N", "next or previous finding, at its line (review)"),
+    (
+        "i",
+        "the whole summary above the diff, or its start (review)",
+    ),
     (
         "a",
         "accept: Enter squash, m merge, b rebase, F despite blocking findings",
@@ -182,6 +188,7 @@ fn screen(place: Place, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('{') if place == Place::Review => Action::PrevFile,
         KeyCode::Char('n') if place == Place::Review => Action::NextFinding,
         KeyCode::Char('N') if place == Place::Review => Action::PrevFinding,
+        KeyCode::Char('i') if place == Place::Review => Action::Summary,
         KeyCode::Char('a') if on_task => Action::Accept,
         KeyCode::Char('c') if on_task => Action::Correct,
         KeyCode::Char('r') if on_task => Action::Reject,

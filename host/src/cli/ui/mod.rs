@@ -133,6 +133,16 @@ pub(super) fn run(_args: &UiArgs, _output: &Output) -> miette::Result<Exit> {
     }
 }
 
+/// Whether a change may change the open review of task `id`: one of its own, an accept
+/// (its base may have moved), or changes missed.
+fn touches_review(change: &Change, id: &str) -> bool {
+    match change {
+        Change::State { id: of, to, .. } => of == id || *to == TaskState::Accepted,
+        Change::Held { id: of } | Change::Attempt { id: of, .. } => of == id,
+        Change::Missed { .. } => true,
+    }
+}
+
 /// Whether a change rings the bell: a task became ready for review.
 fn rings(change: &Change) -> bool {
     matches!(
@@ -232,6 +242,11 @@ impl Cockpit {
                         if self.bell && rings(&change) {
                             guard.bell();
                         }
+                        if let Screen::Review(open) = &self.app.screen
+                            && touches_review(&change, &open.parts.id)
+                        {
+                            self.refresh_review();
+                        }
                         reload = true;
                     }
                 }
@@ -266,6 +281,19 @@ impl Cockpit {
                 .rows()
                 .find(|r| r.id == logs.id)
                 .is_some_and(|r| r.state.is_active() || r.state == TaskState::Queued);
+        }
+    }
+
+    /// Gathers the open review again (its task changed, or its base may have), keeping
+    /// where the reader was.
+    fn refresh_review(&mut self) {
+        let Screen::Review(open) = &self.app.screen else {
+            return;
+        };
+        // A task that is gone keeps the review as it was: its record says why.
+        if let Ok(fresh) = load::review(&self.store, self.liveness, &open.parts.id) {
+            let refreshed = open.refreshed(fresh.parts);
+            self.app.screen = Screen::Review(Box::new(refreshed));
         }
     }
 
@@ -319,5 +347,28 @@ mod tests {
             id: "t".into(),
             number: 2
         }));
+    }
+
+    #[test]
+    fn an_open_review_is_gathered_again_when_its_task_or_a_base_may_have_changed() {
+        let state = |id: &str, to| Change::State {
+            id: id.into(),
+            from: Some(TaskState::Ready),
+            to,
+            reason: String::new(),
+            at_ms: 0,
+        };
+        assert!(touches_review(&state("t", TaskState::Queued), "t"));
+        assert!(touches_review(&state("other", TaskState::Accepted), "t"));
+        assert!(!touches_review(&state("other", TaskState::Running), "t"));
+        assert!(touches_review(
+            &Change::Attempt {
+                id: "t".into(),
+                number: 2
+            },
+            "t"
+        ));
+        assert!(!touches_review(&Change::Held { id: "other".into() }, "t"));
+        assert!(touches_review(&Change::Missed { count: 3 }, "t"));
     }
 }

@@ -94,6 +94,8 @@ pub struct ReviewState {
     pub top: usize,
     /// The finding last jumped to.
     pub finding: Option<usize>,
+    /// Whether the summary above the diff is shown whole (`i`), not only its first part.
+    pub whole_summary: bool,
 }
 
 impl ReviewState {
@@ -116,7 +118,18 @@ impl ReviewState {
             marked,
             top: 0,
             finding: None,
+            whole_summary: false,
         }
+    }
+
+    /// The same review gathered again (`parts`), where the reader was: the diff line at
+    /// the top, the finding last jumped to, the summary as it was shown.
+    pub fn refreshed(&self, parts: ReviewParts) -> ReviewState {
+        let mut review = ReviewState::new(parts);
+        review.show(self.top);
+        review.finding = self.finding.filter(|&f| f < review.parts.findings.len());
+        review.whole_summary = self.whole_summary;
+        review
     }
 
     /// Blocking findings.
@@ -244,6 +257,27 @@ mod tests {
         assert_eq!(review.top, 6);
         review.scroll(-100);
         assert_eq!(review.top, 0);
+    }
+
+    #[test]
+    fn gathered_again_it_stays_where_the_reader_was() {
+        let mut review = ReviewState::new(parts());
+        review.show(3);
+        review.finding = Some(1);
+        review.whole_summary = true;
+        let mut fresh = parts();
+        fresh.reason = "checks done again".into();
+        let refreshed = review.refreshed(fresh.clone());
+        assert_eq!(refreshed.parts.reason, "checks done again");
+        assert_eq!(
+            (refreshed.top, refreshed.finding, refreshed.whole_summary),
+            (3, Some(1), true)
+        );
+        // A shorter diff and fewer findings now: within them.
+        fresh.patch = Ok(String::new());
+        fresh.findings.truncate(1);
+        let refreshed = review.refreshed(fresh);
+        assert_eq!((refreshed.top, refreshed.finding), (0, None));
     }
 
     #[test]

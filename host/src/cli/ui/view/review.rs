@@ -15,9 +15,22 @@ use crate::cli::ui::review::ReviewState;
 /// Draws the review into `area`.
 pub(super) fn draw(frame: &mut Frame<'_>, area: Rect, review: &ReviewState, theme: Theme) {
     let width = usize::from(area.width);
-    let summary = summary(review, width, theme);
-    // The summary takes what it needs, up to two fifths of the screen; the diff the rest.
-    let most = (area.height * 2 / 5).max(3);
+    let mut summary = summary(review, width, theme);
+    // The summary takes what it needs, up to two fifths of the screen (all but a few diff
+    // lines with `i`); the diff the rest. A cut summary says how to see the rest.
+    let most = match review.whole_summary {
+        true => area.height.saturating_sub(4),
+        false => area.height * 2 / 5,
+    }
+    .max(3);
+    if summary.len() > usize::from(most) {
+        let hidden = summary.len() - usize::from(most) + 1;
+        summary.truncate(usize::from(most) - 1);
+        summary.push(Line::styled(
+            fit(&format!("… {hidden} more lines: i shows them"), width),
+            theme.dim(),
+        ));
+    }
     let wanted = u16::try_from(summary.len()).unwrap_or(u16::MAX).min(most);
     let [top, bar, diff] = Layout::vertical([
         Constraint::Length(wanted),

@@ -219,6 +219,13 @@ fn review_at_a_finding_80x24() {
 }
 
 #[test]
+fn review_with_the_whole_summary_80x24() {
+    let mut app = reviewing();
+    app.apply(Action::Summary);
+    assert_snapshot!(plain(&app, 80, 24));
+}
+
+#[test]
 fn review_without_a_branch() {
     let mut app = app_of(one_of_each());
     let mut parts = review();

@@ -20,13 +20,14 @@ command = ["sh", "-c", "case \"$0\" in a) echo 5 > limit.txt ;; b) if [ $(cat li
 
 /// The repository's tests. Where the value is over the limit they fail; where b's first
 /// value meets a's limit, they also change a tracked file and leave a stray one (which the
-/// worktree must not keep), and with `slow` present they announce themselves and wait.
+/// worktree must not keep), and with `slow` present they plant a `.git`, announce
+/// themselves and wait.
 const CHECK: &str = r#"limit=$(cat limit.txt); value=$(cat value.txt)
 echo "checking value $value against limit $limit"
 if [ "$limit" -lt 10 ] && [ "$value" -eq 8 ]; then
   echo "checked against the new limit" >> notes.txt
   echo stray > stray.txt
-  if [ -f slow ]; then echo started > started.txt; sleep 600; fi
+  if [ -f slow ]; then mkdir -p lib/.git && echo "ref: refs/heads/main" > lib/.git/HEAD; echo started > started.txt; sleep 600; fi
 fi
 if [ "$value" -gt "$limit" ]; then echo "value $value is over the limit $limit"; exit 1; fi
 echo "fine"
@@ -320,6 +321,8 @@ fn a_supervisor_killed_during_the_checks_leaves_a_worktree_the_next_one_puts_bac
     );
     let worktree = assert_back_on_branch(&test, "b");
     assert_eq!(read(worktree.join("limit.txt")), "10\n");
+    // The `.git` the tests planted (the marker that they ran) was moved out.
+    assert!(!worktree.join("lib/.git").exists());
     assert_eq!(git(&repo, &["rev-parse", "main"]), head_before);
     assert_eq!(wait_for_state(&test, "b", &["ready"]), "ready");
     let log = read(test.state_dir().join("supervisor.log"));

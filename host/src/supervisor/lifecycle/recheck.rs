@@ -330,6 +330,20 @@ pub fn restore_interrupted_rechecks(dirs: &StateDirs, store: &Store) -> Vec<Stri
         }
         let attempt = store.attempts(id).map_or(0, |a| a.len() as i64);
         let to = run_files_dir(dirs, id, attempt, RUN_NAME);
+        // As after every run: no `.git` the interrupted run left stays below the root.
+        let cleared =
+            crate::task::git_metadata::clear(&worktree.path, &dirs.git_quarantine(id, attempt));
+        for moved in &cleared.moved {
+            lines.push(format!(
+                "task {id}: moved {} ({}) left by an interrupted accept's checks to {}",
+                moved.path.display(),
+                moved.kind.describe(),
+                moved.moved_to.display()
+            ));
+        }
+        for problem in &cleared.problems {
+            lines.push(format!("task {id}: {problem}"));
+        }
         let restored = move_untracked(&worktree, &to)
             .map_err(|err| err.to_string())
             .and_then(|_| worktree.back_on_branch().map_err(|err| err.to_string()));

@@ -10,6 +10,7 @@ mod explain;
 pub mod git_layout;
 mod gitignore;
 pub mod hints;
+mod placeholder;
 pub mod plan;
 mod program;
 
@@ -26,6 +27,7 @@ use agenthost_sandbox::{
 
 pub use canonical::Canonicalizer;
 pub use explain::explain;
+pub use placeholder::{Created, cleanup, prepare};
 pub use plan::{BuiltPlan, PlanError, PlanInput, Purpose, build};
 
 /// Running a command in the sandbox failed before it ran.
@@ -76,42 +78,6 @@ impl RunError {
             }
             RunError::Exec { .. } => EXIT_CANNOT_EXECUTE,
             _ => agenthost_sandbox::EXIT_SETUP_FAILED,
-        }
-    }
-}
-
-/// Creates what the plan needs on disk; returns what was created, for [`cleanup`].
-pub fn prepare(built: &BuiltPlan) -> Result<Vec<PathBuf>, RunError> {
-    let mut created = Vec::new();
-    for dir in &built.mkdirs {
-        if !dir.exists() {
-            fs_err::create_dir(dir).map_err(|source| RunError::Prepare {
-                path: dir.clone(),
-                source,
-            })?;
-            created.push(dir.clone());
-        }
-    }
-    for file in &built.touch {
-        if !file.exists() {
-            fs_err::File::create(file).map_err(|source| RunError::Prepare {
-                path: file.clone(),
-                source,
-            })?;
-            created.push(file.clone());
-        }
-    }
-    Ok(created)
-}
-
-/// Removes what [`prepare`] created and the run left unused (empty files, empty
-/// directories), deepest first.
-pub fn cleanup(created: &[PathBuf]) {
-    for path in created.iter().rev() {
-        if path.is_dir() {
-            let _ = std::fs::remove_dir(path);
-        } else if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
-            let _ = std::fs::remove_file(path);
         }
     }
 }

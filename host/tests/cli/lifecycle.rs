@@ -730,3 +730,44 @@ fn tracked_files_the_test_command_changes_are_committed_and_said() {
         review.transcript()
     );
 }
+
+/// An agent that creates an empty file where its Scope says Create (at the worktree's root,
+/// where the host makes the file before the run so that the kernel can grant it) keeps it:
+/// the host removes only the files it made and nobody touched since.
+#[test]
+fn an_empty_file_the_agent_creates_is_its_work() {
+    let test = sample()
+        .file(
+            "repo/agenthost.toml",
+            // The wait puts the agent's `touch` past the kernel's coarse file clock tick
+            // of the file's making (a few milliseconds).
+            "[agents.typed]\ncommand = [\"sh\", \"-c\", \"sleep 0.1; touch py.typed\"]\n",
+        )
+        .file(
+            "repo/specs/typed.md",
+            "+++\nid = \"typed\"\n+++\n\n# Mark the package typed\n\n## What\nAdd an empty `py.typed`.\n\n## Verify\nThe file exists.\n\n### Scope\n- Create: `py.typed`\n",
+        );
+    let repo = test.path().join("repo");
+    crate::commit_all(&repo);
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&[
+        "launch",
+        "--wait",
+        "--agent",
+        "typed",
+        "repo/specs/typed.md",
+    ]);
+    assert!(
+        run.stdout.contains("typed is ready"),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        !run.stdout.contains("changed no file"),
+        "{}",
+        run.transcript()
+    );
+    let run = test.exec(&["accept", "typed"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(file_in_head(&repo, "py.typed").as_deref(), Some(""));
+}

@@ -31,7 +31,7 @@ pub(super) struct AgentPlaces {
 pub(super) struct Sandboxed {
     pub(super) built: confinement::BuiltPlan,
     /// What the current run's preparation created on disk, for [`Sandboxed::cleanup`].
-    created: Vec<PathBuf>,
+    created: Vec<confinement::Created>,
     /// What the kernel supports, or `None` with sandbox mode off.
     support: Option<Support>,
 }

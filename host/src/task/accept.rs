@@ -88,7 +88,7 @@ impl AcceptError {
     pub fn help(&self) -> &'static str {
         match self {
             AcceptError::Conflict { .. } => {
-                "reject the task and launch its spec again (it then starts from the base branch's head), or merge the task branch by hand"
+                "send it back (`agenthost correct ID -m ...` merges the base into its branch, the conflicts marked for the agent to resolve), or reject it and launch its spec again"
             }
             AcceptError::DirtyCheckout { .. } => "commit or stash those changes, then accept again",
             AcceptError::BaseMoved { .. } => {

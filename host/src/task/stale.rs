@@ -59,8 +59,8 @@ impl BaseMoved {
             )
         } else {
             format!(
-                "{moved}; its change now conflicts in {}: `agenthost reject {task_id}` and \
-                 launch its spec again on the new base",
+                "{moved}; its change now conflicts in {}: `agenthost correct {task_id} -m ...` \
+                 hands the conflict to its agent, marked in the files",
                 self.conflicts.join(", ")
             )
         }
@@ -200,7 +200,8 @@ mod tests {
         assert_eq!(
             found.describe("t"),
             "main has 2 new commits since this task started; its change now conflicts in \
-             a.txt: `agenthost reject t` and launch its spec again on the new base"
+             a.txt: `agenthost correct t -m ...` hands the conflict to its agent, marked in \
+             the files"
         );
         assert_eq!(found.brief(), "main moved; the change now conflicts");
     }

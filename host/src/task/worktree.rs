@@ -384,8 +384,10 @@ impl TaskWorktree {
 
     /// Brings the base branch's new commits into the task branch with a merge commit, and
     /// checks the result out in the worktree, so that the next attempt works on the base as
-    /// it is now; the task's change from the new head is the same as before. Nothing
-    /// changes when the merge conflicts or the base has nothing new.
+    /// it is now; the task's change from the new head is the same as before. A text file
+    /// both sides changed in the same lines is committed with git's conflict markers, for
+    /// the agent to resolve. Nothing changes when the base has nothing new, or a conflict
+    /// cannot be marked in text (a binary file, a file one side deleted).
     pub fn merge_in(&self, base: &str) -> Result<MergedIn, WorktreeError> {
         let main = open(&self.repo_root)?;
         let base_head = main
@@ -406,19 +408,10 @@ impl TaskWorktree {
         let mut index = main
             .merge_commits(&task_head, &base_head, None)
             .map_err(git("merge"))?;
-        if index.has_conflicts() {
-            let mut paths = std::collections::BTreeSet::new();
-            for conflict in index.conflicts().map_err(git("list conflicts"))? {
-                let conflict = conflict.map_err(git("list conflicts"))?;
-                for entry in [conflict.our, conflict.their, conflict.ancestor]
-                    .into_iter()
-                    .flatten()
-                {
-                    paths.insert(String::from_utf8_lossy(&entry.path).into_owned());
-                }
-            }
-            return Ok(MergedIn::Conflicts(paths.into_iter().collect()));
-        }
+        let marked = match mark_conflicts(&main, &mut index, &self.branch, base)? {
+            Ok(marked) => marked,
+            Err(unmarkable) => return Ok(MergedIn::Conflicts(unmarkable)),
+        };
         let tree = main
             .find_tree(index.write_tree_to(&main).map_err(git("write the tree"))?)
             .map_err(git("read the tree"))?;
@@ -429,7 +422,14 @@ impl TaskWorktree {
                 None,
                 &signature,
                 &signature,
-                &format!("Merge {base} into {}", self.branch),
+                &match marked.as_slice() {
+                    [] => format!("Merge {base} into {}", self.branch),
+                    files => format!(
+                        "Merge {base} into {}\n\nConflicts left marked for the agent: {}\n",
+                        self.branch,
+                        files.join(", ")
+                    ),
+                },
                 &tree,
                 &[&task_head, &base_head],
             )
@@ -450,6 +450,7 @@ impl TaskWorktree {
             .map_err(git("check out the merged branch"))?;
         Ok(MergedIn::Merged {
             base_head: base_head.id().to_string(),
+            conflicts: marked,
         })
     }
 
@@ -583,9 +584,114 @@ pub enum MergedIn {
     Merged {
         /// The base branch's head, the task's new base commit.
         base_head: String,
+        /// The files committed with conflict markers, for the agent to resolve.
+        conflicts: Vec<String>,
     },
-    /// The merge conflicts in these files; nothing changed.
+    /// The merge conflicts in these files in a way text markers cannot show; nothing
+    /// changed.
     Conflicts(Vec<String>),
+}
+
+/// One side of a text merge.
+fn merge_input(content: &[u8]) -> git2::MergeFileInput<'_> {
+    let mut input = git2::MergeFileInput::new();
+    input.content(content);
+    input
+}
+
+/// Replaces each conflict of a merge's `index` by the file with git's conflict markers
+/// (ours: the task branch, theirs: the base): the files so marked, or (as `Err`) the
+/// conflicts that cannot be shown that way, when there are any (then `index` is left as it
+/// was).
+fn mark_conflicts(
+    repo: &Repository,
+    index: &mut git2::Index,
+    ours_label: &str,
+    theirs_label: &str,
+) -> Result<Result<Vec<String>, Vec<String>>, WorktreeError> {
+    if !index.has_conflicts() {
+        return Ok(Ok(Vec::new()));
+    }
+    let blob = |entry: &Option<git2::IndexEntry>| -> Result<Option<Vec<u8>>, WorktreeError> {
+        entry
+            .as_ref()
+            .map(|e| {
+                repo.find_blob(e.id)
+                    .map(|b| b.content().to_vec())
+                    .map_err(git("read a conflicting file"))
+            })
+            .transpose()
+    };
+    let mut marked = Vec::new();
+    let mut unmarkable = Vec::new();
+    let conflicts: Vec<git2::IndexConflict> = index
+        .conflicts()
+        .map_err(git("list conflicts"))?
+        .collect::<Result<_, _>>()
+        .map_err(git("list conflicts"))?;
+    for conflict in conflicts {
+        let git2::IndexConflict {
+            ancestor,
+            our,
+            their,
+        } = conflict;
+        let path = our
+            .as_ref()
+            .or(their.as_ref())
+            .or(ancestor.as_ref())
+            .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+            .unwrap_or_default();
+        let regular = |e: &Option<git2::IndexEntry>| {
+            e.as_ref()
+                .is_some_and(|e| e.mode == 0o100644 || e.mode == 0o100755)
+        };
+        if !regular(&our) || !regular(&their) {
+            unmarkable.push(path);
+            continue;
+        }
+        let (base_text, ours, theirs) = (
+            blob(&ancestor)?.unwrap_or_default(),
+            blob(&our)?.unwrap_or_default(),
+            blob(&their)?.unwrap_or_default(),
+        );
+        if [&base_text, &ours, &theirs].iter().any(|c| c.contains(&0)) {
+            unmarkable.push(path);
+            continue;
+        }
+        let mut options = git2::MergeFileOptions::new();
+        options.our_label(ours_label).their_label(theirs_label);
+        let merged = git2::merge_file(
+            &merge_input(&base_text),
+            &merge_input(&ours),
+            &merge_input(&theirs),
+            Some(&mut options),
+        )
+        .map_err(git("mark a conflict"))?;
+        let Some(mut entry) = our else {
+            unmarkable.push(path);
+            continue;
+        };
+        entry.id = repo
+            .blob(merged.content())
+            .map_err(git("write a marked file"))?;
+        entry.file_size = u32::try_from(merged.content().len()).unwrap_or(u32::MAX);
+        // Stage 0: an ordinary entry, no longer a side of a conflict.
+        entry.flags &= !0x3000;
+        let file = {
+            use std::os::unix::ffi::OsStrExt as _;
+            PathBuf::from(std::ffi::OsStr::from_bytes(&entry.path))
+        };
+        index
+            .conflict_remove(&file)
+            .map_err(git("resolve a conflict"))?;
+        index.add(&entry).map_err(git("stage a marked file"))?;
+        marked.push(path);
+    }
+    if !unmarkable.is_empty() {
+        return Ok(Err(unmarkable));
+    }
+    marked.sort();
+    Ok(Ok(marked))
 }
 
 /// Removes every symbolic link in the worktree at `root` that stands where `tree` has a
@@ -903,7 +1009,8 @@ mod tests {
         assert_eq!(
             wt.merge_in(&branch).unwrap(),
             MergedIn::Merged {
-                base_head: new_base.to_string()
+                base_head: new_base.to_string(),
+                conflicts: Vec::new()
             }
         );
         assert_eq!(
@@ -924,23 +1031,52 @@ mod tests {
         assert_eq!(head.parent_id(0).unwrap().to_string(), task_head);
         assert_eq!(wt.changed_files().unwrap(), Vec::<String>::new());
 
-        // The base changes the task's file: a conflict, and nothing moves.
-        commit_on_base("a.txt", "base again\n");
+        // The base deletes the file the task changed: no text can show that; nothing moves.
+        let delete_on_base = || {
+            let parent = repo.head().unwrap().peel_to_commit().unwrap();
+            let mut builder = repo.treebuilder(Some(&parent.tree().unwrap())).unwrap();
+            builder.remove("a.txt").unwrap();
+            let tree = repo.find_tree(builder.write().unwrap()).unwrap();
+            let sig = git2::Signature::now("T", "t@example.invalid").unwrap();
+            repo.commit(Some("HEAD"), &sig, &sig, "delete", &tree, &[&parent])
+                .unwrap()
+        };
+        let deleted = delete_on_base();
         assert_eq!(
             wt.merge_in(&branch).unwrap(),
             MergedIn::Conflicts(vec!["a.txt".into()])
         );
-        let after = repo
-            .find_branch("agenthost/t1", BranchType::Local)
-            .unwrap()
-            .get()
-            .target()
-            .unwrap();
-        assert_eq!(after, head.id());
+        let branch_head = || {
+            repo.find_branch("agenthost/t1", BranchType::Local)
+                .unwrap()
+                .get()
+                .target()
+                .unwrap()
+        };
+        assert_eq!(branch_head(), head.id());
         assert_eq!(
             fs_err::read_to_string(path.join("a.txt")).unwrap(),
             "task\n"
         );
+
+        // The base brings a.txt back with other text in the same line: merged, with the
+        // conflict marked in the file for the agent.
+        let again = commit_on_base("a.txt", "base again\n");
+        assert_ne!(again, deleted);
+        assert_eq!(
+            wt.merge_in(&branch).unwrap(),
+            MergedIn::Merged {
+                base_head: again.to_string(),
+                conflicts: vec!["a.txt".into()]
+            }
+        );
+        assert_ne!(branch_head(), head.id());
+        assert_eq!(
+            fs_err::read_to_string(path.join("a.txt")).unwrap(),
+            "<<<<<<< agenthost/t1\ntask\n=======\nbase again\n>>>>>>> master\n"
+                .replace("master", &branch)
+        );
+        assert_eq!(wt.changed_files().unwrap(), Vec::<String>::new());
     }
 
     #[test]

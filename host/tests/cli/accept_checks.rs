@@ -452,3 +452,52 @@ fn without_its_worktree_the_checks_cannot_run_and_only_force_lands_it() {
     );
     assert_eq!(file_in_head(&repo, "docs/c.md").as_deref(), Some("c\n"));
 }
+
+/// The base changed the same line as the task: accept would conflict, so the person sends
+/// it back. The correction merges the base in with git's conflict markers in that file and
+/// tells the agent to resolve them; the agent's next attempt does, and the task lands with
+/// no conflict reaching the person.
+#[test]
+fn a_correction_hands_a_conflict_with_the_base_to_the_agent() {
+    let test = repo_test();
+    let repo = test.path().join("repo");
+    let _stop = StopSupervisor(&test);
+    let args = ["launch", "--wait", "--agent", "edit", "repo/specs/b.md"];
+    let run = test.exec(&args);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    // The person changes the same line on main meanwhile.
+    std::fs::write(repo.join("value.txt"), "6\n").expect("write");
+    crate::commit_all(&repo);
+    let run = test.exec(&["accept", "b"]);
+    assert_ne!(run.code, 0, "{}", run.transcript());
+    assert!(run.stderr.contains("conflict"), "{}", run.stderr);
+
+    let run = test.exec(&["correct", "b", "-m", "keep your value"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(
+        run.stdout.contains(
+            "  base: main moved (1 new commit): merged into the task branch; it conflicts in value.txt, left with conflict markers for the agent to resolve in this correction\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    // The agent is told (the correction it gets), and its branch has the marked file.
+    let review = test.exec(&["review", "b"]);
+    assert!(
+        review
+            .stdout
+            .contains("These files have merge conflicts, marked with"),
+        "{}",
+        review.stdout
+    );
+    wait_for_state(&test, "b", &["ready"]);
+    let merge = git(
+        &repo,
+        &["log", "--merges", "-1", "--format=%H", "agenthost/b"],
+    );
+    let marked = git(&repo, &["show", &format!("{merge}:value.txt")]);
+    assert!(marked.contains("<<<<<<< agenthost/b"), "{marked}");
+    let run = test.exec(&["accept", "b"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(file_in_head(&repo, "value.txt").as_deref(), Some("8\n"));
+}

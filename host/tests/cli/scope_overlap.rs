@@ -206,8 +206,8 @@ command = ["sh", "-c", "case \"$0\" in a) mkdir -p docs && echo a > docs/a.md ;;
     assert!(
         run.stdout.contains(
             "  base      main has 1 new commit since this task started; its change now \
-             conflicts in inventory/report.py: `agenthost reject b` and launch its spec again \
-             on the new base\n"
+             conflicts in inventory/report.py: `agenthost correct b -m ...` hands the conflict \
+             to its agent, marked in the files\n"
         ),
         "{}",
         run.stdout

@@ -317,7 +317,12 @@ impl Scheduler {
                 "launch the spec again",
             );
         }
-        let note = self.catch_up(&task);
+        let (note, for_agent) = self.catch_up(&task);
+        let message = match for_agent {
+            Some(more) => format!("{message}\n\n{more}"),
+            None => message.to_string(),
+        };
+        let message = message.as_str();
         let result = self.ctx.store(|s| {
             s.set_next_correction(id, Some(message))?;
             s.transition(id, TaskState::Queued, &format!("correction: {message}"))
@@ -330,66 +335,88 @@ impl Scheduler {
 
     /// A task corrected after its base branch moved works on the base as it is now: the
     /// new commits are merged into its branch (and its setup runs again, for what they
-    /// changed). Says what happened, or why the correction works on the old base.
-    fn catch_up(&self, task: &Task) -> Option<String> {
+    /// changed); where both changed the same lines, the files carry conflict markers for
+    /// the agent to resolve. Returns what to tell the person, and what to add to the
+    /// correction for the agent; or why the correction works on the old base.
+    fn catch_up(&self, task: &Task) -> (Option<String>, Option<String>) {
         let launch = &task.launch;
-        let base = launch.base_branch.as_deref()?;
-        let moved = stale::base_moved(
+        let Some(base) = launch.base_branch.as_deref() else {
+            return (None, None);
+        };
+        let Some(moved) = stale::base_moved(
             &launch.repo,
             Some(base),
             &launch.base_commit,
             &launch.branch,
         )
         .ok()
-        .flatten()?;
+        .flatten() else {
+            return (None, None);
+        };
         let old_base = format!(
             "the correction works on the task's old base; to start from {base}'s head, reject the task and launch its spec again"
         );
-        if !moved.conflicts.is_empty() {
-            return Some(format!(
-                "{base} moved, and the task's change conflicts with it in {}: {old_base}",
-                moved.conflicts.join(", ")
-            ));
-        }
         let worktree = lifecycle::task_worktree(task);
         match worktree.changed_files() {
             Ok(files) if files.is_empty() => {}
             Ok(files) => {
-                return Some(format!(
+                let note = format!(
                     "{base} moved, but the worktree has changes that are not on the task branch ({}): {old_base}",
                     files.join(", ")
-                ));
+                );
+                return (Some(note), None);
             }
-            Err(err) => return Some(format!("{base} moved, but {err}: {old_base}")),
+            Err(err) => return (Some(format!("{base} moved, but {err}: {old_base}")), None),
         }
-        match worktree.merge_in(base) {
-            Ok(MergedIn::Merged { base_head }) => {
-                if let Err(err) = self
-                    .ctx
-                    .store(|s| s.set_base_commit(&launch.id, &base_head))
-                {
-                    log(&format!("task {}: {err}", launch.id));
-                }
-                let _ = std::fs::remove_file(self.ctx.dirs.setup_done(&launch.id));
-                log(&format!(
-                    "task {}: merged {base} ({}) into its branch for the correction",
-                    launch.id, base_head
-                ));
-                Some(format!(
-                    "{base} moved ({} new commit{}): merged into the task branch, so the correction works on {base} as it is now",
-                    moved.commits,
-                    if moved.commits == 1 { "" } else { "s" }
-                ))
+        let merged = match worktree.merge_in(base) {
+            Ok(MergedIn::Merged {
+                base_head,
+                conflicts,
+            }) => (base_head, conflicts),
+            Ok(MergedIn::UpToDate) => return (None, None),
+            Ok(MergedIn::Conflicts(files)) => {
+                let note = format!(
+                    "{base} moved, and the task's change conflicts with it in {} in a way text markers cannot show: {old_base}",
+                    files.join(", ")
+                );
+                return (Some(note), None);
             }
-            Ok(MergedIn::UpToDate) => None,
-            Ok(MergedIn::Conflicts(files)) => Some(format!(
-                "{base} moved, and the task's change conflicts with it in {}: {old_base}",
-                files.join(", ")
-            )),
-            Err(err) => Some(format!(
-                "{base} moved, but merging it failed ({err}): {old_base}"
-            )),
+            Err(err) => {
+                let note = format!("{base} moved, but merging it failed ({err}): {old_base}");
+                return (Some(note), None);
+            }
+        };
+        let (base_head, conflicts) = merged;
+        if let Err(err) = self
+            .ctx
+            .store(|s| s.set_base_commit(&launch.id, &base_head))
+        {
+            log(&format!("task {}: {err}", launch.id));
         }
+        let _ = std::fs::remove_file(self.ctx.dirs.setup_done(&launch.id));
+        log(&format!(
+            "task {}: merged {base} ({base_head}) into its branch for the correction",
+            launch.id
+        ));
+        let commits = format!(
+            "{} new commit{}",
+            moved.commits,
+            if moved.commits == 1 { "" } else { "s" }
+        );
+        if conflicts.is_empty() {
+            let note = format!(
+                "{base} moved ({commits}): merged into the task branch, so the correction works on {base} as it is now"
+            );
+            return (Some(note), None);
+        }
+        let files = conflicts.join(", ");
+        let note = format!(
+            "{base} moved ({commits}): merged into the task branch; it conflicts in {files}, left with conflict markers for the agent to resolve in this correction"
+        );
+        let for_agent = format!(
+            "Before this correction, agenthost merged the latest `{base}` into your branch. These files have merge conflicts, marked with `<<<<<<<`, `=======` and `>>>>>>>` lines (yours first, then `{base}`'s): {files}. Resolve each conflict so that both changes are kept as they were meant, and leave no marker line."
+        );
+        (Some(note), Some(for_agent))
     }
 
     fn reject(&self, id: &str) -> Response {

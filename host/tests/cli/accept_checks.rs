@@ -501,3 +501,34 @@ fn a_correction_hands_a_conflict_with_the_base_to_the_agent() {
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert_eq!(file_in_head(&repo, "value.txt").as_deref(), Some("8\n"));
 }
+
+/// An agent that leaves the handed conflict unresolved: its result is blocked, the finding
+/// at the marked line.
+#[test]
+fn a_conflict_the_agent_leaves_marked_blocks_its_result() {
+    let test = repo_test_with(CHECK, "[test]\ncommand = \"sh check.sh || true\"\n").file(
+        "repo/agenthost.local.toml",
+        "[agents.lazy]\ncommand = [\"sh\", \"-c\", \"grep -q '<<<<<<<' value.txt && echo 'looked' > /dev/null || echo 8 > value.txt\"]\n",
+    );
+    let repo = test.path().join("repo");
+    crate::commit_all(&repo);
+    let _stop = StopSupervisor(&test);
+    let run = test.exec(&["launch", "--wait", "--agent", "lazy", "repo/specs/b.md"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    std::fs::write(repo.join("value.txt"), "6\n").expect("write");
+    crate::commit_all(&repo);
+    let run = test.exec(&["correct", "b", "-m", "keep your value"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    wait_for_state(&test, "b", &["ready"]);
+    let review = test.exec(&["review", "b"]);
+    assert!(
+        review.stdout.contains(
+            "conflict-markers  value.txt:1: `value.txt` still has a merge conflict marked"
+        ),
+        "{}",
+        review.stdout
+    );
+    let run = test.exec(&["accept", "b"]);
+    assert_ne!(run.code, 0, "{}", run.transcript());
+    assert!(run.stderr.contains("conflict-markers"), "{}", run.stderr);
+}

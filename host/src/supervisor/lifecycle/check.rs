@@ -353,6 +353,7 @@ pub(super) async fn review(
             Some(path.display().to_string()),
         )
     }));
+    findings.extend(conflict_marker_findings(number, &report.changes.patch));
     if committed.commit.is_none() {
         findings.push(no_change_finding(
             number,
@@ -372,6 +373,53 @@ pub(super) async fn review(
         summary.push_str(&format!("\nblocking: {}", finding_line(finding)));
     }
     Ok(Step::Ready(summary))
+}
+
+/// Blocking findings for each file whose change adds git's conflict markers: a conflict
+/// the correction handed to the agent (`TaskWorktree::merge_in`) that it left unresolved.
+fn conflict_marker_findings(attempt: i64, patch: &str) -> Vec<StoredFinding> {
+    let mut file = None;
+    let mut found: Vec<(String, i64)> = Vec::new();
+    let mut line = 0i64;
+    for text in patch.lines() {
+        if let Some(path) = text.strip_prefix("+++ b/") {
+            file = Some(path.to_string());
+        } else if let Some(hunk) = text.strip_prefix("@@ ") {
+            // `@@ -a,b +c,d @@`: the new side starts at line c.
+            line = hunk
+                .split_whitespace()
+                .nth(1)
+                .and_then(|new| new.trim_start_matches('+').split(',').next())
+                .and_then(|n| n.parse::<i64>().ok())
+                .map_or(0, |n| n - 1);
+        } else if let Some(added) = text.strip_prefix('+') {
+            line += 1;
+            if added.starts_with("<<<<<<< ")
+                && let Some(path) = &file
+                && !found.iter().any(|(p, _)| p == path)
+            {
+                found.push((path.clone(), line));
+            }
+        } else if !text.starts_with('-') && !text.starts_with('\\') {
+            line += 1;
+        }
+    }
+    found
+        .into_iter()
+        .map(|(path, line)| StoredFinding {
+            attempt,
+            policy: "agenthost".into(),
+            rule: "conflict-markers".into(),
+            severity: "error".into(),
+            message: format!(
+                "`{path}` still has a merge conflict marked (`<<<<<<<` ... `>>>>>>>`): the \
+                 base was merged into the task's branch with its conflicts for the agent to \
+                 resolve, and this one was not; send it back with `agenthost correct`"
+            ),
+            path: Some(path),
+            line: Some(line),
+        })
+        .collect()
 }
 
 /// The finding for a run that exited cleanly and changed nothing. When the task as a whole
@@ -453,4 +501,24 @@ pub(super) fn git_metadata_findings(
         )
     });
     moved.chain(problems).chain(bare).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_conflict_left_marked_is_found_at_its_line() {
+        let patch = "diff --git a/v.txt b/v.txt\n--- a/v.txt\n+++ b/v.txt\n@@ -1,2 +1,6 @@\n keep\n-3\n+<<<<<<< agenthost/b\n+8\n+=======\n+6\n+>>>>>>> main\n";
+        let found = super::conflict_marker_findings(2, patch);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (
+                found[0].path.as_deref(),
+                found[0].line,
+                found[0].severity.as_str()
+            ),
+            (Some("v.txt"), Some(2), "error")
+        );
+        let resolved = "+++ b/v.txt\n@@ -1 +1 @@\n-3\n+8\n";
+        assert!(super::conflict_marker_findings(2, resolved).is_empty());
+    }
 }

@@ -144,15 +144,21 @@ pub fn serve(dirs: &StateDirs) -> Result<(), SupervisorError> {
     write_private(&token_path, &token)?;
 
     let socket_path = dirs.control_socket();
-    match std::fs::remove_file(&socket_path) {
-        Ok(()) => {}
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => return Err(io("cannot remove the stale socket", &socket_path)(err)),
+    // Bound under another name and restricted first, then moved into place: the socket
+    // never appears with looser permissions than 0600, not even for an instant.
+    let bound_path = socket_path.with_extension("binding");
+    for stale in [&socket_path, &bound_path] {
+        match std::fs::remove_file(stale) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(io("cannot remove the stale socket", stale)(err)),
+        }
     }
-    let listener = std::os::unix::net::UnixListener::bind(&socket_path)
-        .map_err(io("cannot listen on", &socket_path))?;
-    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))
-        .map_err(io("cannot restrict", &socket_path))?;
+    let listener = std::os::unix::net::UnixListener::bind(&bound_path)
+        .map_err(io("cannot listen on", &bound_path))?;
+    std::fs::set_permissions(&bound_path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io("cannot restrict", &bound_path))?;
+    std::fs::rename(&bound_path, &socket_path).map_err(io("cannot listen on", &socket_path))?;
     listener
         .set_nonblocking(true)
         .map_err(io("cannot configure", &socket_path))?;

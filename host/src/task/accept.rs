@@ -274,23 +274,28 @@ fn tree_of<'r>(
     base_name: &str,
 ) -> Result<git2::Tree<'r>, AcceptError> {
     if index.has_conflicts() {
-        let mut paths = BTreeSet::new();
-        for conflict in index.conflicts().map_err(git("list conflicts"))? {
-            let conflict = conflict.map_err(git("list conflicts"))?;
-            for entry in [conflict.our, conflict.their, conflict.ancestor]
-                .into_iter()
-                .flatten()
-            {
-                paths.insert(String::from_utf8_lossy(&entry.path).into_owned());
-            }
-        }
         return Err(AcceptError::Conflict {
             base: base_name.to_string(),
-            paths: paths.into_iter().collect(),
+            paths: conflict_paths(index).map_err(git("list conflicts"))?,
         });
     }
     let oid = index.write_tree_to(repo).map_err(git("write the tree"))?;
     repo.find_tree(oid).map_err(git("read the tree"))
+}
+
+/// The files a merge's `index` has conflicts in (any side's path), sorted.
+pub(crate) fn conflict_paths(index: &git2::Index) -> Result<Vec<String>, git2::Error> {
+    let mut paths = BTreeSet::new();
+    for conflict in index.conflicts()? {
+        let conflict = conflict?;
+        for entry in [conflict.our, conflict.their, conflict.ancestor]
+            .into_iter()
+            .flatten()
+        {
+            paths.insert(String::from_utf8_lossy(&entry.path).into_owned());
+        }
+    }
+    Ok(paths.into_iter().collect())
 }
 
 /// Replays the task's commits (oldest first) onto the base; returns the last new commit.

@@ -116,19 +116,7 @@ pub fn base_moved(
         .find_reference(&format!("refs/heads/{task_branch}"))?
         .peel_to_commit()?;
     let index = repo.merge_commits(&head, &task, None)?;
-    let mut conflicts: Vec<String> = Vec::new();
-    if index.has_conflicts() {
-        for conflict in index.conflicts()? {
-            let conflict = conflict?;
-            let entry = conflict.our.or(conflict.their).or(conflict.ancestor);
-            if let Some(entry) = entry {
-                let path = String::from_utf8_lossy(&entry.path).into_owned();
-                if !conflicts.contains(&path) {
-                    conflicts.push(path);
-                }
-            }
-        }
-    }
+    let conflicts = super::accept::conflict_paths(&index)?;
     Ok(Some(BaseMoved {
         branch: branch.to_string(),
         commits,

@@ -464,43 +464,17 @@ impl TaskWorktree {
     /// The files whose content differs from HEAD's (changed, deleted, or new and not
     /// ignored), relative to the worktree, sorted.
     pub fn changed_files(&self) -> Result<Vec<String>, WorktreeError> {
-        let repo = self.open()?;
-        let mut options = git2::StatusOptions::new();
-        options
-            .include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .include_ignored(false);
-        let statuses = repo
-            .statuses(Some(&mut options))
-            .map_err(git("list changed files"))?;
-        let mut files: Vec<String> = statuses
-            .iter()
-            .filter(|entry| entry.status() != git2::Status::CURRENT)
-            .filter_map(|entry| entry.path().ok().map(|path| path.to_string()))
-            .collect();
-        files.sort();
-        Ok(files)
+        paths_where(&self.open()?, true, |status| {
+            status != git2::Status::CURRENT
+        })
     }
 
     /// The files in the worktree that git neither tracks nor ignores (what the next
     /// [`TaskWorktree::commit_all`] would add), relative to the worktree, sorted.
     pub fn untracked_files(&self) -> Result<Vec<String>, WorktreeError> {
-        let repo = self.open()?;
-        let mut options = git2::StatusOptions::new();
-        options
-            .include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .include_ignored(false);
-        let statuses = repo
-            .statuses(Some(&mut options))
-            .map_err(git("list untracked files"))?;
-        let mut files: Vec<String> = statuses
-            .iter()
-            .filter(|entry| entry.status().contains(git2::Status::WT_NEW))
-            .filter_map(|entry| entry.path().ok().map(|path| path.to_string()))
-            .collect();
-        files.sort();
-        Ok(files)
+        paths_where(&self.open()?, true, |status| {
+            status.contains(git2::Status::WT_NEW)
+        })
     }
 
     /// Writes `index` and commits its tree on the task branch, unless it is the branch's tree
@@ -741,21 +715,34 @@ fn unlink_links_in_the_way(
 /// The tracked files the working directory of `repo` changed, deleted or replaced
 /// (relative, sorted).
 fn tracked_changes(repo: &Repository) -> Result<Vec<String>, WorktreeError> {
+    paths_where(repo, false, |status| {
+        status.intersects(
+            git2::Status::WT_MODIFIED
+                | git2::Status::WT_DELETED
+                | git2::Status::WT_TYPECHANGE
+                | git2::Status::WT_RENAMED,
+        )
+    })
+}
+
+/// The paths of the working directory of `repo` whose status `keep` accepts (with
+/// `untracked`, untracked files are listed one by one; ignored ones never), sorted.
+fn paths_where(
+    repo: &Repository,
+    untracked: bool,
+    keep: impl Fn(git2::Status) -> bool,
+) -> Result<Vec<String>, WorktreeError> {
     let mut options = git2::StatusOptions::new();
-    options.include_untracked(false).include_ignored(false);
+    options
+        .include_untracked(untracked)
+        .recurse_untracked_dirs(untracked)
+        .include_ignored(false);
     let statuses = repo
         .statuses(Some(&mut options))
         .map_err(git("list changed files"))?;
     let mut files: Vec<String> = statuses
         .iter()
-        .filter(|entry| {
-            entry.status().intersects(
-                git2::Status::WT_MODIFIED
-                    | git2::Status::WT_DELETED
-                    | git2::Status::WT_TYPECHANGE
-                    | git2::Status::WT_RENAMED,
-            )
-        })
+        .filter(|entry| keep(entry.status()))
         .filter_map(|entry| entry.path().ok().map(|path| path.to_string()))
         .collect();
     files.sort();

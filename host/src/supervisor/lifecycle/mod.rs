@@ -181,14 +181,7 @@ impl<'a> Attempt<'a> {
             .map_err(AttemptError::gone("worktree", &worktree.path))?;
         let number = ctx.store(|s| s.attempts(&task.launch.id))?.len() as i64 + 1;
         let log = ctx.dirs.attempt_log(&task.launch.id, number);
-        let tmpdir = ctx
-            .dirs
-            .root
-            .join("tmp")
-            .join(format!("{}-{number}", task.launch.id));
-        let _ = std::fs::remove_dir_all(&tmpdir);
-        fs_err::create_dir_all(&tmpdir)?;
-        let tmpdir = fs_err::canonicalize(&tmpdir)?;
+        let tmpdir = fresh_tmpdir(ctx, &format!("{}-{number}", task.launch.id))?;
         ctx.store(|s| s.start_attempt(&task.launch.id, correction, &log))?;
         let attempt = Attempt {
             ctx,
@@ -263,14 +256,7 @@ impl<'a> Attempt<'a> {
             .canonicalize()
             .map_err(AttemptError::gone("worktree", &worktree.path))?;
         let number = ctx.store(|s| s.attempts(&task.launch.id))?.len() as i64;
-        let tmpdir = ctx
-            .dirs
-            .root
-            .join("tmp")
-            .join(format!("{}-recheck", task.launch.id));
-        let _ = std::fs::remove_dir_all(&tmpdir);
-        fs_err::create_dir_all(&tmpdir)?;
-        let tmpdir = fs_err::canonicalize(&tmpdir)?;
+        let tmpdir = fresh_tmpdir(ctx, &format!("{}-recheck", task.launch.id))?;
         let log = ctx.dirs.recheck_log(&task.launch.id);
         if let Some(dir) = log.parent() {
             fs_err::create_dir_all(dir)?;
@@ -339,6 +325,15 @@ fn loaded(task: &Task) -> Result<(Spec, Config, String), AttemptError> {
         .map(|(name, _)| name.clone())
         .ok_or_else(|| AttemptError::NoProfile(task.launch.agent.clone()))?;
     Ok((spec, config, profile_name))
+}
+
+/// An empty private temp dir `<state>/tmp/<name>` (what a former run left there removed),
+/// canonical.
+fn fresh_tmpdir(ctx: &Context, name: &str) -> Result<PathBuf, AttemptError> {
+    let tmpdir = ctx.dirs.root.join("tmp").join(name);
+    let _ = std::fs::remove_dir_all(&tmpdir);
+    fs_err::create_dir_all(&tmpdir)?;
+    Ok(fs_err::canonicalize(&tmpdir)?)
 }
 
 /// The task's worktree, as recorded at launch.

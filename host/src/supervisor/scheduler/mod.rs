@@ -24,7 +24,7 @@ use crate::config::{Config, ConfigSources};
 use crate::runner::{Canceller, cancellation};
 use crate::task::TaskState;
 use crate::task::stale;
-use crate::task::worktree::{MergedIn, TaskWorktree, resolve_base};
+use crate::task::worktree::{MergedIn, resolve_base};
 
 /// The supervisor's scheduler: owns the running tasks.
 #[derive(Debug)]
@@ -531,13 +531,7 @@ fn remove_work(ctx: &Context, task: &Task) {
             home.display()
         ));
     }
-    let worktree = TaskWorktree {
-        repo_root: task.launch.repo.clone(),
-        name: task.launch.id.clone(),
-        path: task.launch.worktree.clone(),
-        branch: task.launch.branch.clone(),
-    };
-    if let Err(err) = worktree.remove() {
+    if let Err(err) = lifecycle::task_worktree(task).remove() {
         log(&format!(
             "task {}: cannot remove its worktree: {err}",
             task.launch.id

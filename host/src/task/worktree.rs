@@ -386,8 +386,9 @@ impl TaskWorktree {
     /// checks the result out in the worktree, so that the next attempt works on the base as
     /// it is now; the task's change from the new head is the same as before. A text file
     /// both sides changed in the same lines is committed with git's conflict markers, for
-    /// the agent to resolve. Nothing changes when the base has nothing new, or a conflict
-    /// cannot be marked in text (a binary file, a file one side deleted).
+    /// the agent to resolve. Nothing changes when the base has nothing new, the worktree
+    /// has changes of its own, or a conflict cannot be marked in text (a binary file, a
+    /// file one side deleted).
     pub fn merge_in(&self, base: &str) -> Result<MergedIn, WorktreeError> {
         let main = open(&self.repo_root)?;
         let base_head = main
@@ -405,6 +406,18 @@ impl TaskWorktree {
         if merge_base == base_head.id() {
             return Ok(MergedIn::UpToDate);
         }
+        // The checkout below would overwrite what someone changed in the worktree.
+        let unclean = self.changed_files()?;
+        if !unclean.is_empty() {
+            return Ok(MergedIn::Unclean(unclean));
+        }
+        let commits = {
+            let mut walk = main.revwalk().map_err(git("count the base's commits"))?;
+            walk.push(base_head.id())
+                .and_then(|()| walk.hide(merge_base))
+                .map_err(git("count the base's commits"))?;
+            walk.count()
+        };
         let mut index = main
             .merge_commits(&task_head, &base_head, None)
             .map_err(git("merge"))?;
@@ -450,6 +463,7 @@ impl TaskWorktree {
             .map_err(git("check out the merged branch"))?;
         Ok(MergedIn::Merged {
             base_head: base_head.id().to_string(),
+            commits,
             conflicts: marked,
         })
     }
@@ -558,12 +572,16 @@ pub enum MergedIn {
     Merged {
         /// The base branch's head, the task's new base commit.
         base_head: String,
+        /// How many commits the base branch had that the task branch lacked.
+        commits: usize,
         /// The files committed with conflict markers, for the agent to resolve.
         conflicts: Vec<String>,
     },
     /// The merge conflicts in these files in a way text markers cannot show; nothing
     /// changed.
     Conflicts(Vec<String>),
+    /// The worktree has these changes that are not on the task branch; nothing changed.
+    Unclean(Vec<String>),
 }
 
 /// One side of a text merge.
@@ -997,6 +1015,7 @@ mod tests {
             wt.merge_in(&branch).unwrap(),
             MergedIn::Merged {
                 base_head: new_base.to_string(),
+                commits: 1,
                 conflicts: Vec::new()
             }
         );
@@ -1054,6 +1073,7 @@ mod tests {
             wt.merge_in(&branch).unwrap(),
             MergedIn::Merged {
                 base_head: again.to_string(),
+                commits: 2,
                 conflicts: vec!["a.txt".into()]
             }
         );

@@ -481,7 +481,9 @@ fn a_correction_hands_a_conflict_with_the_base_to_the_agent() {
         "{}",
         run.stdout
     );
-    // The agent is told (the correction it gets), and its branch has the marked file.
+    // The agent is told (the correction its attempt got), and its branch has the marked
+    // file.
+    wait_for_state(&test, "b", &["ready"]);
     let review = test.exec(&["review", "b"]);
     assert!(
         review
@@ -490,7 +492,6 @@ fn a_correction_hands_a_conflict_with_the_base_to_the_agent() {
         "{}",
         review.stdout
     );
-    wait_for_state(&test, "b", &["ready"]);
     let merge = git(
         &repo,
         &["log", "--merges", "-1", "--format=%H", "agenthost/b"],

@@ -23,7 +23,6 @@ use super::store::Task;
 use crate::config::{Config, ConfigSources};
 use crate::runner::{Canceller, cancellation};
 use crate::task::TaskState;
-use crate::task::stale;
 use crate::task::worktree::{MergedIn, resolve_base};
 
 /// The supervisor's scheduler: owns the running tasks.
@@ -343,50 +342,31 @@ impl Scheduler {
         let Some(base) = launch.base_branch.as_deref() else {
             return (None, None);
         };
-        let Some(moved) = stale::base_moved(
-            &launch.repo,
-            Some(base),
-            &launch.base_commit,
-            &launch.branch,
-        )
-        .ok()
-        .flatten() else {
-            return (None, None);
-        };
         let old_base = format!(
             "the correction works on the task's old base; to start from {base}'s head, reject the task and launch its spec again"
         );
-        let worktree = lifecycle::task_worktree(task);
-        match worktree.changed_files() {
-            Ok(files) if files.is_empty() => {}
-            Ok(files) => {
-                let note = format!(
-                    "{base} moved, but the worktree has changes that are not on the task branch ({}): {old_base}",
-                    files.join(", ")
-                );
-                return (Some(note), None);
-            }
-            Err(err) => return (Some(format!("{base} moved, but {err}: {old_base}")), None),
-        }
-        let merged = match worktree.merge_in(base) {
+        let refused = |why: String| (Some(format!("{base} moved, {why}: {old_base}")), None);
+        let (base_head, commits, conflicts) = match lifecycle::task_worktree(task).merge_in(base) {
             Ok(MergedIn::Merged {
                 base_head,
+                commits,
                 conflicts,
-            }) => (base_head, conflicts),
+            }) => (base_head, commits, conflicts),
             Ok(MergedIn::UpToDate) => return (None, None),
-            Ok(MergedIn::Conflicts(files)) => {
-                let note = format!(
-                    "{base} moved, and the task's change conflicts with it in {} in a way text markers cannot show: {old_base}",
+            Ok(MergedIn::Unclean(files)) => {
+                return refused(format!(
+                    "but the worktree has changes that are not on the task branch ({})",
                     files.join(", ")
-                );
-                return (Some(note), None);
+                ));
             }
-            Err(err) => {
-                let note = format!("{base} moved, but merging it failed ({err}): {old_base}");
-                return (Some(note), None);
+            Ok(MergedIn::Conflicts(files)) => {
+                return refused(format!(
+                    "and the task's change conflicts with it in {} in a way text markers cannot show",
+                    files.join(", ")
+                ));
             }
+            Err(err) => return refused(format!("but merging it failed ({err})")),
         };
-        let (base_head, conflicts) = merged;
         if let Err(err) = self
             .ctx
             .store(|s| s.set_base_commit(&launch.id, &base_head))
@@ -399,9 +379,8 @@ impl Scheduler {
             launch.id
         ));
         let commits = format!(
-            "{} new commit{}",
-            moved.commits,
-            if moved.commits == 1 { "" } else { "s" }
+            "{commits} new commit{}",
+            if commits == 1 { "" } else { "s" }
         );
         if conflicts.is_empty() {
             let note = format!(

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use super::check::{git_metadata_findings, run_test_command};
 use super::error::AttemptError;
-use super::setup::{move_untracked, run_files_dir, set_aside_untracked};
+use super::setup::{move_untracked, run_files_dir};
 use super::{Attempt, Step, clear_git_metadata, task_worktree};
 use crate::confinement::hints;
 use crate::runner::{Cancellation, Ending, Outcome};
@@ -28,6 +28,7 @@ use crate::supervisor::decide;
 use crate::supervisor::report::{AttemptReport, TestRun};
 use crate::supervisor::store::{Store, StoredFinding, Task};
 use crate::task::diff;
+use crate::task::worktree::TaskWorktree;
 
 /// How the runs of the rerun checks are named among a task's files (what they created is
 /// set aside in `attempt-N-accept-checks-files`).
@@ -282,30 +283,40 @@ async fn review(
 /// Sets aside what the runs created, puts the worktree back on its task branch and removes
 /// the marker.
 async fn put_back(a: &Attempt<'_>) -> Result<(), AttemptError> {
-    let created = set_aside_untracked(
-        &a.worktree,
-        &a.ctx.dirs,
-        &a.task.launch.id,
+    let (worktree, dirs, id, number) = (
+        a.worktree.clone(),
+        a.ctx.dirs.clone(),
+        a.task.launch.id.clone(),
         a.number,
-        RUN_NAME,
-    )
-    .await?;
+    );
+    let created =
+        tokio::task::spawn_blocking(move || put_worktree_back(&worktree, &dirs, &id, number))
+            .await
+            .map_err(AttemptError::thread("check out"))??;
     if !created.is_empty() {
         a.note(&format!(
             "the checks created files git does not ignore: {}; set aside",
             created.join(", ")
         ));
     }
-    let worktree = a.worktree.clone();
-    tokio::task::spawn_blocking(move || worktree.back_on_branch())
-        .await
-        .map_err(AttemptError::thread("check out"))?
-        .map_err(AttemptError::git(
-            "put the worktree back on its task branch",
-        ))?;
-    let _ = std::fs::remove_file(a.ctx.dirs.recheck_marker(&a.task.launch.id));
     a.note(&format!("the worktree is back on {}", a.task.launch.branch));
     Ok(())
+}
+
+/// Sets aside what the checks created in `worktree` (task `id`, its attempt `attempt`),
+/// puts it back on its task branch and removes the marker; returns what was set aside.
+fn put_worktree_back(
+    worktree: &TaskWorktree,
+    dirs: &StateDirs,
+    id: &str,
+    attempt: i64,
+) -> Result<Vec<String>, AttemptError> {
+    let created = move_untracked(worktree, &run_files_dir(dirs, id, attempt, RUN_NAME))?;
+    worktree.back_on_branch().map_err(AttemptError::git(
+        "put the worktree back on its task branch",
+    ))?;
+    let _ = std::fs::remove_file(dirs.recheck_marker(id));
+    Ok(created)
 }
 
 /// Puts back on its branch the worktree of every task whose accept's checks a stopped
@@ -329,7 +340,6 @@ pub fn restore_interrupted_rechecks(dirs: &StateDirs, store: &Store) -> Vec<Stri
             continue;
         }
         let attempt = store.attempts(id).map_or(0, |a| a.len() as i64);
-        let to = run_files_dir(dirs, id, attempt, RUN_NAME);
         // As after every run: no `.git` the interrupted run left stays below the root.
         let cleared =
             crate::task::git_metadata::clear(&worktree.path, &dirs.git_quarantine(id, attempt));
@@ -344,12 +354,8 @@ pub fn restore_interrupted_rechecks(dirs: &StateDirs, store: &Store) -> Vec<Stri
         for problem in &cleared.problems {
             lines.push(format!("task {id}: {problem}"));
         }
-        let restored = move_untracked(&worktree, &to)
-            .map_err(|err| err.to_string())
-            .and_then(|_| worktree.back_on_branch().map_err(|err| err.to_string()));
-        match restored {
-            Ok(()) => {
-                let _ = std::fs::remove_file(&marker);
+        match put_worktree_back(&worktree, dirs, id, attempt) {
+            Ok(_) => {
                 lines.push(format!(
                     "task {id}: an accept's checks were under way when the supervisor stopped; its worktree is back on {}",
                     task.launch.branch

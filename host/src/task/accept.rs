@@ -131,22 +131,6 @@ pub struct Prepared {
     pub task_branch: String,
 }
 
-/// Brings `task_branch` into `base` in the repository at `repo_root`: [`prepare`], then
-/// [`land`].
-///
-/// `message` is the squash commit's message (or the merge commit's); rebased commits keep
-/// their own.
-pub fn accept(
-    repo_root: &Path,
-    base: &str,
-    task_branch: &str,
-    strategy: Strategy,
-    message: &str,
-) -> Result<Accepted, AcceptError> {
-    let prepared = prepare(repo_root, base, task_branch, strategy, message)?;
-    land(repo_root, &prepared)
-}
-
 /// Builds the commit(s) that bring `task_branch` into `base`, in memory: nothing visible
 /// changes (the new objects are unreferenced until [`land`]).
 pub fn prepare(
@@ -376,6 +360,22 @@ fn dirty_paths(repo: &Repository) -> Result<BTreeSet<String>, AcceptError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Brings `task_branch` into `base` in the repository at `repo_root`: [`prepare`], then
+    /// [`land`].
+    ///
+    /// `message` is the squash commit's message (or the merge commit's); rebased commits keep
+    /// their own.
+    fn accept(
+        repo_root: &Path,
+        base: &str,
+        task_branch: &str,
+        strategy: Strategy,
+        message: &str,
+    ) -> Result<Accepted, AcceptError> {
+        let prepared = prepare(repo_root, base, task_branch, strategy, message)?;
+        land(repo_root, &prepared)
+    }
 
     struct Fixture {
         _dir: tempfile::TempDir,

@@ -468,13 +468,6 @@ impl TaskWorktree {
         })
     }
 
-    /// Whether the worktree's HEAD is detached (a recheck was under way).
-    pub fn is_detached(&self) -> Result<bool, WorktreeError> {
-        self.open()?
-            .head_detached()
-            .map_err(git("read the worktree's HEAD"))
-    }
-
     /// The files whose content differs from HEAD's (changed, deleted, or new and not
     /// ignored), relative to the worktree, sorted.
     pub fn changed_files(&self) -> Result<Vec<String>, WorktreeError> {
@@ -888,7 +881,7 @@ mod tests {
                 .unwrap()
         };
         wt.detach_at(&other.to_string()).unwrap();
-        assert!(wt.is_detached().unwrap());
+        assert!(wt.open().unwrap().head_detached().unwrap());
         assert_eq!(
             fs_err::read_to_string(path.join("a.txt")).unwrap(),
             "merged\n"
@@ -899,7 +892,7 @@ mod tests {
         fs_err::write(path.join("a.txt"), "scribbled\n").unwrap();
         assert_eq!(wt.changed_files().unwrap(), vec!["a.txt".to_string()]);
         wt.back_on_branch().unwrap();
-        assert!(!wt.is_detached().unwrap());
+        assert!(!wt.open().unwrap().head_detached().unwrap());
         assert_eq!(
             fs_err::read_to_string(path.join("a.txt")).unwrap(),
             "task\n"
